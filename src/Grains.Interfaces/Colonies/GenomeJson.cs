@@ -1,0 +1,156 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Kbl.Colonies;
+
+/// <summary>
+/// Reads a genome from JSON, field by field, so that every rejection names the field at fault.
+/// Fields left out keep the value of <c>baseline</c> (the colony's current genome, or the defaults).
+/// </summary>
+public static partial class GenomeJson
+{
+    public const int MaxFanOut = 64;
+
+    public static readonly IReadOnlyList<string> Fields =
+        ["fanOut", "splitKeys", "splitBytes", "splitOpsPerSecond", "mergeKeys", "mergeBytes", "mergeOpsPerSecond", "hysteresisSeconds", "nodeGroup"];
+
+    public static bool TryParse(ReadOnlySpan<byte> json, Genome baseline, out Genome genome, out string error)
+    {
+        genome = baseline;
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(json.ToArray());
+        }
+        catch (JsonException e)
+        {
+            error = $"the genome is not valid JSON: {e.Message}";
+            return false;
+        }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                error = "the genome must be a JSON object";
+                return false;
+            }
+
+            var g = baseline;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                var value = property.Value;
+                string? fieldError = property.Name switch
+                {
+                    "fanOut" => ReadInt(value, 2, MaxFanOut, v => g = g with { FanOut = (int)v }),
+                    "splitKeys" => ReadInt(value, 2, long.MaxValue, v => g = g with { SplitKeys = v }),
+                    "splitBytes" => ReadInt(value, 1, long.MaxValue, v => g = g with { SplitBytes = v }),
+                    "splitOpsPerSecond" => ReadDouble(value, 1, v => g = g with { SplitOpsPerSecond = v }),
+                    "mergeKeys" => ReadInt(value, 0, long.MaxValue, v => g = g with { MergeKeys = v }),
+                    "mergeBytes" => ReadInt(value, 0, long.MaxValue, v => g = g with { MergeBytes = v }),
+                    "mergeOpsPerSecond" => ReadDouble(value, 0, v => g = g with { MergeOpsPerSecond = v }),
+                    "hysteresisSeconds" => ReadDouble(value, 0, v => g = g with { Hysteresis = TimeSpan.FromSeconds(Math.Min(v, 86_400 * 365)) }),
+                    "nodeGroup" => ReadNodeGroup(value, v => g = g with { NodeGroup = v }),
+                    _ => $"unknown field; the genome has {string.Join(", ", Fields)}",
+                };
+                if (fieldError is not null)
+                {
+                    error = $"genome field '{property.Name}': {fieldError}";
+                    return false;
+                }
+            }
+
+            if (Validate(g) is { } invalid)
+            {
+                error = invalid;
+                return false;
+            }
+
+            genome = g;
+            error = "";
+            return true;
+        }
+    }
+
+    /// <summary>Checks the relations between fields; null when the genome is consistent.</summary>
+    public static string? Validate(Genome g)
+    {
+        if (g.MergeKeys >= g.SplitKeys)
+        {
+            return $"genome field 'mergeKeys': must be below splitKeys ({g.SplitKeys}), or a colony would split and fuse in a loop";
+        }
+
+        if (g.MergeBytes >= g.SplitBytes)
+        {
+            return $"genome field 'mergeBytes': must be below splitBytes ({g.SplitBytes})";
+        }
+
+        if (g.MergeOpsPerSecond >= g.SplitOpsPerSecond)
+        {
+            return $"genome field 'mergeOpsPerSecond': must be below splitOpsPerSecond ({g.SplitOpsPerSecond})";
+        }
+
+        return null;
+    }
+
+    public static bool IsValidNodeGroup(string name) => NodeGroupPattern().IsMatch(name);
+
+    public static string ToJson(Genome g) => JsonSerializer.Serialize(new Dictionary<string, object>
+    {
+        ["fanOut"] = g.FanOut,
+        ["splitKeys"] = g.SplitKeys,
+        ["splitBytes"] = g.SplitBytes,
+        ["splitOpsPerSecond"] = g.SplitOpsPerSecond,
+        ["mergeKeys"] = g.MergeKeys,
+        ["mergeBytes"] = g.MergeBytes,
+        ["mergeOpsPerSecond"] = g.MergeOpsPerSecond,
+        ["hysteresisSeconds"] = g.Hysteresis.TotalSeconds,
+        ["nodeGroup"] = g.NodeGroup,
+    });
+
+    private static string? ReadInt(JsonElement value, long min, long max, Action<long> set)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt64(out var v))
+        {
+            return "must be a whole number";
+        }
+
+        if (v < min || v > max)
+        {
+            return max == long.MaxValue ? $"must be at least {min}" : $"must be between {min} and {max}";
+        }
+
+        set(v);
+        return null;
+    }
+
+    private static string? ReadDouble(JsonElement value, double min, Action<double> set)
+    {
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var v) || !double.IsFinite(v))
+        {
+            return "must be a number";
+        }
+
+        if (v < min)
+        {
+            return $"must be at least {min}";
+        }
+
+        set(v);
+        return null;
+    }
+
+    private static string? ReadNodeGroup(JsonElement value, Action<string> set)
+    {
+        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { } name || !IsValidNodeGroup(name))
+        {
+            return "must be a string of 1 to 63 characters a-z, 0-9 and '-'";
+        }
+
+        set(name);
+        return null;
+    }
+
+    [GeneratedRegex("^[a-z0-9-]{1,63}$")]
+    private static partial Regex NodeGroupPattern();
+}

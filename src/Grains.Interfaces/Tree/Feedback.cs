@@ -1,0 +1,29 @@
+namespace Kbl.Tree;
+
+/// <summary>
+/// What a KBL measures about itself, or for an interior KBL the roll-up of its subtree:
+/// rates are exponentially weighted moving averages per second; keys and bytes are exact for a leaf.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kbl.Feedback")]
+public sealed record Feedback(
+    [property: Id(0)] double ReadsPerSecond,
+    [property: Id(1)] double WritesPerSecond,
+    [property: Id(2)] long Keys,
+    [property: Id(3)] long Bytes,
+    [property: Id(4)] DateTimeOffset? LastAccess,
+    [property: Id(5)] int Leaves,
+    [property: Id(6)] int Depth)
+{
+    public static Feedback Empty { get; } = new(0, 0, 0, 0, null, 0, 0);
+
+    public double OpsPerSecond => ReadsPerSecond + WritesPerSecond;
+
+    public Feedback Add(Feedback other) => new(
+        ReadsPerSecond + other.ReadsPerSecond,
+        WritesPerSecond + other.WritesPerSecond,
+        Keys + other.Keys,
+        Bytes + other.Bytes,
+        LastAccess is null ? other.LastAccess : other.LastAccess is null || LastAccess > other.LastAccess ? LastAccess : other.LastAccess,
+        Leaves + other.Leaves,
+        Math.Max(Depth, other.Depth));
+}

@@ -1,0 +1,29 @@
+namespace Kbl.Hosting;
+
+/// <summary>The silo's own settings, section <c>Kbl</c>.</summary>
+public sealed class KblOptions
+{
+    public const string Section = "Kbl";
+
+    /// <summary>Where this silo keeps its records (<c>{DataPath}/records</c>, a RocksDB database).</summary>
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>
+    /// The silo's stable identity, kept across restarts (the pod name in Kubernetes). KBLs record it as their home.
+    /// Empty: <c>silo-{SiloPort}</c>.
+    /// </summary>
+    public string SiloName { get; set; } = "";
+
+    public string NodeGroup { get; set; } = "default";
+
+    public string Zone { get; set; } = "local";
+
+    /// <summary>How often KBLs measure themselves and report to their parents.</summary>
+    public TimeSpan FeedbackPeriod { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// fsync every record write. Off by default: writes then survive a process crash (RocksDB's write-ahead log is
+    /// in the page cache) but not a machine crash.
+    /// </summary>
+    public bool SyncWrites { get; set; }
+}

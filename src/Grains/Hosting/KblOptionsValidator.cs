@@ -1,0 +1,40 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace Kbl.Hosting;
+
+public sealed partial class KblOptionsValidator : IValidateOptions<KblOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KblOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.DataPath))
+        {
+            return ValidateOptionsResult.Fail("Kbl:DataPath must name a directory");
+        }
+
+        if (!Name().IsMatch(options.SiloName))
+        {
+            return ValidateOptionsResult.Fail($"Kbl:SiloName '{options.SiloName}' must be 1-63 characters a-z, 0-9, '-' and '.'");
+        }
+
+        if (!Name().IsMatch(options.NodeGroup) || options.NodeGroup.Contains('.', StringComparison.Ordinal))
+        {
+            return ValidateOptionsResult.Fail($"Kbl:NodeGroup '{options.NodeGroup}' must be 1-63 characters a-z, 0-9 and '-'");
+        }
+
+        if (!Name().IsMatch(options.Zone))
+        {
+            return ValidateOptionsResult.Fail($"Kbl:Zone '{options.Zone}' must be 1-63 characters a-z, 0-9, '-' and '.'");
+        }
+
+        if (options.FeedbackPeriod < TimeSpan.FromMilliseconds(50) || options.FeedbackPeriod > TimeSpan.FromHours(1))
+        {
+            return ValidateOptionsResult.Fail($"Kbl:FeedbackPeriod {options.FeedbackPeriod} must be between 00:00:00.050 and 01:00:00");
+        }
+
+        return ValidateOptionsResult.Success;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9.-]{0,62}$")]
+    private static partial Regex Name();
+}

@@ -1,0 +1,159 @@
+using System.Buffers.Binary;
+using System.Text;
+using Kbl.Hosting;
+using Kbl.Keys;
+using Microsoft.Extensions.Options;
+using RocksDbSharp;
+
+namespace Kbl.Records;
+
+/// <summary>
+/// The silo's local ordered store: one RocksDB database under <c>{DataPath}/records</c>. Records are keyed by
+/// colony and key (<c>colony 0x00 key</c>), not by KBL, so a split whose children stay on this silo moves no
+/// bytes. Values carry their version (8 bytes, big-endian) ahead of the payload. A second column family keeps
+/// each KBL's version clock, written in the same batch as the record.
+/// </summary>
+public sealed class RecordStore : IDisposable
+{
+    private const int VersionBytes = sizeof(long);
+    private readonly RocksDb _db;
+    private readonly ColumnFamilyHandle _records;
+    private readonly ColumnFamilyHandle _clocks;
+    private readonly WriteOptions _writeOptions;
+
+    public RecordStore(IOptions<KblOptions> options)
+        : this(Path.Combine(options.Value.DataPath, "records"), options.Value.SyncWrites)
+    {
+    }
+
+    public RecordStore(string path, bool syncWrites)
+    {
+        Directory.CreateDirectory(path);
+        var dbOptions = new DbOptions().SetCreateIfMissing(true).SetCreateMissingColumnFamilies(true);
+        var families = new ColumnFamilies { { "clocks", new ColumnFamilyOptions() } };
+        _db = RocksDb.Open(dbOptions, path, families);
+        _records = _db.GetDefaultColumnFamily();
+        _clocks = _db.GetColumnFamily("clocks");
+        _writeOptions = new WriteOptions().SetSync(syncWrites);
+    }
+
+    public StoredRecord? Get(string colony, byte[] key)
+    {
+        var raw = _db.Get(StoreKey(colony, key), _records);
+        return raw is null ? null : Decode(key, raw);
+    }
+
+    /// <summary>Writes (or, with a null value, deletes) one record and advances the KBL's clock, atomically.</summary>
+    public void Write(string colony, byte[] key, byte[]? value, long version, string kblId, long clock)
+    {
+        using var batch = new WriteBatch();
+        if (value is null)
+        {
+            batch.Delete(StoreKey(colony, key), _records);
+        }
+        else
+        {
+            batch.Put(StoreKey(colony, key), Encode(value, version), _records);
+        }
+
+        batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(clock), _clocks);
+        _db.Write(batch, _writeOptions);
+    }
+
+    /// <summary>Records of <paramref name="colony"/> from <paramref name="from"/> (after it when exclusive) up to <paramref name="to"/>, in key order.</summary>
+    public IEnumerable<StoredRecord> Scan(string colony, byte[] from, bool exclusive, byte[]? to)
+    {
+        var prefix = ColonyPrefix(colony);
+        var upper = to is null ? ColonyEnd(colony) : StoreKey(colony, to);
+        var readOptions = new ReadOptions().SetIterateUpperBound(upper);
+        using var iterator = _db.NewIterator(_records, readOptions);
+        iterator.Seek(StoreKey(colony, exclusive ? KeyOrder.Successor(from) : from));
+        while (iterator.Valid())
+        {
+            var storeKey = iterator.Key();
+            yield return Decode(storeKey.AsSpan(prefix.Length).ToArray(), iterator.Value());
+            iterator.Next();
+        }
+    }
+
+    /// <summary>Counts the keys and bytes (key + value) of a range.</summary>
+    public (long Keys, long Bytes, long MaxVersion) Measure(string colony, KeyRange range)
+    {
+        long keys = 0, bytes = 0, maxVersion = 0;
+        foreach (var record in Scan(colony, range.Lo, exclusive: false, range.Hi))
+        {
+            keys++;
+            bytes += record.Key.Length + record.Value.Length;
+            maxVersion = Math.Max(maxVersion, record.Version);
+        }
+
+        return (keys, bytes, maxVersion);
+    }
+
+    /// <summary>Stores records taken over from another silo, as they are (same versions).</summary>
+    public void Import(string colony, IReadOnlyList<StoredRecord> records)
+    {
+        using var batch = new WriteBatch();
+        foreach (var record in records)
+        {
+            batch.Put(StoreKey(colony, record.Key), Encode(record.Value, record.Version), _records);
+        }
+
+        _db.Write(batch, _writeOptions);
+    }
+
+    /// <summary>Drops every record of a range (after another silo took it over).</summary>
+    public void DeleteRange(string colony, KeyRange range)
+    {
+        var start = StoreKey(colony, range.Lo);
+        var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
+        using var batch = new WriteBatch();
+        batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+        _db.Write(batch, _writeOptions);
+    }
+
+    public long ReadClock(string kblId)
+    {
+        var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _clocks);
+        return raw is null ? 0 : BitConverter.ToInt64(raw);
+    }
+
+    public void WriteClock(string kblId, long clock) =>
+        _db.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(clock), _clocks, _writeOptions);
+
+    public void Dispose() => _db.Dispose();
+
+    private static byte[] ColonyPrefix(string colony)
+    {
+        var prefix = new byte[Encoding.UTF8.GetByteCount(colony) + 1];
+        Encoding.UTF8.GetBytes(colony, prefix);
+        return prefix; // ends with the 0x00 separator
+    }
+
+    private static byte[] ColonyEnd(string colony)
+    {
+        var end = ColonyPrefix(colony);
+        end[^1] = 0x01;
+        return end;
+    }
+
+    private static byte[] StoreKey(string colony, ReadOnlySpan<byte> key)
+    {
+        var prefix = ColonyPrefix(colony);
+        var storeKey = new byte[prefix.Length + key.Length];
+        prefix.CopyTo(storeKey, 0);
+        key.CopyTo(storeKey.AsSpan(prefix.Length));
+        return storeKey;
+    }
+
+    private static byte[] Encode(byte[] value, long version)
+    {
+        var raw = new byte[VersionBytes + value.Length];
+        BinaryPrimitives.WriteInt64BigEndian(raw, version);
+        value.CopyTo(raw, VersionBytes);
+        return raw;
+    }
+
+    private static StoredRecord Decode(byte[] key, byte[] raw) =>
+        new(key, raw.AsSpan(VersionBytes).ToArray(), BinaryPrimitives.ReadInt64BigEndian(raw));
+}

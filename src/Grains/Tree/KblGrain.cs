@@ -1,0 +1,594 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Hosting;
+using Kbl.Keys;
+using Kbl.Placement;
+using Kbl.Records;
+using Kbl.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime.Placement;
+
+namespace Kbl.Tree;
+
+/// <summary>
+/// One KBL. A leaf serves its shard from the silo's record store; over its genome's split thresholds it divides
+/// into children of this same class and becomes an interior KBL that routes, aggregates and, when its children
+/// go cold, fuses them back. Calls are not interleaved, so a split or merge is atomic for every request.
+/// </summary>
+[GrainType("kbl")]
+[KblPlacement]
+public sealed class KblGrain(
+    [PersistentState(KblStorage.KblStateName, KblStorage.Name)] IPersistentState<KblState> state,
+    RecordStore store,
+    SiloIdentity silo,
+    ILocalSiloDetails localSilo,
+    IOptions<KblOptions> options,
+    TimeProvider time,
+    ILogger<KblGrain> logger) : Grain, IKblGrain
+{
+    private const int TransferBatch = 512;
+    private readonly FeedbackMeter _meter = new();
+    private readonly Dictionary<string, (Feedback Feedback, DateTimeOffset At)> _childFeedback = [];
+    private readonly TimeSpan _period = options.Value.FeedbackPeriod;
+    private string _colony = "";
+    private string _path = "";
+    private string _id = "";
+    private long _clock;
+    private long _keys;
+    private long _bytes;
+    private bool _displaced;
+    private bool _unsplittable;
+    private DateTimeOffset? _coldSince;
+    private IGrainTimer? _timer;
+
+    private KblState S => state.State;
+
+    private bool IsRoot => _path == ColonyNames.RootPath;
+
+    private bool HoldsRecords => S.Role is KblRole.Leaf or KblRole.Pending or KblRole.Retired;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _id = this.GetPrimaryKeyString();
+        (_colony, _path) = ColonyNames.Parse(_id);
+        if (S.Role == KblRole.None)
+        {
+            return;
+        }
+
+        if (HoldsRecords && S.Home is not null && S.Home != silo.Name)
+        {
+            // Our records are on another silo's disk: serving from here would answer from an empty shard.
+            _displaced = true;
+            KblLog.Displaced(logger, _id, S.Home, silo.Name);
+            return;
+        }
+
+        S.Home = silo.Name;
+        S.Epoch++;
+        await state.WriteStateAsync(cancellationToken);
+        if (HoldsRecords)
+        {
+            LoadShard();
+        }
+
+        if (S.Transition is { Kind: TransitionKind.Split })
+        {
+            await CompleteSplit();
+        }
+        else if (S.Transition is { Kind: TransitionKind.Merge })
+        {
+            await CompleteMerge();
+        }
+
+        StartTimer();
+    }
+
+    // ---------------- colony ----------------
+
+    public async Task<Genome> Configure(Genome genome)
+    {
+        if (!IsRoot)
+        {
+            throw new InvalidOperationException("Only a colony's root is configured.");
+        }
+
+        if (S.Role != KblRole.None)
+        {
+            await UpdateGenome(genome);
+            return S.Genome;
+        }
+
+        S.Role = KblRole.Leaf;
+        S.Range = KeyRange.All;
+        S.Genome = genome;
+        S.Home = silo.Name;
+        S.Epoch++;
+        S.ShapeChangedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).Register(_colony);
+        LoadShard();
+        StartTimer();
+        KblLog.ColonyCreated(logger, _colony);
+        return S.Genome;
+    }
+
+    public Task<Genome?> GetGenome() => Task.FromResult(S.Role == KblRole.None ? null : S.Genome);
+
+    public async Task UpdateGenome(Genome genome)
+    {
+        if (S.Role == KblRole.None)
+        {
+            return;
+        }
+
+        S.Genome = genome;
+        await state.WriteStateAsync();
+        if (S.Role == KblRole.Interior)
+        {
+            await Task.WhenAll(S.Children.Select(c => Child(c.Path).UpdateGenome(genome)));
+        }
+    }
+
+    // ---------------- records ----------------
+
+    public Task<ReadResult> Get(byte[] key)
+    {
+        if (Refuse(key) is { } refusal)
+        {
+            return Task.FromResult(new ReadResult(refusal.Status, null, 0, refusal.Moved, refusal.Message));
+        }
+
+        _meter.Read(key, time.GetUtcNow());
+        var record = store.Get(_colony, key);
+        return Task.FromResult(record is null
+            ? new ReadResult(KblStatus.NotFound, null, 0, null)
+            : new ReadResult(KblStatus.Ok, record.Value, record.Version, null));
+    }
+
+    public Task<WriteResult> Put(byte[] key, byte[] value, Precondition condition) => Write(key, value, condition);
+
+    public Task<WriteResult> Delete(byte[] key, Precondition condition) => Write(key, null, condition);
+
+    public Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, int limit)
+    {
+        if (Refuse(from) is { } refusal)
+        {
+            return Task.FromResult(new ScanPage(refusal.Status, [], null, refusal.Moved, refusal.Message));
+        }
+
+        _meter.Touch(time.GetUtcNow());
+        var end = S.Range.Hi is null || (to is not null && KeyOrder.Compare(to, S.Range.Hi) < 0) ? to : S.Range.Hi;
+        var records = store.Scan(_colony, from, exclusive, end).Take(limit).ToList();
+        return Task.FromResult(new ScanPage(KblStatus.Ok, records, S.Range.Hi, null));
+    }
+
+    private async Task<WriteResult> Write(byte[] key, byte[]? value, Precondition condition)
+    {
+        if (Refuse(key) is { } refusal)
+        {
+            return new WriteResult(refusal.Status, 0, refusal.Moved, refusal.Message);
+        }
+
+        var current = store.Get(_colony, key);
+        if (!condition.Holds(current?.Version))
+        {
+            return new WriteResult(KblStatus.PreconditionFailed, current?.Version ?? 0, null);
+        }
+
+        if (value is null && current is null)
+        {
+            return new WriteResult(KblStatus.NotFound, 0, null);
+        }
+
+        var version = ++_clock;
+        store.Write(_colony, key, value, version, _id, _clock);
+        _meter.Write(key, time.GetUtcNow());
+        _keys += (value is null ? 0 : 1) - (current is null ? 0 : 1);
+        _bytes += (value is null ? 0 : key.Length + value.Length) - (current is null ? 0 : key.Length + current.Value.Length);
+        if (!_unsplittable && (_keys > S.Genome.SplitKeys || _bytes > S.Genome.SplitBytes))
+        {
+            await Split(byLoad: false);
+        }
+
+        return new WriteResult(KblStatus.Ok, version, null);
+    }
+
+    /// <summary>Why this KBL will not serve <paramref name="key"/>, or null when it will.</summary>
+    private Refusal? Refuse(byte[] key)
+    {
+        if (_displaced)
+        {
+            DeactivateOnIdle();
+            return new Refusal(KblStatus.Unavailable, null, $"KBL {_id} keeps its records on silo '{S.Home}', which is not up");
+        }
+
+        return S.Role switch
+        {
+            KblRole.None when IsRoot => new Refusal(KblStatus.NoColony, null, $"colony '{_colony}' does not exist"),
+            KblRole.Interior => new Refusal(KblStatus.Moved, new Moved(S.Epoch, S.Children), null),
+            KblRole.Leaf when S.Range.Contains(key) => null,
+            _ => new Refusal(KblStatus.Moved, Moved.WalkFromRoot(S.Epoch), null),
+        };
+    }
+
+    // ---------------- subtree operations ----------------
+
+    public async Task<AggregatePartial> Aggregate(AggregateQuery query)
+    {
+        if (_displaced)
+        {
+            return AggregatePartial.Empty with { Status = KblStatus.Unavailable, Message = Refuse(query.From)!.Message };
+        }
+
+        switch (S.Role)
+        {
+            case KblRole.Leaf:
+                _meter.Touch(time.GetUtcNow());
+                var from = KeyOrder.Compare(query.From, S.Range.Lo) > 0 ? query.From : S.Range.Lo;
+                var to = S.Range.Hi is null || (query.To is not null && KeyOrder.Compare(query.To, S.Range.Hi) < 0) ? query.To : S.Range.Hi;
+                return to is not null && KeyOrder.Compare(from, to) >= 0
+                    ? AggregatePartial.Empty with { Leaves = 1 }
+                    : AggregateEvaluator.Evaluate(store.Scan(_colony, from, exclusive: false, to), query);
+            case KblRole.Interior:
+                var parts = await Task.WhenAll(S.Children
+                    .Where(c => c.Range.Overlaps(query.From, query.To))
+                    .Select(c => Child(c.Path).Aggregate(query)));
+                return parts.Aggregate(AggregatePartial.Empty, (a, b) => a.Combine(b));
+            case KblRole.None when IsRoot:
+                return AggregatePartial.Empty with { Status = KblStatus.NoColony, Message = $"colony '{_colony}' does not exist" };
+            default:
+                return AggregatePartial.Empty with { Status = KblStatus.Moved };
+        }
+    }
+
+    public async Task<KblView> GetTree()
+    {
+        if (S.Role != KblRole.Interior)
+        {
+            return View(OwnFeedback(), []);
+        }
+
+        var children = await Task.WhenAll(S.Children.Select(c => Child(c.Path).GetTree()));
+        var rollup = children.Aggregate(Feedback.Empty, (sum, c) => sum.Add(c.Feedback));
+        return View(rollup with { Depth = rollup.Depth + 1 }, children);
+    }
+
+    private KblView View(Feedback feedback, IReadOnlyList<KblView> children) =>
+        new(_id, _path, S.Range, S.Role, S.Depth, S.Epoch, S.Home ?? silo.Name, S.Genome.NodeGroup, feedback, children);
+
+    // ---------------- feedback ----------------
+
+    public Task ReportFeedback(string childPath, Feedback feedback)
+    {
+        _childFeedback[childPath] = (feedback, time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    private Feedback OwnFeedback() => S.Role switch
+    {
+        KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0),
+        KblRole.Interior => Rollup(),
+        _ => Feedback.Empty,
+    };
+
+    /// <summary>The sum of the children's last reports; rates of a child silent for three periods count as zero.</summary>
+    private Feedback Rollup()
+    {
+        var now = time.GetUtcNow();
+        var sum = Feedback.Empty;
+        foreach (var child in S.Children)
+        {
+            if (_childFeedback.TryGetValue(child.Path, out var report))
+            {
+                var feedback = now - report.At > 3 * _period ? report.Feedback with { ReadsPerSecond = 0, WritesPerSecond = 0 } : report.Feedback;
+                sum = sum.Add(feedback);
+            }
+        }
+
+        return sum with { Depth = sum.Depth + 1 };
+    }
+
+    private void StartTimer() =>
+        _timer ??= this.RegisterGrainTimer(OnFeedbackTick, new GrainTimerCreationOptions(_period, _period) { Interleave = false });
+
+    private async Task OnFeedbackTick(CancellationToken cancellationToken)
+    {
+        if (_displaced)
+        {
+            return;
+        }
+
+        if (S.Role == KblRole.Leaf)
+        {
+            _meter.Tick(_period);
+            _unsplittable = false;
+        }
+
+        var feedback = OwnFeedback();
+        if (!IsRoot && S.Role is KblRole.Leaf or KblRole.Interior)
+        {
+            _ = Parent().ReportFeedback(_path, feedback);
+        }
+
+        if (S.Role == KblRole.Leaf && _meter.OpsPerSecond > S.Genome.SplitOpsPerSecond)
+        {
+            await Split(byLoad: true);
+        }
+        else if (S.Role == KblRole.Interior)
+        {
+            await ConsiderMerge(feedback);
+        }
+    }
+
+    // ---------------- split ----------------
+
+    private async Task Split(bool byLoad)
+    {
+        var items = byLoad
+            ? SplitPlanner.CountAccesses(_meter.SampledKeys().Where(k => S.Range.Contains(k)))
+            : store.Scan(_colony, S.Range.Lo, exclusive: false, S.Range.Hi).Select(r => (r.Key, (long)(r.Key.Length + r.Value.Length)));
+        var boundaries = SplitPlanner.ChooseBoundaries(items, S.Genome.FanOut, S.Range);
+        if (boundaries.Count == 0)
+        {
+            _unsplittable = true;
+            return;
+        }
+
+        var children = S.Range.SplitAt(boundaries).Select((range, i) => new ChildRef(ColonyNames.ChildPath(_path, i), range)).ToList();
+        S.Epoch++;
+        S.Transition = new Transition(TransitionKind.Split, S.Epoch, children);
+        await state.WriteStateAsync();
+        KblLog.Splitting(logger, _id, children.Count, byLoad ? "load" : "size", _keys, _bytes);
+        await CompleteSplit();
+    }
+
+    /// <summary>Gives birth to the children, hands each its records, commits them, then becomes interior. Idempotent.</summary>
+    private async Task CompleteSplit()
+    {
+        var transition = S.Transition!;
+        var births = new List<(ChildRef Child, BirthReply Reply)>();
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, localSilo.SiloAddress);
+        try
+        {
+            foreach (var child in transition.Children)
+            {
+                var reply = await Child(child.Path).Birth(new ChildBirth(child.Range, S.Genome, S.Depth + 1, transition.Generation, _clock));
+                births.Add((child, reply));
+            }
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+
+        foreach (var (child, reply) in births.Where(b => !b.Reply.Committed && b.Reply.Silo != silo.Name))
+        {
+            foreach (var batch in store.Scan(_colony, child.Range.Lo, exclusive: false, child.Range.Hi).Chunk(TransferBatch))
+            {
+                await Child(child.Path).Import(batch);
+            }
+        }
+
+        foreach (var (child, _) in births)
+        {
+            await Child(child.Path).Commit(transition.Generation);
+        }
+
+        S.Role = KblRole.Interior;
+        S.Children = [.. transition.Children];
+        S.Transition = null;
+        S.ShapeChangedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+        store.WriteClock(_id, _clock);
+        foreach (var (child, _) in births.Where(b => b.Reply.Silo != silo.Name))
+        {
+            store.DeleteRange(_colony, child.Range);
+        }
+
+        _keys = _bytes = 0;
+        _meter.Reset();
+        _childFeedback.Clear();
+        _coldSince = null;
+        KblLog.Split(logger, _id, S.Epoch, string.Join(", ", S.Children.Select(c => $"{c.Path} {c.Range}")));
+    }
+
+    public async Task<BirthReply> Birth(ChildBirth birth)
+    {
+        if (birth.Generation == S.Generation && S.Role is KblRole.Leaf or KblRole.Interior)
+        {
+            return new BirthReply(silo.Name, Committed: true);
+        }
+
+        if (birth.Generation < S.Generation)
+        {
+            throw new InvalidOperationException($"KBL {_id} is at generation {S.Generation}; a birth of generation {birth.Generation} is stale.");
+        }
+
+        if (birth.Generation > S.Generation || S.Role != KblRole.Pending)
+        {
+            S.Role = KblRole.Pending;
+            S.Range = birth.Range;
+            S.Genome = birth.Genome;
+            S.Depth = birth.Depth;
+            S.Generation = birth.Generation;
+            S.Children = [];
+            S.Transition = null;
+            S.BirthClock = birth.Clock;
+            S.Home = silo.Name;
+            S.Epoch++;
+            S.ShapeChangedAt = time.GetUtcNow();
+            await state.WriteStateAsync();
+            _displaced = false;
+        }
+
+        _clock = Math.Max(_clock, birth.Clock);
+        return new BirthReply(silo.Name, Committed: false);
+    }
+
+    public Task Import(IReadOnlyList<StoredRecord> records)
+    {
+        if (S.Role != KblRole.Pending)
+        {
+            throw new InvalidOperationException($"KBL {_id} is {S.Role}; only a KBL being born imports records.");
+        }
+
+        store.Import(_colony, records);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Makes a newborn child (or, when a merge is called off, a retired one) a serving leaf.</summary>
+    public async Task Commit(long generation)
+    {
+        if (S.Generation != generation || S.Role is not (KblRole.Pending or KblRole.Retired))
+        {
+            return;
+        }
+
+        S.Role = KblRole.Leaf;
+        await state.WriteStateAsync();
+        LoadShard();
+        store.WriteClock(_id, _clock);
+        StartTimer();
+    }
+
+    // ---------------- merge ----------------
+
+    private async Task ConsiderMerge(Feedback rollup)
+    {
+        var now = time.GetUtcNow();
+        var g = S.Genome;
+        var allLeaves = S.Children.All(c => _childFeedback.TryGetValue(c.Path, out var r) && r.Feedback.Depth == 0);
+        var cold = allLeaves && rollup.Keys < g.MergeKeys && rollup.Bytes < g.MergeBytes && rollup.OpsPerSecond < g.MergeOpsPerSecond;
+        if (!cold)
+        {
+            _coldSince = null;
+            return;
+        }
+
+        _coldSince ??= now;
+        if (now - _coldSince < g.Hysteresis || now - S.ShapeChangedAt < g.Hysteresis)
+        {
+            return;
+        }
+
+        S.Epoch++;
+        S.Transition = new Transition(TransitionKind.Merge, S.Epoch, S.Children);
+        await state.WriteStateAsync();
+        KblLog.Merging(logger, _id, S.Children.Count, rollup.Keys, rollup.Bytes, rollup.OpsPerSecond);
+        await CompleteMerge();
+    }
+
+    /// <summary>Retires the children, takes over their records, then becomes a leaf again. Idempotent.</summary>
+    private async Task CompleteMerge()
+    {
+        var transition = S.Transition!;
+        var replies = new List<(ChildRef Child, FuseReply Reply)>();
+        foreach (var child in transition.Children)
+        {
+            replies.Add((child, await Child(child.Path).Retire(transition.Generation)));
+        }
+
+        if (replies.Any(r => !r.Reply.Retired))
+        {
+            // A child divided since it last reported: call the merge off and revive the ones that retired.
+            foreach (var (child, _) in replies.Where(r => r.Reply.Retired))
+            {
+                await Child(child.Path).Commit(transition.Generation);
+            }
+
+            S.Transition = null;
+            await state.WriteStateAsync();
+            return;
+        }
+
+        _clock = Math.Max(Math.Max(_clock, store.ReadClock(_id)), replies.Max(r => r.Reply.Clock));
+        foreach (var (child, _) in replies.Where(r => r.Reply.Silo != silo.Name))
+        {
+            var from = child.Range.Lo;
+            var exclusive = false;
+            while (true)
+            {
+                var page = await Child(child.Path).Export(from, exclusive, TransferBatch);
+                if (page.Count == 0)
+                {
+                    break;
+                }
+
+                store.Import(_colony, page);
+                (from, exclusive) = (page[^1].Key, true);
+            }
+
+            await Child(child.Path).Purge(transition.Generation);
+        }
+
+        store.WriteClock(_id, _clock);
+        S.Role = KblRole.Leaf;
+        S.Children = [];
+        S.Transition = null;
+        S.ShapeChangedAt = time.GetUtcNow();
+        await state.WriteStateAsync();
+        LoadShard();
+        _meter.Reset();
+        _childFeedback.Clear();
+        _coldSince = null;
+        KblLog.Merged(logger, _id, S.Epoch, _keys);
+    }
+
+    public async Task<FuseReply> Retire(long generation)
+    {
+        if (S.Role == KblRole.Retired && S.Generation == generation)
+        {
+            return new FuseReply(true, silo.Name, _clock);
+        }
+
+        if (S.Role != KblRole.Leaf || _displaced)
+        {
+            return new FuseReply(false, silo.Name, _clock);
+        }
+
+        store.WriteClock(_id, _clock);
+        S.Role = KblRole.Retired;
+        S.Generation = generation;
+        await state.WriteStateAsync();
+        return new FuseReply(true, silo.Name, _clock);
+    }
+
+    public Task<IReadOnlyList<StoredRecord>> Export(byte[] from, bool exclusive, int limit)
+    {
+        if (S.Role != KblRole.Retired)
+        {
+            throw new InvalidOperationException($"KBL {_id} is {S.Role}; only a retired KBL hands over its records.");
+        }
+
+        IReadOnlyList<StoredRecord> page = [.. store.Scan(_colony, from, exclusive, S.Range.Hi).Take(limit)];
+        return Task.FromResult(page);
+    }
+
+    public Task Purge(long generation)
+    {
+        if (S.Role == KblRole.Retired && S.Generation == generation)
+        {
+            store.DeleteRange(_colony, S.Range);
+            DeactivateOnIdle();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    // ---------------- helpers ----------------
+
+    private void LoadShard()
+    {
+        var (keys, bytes, maxVersion) = store.Measure(_colony, S.Range);
+        (_keys, _bytes) = (keys, bytes);
+        _clock = Math.Max(Math.Max(_clock, S.BirthClock), Math.Max(store.ReadClock(_id), maxVersion));
+    }
+
+    private IKblGrain Child(string path) => GrainFactory.GetGrain<IKblGrain>(ColonyNames.KblId(_colony, path));
+
+    private IKblGrain Parent() => GrainFactory.GetGrain<IKblGrain>(ColonyNames.KblId(_colony, _path[.._path.LastIndexOf('.')]));
+
+    private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
+}

@@ -1,0 +1,24 @@
+using Microsoft.Extensions.Logging;
+
+namespace Kbl.Tree;
+
+internal static partial class KblLog
+{
+    [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Colony {Colony} created")]
+    public static partial void ColonyCreated(ILogger logger, string colony);
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "KBL {Kbl} divides into {Children} children ({Reason}; {Keys} keys, {Bytes} bytes)")]
+    public static partial void Splitting(ILogger logger, string kbl, int children, string reason, long keys, long bytes);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "KBL {Kbl} is interior at epoch {Epoch}: {Children}")]
+    public static partial void Split(ILogger logger, string kbl, long epoch, string children);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "KBL {Kbl} fuses its {Children} cold children ({Keys} keys, {Bytes} bytes, {Ops:F1} ops/s)")]
+    public static partial void Merging(ILogger logger, string kbl, int children, long keys, long bytes, double ops);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "KBL {Kbl} is a leaf again at epoch {Epoch} with {Keys} keys")]
+    public static partial void Merged(ILogger logger, string kbl, long epoch, long keys);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "KBL {Kbl} activated on silo {Silo} but its records are on silo {Home}; it refuses requests until it can return home")]
+    public static partial void Displaced(ILogger logger, string kbl, string home, string silo);
+}

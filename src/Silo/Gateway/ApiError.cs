@@ -1,0 +1,11 @@
+namespace Kbl.Silo.Gateway;
+
+/// <summary>Why a request failed; the values are the HTTP status codes.</summary>
+public enum ApiError
+{
+    BadRequest = 400,
+    NotFound = 404,
+    PreconditionFailed = 412,
+    TooLarge = 413,
+    Unavailable = 503,
+}

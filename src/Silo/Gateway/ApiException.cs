@@ -1,0 +1,7 @@
+namespace Kbl.Silo.Gateway;
+
+/// <summary>A request the gateway refuses or cannot serve; HTTP and gRPC each map <see cref="Kind"/> to their status.</summary>
+public sealed class ApiException(ApiError kind, string message) : Exception(message)
+{
+    public ApiError Kind { get; } = kind;
+}

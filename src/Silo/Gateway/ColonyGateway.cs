@@ -1,0 +1,205 @@
+using System.Text;
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Keys;
+using Kbl.Records;
+using Kbl.Routing;
+using Kbl.Tree;
+using Microsoft.Extensions.Options;
+
+namespace Kbl.Silo.Gateway;
+
+/// <summary>
+/// What the HTTP and gRPC surfaces share: input checks (every refusal is an <see cref="ApiException"/> with a
+/// message, and changes nothing), routing through the <see cref="ColonyRouter"/>, and KBL answers turned into
+/// API outcomes.
+/// </summary>
+public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOptions<KblGatewayOptions> options)
+{
+    public const int MaxKeyBytes = 1024;
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
+    public KblGatewayOptions Options => options.Value;
+
+    public async Task<(Genome Genome, bool Created)> PutColony(string colony, ReadOnlyMemory<byte> genomeJson)
+    {
+        CheckColony(colony);
+        var current = await router.Root(colony).GetGenome();
+        var json = genomeJson.IsEmpty ? "{}"u8.ToArray() : genomeJson.ToArray();
+        if (!GenomeJson.TryParse(json, current ?? Genome.Default, out var genome, out var error))
+        {
+            throw new ApiException(ApiError.BadRequest, error);
+        }
+
+        return (await router.Root(colony).Configure(genome), current is null);
+    }
+
+    public async Task<Genome> GetColony(string colony)
+    {
+        CheckColony(colony);
+        return await router.Root(colony).GetGenome() ?? throw NoColony(colony);
+    }
+
+    public Task<IReadOnlyList<string>> ListColonies() => grains.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).List();
+
+    public async Task<StoredRecord> Get(string colony, byte[] key)
+    {
+        CheckColony(colony);
+        var result = Check(await router.Send(colony, key, g => g.Get(key)));
+        return result.Status == KblStatus.NotFound
+            ? throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no record '{KeyOrder.Display(key)}'")
+            : new StoredRecord(key, result.Value!, result.Version);
+    }
+
+    public async Task<long> Put(string colony, byte[] key, byte[] value, Precondition condition)
+    {
+        CheckColony(colony);
+        CheckValue(value.Length);
+        return Written(await router.Send(colony, key, g => g.Put(key, value, condition)), colony, key);
+    }
+
+    public async Task<long> Delete(string colony, byte[] key, Precondition condition)
+    {
+        CheckColony(colony);
+        return Written(await router.Send(colony, key, g => g.Delete(key, condition)), colony, key);
+    }
+
+    public IAsyncEnumerable<StoredRecord> Scan(string colony, byte[] from, bool exclusive, byte[]? to, int limit, CancellationToken cancellationToken)
+    {
+        CheckColony(colony);
+        return ScanChecked(colony, from, exclusive, to, limit, cancellationToken);
+    }
+
+    public async Task<AggregatePartial> Aggregate(string colony, AggregateQuery query)
+    {
+        CheckColony(colony);
+        if (query.Op != AggregateOp.Count && string.IsNullOrEmpty(query.Field))
+        {
+            throw new ApiException(ApiError.BadRequest, $"aggregate '{query.Op.ToString().ToLowerInvariant()}' needs a 'field'");
+        }
+
+        for (var attempt = 0; ; attempt++)
+        {
+            var result = await router.Root(colony).Aggregate(query);
+            switch (result.Status)
+            {
+                case KblStatus.Ok:
+                    return result;
+                case KblStatus.NoColony:
+                    throw NoColony(colony);
+                case KblStatus.Moved when attempt < 8:
+                    continue; // a subtree changed shape under the query: ask again
+                default:
+                    throw new ApiException(ApiError.Unavailable, result.Message ?? "part of the colony is changing shape; retry");
+            }
+        }
+    }
+
+    public async Task<KblView> Tree(string colony)
+    {
+        CheckColony(colony);
+        var view = await router.Root(colony).GetTree();
+        return view.Role == KblRole.None ? throw NoColony(colony) : view;
+    }
+
+    /// <summary>Decodes and checks a key given as text: 1 to 1024 bytes of UTF-8.</summary>
+    public static byte[] Key(string? key)
+    {
+        if (string.IsNullOrEmpty(key))
+        {
+            throw new ApiException(ApiError.BadRequest, "the key is empty; keys are 1 to 1024 bytes of UTF-8");
+        }
+
+        byte[] bytes;
+        try
+        {
+            bytes = StrictUtf8.GetBytes(key);
+        }
+        catch (EncoderFallbackException)
+        {
+            throw new ApiException(ApiError.BadRequest, "the key is not valid UTF-8");
+        }
+
+        return bytes.Length > MaxKeyBytes
+            ? throw new ApiException(ApiError.BadRequest, $"the key is {bytes.Length} bytes; keys are at most {MaxKeyBytes} bytes of UTF-8")
+            : bytes;
+    }
+
+    /// <summary>Checks a key given as raw bytes (percent-decoded from a URL).</summary>
+    public static byte[] Key(byte[] bytes)
+    {
+        try
+        {
+            return Key(StrictUtf8.GetString(bytes));
+        }
+        catch (DecoderFallbackException)
+        {
+            throw new ApiException(ApiError.BadRequest, "the key is not valid UTF-8");
+        }
+    }
+
+    public void CheckValue(long length)
+    {
+        if (length > Options.MaxValueBytes)
+        {
+            throw new ApiException(ApiError.TooLarge, $"the value is {length} bytes; values are at most {Options.MaxValueBytes} bytes");
+        }
+    }
+
+    public static void CheckColony(string? colony)
+    {
+        if (!ColonyNames.IsValid(colony))
+        {
+            throw new ApiException(ApiError.BadRequest, $"colony name '{colony}' must be 1 to 63 characters a-z, 0-9 and '-'");
+        }
+    }
+
+    private async IAsyncEnumerable<StoredRecord> ScanChecked(
+        string colony, byte[] from, bool exclusive, byte[]? to, int limit, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var records = router.Scan(colony, from, exclusive, to, limit, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!await records.MoveNextAsync())
+                    {
+                        yield break;
+                    }
+                }
+                catch (KblStatusException e)
+                {
+                    throw e.Status == KblStatus.NoColony ? NoColony(colony) : new ApiException(ApiError.Unavailable, e.Message);
+                }
+
+                yield return records.Current;
+            }
+        }
+        finally
+        {
+            await records.DisposeAsync();
+        }
+    }
+
+    private static T Check<T>(T reply)
+        where T : IKblReply => reply.Status switch
+        {
+            KblStatus.NoColony => throw new ApiException(ApiError.NotFound, reply.Message ?? "no such colony"),
+            KblStatus.Unavailable => throw new ApiException(ApiError.Unavailable, reply.Message ?? "the KBL is unavailable"),
+            _ => reply,
+        };
+
+    private static long Written(WriteResult result, string colony, byte[] key) => Check(result).Status switch
+    {
+        KblStatus.Ok => result.Version,
+        KblStatus.NotFound => throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no record '{KeyOrder.Display(key)}'"),
+        KblStatus.PreconditionFailed => throw new ApiException(
+            ApiError.PreconditionFailed,
+            result.Version == 0 ? $"record '{KeyOrder.Display(key)}' does not exist" : $"record '{KeyOrder.Display(key)}' is at version {result.Version}"),
+        _ => throw new ApiException(ApiError.Unavailable, result.Message ?? result.Status.ToString()),
+    };
+
+    private static ApiException NoColony(string colony) => new(ApiError.NotFound, $"colony '{colony}' does not exist");
+}

@@ -1,0 +1,272 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Kbl.Keys;
+using Kbl.Records;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Kbl.Silo.Gateway;
+
+/// <summary>The HTTP/JSON API under <c>/v1</c>.</summary>
+public static class HttpApi
+{
+    private const string RecordsSegment = "/records/";
+
+    public static IEndpointRouteBuilder MapKblHttpApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
+        v1.MapGet("/colonies", async (ColonyGateway gw) => Results.Ok(new { colonies = await gw.ListColonies() }));
+        v1.MapPut("/colonies/{colony}", async (string colony, HttpRequest request, ColonyGateway gw) =>
+        {
+            var body = await ReadBody(request, 64 * 1024, gw);
+            var (genome, created) = await gw.PutColony(colony, body);
+            return created ? Results.Created($"/v1/colonies/{colony}", ApiJson.Colony(colony, genome)) : Results.Ok(ApiJson.Colony(colony, genome));
+        });
+        v1.MapGet("/colonies/{colony}", async (string colony, ColonyGateway gw) => Results.Ok(ApiJson.Colony(colony, await gw.GetColony(colony))));
+
+        v1.MapGet("/colonies/{colony}/records/{**key}", async (string colony, HttpContext http, ColonyGateway gw) =>
+        {
+            var record = await gw.Get(colony, RawKey(http));
+            http.Response.Headers.ETag = $"\"{record.Version}\"";
+            return Results.Bytes(record.Value, "application/octet-stream");
+        });
+        v1.MapPut("/colonies/{colony}/records/{**key}", async (string colony, HttpContext http, ColonyGateway gw) =>
+        {
+            var key = RawKey(http);
+            var condition = Condition(http.Request);
+            ColonyGateway.CheckColony(colony);
+            var value = await ReadBody(http.Request, gw.Options.MaxValueBytes, gw);
+            var version = await gw.Put(colony, key, value.ToArray(), condition);
+            http.Response.Headers.ETag = $"\"{version}\"";
+            return Results.Ok(new { key = KeyOrder.Display(key), version });
+        });
+        v1.MapDelete("/colonies/{colony}/records/{**key}", async (string colony, HttpContext http, ColonyGateway gw) =>
+        {
+            await gw.Delete(colony, RawKey(http), Condition(http.Request));
+            return Results.NoContent();
+        });
+        v1.MapGet("/colonies/{colony}/records", Scan);
+        v1.MapPost("/colonies/{colony}/aggregate", Aggregate);
+        v1.MapGet("/colonies/{colony}/tree", async (string colony, ColonyGateway gw) => Results.Ok(ApiJson.Tree(await gw.Tree(colony))));
+        return app;
+    }
+
+    private static async Task<IResult> Scan(string colony, HttpRequest request, ColonyGateway gw, CancellationToken cancellationToken)
+    {
+        var query = request.Query;
+        var limit = gw.Options.MaxScanPage < 100 ? gw.Options.MaxScanPage : 100;
+        if (query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, out limit) || limit < 1 || limit > gw.Options.MaxScanPage))
+        {
+            throw new ApiException(ApiError.BadRequest, $"limit must be a whole number from 1 to {gw.Options.MaxScanPage}");
+        }
+
+        var from = query.TryGetValue("from", out var f) && f.ToString().Length > 0 ? ColonyGateway.Key(f.ToString()) : [];
+        var to = query.TryGetValue("to", out var t) && t.ToString().Length > 0 ? ColonyGateway.Key(t.ToString()) : null;
+        var exclusive = false;
+        if (query.TryGetValue("cursor", out var cursor) && cursor.ToString().Length > 0)
+        {
+            (from, exclusive) = (DecodeCursor(cursor.ToString()), true);
+        }
+
+        var records = new List<StoredRecord>(limit);
+        await foreach (var record in gw.Scan(colony, from, exclusive, to, limit, cancellationToken))
+        {
+            records.Add(record);
+        }
+
+        var next = records.Count == limit ? Base64Url(records[^1].Key) : null;
+        return Results.Ok(new { records = records.Select(ApiJson.Record), next });
+    }
+
+    private static async Task<IResult> Aggregate(string colony, HttpRequest request, ColonyGateway gw)
+    {
+        ColonyGateway.CheckColony(colony);
+        var body = await ReadBody(request, 64 * 1024, gw);
+        AggregateQuery query;
+        try
+        {
+            query = ParseAggregate(body.Span);
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(ApiError.BadRequest, $"the aggregate request is not valid JSON: {e.Message}");
+        }
+
+        return Results.Ok(ApiJson.Aggregate(query.Op, await gw.Aggregate(colony, query)));
+    }
+
+    public static AggregateQuery ParseAggregate(ReadOnlySpan<byte> json)
+    {
+        using var document = JsonDocument.Parse(json.ToArray());
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new ApiException(ApiError.BadRequest, "the aggregate request must be a JSON object with 'op' and optional 'from', 'to', 'field'");
+        }
+
+        string? from = null, to = null, op = null, field = null;
+        foreach (var p in document.RootElement.EnumerateObject())
+        {
+            if (p.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+            {
+                throw new ApiException(ApiError.BadRequest, $"aggregate field '{p.Name}' must be a string");
+            }
+
+            var value = p.Value.ValueKind == JsonValueKind.Null ? null : p.Value.GetString();
+            switch (p.Name)
+            {
+                case "from": from = value; break;
+                case "to": to = value; break;
+                case "op": op = value; break;
+                case "field": field = value; break;
+                default: throw new ApiException(ApiError.BadRequest, $"aggregate field '{p.Name}' is unknown; use from, to, op, field");
+            }
+        }
+
+        return new AggregateQuery(
+            string.IsNullOrEmpty(from) ? [] : ColonyGateway.Key(from),
+            string.IsNullOrEmpty(to) ? null : ColonyGateway.Key(to),
+            ParseOp(op),
+            field);
+    }
+
+    public static AggregateOp ParseOp(string? op) => op switch
+    {
+        "count" => AggregateOp.Count,
+        "sum" => AggregateOp.Sum,
+        "min" => AggregateOp.Min,
+        "max" => AggregateOp.Max,
+        "avg" => AggregateOp.Avg,
+        _ => throw new ApiException(ApiError.BadRequest, $"aggregate op '{op}' must be one of count, sum, min, max, avg"),
+    };
+
+    /// <summary>The key exactly as sent: the raw path after <c>/records/</c>, percent-decoded to bytes (so <c>%2F</c> is a slash).</summary>
+    private static byte[] RawKey(HttpContext http)
+    {
+        var target = http.Features.Get<IHttpRequestFeature>()?.RawTarget ?? http.Request.Path.Value ?? "";
+        var q = target.IndexOf('?', StringComparison.Ordinal);
+        if (q >= 0)
+        {
+            target = target[..q];
+        }
+
+        var at = target.IndexOf(RecordsSegment, StringComparison.Ordinal);
+        var encoded = at < 0 ? "" : target[(at + RecordsSegment.Length)..];
+        return ColonyGateway.Key(PercentDecode(encoded));
+    }
+
+    private static byte[] PercentDecode(string s)
+    {
+        var bytes = new List<byte>(s.Length);
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (s[i] != '%')
+            {
+                bytes.AddRange(Encoding.UTF8.GetBytes(s.Substring(i, char.IsHighSurrogate(s[i]) && i + 1 < s.Length ? 2 : 1)));
+                i += char.IsHighSurrogate(s[i]) && i + 1 < s.Length ? 1 : 0;
+            }
+            else if (i + 2 < s.Length && Uri.IsHexDigit(s[i + 1]) && Uri.IsHexDigit(s[i + 2]))
+            {
+                bytes.Add(Convert.ToByte(s.Substring(i + 1, 2), 16));
+                i += 2;
+            }
+            else
+            {
+                throw new ApiException(ApiError.BadRequest, "the key has a malformed percent-escape");
+            }
+        }
+
+        return [.. bytes];
+    }
+
+    private static Precondition Condition(HttpRequest request)
+    {
+        long? ifMatch = null;
+        var ifExists = false;
+        var ifMatchText = request.Headers.IfMatch.ToString().Trim();
+        if (ifMatchText == "*")
+        {
+            ifExists = true;
+        }
+        else if (ifMatchText.Length > 0)
+        {
+            if (ifMatchText.Length < 3 || ifMatchText[0] != '"' || ifMatchText[^1] != '"' ||
+                !long.TryParse(ifMatchText.AsSpan(1, ifMatchText.Length - 2), out var v) || v < 1)
+            {
+                throw new ApiException(ApiError.BadRequest, $"If-Match '{ifMatchText}' must be a version in quotes, as the ETag header gives it (\"42\"), or *");
+            }
+
+            ifMatch = v;
+        }
+
+        var ifNoneMatchText = request.Headers.IfNoneMatch.ToString().Trim();
+        if (ifNoneMatchText.Length > 0 && ifNoneMatchText != "*")
+        {
+            throw new ApiException(ApiError.BadRequest, "If-None-Match on a write must be *");
+        }
+
+        return new Precondition(ifMatch, ifNoneMatchText == "*", ifExists);
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBody(HttpRequest request, int max, ColonyGateway gw)
+    {
+        if (request.ContentLength > max)
+        {
+            throw max == gw.Options.MaxValueBytes
+                ? new ApiException(ApiError.TooLarge, $"the value is {request.ContentLength} bytes; values are at most {max} bytes")
+                : new ApiException(ApiError.TooLarge, $"the request body is {request.ContentLength} bytes; at most {max} bytes are accepted here");
+        }
+
+        using var buffer = new MemoryStream();
+        var chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int read;
+            while ((read = await request.Body.ReadAsync(chunk)) > 0)
+            {
+                if (buffer.Length + read > max)
+                {
+                    throw new ApiException(ApiError.TooLarge, $"the request body is over {max} bytes");
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static string Base64Url(byte[] key) => Convert.ToBase64String(key).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    private static byte[] DecodeCursor(string cursor)
+    {
+        try
+        {
+            var b64 = cursor.Replace('-', '+').Replace('_', '/');
+            return ColonyGateway.Key(Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '=')));
+        }
+        catch (FormatException)
+        {
+            throw new ApiException(ApiError.BadRequest, "cursor is not one this API returned");
+        }
+    }
+
+    private static async ValueTask<object?> ApiErrors(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (ApiException e)
+        {
+            return Results.Json(new { error = e.Message }, statusCode: (int)e.Kind);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or Routing.KblRoutingException)
+        {
+            return Results.Json(new { error = $"the cluster could not serve this request now: {e.Message}" }, statusCode: 503);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Kbl.Api.V1;
+using Kbl.Colonies;
+using Kbl.Keys;
+using Kbl.Records;
+
+namespace Kbl.Silo.Gateway;
+
+/// <summary>The gRPC surface (<c>protos/kbl.proto</c>), on its own HTTP/2 port; the same operations as the HTTP API.</summary>
+public sealed class KblGrpcService(ColonyGateway gateway) : Api.V1.Colonies.ColoniesBase
+{
+    public override Task<ColonyReply> PutColony(PutColonyRequest request, ServerCallContext context) => Guard(async () =>
+    {
+        var (genome, _) = await gateway.PutColony(request.Colony, Encoding.UTF8.GetBytes(request.GenomeJson));
+        return new ColonyReply { Colony = request.Colony, GenomeJson = GenomeJson.ToJson(genome) };
+    });
+
+    public override Task<ColonyReply> GetColony(GetColonyRequest request, ServerCallContext context) => Guard(async () =>
+        new ColonyReply { Colony = request.Colony, GenomeJson = GenomeJson.ToJson(await gateway.GetColony(request.Colony)) });
+
+    public override Task<ListColoniesReply> ListColonies(ListColoniesRequest request, ServerCallContext context) => Guard(async () =>
+    {
+        var reply = new ListColoniesReply();
+        reply.Colonies.AddRange(await gateway.ListColonies());
+        return reply;
+    });
+
+    public override Task<PutReply> Put(PutRequest request, ServerCallContext context) => Guard(async () =>
+        new PutReply { Version = await gateway.Put(request.Colony, ColonyGateway.Key(request.Key), request.Value.ToByteArray(), Condition(request.Condition)) });
+
+    public override Task<GetReply> Get(GetRequest request, ServerCallContext context) => Guard(async () =>
+    {
+        var record = await gateway.Get(request.Colony, ColonyGateway.Key(request.Key));
+        return new GetReply { Value = ByteString.CopyFrom(record.Value), Version = record.Version };
+    });
+
+    public override Task<DeleteReply> Delete(DeleteRequest request, ServerCallContext context) => Guard(async () =>
+        new DeleteReply { Version = await gateway.Delete(request.Colony, ColonyGateway.Key(request.Key), Condition(request.Condition)) });
+
+    public override Task Scan(ScanRequest request, IServerStreamWriter<Api.V1.Record> responseStream, ServerCallContext context) => Guard(async () =>
+    {
+        if (request.Limit < 0)
+        {
+            throw new ApiException(ApiError.BadRequest, "limit must not be negative");
+        }
+
+        var from = request.From.Length == 0 ? [] : ColonyGateway.Key(request.From);
+        var to = request.To.Length == 0 ? null : ColonyGateway.Key(request.To);
+        var limit = request.Limit == 0 ? int.MaxValue : request.Limit;
+        await foreach (var record in gateway.Scan(request.Colony, from, false, to, limit, context.CancellationToken))
+        {
+            await responseStream.WriteAsync(new Api.V1.Record
+            {
+                Key = KeyOrder.Display(record.Key),
+                Value = ByteString.CopyFrom(record.Value),
+                Version = record.Version,
+            });
+        }
+
+        return true;
+    });
+
+    public override Task<AggregateReply> Aggregate(AggregateRequest request, ServerCallContext context) => Guard(async () =>
+    {
+        var op = HttpApi.ParseOp(request.Op);
+        var query = new AggregateQuery(
+            request.From.Length == 0 ? [] : ColonyGateway.Key(request.From),
+            request.To.Length == 0 ? null : ColonyGateway.Key(request.To),
+            op,
+            request.Field.Length == 0 ? null : request.Field);
+        var partial = await gateway.Aggregate(request.Colony, query);
+        var reply = new AggregateReply
+        {
+            Op = request.Op,
+            Records = partial.Records,
+            Numeric = partial.Numeric,
+            Skipped = partial.Skipped,
+            Leaves = partial.Leaves,
+        };
+        if (partial.Result(op) is { } value)
+        {
+            reply.Value = value;
+        }
+
+        return reply;
+    });
+
+    public override Task<TreeReply> GetTree(GetTreeRequest request, ServerCallContext context) => Guard(async () =>
+        new TreeReply { Json = JsonSerializer.Serialize(ApiJson.Tree(await gateway.Tree(request.Colony))) });
+
+    private static Precondition Condition(Condition? condition) =>
+        condition is null ? Precondition.None : new Precondition(condition.HasIfMatch ? condition.IfMatch : null, condition.IfNoneMatch);
+
+    private static async Task<T> Guard<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (ApiException e)
+        {
+            throw new RpcException(new Status(
+                e.Kind switch
+                {
+                    ApiError.NotFound => StatusCode.NotFound,
+                    ApiError.PreconditionFailed => StatusCode.FailedPrecondition,
+                    ApiError.Unavailable => StatusCode.Unavailable,
+                    ApiError.TooLarge => StatusCode.ResourceExhausted,
+                    _ => StatusCode.InvalidArgument,
+                },
+                e.Message));
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException or Routing.KblRoutingException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the cluster could not serve this request now: {e.Message}"));
+        }
+    }
+}

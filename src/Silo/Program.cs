@@ -1,0 +1,22 @@
+using Kbl.Silo.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+KblSettings settings;
+try
+{
+    settings = builder.AddKblSilo();
+}
+catch (KblConfigurationException e)
+{
+    Console.Error.WriteLine($"kbl: bad configuration: {e.Message}");
+    return 2;
+}
+
+builder.AddKblGateway(settings);
+var app = builder.Build();
+app.MapKblGateway();
+app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(
+    $"kbl: silo '{settings.Kbl.SiloName}' (node group {settings.Kbl.NodeGroup}) serving HTTP on {string.Join(", ", settings.Urls)}" +
+    $" and gRPC on port {settings.Gateway.GrpcPort}; records in {Path.GetFullPath(settings.Kbl.DataPath)}"));
+await app.RunAsync();
+return 0;
