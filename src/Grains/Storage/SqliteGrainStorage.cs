@@ -17,7 +17,9 @@ namespace Kbl.Storage;
 /// before the clear cannot overwrite the new record (no ABA).</para>
 /// <para>Microsoft.Data.Sqlite does its I/O synchronously even in its *Async methods, and a write may
 /// wait up to the busy timeout for another process's lock, so every operation runs on the thread
-/// pool rather than on the calling grain's scheduler thread.</para>
+/// pool rather than on the calling grain's scheduler thread. A cancellation token is honoured until the
+/// operation starts; a started transaction runs to completion, so the grain's ETag never disagrees
+/// with the file.</para>
 /// </remarks>
 public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecycleParticipant<ISiloLifecycle>
 {
@@ -102,30 +104,42 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
     }
 
     /// <inheritdoc />
-    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ReadStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    /// <inheritdoc />
+    public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stateName);
         ArgumentNullException.ThrowIfNull(grainState);
-        await EnsureSchemaAsync().ConfigureAwait(false);
-        await Task.Run(() => ReadCore(stateName, grainId, grainState)).ConfigureAwait(false);
+        await EnsureSchemaAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.Run(() => ReadCore(stateName, grainId, grainState), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        WriteStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    /// <inheritdoc />
+    public async Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stateName);
         ArgumentNullException.ThrowIfNull(grainState);
-        await EnsureSchemaAsync().ConfigureAwait(false);
-        await Task.Run(() => WriteCore(stateName, grainId, grainState)).ConfigureAwait(false);
+        await EnsureSchemaAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.Run(() => WriteCore(stateName, grainId, grainState), cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
-    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState) =>
+        ClearStateAsync(stateName, grainId, grainState, CancellationToken.None);
+
+    /// <inheritdoc />
+    public async Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stateName);
         ArgumentNullException.ThrowIfNull(grainState);
-        await EnsureSchemaAsync().ConfigureAwait(false);
-        await Task.Run(() => ClearCore(stateName, grainId, grainState)).ConfigureAwait(false);
+        await EnsureSchemaAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
+        await Task.Run(() => ClearCore(stateName, grainId, grainState), cancellationToken).ConfigureAwait(false);
     }
 
     private void CreateSchema()

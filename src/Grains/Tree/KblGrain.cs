@@ -256,7 +256,7 @@ public sealed class KblGrain(
     }
 
     private KblView View(Feedback feedback, IReadOnlyList<KblView> children) =>
-        new(_id, _path, S.Range, S.Role, S.Depth, S.Epoch, S.Home ?? silo.Name, S.Genome.NodeGroup, feedback, children);
+        new(_id, _path, S.Range, S.Role, S.Depth, S.Epoch, silo.Name, S.Genome.NodeGroup, feedback, children);
 
     // ---------------- feedback ----------------
 

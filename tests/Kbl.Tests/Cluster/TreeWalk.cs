@@ -1,0 +1,12 @@
+using Kbl.Tree;
+
+namespace Kbl.Tests.Cluster;
+
+public static class TreeWalk
+{
+    public static IEnumerable<KblView> All(KblView view) => view.Children.SelectMany(All).Prepend(view);
+
+    public static IEnumerable<KblView> Leaves(KblView view) => All(view).Where(v => v.Role == KblRole.Leaf);
+
+    public static int Height(KblView view) => view.Children.Count == 0 ? 0 : 1 + view.Children.Max(Height);
+}
