@@ -5,7 +5,8 @@ namespace Kbl.Colonies;
 
 /// <summary>
 /// Reads a genome from JSON, field by field, so that every rejection names the field at fault.
-/// Fields left out keep the value of <c>baseline</c> (the colony's current genome, or the defaults).
+/// Fields left out keep the value of <c>baseline</c> (the colony's current genome, or the defaults), except a
+/// merge threshold that would no longer be below its split threshold: it becomes a tenth of it.
 /// </summary>
 public static partial class GenomeJson
 {
@@ -58,6 +59,24 @@ public static partial class GenomeJson
                     error = $"genome field '{property.Name}': {fieldError}";
                     return false;
                 }
+            }
+
+            // A merge threshold the caller left out follows a split threshold it lowered (a tenth of it), so that
+            // {"splitKeys": 1000} alone is a consistent genome.
+            var given = document.RootElement.EnumerateObject().Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+            if (!given.Contains("mergeKeys") && g.MergeKeys >= g.SplitKeys)
+            {
+                g = g with { MergeKeys = g.SplitKeys / 10 };
+            }
+
+            if (!given.Contains("mergeBytes") && g.MergeBytes >= g.SplitBytes)
+            {
+                g = g with { MergeBytes = g.SplitBytes / 10 };
+            }
+
+            if (!given.Contains("mergeOpsPerSecond") && g.MergeOpsPerSecond >= g.SplitOpsPerSecond)
+            {
+                g = g with { MergeOpsPerSecond = g.SplitOpsPerSecond / 10 };
             }
 
             if (Validate(g) is { } invalid)

@@ -239,7 +239,8 @@ public sealed partial class SqliteGrainStorage : IGrainStorage, ILifecyclePartic
             var updatedAt = _timeProvider.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
             using var connection = Open();
-            // BEGIN IMMEDIATE: take the write lock first, so the version read below is the one this write replaces.
+            // BEGIN IMMEDIATE: hold the write lock from the start, so the version bump, the conditional write
+            // and the stored ETag reported on a conflict all belong to one serialized transaction.
             using var transaction = connection.BeginTransaction(deferred: false);
             var newEtag = NextVersion(connection, transaction);
 

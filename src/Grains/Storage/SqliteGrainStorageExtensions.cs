@@ -12,14 +12,11 @@ namespace Kbl.Storage;
 /// <summary>Registers <see cref="SqliteGrainStorage"/> as a named Orleans grain storage provider.</summary>
 public static class SqliteGrainStorageExtensions
 {
-    /// <summary>Name of the provider that KBL grains persist through (<c>[PersistentState(..., "kbl")]</c>).</summary>
-    public const string KblStorageName = "kbl";
-
-    /// <summary>Registers the SQLite grain storage as the provider named <see cref="KblStorageName"/>.</summary>
+    /// <summary>Registers the SQLite grain storage as the provider named <see cref="KblStorage.Name"/> ("kbl").</summary>
     public static IServiceCollection AddSqliteGrainStorage(
         this IServiceCollection services,
         Action<SqliteGrainStorageOptions> configure) =>
-        services.AddSqliteGrainStorage(KblStorageName, configure);
+        services.AddSqliteGrainStorage(KblStorage.Name, configure);
 
     /// <summary>
     /// Registers the SQLite grain storage as the provider named <paramref name="name"/>, with options

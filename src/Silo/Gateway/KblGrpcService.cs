@@ -10,7 +10,7 @@ using Kbl.Records;
 namespace Kbl.Silo.Gateway;
 
 /// <summary>The gRPC surface (<c>protos/kbl.proto</c>), on its own HTTP/2 port; the same operations as the HTTP API.</summary>
-public sealed class KblGrpcService(ColonyGateway gateway) : Api.V1.Colonies.ColoniesBase
+public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.ColonyServiceBase
 {
     public override Task<ColonyReply> PutColony(PutColonyRequest request, ServerCallContext context) => Guard(async () =>
     {

@@ -44,7 +44,8 @@ public static class KblSiloExtensions
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = Math.Max(settings.Gateway.MaxValueBytes, 64 * 1024) + 1;
+            // A safety net only: the gateway measures bodies itself and answers 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC) with a message.
+            kestrel.Limits.MaxRequestBodySize = settings.Gateway.MaxValueBytes + (256 * 1024);
             foreach (var url in settings.Urls)
             {
                 Listen(kestrel, url.Host, url.Port, HttpProtocols.Http1);

@@ -1,6 +1,5 @@
 using CsCheck;
 using Orleans.Storage;
-using Xunit;
 
 namespace Kbl.Tests.Storage;
 

@@ -4,7 +4,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Orleans.Serialization;
 using Orleans.Storage;
-using Xunit;
 
 namespace Kbl.Tests.Storage;
 
@@ -77,7 +76,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
     public async Task File_holds_one_wal_row_per_state_with_integer_etag_and_orleans_binary_payload()
     {
         var services = NewContainer(DatabasePath);
-        var storage = services.GetRequiredKeyedService<IGrainStorage>(SqliteGrainStorageExtensions.KblStorageName);
+        var storage = services.GetRequiredKeyedService<IGrainStorage>(KblStorage.Name);
         var grainId = NewGrainId();
         var handle = new GrainState<ConformanceState>(ConformanceState.Sample(7, "raw"));
         await storage.WriteStateAsync("meta", grainId, handle);
@@ -127,7 +126,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
     {
         var services = NewContainer(path);
 
-        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredKeyedService<IGrainStorage>("kbl"));
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredKeyedService<IGrainStorage>(KblStorage.Name));
         Assert.Contains("Kbl:Storage:Sqlite:Path", error.Message, StringComparison.Ordinal);
     }
 
@@ -147,7 +146,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
     }
 
     private SqliteGrainStorage NewProvider() =>
-        (SqliteGrainStorage)NewContainer(DatabasePath).GetRequiredKeyedService<IGrainStorage>(SqliteGrainStorageExtensions.KblStorageName);
+        (SqliteGrainStorage)NewContainer(DatabasePath).GetRequiredKeyedService<IGrainStorage>(KblStorage.Name);
 
     private ServiceProvider NewContainer(string path)
     {

@@ -1,0 +1,94 @@
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Kbl.Api.V1;
+
+namespace Kbl.LoadGen;
+
+/// <summary>The gRPC API (<c>protos/kbl.proto</c>) over one <see cref="GrpcChannel"/> (plaintext HTTP/2).</summary>
+internal sealed class GrpcRecordClient : IRecordClient
+{
+    private readonly GrpcChannel _channel;
+    private readonly Colonies.ColoniesClient _client;
+    private readonly string _colony;
+    private readonly string[] _keys;
+    private readonly ByteString _value;
+    private readonly TimeSpan _timeout;
+
+    public GrpcRecordClient(LoadOptions options, string[] keys)
+    {
+        _channel = GrpcChannel.ForAddress(options.Grpc, new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                // More than 100 workers outgrow one connection's stream limit: let the channel open another.
+                EnableMultipleHttp2Connections = true,
+                PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+                UseProxy = false,
+            },
+            MaxReceiveMessageSize = 2 * 1024 * 1024,
+        });
+        _client = new Colonies.ColoniesClient(_channel);
+        _colony = options.Colony;
+        _keys = keys;
+        _value = UnsafeByteOperations.UnsafeWrap(KeySpace.Value(options.ValueSize));
+        _timeout = TimeSpan.FromSeconds(options.TimeoutSeconds);
+    }
+
+    public string Address => _channel.Target;
+
+    public async Task EnsureColony(string colony, string? genomeJson, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (genomeJson is null)
+            {
+                try
+                {
+                    await _client.GetColonyAsync(new GetColonyRequest { Colony = colony }, deadline: Deadline(), cancellationToken: cancellationToken);
+                    return;
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
+                {
+                    // created below
+                }
+            }
+
+            await _client.PutColonyAsync(new PutColonyRequest { Colony = colony, GenomeJson = genomeJson ?? "{}" }, deadline: Deadline(), cancellationToken: cancellationToken);
+        }
+        catch (RpcException e)
+        {
+            throw new LoadGenException($"gRPC {_channel.Target}: colony '{colony}' could not be made ready: {e.StatusCode} {e.Status.Detail}", e);
+        }
+    }
+
+    public async Task<OpError?> Put(int key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.PutAsync(new PutRequest { Colony = _colony, Key = _keys[key], Value = _value }, deadline: Deadline(), cancellationToken: cancellationToken);
+            return null;
+        }
+        catch (RpcException e)
+        {
+            return new OpError($"gRPC {e.StatusCode}", e.Status.Detail);
+        }
+    }
+
+    public async Task<OpError?> Get(int key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _client.GetAsync(new GetRequest { Colony = _colony, Key = _keys[key] }, deadline: Deadline(), cancellationToken: cancellationToken);
+            return null;
+        }
+        catch (RpcException e)
+        {
+            return new OpError($"gRPC {e.StatusCode}", e.Status.Detail);
+        }
+    }
+
+    public void Dispose() => _channel.Dispose();
+
+    private DateTime Deadline() => DateTime.UtcNow + _timeout;
+}

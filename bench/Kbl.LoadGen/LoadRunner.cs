@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Kbl.LoadGen;
+
+/// <summary>
+/// Drives <see cref="LoadOptions.Concurrency"/> request loops against one client. Each loop issues its next request
+/// only while the clock is before the end of the run, so the run stops by itself; a request counts when it both
+/// started and finished inside the measured window, and every failure is counted (inside or outside it).
+/// </summary>
+internal sealed class LoadRunner(LoadOptions options, IRecordClient client, TextWriter log)
+{
+    public async Task<LoadReport> Run(CancellationToken cancellationToken)
+    {
+        await client.EnsureColony(options.Colony, options.Genome, cancellationToken);
+        if (options.Preload)
+        {
+            await Preload(cancellationToken);
+        }
+
+        var start = Stopwatch.GetTimestamp();
+        var measureFrom = start + Ticks(options.WarmupSeconds);
+        var end = measureFrom + Ticks(options.DurationSeconds);
+
+        // A last resort only: every loop ends on its own by `end`, and requests time out on their own.
+        using var hardStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        hardStop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + options.DurationSeconds + options.TimeoutSeconds + 5));
+
+        var workers = Enumerable.Range(0, options.Concurrency)
+            .Select(i => Task.Run(() => Worker(i, measureFrom, end, hardStop.Token), CancellationToken.None))
+            .ToList();
+        var tallies = await Task.WhenAll(workers);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var gets = new OpStats();
+        var puts = new OpStats();
+        var outside = new OpStats();
+        foreach (var (g, p, o) in tallies)
+        {
+            gets.Add(g);
+            puts.Add(p);
+            outside.Add(o);
+        }
+
+        var all = new OpStats();
+        all.Add(gets);
+        all.Add(puts);
+        var seconds = options.DurationSeconds;
+        var rows = options.Op switch
+        {
+            OpKind.Get => [ResultRow.From(options, "get", gets, seconds)],
+            OpKind.Put => [ResultRow.From(options, "put", puts, seconds)],
+            _ => new List<ResultRow>
+            {
+                ResultRow.From(options, "mixed", all, seconds),
+                ResultRow.From(options, "mixed-get", gets, seconds),
+                ResultRow.From(options, "mixed-put", puts, seconds),
+            },
+        };
+        return new LoadReport(options, client.Address, seconds, rows, all, outside);
+    }
+
+    private async Task<(OpStats Gets, OpStats Puts, OpStats Outside)> Worker(int index, long measureFrom, long end, CancellationToken cancellationToken)
+    {
+        var gets = new OpStats();
+        var puts = new OpStats();
+        var outside = new OpStats();
+        var random = new Random(unchecked((index * 7919) + 17));
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var started = Stopwatch.GetTimestamp();
+            if (started >= end)
+            {
+                break;
+            }
+
+            var read = options.Op switch
+            {
+                OpKind.Get => true,
+                OpKind.Put => false,
+                _ => random.NextDouble() < options.ReadRatio,
+            };
+            var key = random.Next(options.Keys);
+            var error = read ? await client.Get(key, cancellationToken) : await client.Put(key, cancellationToken);
+            var finished = Stopwatch.GetTimestamp();
+            var inWindow = started >= measureFrom;
+            var stats = read ? gets : puts;
+            if (error is not null)
+            {
+                (inWindow ? stats : outside).Fail(error);
+            }
+            else if (inWindow && finished <= end)
+            {
+                stats.Record(finished - started);
+            }
+        }
+
+        return (gets, puts, outside);
+    }
+
+    private async Task Preload(CancellationToken cancellationToken)
+    {
+        var next = -1;
+        var started = Stopwatch.GetTimestamp();
+        var tallies = await Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(
+            async () =>
+            {
+                var stats = new OpStats();
+                int key;
+                while ((key = Interlocked.Increment(ref next)) < options.Keys && !cancellationToken.IsCancellationRequested)
+                {
+                    if (await client.Put(key, cancellationToken) is { } error)
+                    {
+                        stats.Fail(error);
+                    }
+                }
+
+                return stats;
+            },
+            CancellationToken.None)));
+        cancellationToken.ThrowIfCancellationRequested();
+        var total = new OpStats();
+        foreach (var stats in tallies)
+        {
+            total.Add(stats);
+        }
+
+        var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
+        log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"preload: wrote {options.Keys - total.ErrorCount} of {options.Keys} keys in {seconds:F1} s ({options.Keys / seconds:F0}/s), {total.ErrorCount} errors"));
+        foreach (var (kind, (count, sample)) in total.Errors)
+        {
+            log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"preload errors: {count} x {kind}: {sample}"));
+        }
+    }
+
+    private static long Ticks(double seconds) => (long)(seconds * Stopwatch.Frequency);
+}

@@ -1,0 +1,25 @@
+namespace Kbl.LoadGen;
+
+/// <summary>One line of the results table.</summary>
+internal sealed record ResultRow(
+    string Protocol,
+    string Op,
+    int Concurrency,
+    long Ops,
+    double OpsPerSecond,
+    double? P50Ms,
+    double? P99Ms,
+    double? P999Ms,
+    long Errors)
+{
+    public static ResultRow From(LoadOptions options, string op, OpStats stats, double seconds) => new(
+        options.Protocol.ToString().ToLowerInvariant(),
+        op,
+        options.Concurrency,
+        stats.Successes,
+        stats.Successes / seconds,
+        stats.Milliseconds(50),
+        stats.Milliseconds(99),
+        stats.Milliseconds(99.9),
+        stats.ErrorCount);
+}

@@ -1,0 +1,168 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace Kbl.Tests.Process;
+
+/// <summary>The HTTP/JSON API of a real silo process: what users send, what they get back, and what bad input gets.</summary>
+[Collection(SiloProcessCollection.Name)]
+public sealed class HttpApiTests(SiloProcessFixture fixture)
+{
+    private HttpClient Http => fixture.Http;
+
+    [Fact]
+    public async Task A_colony_is_created_read_listed_and_reconfigured()
+    {
+        var created = await Http.PutAsync("/v1/colonies/http-colony", JsonContent.Create(new { fanOut = 8, splitKeys = 1000 }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+
+        var genome = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-colony")).GetProperty("genome");
+        Assert.Equal(8, genome.GetProperty("fanOut").GetInt32());
+        Assert.Equal(1000, genome.GetProperty("splitKeys").GetInt64());
+
+        var updated = await Http.PutAsync("/v1/colonies/http-colony", JsonContent.Create(new { splitKeys = 2000 }));
+        Assert.Equal(HttpStatusCode.OK, updated.StatusCode);
+        genome = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-colony")).GetProperty("genome");
+        Assert.Equal(8, genome.GetProperty("fanOut").GetInt32());
+        Assert.Equal(2000, genome.GetProperty("splitKeys").GetInt64());
+
+        var list = await Http.GetFromJsonAsync<JsonElement>("/v1/colonies");
+        Assert.Contains("http-colony", list.GetProperty("colonies").EnumerateArray().Select(c => c.GetString()));
+    }
+
+    [Fact]
+    public async Task Records_round_trip_with_versions_and_conditions()
+    {
+        await Http.PutAsync("/v1/colonies/http-records", JsonContent.Create(new { }));
+        var put = await Http.PutAsync("/v1/colonies/http-records/records/a%2Fb%20c", new ByteArrayContent([0, 1, 2, 255]));
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        var etag = put.Headers.ETag!.Tag;
+
+        var get = await Http.GetAsync("/v1/colonies/http-records/records/a%2Fb%20c");
+        Assert.Equal(HttpStatusCode.OK, get.StatusCode);
+        Assert.Equal([0, 1, 2, 255], await get.Content.ReadAsByteArrayAsync());
+        Assert.Equal(etag, get.Headers.ETag!.Tag);
+
+        // If-None-Match: * refuses to overwrite; a stale If-Match is refused; the current one succeeds.
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await Send(HttpMethod.Put, "a%2Fb%20c", "x", ("If-None-Match", "*"))).StatusCode);
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await Send(HttpMethod.Put, "a%2Fb%20c", "x", ("If-Match", "\"999999\""))).StatusCode);
+        var replaced = await Send(HttpMethod.Put, "a%2Fb%20c", "y", ("If-Match", etag));
+        Assert.Equal(HttpStatusCode.OK, replaced.StatusCode);
+        Assert.Equal(HttpStatusCode.PreconditionFailed, (await Send(HttpMethod.Delete, "a%2Fb%20c", null, ("If-Match", etag))).StatusCode);
+        Assert.Equal(HttpStatusCode.NoContent, (await Send(HttpMethod.Delete, "a%2Fb%20c", null, ("If-Match", replaced.Headers.ETag!.Tag))).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/http-records/records/a%2Fb%20c")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.DeleteAsync("/v1/colonies/http-records/records/a%2Fb%20c")).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_paged_scan_walks_every_record_in_order_across_leaves()
+    {
+        await Http.PutAsync("/v1/colonies/http-scan", JsonContent.Create(new { splitKeys = 40, mergeKeys = 2 }));
+        var keys = Enumerable.Range(0, 250).Select(i => $"s{i * 37 % 250:d3}").ToList();
+        foreach (var key in keys)
+        {
+            (await Http.PutAsync($"/v1/colonies/http-scan/records/{key}", new StringContent($"{{\"v\":{key[1..]}}}"))).EnsureSuccessStatusCode();
+        }
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await Http.GetFromJsonAsync<JsonElement>($"/v1/colonies/http-scan/records?limit=60{(cursor is null ? "" : $"&cursor={cursor}")}");
+            seen.AddRange(page.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("key").GetString()!));
+            cursor = page.GetProperty("next").GetString();
+        }
+        while (cursor is not null);
+
+        Assert.Equal(keys.Order(StringComparer.Ordinal), seen);
+        var tree = await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-scan/tree");
+        Assert.Equal("interior", tree.GetProperty("role").GetString());
+
+        var bounded = await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-scan/records?from=s100&to=s110&limit=1000");
+        Assert.Equal(Enumerable.Range(100, 10).Select(i => $"s{i}"), bounded.GetProperty("records").EnumerateArray().Select(r => r.GetProperty("key").GetString()));
+
+        var sum = await Http.PostAsJsonAsync("/v1/colonies/http-scan/aggregate", new { from = "s100", to = "s110", op = "sum", field = "v" });
+        Assert.Equal(Enumerable.Range(100, 10).Sum(), (await sum.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("value").GetDouble());
+    }
+
+    [Theory]
+    [InlineData("PUT", "/v1/colonies/Bad_Name", "{}", 400, "colony name")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"fanOut\":1}", 400, "fanOut")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"fanout\":4}", 400, "fanout")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"splitKeys\":\"many\"}", 400, "splitKeys")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"mergeKeys\":60000}", 400, "mergeKeys")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{not json", 400, "JSON")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "[1,2]", 400, "object")]
+    [InlineData("GET", "/v1/colonies/no-such-colony", null, 404, "does not exist")]
+    [InlineData("GET", "/v1/colonies/no-such-colony/records/k", null, 404, "does not exist")]
+    [InlineData("PUT", "/v1/colonies/no-such-colony/records/k", "v", 404, "does not exist")]
+    [InlineData("GET", "/v1/colonies/no-such-colony/records", null, 404, "does not exist")]
+    [InlineData("GET", "/v1/colonies/no-such-colony/tree", null, 404, "does not exist")]
+    [InlineData("POST", "/v1/colonies/no-such-colony/aggregate", "{\"op\":\"count\"}", 404, "does not exist")]
+    [InlineData("GET", "/v1/colonies/bad-input/records/%FF", null, 400, "UTF-8")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?limit=0", null, 400, "limit")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?limit=x", null, 400, "limit")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?cursor=***", null, 400, "cursor")]
+    [InlineData("POST", "/v1/colonies/bad-input/aggregate", "{\"op\":\"median\"}", 400, "op")]
+    [InlineData("POST", "/v1/colonies/bad-input/aggregate", "{\"op\":\"sum\"}", 400, "field")]
+    [InlineData("POST", "/v1/colonies/bad-input/aggregate", "{\"op\":\"count\",\"where\":\"x\"}", 400, "where")]
+    [InlineData("POST", "/v1/colonies/bad-input/aggregate", "{\"op\":3}", 400, "op")]
+    [InlineData("POST", "/v1/colonies/bad-input/aggregate", "op=count", 400, "JSON")]
+    public async Task Bad_input_gets_a_clear_4xx_and_changes_nothing(string method, string path, string? body, int status, string message)
+    {
+        await Http.PutAsync("/v1/colonies/bad-input", JsonContent.Create(new { }));
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = body is null ? null : new StringContent(body) };
+        var response = await Http.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        var error = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString();
+        Assert.Contains(message, error, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/ok-name")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/no-such-colony")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Keys_and_values_over_their_limits_are_refused_and_not_stored()
+    {
+        await Http.PutAsync("/v1/colonies/limits", JsonContent.Create(new { }));
+        var longKey = new string('k', 1025);
+        var response = await Http.PutAsync($"/v1/colonies/limits/records/{longKey}", new StringContent("v"));
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("1024", (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await Http.PutAsync($"/v1/colonies/limits/records/{longKey[..1024]}", new StringContent("v"))).StatusCode);
+
+        // The fixture limits values to 64 KiB.
+        var big = await Http.PutAsync("/v1/colonies/limits/records/big", new ByteArrayContent(new byte[65537]));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, big.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/limits/records/big")).StatusCode);
+
+        // Chunked, with no Content-Length, is measured as it streams.
+        var streamed = new StreamContent(new MemoryStream(new byte[70000]));
+        streamed.Headers.ContentLength = null;
+        using var chunked = new HttpRequestMessage(HttpMethod.Put, "/v1/colonies/limits/records/big") { Content = streamed };
+        chunked.Headers.TransferEncodingChunked = true;
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, (await Http.SendAsync(chunked)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/limits/records/big")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await Http.PutAsync("/v1/colonies/limits/records/big", new ByteArrayContent(new byte[65536]))).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Put, "big", "x", ("If-Match", "7"), colony: "limits")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await Send(HttpMethod.Put, "big", "x", ("If-None-Match", "\"3\""), colony: "limits")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Health_and_readiness_answer()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/healthz")).StatusCode);
+        var ready = await Http.GetFromJsonAsync<JsonElement>("/readyz");
+        Assert.Equal("ready", ready.GetProperty("status").GetString());
+        Assert.Equal(fixture.Silo.SiloName, ready.GetProperty("silo").GetString());
+    }
+
+    private Task<HttpResponseMessage> Send(HttpMethod method, string key, string? body, (string Name, string Value) header, string colony = "http-records")
+    {
+        var request = new HttpRequestMessage(method, $"/v1/colonies/{colony}/records/{key}") { Content = body is null ? null : new StringContent(body, Encoding.UTF8) };
+        request.Headers.TryAddWithoutValidation(header.Name, header.Value);
+        return Http.SendAsync(request);
+    }
+}

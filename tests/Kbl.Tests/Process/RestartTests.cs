@@ -1,0 +1,88 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Kbl.Tests.Process;
+
+/// <summary>A real silo process stopped (or killed) and started again on the same data directory loses nothing.</summary>
+public sealed class RestartTests : IDisposable
+{
+    private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-restart-" + Guid.NewGuid().ToString("N")[..8]);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Every_acknowledged_record_is_there_after_a_restart(bool crash)
+    {
+        var written = new Dictionary<string, (string Value, string ETag)>();
+        await using (var silo = new SiloProcess(_data))
+        {
+            await silo.StartAsync();
+            using var http = new HttpClient { BaseAddress = silo.HttpAddress };
+            (await http.PutAsync("/v1/colonies/restart", JsonContent.Create(new { splitKeys = 100, mergeKeys = 10 }))).EnsureSuccessStatusCode();
+            for (var i = 0; i < 600; i++)
+            {
+                var key = $"item-{i * 7919 % 1000:d4}";
+                var value = $"{{\"n\":{i}}}";
+                var response = await http.PutAsync($"/v1/colonies/restart/records/{key}", new StringContent(value));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                written[key] = (value, response.Headers.ETag!.Tag);
+            }
+
+            if (crash)
+            {
+                await silo.KillAsync();
+            }
+            else
+            {
+                await silo.StopAsync();
+            }
+        }
+
+        await using (var silo = new SiloProcess(_data))
+        {
+            await silo.StartAsync();
+            using var http = new HttpClient { BaseAddress = silo.HttpAddress };
+            foreach (var (key, (value, etag)) in written)
+            {
+                var response = await http.GetAsync($"/v1/colonies/restart/records/{key}");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                Assert.Equal(value, await response.Content.ReadAsStringAsync());
+                Assert.Equal(etag, response.Headers.ETag!.Tag);
+            }
+
+            // The tree came back from grain storage as it was: divided, with every key in a leaf.
+            using var tree = JsonDocument.Parse(await http.GetStringAsync("/v1/colonies/restart/tree"));
+            Assert.Equal("interior", tree.RootElement.GetProperty("role").GetString());
+            Assert.Equal(written.Count, tree.RootElement.GetProperty("feedback").GetProperty("keys").GetInt64());
+        }
+    }
+
+    [Fact]
+    public async Task A_bad_setting_stops_the_silo_with_one_line()
+    {
+        var (exitCode, _, stderr) = await SiloProcess.RunToExit("--Kbl:Cluster:SiloPort=70000");
+        Assert.Equal(2, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Kbl:Cluster:SiloPort", line, StringComparison.Ordinal);
+
+        (exitCode, _, stderr) = await SiloProcess.RunToExit("--Kbl:Colour=blue");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Kbl:Colour", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+
+        (exitCode, _, stderr) = await SiloProcess.RunToExit("--Kbl:FeedbackPeriod=soon");
+        Assert.Equal(2, exitCode);
+        Assert.Contains("Kbl:FeedbackPeriod", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_data, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
