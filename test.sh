@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine of this kind: installs what the tests need, builds, runs every test
+# and ends with one line "N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")"
+
+scripts/install-test-deps.sh
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Kbl.sln -m:1 -c Debug -warnaserror --nologo -v quiet
+log=$(mktemp)
+status=0
+dotnet test Kbl.sln --no-build -m:1 -c Debug --nologo 2>&1 | tee "$log" || status=$?
+
+# dotnet test prints one summary per test assembly: "Passed!  - Failed: 0, Passed: 77, Skipped: 0, ..."
+passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+failed=$(grep -oE 'Failed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
+rm -f "$log"
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1 # the run itself broke (a crash, a build error): count it
+fi
+echo "$passed passed, $failed failed"
+exit "$status"
