@@ -70,6 +70,23 @@ public interface IKblGrain : IGrainWithStringKey
     [Alias("Export")]
     Task<IReadOnlyList<StoredRecord>> Export(byte[] from, bool exclusive, int limit);
 
+    // ---- placement ----
+
+    /// <summary>
+    /// Reassigns this KBL and its whole subtree to <paramref name="nodeGroup"/>: every activation moves to a silo
+    /// of that group and every record follows it.
+    /// </summary>
+    [Alias("Move")]
+    Task<MoveResult> Move(string nodeGroup);
+
+    /// <summary>
+    /// Moves this KBL (not its subtree) and its records from silo <paramref name="from"/> to silo
+    /// <paramref name="to"/>, then deactivates. Returns the records moved, or -1 when the KBL is not at home on
+    /// <paramref name="from"/> or cannot move now.
+    /// </summary>
+    [Alias("Relocate")]
+    Task<long> Relocate(string from, string to);
+
     /// <summary>Drops a retired KBL's records from its silo once they have been taken over.</summary>
     [Alias("Purge")]
     Task Purge(long generation);

@@ -13,7 +13,8 @@ public sealed record ChildBirth(
     [property: Id(1)] Genome Genome,
     [property: Id(2)] int Depth,
     [property: Id(3)] long Generation,
-    [property: Id(4)] long Clock);
+    [property: Id(4)] long Clock,
+    [property: Id(5)] string ParentSilo);
 
 /// <summary>The child's reply: the stable name of the silo that now holds it, and whether it was already committed.</summary>
 [GenerateSerializer, Immutable, Alias("kbl.BirthReply")]

@@ -1,63 +1,98 @@
+using Kbl.Grains;
+using Kbl.Hosting;
 using Kbl.Storage;
 using Kbl.Tree;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Runtime.Placement;
 using Orleans.Storage;
 
 namespace Kbl.Placement;
 
 /// <summary>
-/// Data-local placement. A KBL's records sit on its home silo's disk, so it is placed there whenever that silo
-/// is up. A KBL with no home yet (a new colony root, a child being born) goes where its parent asked (the
-/// placement hint: the parent's silo, so a split moves no bytes), else to the least busy compatible silo.
-/// A KBL whose home is down is placed anyway and refuses to serve (see <c>KblGrain</c>) rather than answer
-/// from an empty shard.
+/// Data-local placement within node groups. A KBL's records sit on its home silo's disk, so it goes there
+/// whenever that silo is up. Otherwise it goes to a silo of its node group: the one its dividing parent named
+/// (the placement hint), else the least loaded (fewest KBLs, then fewest bytes). When no silo of the group is
+/// up, it waits for one (bounded) or runs elsewhere, as <c>Kbl:Placement:WhenGroupMissing</c> says.
+/// The built-in metadata placement filters compare with the calling silo's metadata, so they cannot do this.
 /// </summary>
 public sealed partial class KblPlacementDirector(
     SiloDirectory directory,
+    ClusterLoad load,
     [FromKeyedServices(KblStorage.Name)] IGrainStorage storage,
+    IOptions<KblPlacementOptions> options,
     ILogger<KblPlacementDirector> logger) : IPlacementDirector
 {
+    /// <summary>The request-context key under which a caller names the node group of a KBL that has no state yet.</summary>
+    public const string NodeGroupKey = "kbl.node-group";
+
     public async Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
         var compatible = context.GetCompatibleSilos(target);
         var silos = await directory.Resolve(compatible);
         var kbl = new GrainState<KblState>(new KblState());
         await storage.ReadStateAsync(KblStorage.KblStateName, target.GrainIdentity, kbl);
-        var home = kbl.State?.Home;
-        if (home is not null && silos.FirstOrDefault(s => s.Identity.Name == home) is { Address: { } homeSilo })
+        var state = kbl.State ?? new KblState();
+        if (state.Home is { } home && silos.FirstOrDefault(s => s.Identity.Name == home) is { Address: { } homeSilo })
         {
             return homeSilo;
         }
 
-        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, compatible) is { } hinted)
+        var group = state.Role != KblRole.None
+            ? state.Genome.NodeGroup
+            : target.RequestContextData?.GetValueOrDefault(NodeGroupKey) as string;
+        if (group is null)
+        {
+            // A colony root not configured yet holds nothing: any silo will do.
+            return Pick(silos, compatible);
+        }
+
+        var inGroup = silos.Where(s => s.Identity.NodeGroup == group).ToList();
+        if (target.RequestContextData is { } requestContext && IPlacementDirector.GetPlacementHint(requestContext, [.. inGroup.Select(s => s.Address)]) is { } hinted)
         {
             return hinted;
         }
 
-        if (home is not null)
+        if (state.Home is not null && state.Role is KblRole.Leaf or KblRole.Pending or KblRole.Retired)
         {
-            LogHomeDown(logger, target.GrainIdentity.ToString(), home);
+            LogHomeDown(logger, target.GrainIdentity.ToString(), state.Home);
         }
 
-        // No home: spread by a stable hash of the KBL id over the compatible silos (issue-3 load balancing refines this).
-        var candidates = silos.Count > 0 ? silos.Select(s => s.Address).ToArray() : compatible;
-        var index = (int)((uint)StableHash(target.GrainIdentity.ToString()) % (uint)candidates.Length);
-        return candidates.OrderBy(s => s.ToString(), StringComparer.Ordinal).ElementAt(index);
+        if (inGroup.Count > 0)
+        {
+            return Pick(inGroup, []);
+        }
+
+        if (options.Value.WhenGroupMissing == WhenGroupMissing.Wait)
+        {
+            var arrived = await load.WaitForGroup(group);
+            if (arrived.Count > 0 && load.AddressOf(load.PickLeastLoaded(arrived)) is { } address)
+            {
+                return address;
+            }
+
+            throw new NodeGroupUnavailableException(group);
+        }
+
+        LogPlacedOutsideGroup(logger, target.GrainIdentity.ToString(), group);
+        return Pick(silos, compatible);
     }
 
-    private static int StableHash(string s)
+    private SiloAddress Pick(IReadOnlyList<(SiloAddress Address, SiloIdentity Identity)> silos, SiloAddress[] fallback)
     {
-        var hash = 17;
-        foreach (var c in s)
+        if (silos.Count == 0)
         {
-            hash = unchecked((hash * 31) + c);
+            return fallback[Random.Shared.Next(fallback.Length)];
         }
 
-        return hash;
+        var name = load.PickLeastLoaded(silos.Select(s => s.Identity.Name));
+        return silos.First(s => s.Identity.Name == name).Address;
     }
 
-    [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "KBL {Kbl}: home silo {Home} is not up; placing it elsewhere, where it will refuse to serve until its home returns")]
+    [LoggerMessage(EventId = 1100, Level = LogLevel.Warning, Message = "KBL {Kbl}: home silo {Home} is not up; placing it elsewhere in its group, where it refuses to serve until its home returns")]
     private static partial void LogHomeDown(ILogger logger, string kbl, string home);
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "KBL {Kbl}: no silo of node group {NodeGroup} is up; placing it outside its group until one joins")]
+    private static partial void LogPlacedOutsideGroup(ILogger logger, string kbl, string nodeGroup);
 }

@@ -121,6 +121,19 @@ public sealed class RecordStore : IDisposable
     public void WriteClock(string kblId, long clock) =>
         _db.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(clock), _clocks, _writeOptions);
 
+    /// <summary>The ids of every KBL that has kept records on this silo (those with a version clock here).</summary>
+    public IReadOnlyList<string> KblIds()
+    {
+        var ids = new List<string>();
+        using var iterator = _db.NewIterator(_clocks);
+        for (iterator.SeekToFirst(); iterator.Valid(); iterator.Next())
+        {
+            ids.Add(Encoding.UTF8.GetString(iterator.Key()));
+        }
+
+        return ids;
+    }
+
     public void Dispose() => _db.Dispose();
 
     private static byte[] ColonyPrefix(string colony)

@@ -18,6 +18,11 @@ public sealed class ColonyRouter(IGrainFactory grains)
     private const int MaxHops = 512;
     private const int ScanPage = 1000;
     private readonly ConcurrentDictionary<string, RouteTable> _routes = new(StringComparer.Ordinal);
+    private long _requests;
+    private long _calls;
+
+    /// <summary>Requests routed, and the grain calls they took (1 each when the route cache is warm).</summary>
+    public (long Requests, long Calls) Hops => (Interlocked.Read(ref _requests), Interlocked.Read(ref _calls));
 
     public IKblGrain Root(string colony) => Kbl(colony, ColonyNames.RootPath);
 
@@ -28,8 +33,10 @@ public sealed class ColonyRouter(IGrainFactory grains)
         var table = _routes.GetOrAdd(colony, _ => new RouteTable());
         var path = table.Find(key);
         var walks = 0;
+        Interlocked.Increment(ref _requests);
         for (var hop = 0; hop < MaxHops; hop++)
         {
+            Interlocked.Increment(ref _calls);
             var reply = await call(Kbl(colony, path));
             if (reply.Status != KblStatus.Moved)
             {

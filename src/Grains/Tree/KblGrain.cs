@@ -23,9 +23,12 @@ public sealed class KblGrain(
     RecordStore store,
     SiloIdentity silo,
     ILocalSiloDetails localSilo,
+    LocalKbls local,
+    ClusterLoad load,
     IOptions<KblOptions> options,
+    IOptions<KblPlacementOptions> placement,
     TimeProvider time,
-    ILogger<KblGrain> logger) : Grain, IKblGrain
+    ILogger<KblGrain> logger) : Grain, IKblGrain, ILocalKbl
 {
     private const int TransferBatch = 512;
     private readonly FeedbackMeter _meter = new();
@@ -38,8 +41,12 @@ public sealed class KblGrain(
     private long _keys;
     private long _bytes;
     private bool _displaced;
+    private bool _relocated;
     private bool _unsplittable;
     private DateTimeOffset? _coldSince;
+    private bool _splitByLoad;
+    private volatile string _nodeGroup = "";
+    private KblRole _role;
     private IGrainTimer? _timer;
 
     private KblState S => state.State;
@@ -48,10 +55,23 @@ public sealed class KblGrain(
 
     private bool HoldsRecords => S.Role is KblRole.Leaf or KblRole.Pending or KblRole.Retired;
 
+    string ILocalKbl.Id => _id;
+
+    // Read by the silo from outside the grain's turn, so from copies, never from the grain state.
+    KblRole ILocalKbl.Role => _role;
+
+    string ILocalKbl.NodeGroup => _nodeGroup;
+
+    long ILocalKbl.Keys => _keys;
+
+    long ILocalKbl.Bytes => _bytes;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
         (_colony, _path) = ColonyNames.Parse(_id);
+        Publish();
+        local.Add(this);
         if (S.Role == KblRole.None)
         {
             return;
@@ -67,7 +87,7 @@ public sealed class KblGrain(
 
         S.Home = silo.Name;
         S.Epoch++;
-        await state.WriteStateAsync(cancellationToken);
+        await Save();
         if (HoldsRecords)
         {
             LoadShard();
@@ -85,6 +105,12 @@ public sealed class KblGrain(
         StartTimer();
     }
 
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        local.Remove(this);
+        return Task.CompletedTask;
+    }
+
     // ---------------- colony ----------------
 
     public async Task<Genome> Configure(Genome genome)
@@ -97,7 +123,17 @@ public sealed class KblGrain(
         if (S.Role != KblRole.None)
         {
             await UpdateGenome(genome);
-            return S.Genome;
+            if (genome.NodeGroup != S.Genome.NodeGroup && (await Move(genome.NodeGroup)).Error is { } error)
+            {
+                throw new NodeGroupUnavailableException(genome.NodeGroup);
+            }
+
+            return genome;
+        }
+
+        if (placement.Value.WhenGroupMissing == WhenGroupMissing.Wait && (await load.WaitForGroup(genome.NodeGroup)).Count == 0)
+        {
+            throw new NodeGroupUnavailableException(genome.NodeGroup);
         }
 
         S.Role = KblRole.Leaf;
@@ -106,11 +142,17 @@ public sealed class KblGrain(
         S.Home = silo.Name;
         S.Epoch++;
         S.ShapeChangedAt = time.GetUtcNow();
-        await state.WriteStateAsync();
+        await Save();
         await GrainFactory.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).Register(_colony);
         LoadShard();
         StartTimer();
         KblLog.ColonyCreated(logger, _colony);
+        if (silo.NodeGroup != genome.NodeGroup && load.SilosOfGroup(genome.NodeGroup) is { Count: > 0 } groupSilos)
+        {
+            // The root was activated before it knew its group: it moves there now, while it is still empty.
+            await RelocateCore(silo.Name, load.PickLeastLoaded(groupSilos));
+        }
+
         return S.Genome;
     }
 
@@ -123,8 +165,9 @@ public sealed class KblGrain(
             return;
         }
 
-        S.Genome = genome;
-        await state.WriteStateAsync();
+        // Every KBL keeps its own node group: that changes only by a move.
+        S.Genome = genome with { NodeGroup = S.Genome.NodeGroup };
+        await Save();
         if (S.Role == KblRole.Interior)
         {
             await Task.WhenAll(S.Children.Select(c => Child(c.Path).UpdateGenome(genome)));
@@ -198,6 +241,11 @@ public sealed class KblGrain(
     /// <summary>Why this KBL will not serve <paramref name="key"/>, or null when it will.</summary>
     private Refusal? Refuse(byte[] key)
     {
+        if (_relocated)
+        {
+            return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(S.Epoch), null);
+        }
+
         if (_displaced)
         {
             DeactivateOnIdle();
@@ -337,9 +385,10 @@ public sealed class KblGrain(
         }
 
         var children = S.Range.SplitAt(boundaries).Select((range, i) => new ChildRef(ColonyNames.ChildPath(_path, i), range)).ToList();
+        _splitByLoad = byLoad;
         S.Epoch++;
         S.Transition = new Transition(TransitionKind.Split, S.Epoch, children);
-        await state.WriteStateAsync();
+        await Save();
         KblLog.Splitting(logger, _id, children.Count, byLoad ? "load" : "size", _keys, _bytes);
         await CompleteSplit();
     }
@@ -349,18 +398,30 @@ public sealed class KblGrain(
     {
         var transition = S.Transition!;
         var births = new List<(ChildRef Child, BirthReply Reply)>();
-        RequestContext.Set(IPlacementDirector.PlacementHintKey, localSilo.SiloAddress);
+        var homes = ChildHomes(transition);
+        RequestContext.Set(KblPlacementDirector.NodeGroupKey, S.Genome.NodeGroup);
         try
         {
-            foreach (var child in transition.Children)
+            for (var i = 0; i < transition.Children.Count; i++)
             {
-                var reply = await Child(child.Path).Birth(new ChildBirth(child.Range, S.Genome, S.Depth + 1, transition.Generation, _clock));
+                var child = transition.Children[i];
+                if (homes[i] is { } hint)
+                {
+                    RequestContext.Set(IPlacementDirector.PlacementHintKey, hint);
+                }
+                else
+                {
+                    RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+                }
+
+                var reply = await Child(child.Path).Birth(new ChildBirth(child.Range, S.Genome, S.Depth + 1, transition.Generation, _clock, silo.Name));
                 births.Add((child, reply));
             }
         }
         finally
         {
             RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+            RequestContext.Remove(KblPlacementDirector.NodeGroupKey);
         }
 
         foreach (var (child, reply) in births.Where(b => !b.Reply.Committed && b.Reply.Silo != silo.Name))
@@ -380,7 +441,7 @@ public sealed class KblGrain(
         S.Children = [.. transition.Children];
         S.Transition = null;
         S.ShapeChangedAt = time.GetUtcNow();
-        await state.WriteStateAsync();
+        await Save();
         store.WriteClock(_id, _clock);
         foreach (var (child, _) in births.Where(b => b.Reply.Silo != silo.Name))
         {
@@ -392,6 +453,29 @@ public sealed class KblGrain(
         _childFeedback.Clear();
         _coldSince = null;
         KblLog.Split(logger, _id, S.Epoch, string.Join(", ", S.Children.Select(c => $"{c.Path} {c.Range}")));
+    }
+
+    /// <summary>
+    /// Where each child of a split should live: a size split keeps them here (their records are already on this
+    /// disk); a load split spreads them over the group's silos, least loaded first, so the load spreads too.
+    /// </summary>
+    private SiloAddress?[] ChildHomes(Transition transition)
+    {
+        var homes = new SiloAddress?[transition.Children.Count];
+        var group = load.SilosOfGroup(S.Genome.NodeGroup);
+        if (transition.Kind == TransitionKind.Split && _splitByLoad && group.Count > 1)
+        {
+            for (var i = 0; i < homes.Length; i++)
+            {
+                homes[i] = load.AddressOf(load.PickLeastLoaded(group));
+            }
+        }
+        else if (silo.NodeGroup == S.Genome.NodeGroup)
+        {
+            Array.Fill(homes, localSilo.SiloAddress);
+        }
+
+        return homes;
     }
 
     public async Task<BirthReply> Birth(ChildBirth birth)
@@ -419,8 +503,13 @@ public sealed class KblGrain(
             S.Home = silo.Name;
             S.Epoch++;
             S.ShapeChangedAt = time.GetUtcNow();
-            await state.WriteStateAsync();
+            await Save();
             _displaced = false;
+            if (birth.ParentSilo != silo.Name)
+            {
+                // Records arrive from the parent's silo: clear whatever an earlier, unfinished life left here.
+                store.DeleteRange(_colony, birth.Range);
+            }
         }
 
         _clock = Math.Max(_clock, birth.Clock);
@@ -447,7 +536,7 @@ public sealed class KblGrain(
         }
 
         S.Role = KblRole.Leaf;
-        await state.WriteStateAsync();
+        await Save();
         LoadShard();
         store.WriteClock(_id, _clock);
         StartTimer();
@@ -475,7 +564,7 @@ public sealed class KblGrain(
 
         S.Epoch++;
         S.Transition = new Transition(TransitionKind.Merge, S.Epoch, S.Children);
-        await state.WriteStateAsync();
+        await Save();
         KblLog.Merging(logger, _id, S.Children.Count, rollup.Keys, rollup.Bytes, rollup.OpsPerSecond);
         await CompleteMerge();
     }
@@ -499,7 +588,7 @@ public sealed class KblGrain(
             }
 
             S.Transition = null;
-            await state.WriteStateAsync();
+            await Save();
             return;
         }
 
@@ -528,7 +617,7 @@ public sealed class KblGrain(
         S.Children = [];
         S.Transition = null;
         S.ShapeChangedAt = time.GetUtcNow();
-        await state.WriteStateAsync();
+        await Save();
         LoadShard();
         _meter.Reset();
         _childFeedback.Clear();
@@ -551,7 +640,7 @@ public sealed class KblGrain(
         store.WriteClock(_id, _clock);
         S.Role = KblRole.Retired;
         S.Generation = generation;
-        await state.WriteStateAsync();
+        await Save();
         return new FuseReply(true, silo.Name, _clock);
     }
 
@@ -577,7 +666,110 @@ public sealed class KblGrain(
         return Task.CompletedTask;
     }
 
+    // ---------------- placement ----------------
+
+    public async Task<MoveResult> Move(string nodeGroup)
+    {
+        if (S.Role is KblRole.None or KblRole.Retired)
+        {
+            return new MoveResult(false, 0, 0);
+        }
+
+        if (load.SilosOfGroup(nodeGroup).Count == 0 && (await load.WaitForGroup(nodeGroup)).Count == 0)
+        {
+            return new MoveResult(true, 0, 0, $"no silo of node group '{nodeGroup}' is up");
+        }
+
+        if (S.Genome.NodeGroup != nodeGroup)
+        {
+            S.Genome = S.Genome with { NodeGroup = nodeGroup };
+            await Save();
+        }
+
+        var kbls = 0;
+        long records = 0;
+        if (S.Role == KblRole.Interior)
+        {
+            foreach (var result in await Task.WhenAll(S.Children.Select(c => Child(c.Path).Move(nodeGroup))))
+            {
+                if (result.Error is not null)
+                {
+                    return result;
+                }
+
+                (kbls, records) = (kbls + result.Kbls, records + result.Records);
+            }
+        }
+
+        if (silo.NodeGroup != nodeGroup && load.SilosOfGroup(nodeGroup) is { Count: > 0 } targets)
+        {
+            var moved = await RelocateCore(silo.Name, load.PickLeastLoaded(targets));
+            if (moved >= 0)
+            {
+                (kbls, records) = (kbls + 1, records + moved);
+            }
+        }
+
+        return new MoveResult(true, kbls, records);
+    }
+
+    public Task<long> Relocate(string from, string to) => RelocateCore(from, to);
+
+    /// <summary>
+    /// Hands this KBL's records to silo <paramref name="to"/> (which first drops anything an unfinished move left
+    /// there), makes it the home, drops the local copy and deactivates: the next request activates the KBL on its
+    /// new home. Requests that queued meanwhile are answered with a walk from the root.
+    /// </summary>
+    private async Task<long> RelocateCore(string from, string to)
+    {
+        if (S.Home != from || from != silo.Name || to == from || _displaced || _relocated ||
+            S.Transition is not null || S.Role is not (KblRole.Leaf or KblRole.Interior) || load.AddressOf(to) is null)
+        {
+            return -1;
+        }
+
+        long moved = 0;
+        if (S.Role == KblRole.Leaf)
+        {
+            var agent = GrainFactory.GetGrain<ISiloAgentGrain>(to);
+            await agent.BeginImport(_colony, S.Range);
+            foreach (var batch in store.Scan(_colony, S.Range.Lo, exclusive: false, S.Range.Hi).Chunk(TransferBatch))
+            {
+                await agent.Import(_colony, batch);
+                moved += batch.Length;
+            }
+
+            await agent.EndImport(_id, _clock);
+        }
+
+        S.Home = to;
+        S.Epoch++;
+        await Save();
+        if (S.Role == KblRole.Leaf)
+        {
+            store.DeleteRange(_colony, S.Range);
+        }
+
+        _relocated = true;
+        local.Remove(this);
+        KblLog.Relocated(logger, _id, from, to, moved);
+        DeactivateOnIdle();
+        return moved;
+    }
+
     // ---------------- helpers ----------------
+
+    private async Task Save()
+    {
+        await state.WriteStateAsync();
+        Publish();
+    }
+
+    private void Publish()
+    {
+        _role = S.Role;
+        _nodeGroup = S.Genome.NodeGroup;
+    }
 
     private void LoadShard()
     {

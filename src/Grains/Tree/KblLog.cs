@@ -21,4 +21,7 @@ internal static partial class KblLog
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Warning, Message = "KBL {Kbl} activated on silo {Silo} but its records are on silo {Home}; it refuses requests until it can return home")]
     public static partial void Displaced(ILogger logger, string kbl, string home, string silo);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "KBL {Kbl} moved from silo {From} to silo {To} with {Records} records")]
+    public static partial void Relocated(ILogger logger, string kbl, string from, string to, long records);
 }

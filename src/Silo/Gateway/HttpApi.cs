@@ -48,6 +48,9 @@ public static class HttpApi
         v1.MapGet("/colonies/{colony}/records", Scan);
         v1.MapPost("/colonies/{colony}/aggregate", Aggregate);
         v1.MapGet("/colonies/{colony}/tree", async (string colony, ColonyGateway gw) => Results.Ok(ApiJson.Tree(await gw.Tree(colony))));
+        v1.MapPost("/colonies/{colony}/kbls/{path}/move", Move);
+        v1.MapGet("/cluster/silos", async (ClusterGateway cluster) => Results.Ok(new { silos = await cluster.Silos() }));
+        v1.MapGet("/cluster/locality", async (ClusterGateway cluster) => Results.Ok(await cluster.Locality()));
         return app;
     }
 
@@ -93,6 +96,29 @@ public static class HttpApi
         }
 
         return Results.Ok(ApiJson.Aggregate(query.Op, await gw.Aggregate(colony, query)));
+    }
+
+    private static async Task<IResult> Move(string colony, string path, HttpRequest request, ColonyGateway gw, ClusterGateway cluster)
+    {
+        var body = await ReadBody(request, 64 * 1024, gw);
+        string? nodeGroup = null;
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            foreach (var p in document.RootElement.ValueKind == JsonValueKind.Object ? document.RootElement.EnumerateObject() : throw new ApiException(ApiError.BadRequest, "the move request must be a JSON object {\"nodeGroup\": \"...\"}"))
+            {
+                nodeGroup = p.Name == "nodeGroup" && p.Value.ValueKind == JsonValueKind.String
+                    ? p.Value.GetString()
+                    : throw new ApiException(ApiError.BadRequest, p.Name == "nodeGroup" ? "'nodeGroup' must be a string" : $"move field '{p.Name}' is unknown; use nodeGroup");
+            }
+        }
+        catch (JsonException e)
+        {
+            throw new ApiException(ApiError.BadRequest, $"the move request is not valid JSON: {e.Message}");
+        }
+
+        var result = await cluster.Move(colony, path, nodeGroup ?? throw new ApiException(ApiError.BadRequest, "the move request needs 'nodeGroup'"));
+        return Results.Ok(new { kbl = $"{colony}/{path}", nodeGroup, movedKbls = result.Kbls, movedRecords = result.Records });
     }
 
     public static AggregateQuery ParseAggregate(ReadOnlySpan<byte> json)
@@ -264,9 +290,18 @@ public static class HttpApi
         {
             return Results.Json(new { error = e.Message }, statusCode: (int)e.Kind);
         }
-        catch (Exception e) when (e is TimeoutException or OrleansException or Routing.KblRoutingException)
+        catch (Exception e) when (Unavailable(e) is { } message)
         {
-            return Results.Json(new { error = $"the cluster could not serve this request now: {e.Message}" }, statusCode: 503);
+            return Results.Json(new { error = message }, statusCode: 503);
         }
     }
+
+    /// <summary>The message for a failure that is the cluster's, not the request's (503), or null.</summary>
+    public static string? Unavailable(Exception e) => e switch
+    {
+        Grains.NodeGroupUnavailableException g => g.Message,
+        { InnerException: Grains.NodeGroupUnavailableException g } => g.Message,
+        TimeoutException or OrleansException or Routing.KblRoutingException => $"the cluster could not serve this request now: {e.Message}",
+        _ => null,
+    };
 }

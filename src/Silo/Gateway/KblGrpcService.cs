@@ -113,9 +113,9 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
                 },
                 e.Message));
         }
-        catch (Exception e) when (e is TimeoutException or OrleansException or Routing.KblRoutingException)
+        catch (Exception e) when (HttpApi.Unavailable(e) is { } message)
         {
-            throw new RpcException(new Status(StatusCode.Unavailable, $"the cluster could not serve this request now: {e.Message}"));
+            throw new RpcException(new Status(StatusCode.Unavailable, message));
         }
     }
 }

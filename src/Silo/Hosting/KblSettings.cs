@@ -7,6 +7,7 @@ namespace Kbl.Silo.Hosting;
 /// <summary>Every setting the silo reads, bound and checked up front so a mistake stops it with one line.</summary>
 public sealed record KblSettings(
     KblOptions Kbl,
+    KblPlacementOptions Placement,
     KblClusterOptions Cluster,
     KblGatewayOptions Gateway,
     SqliteGrainStorageOptions Sqlite,
@@ -14,9 +15,10 @@ public sealed record KblSettings(
 {
     public static KblSettings Load(IConfiguration configuration)
     {
-        RejectUnknown(configuration.GetSection(KblOptions.Section), [.. typeof(KblOptions).GetProperties().Select(p => p.Name), "Cluster", "Gateway", "Storage"]);
+        RejectUnknown(configuration.GetSection(KblOptions.Section), [.. typeof(KblOptions).GetProperties().Select(p => p.Name), "Cluster", "Gateway", "Storage", "Placement"]);
         RejectUnknown(configuration.GetSection("Kbl:Storage"), ["Sqlite"]);
         var kbl = Bind<KblOptions>(configuration, KblOptions.Section, errorOnUnknown: false);
+        var placement = Bind<KblPlacementOptions>(configuration, KblPlacementOptions.Section);
         var cluster = Bind<KblClusterOptions>(configuration, KblClusterOptions.Section);
         var gateway = Bind<KblGatewayOptions>(configuration, KblGatewayOptions.Section);
         var sqlite = Bind<SqliteGrainStorageOptions>(configuration, "Kbl:Storage:Sqlite");
@@ -29,6 +31,11 @@ public sealed record KblSettings(
         if (result.Failed)
         {
             throw new KblConfigurationException(result.FailureMessage);
+        }
+
+        if (new KblPlacementOptionsValidator().Validate(null, placement) is { Failed: true } badPlacement)
+        {
+            throw new KblConfigurationException(badPlacement.FailureMessage);
         }
 
         Port(cluster.SiloPort, "Kbl:Cluster:SiloPort");
@@ -66,7 +73,7 @@ public sealed record KblSettings(
             urls.Add(uri);
         }
 
-        return new KblSettings(kbl, cluster, gateway, sqlite, urls);
+        return new KblSettings(kbl, placement, cluster, gateway, sqlite, urls);
     }
 
     private static void RejectUnknown(IConfigurationSection section, IReadOnlyCollection<string> known)

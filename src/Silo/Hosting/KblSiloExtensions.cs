@@ -25,8 +25,10 @@ public static class KblSiloExtensions
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, primary, cluster.ServiceId, cluster.ClusterId);
             silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = settings.Kbl.SiloName);
             silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = settings.Sqlite.Path);
-            silo.AddKblGrains(settings.Kbl);
+            silo.AddKblGrains(settings.Kbl, settings.Placement);
         });
+        // A stopping silo first hands its KBLs to the rest of its node group: give it the time to.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30));
         return settings;
     }
 
@@ -41,6 +43,7 @@ public static class KblSiloExtensions
         });
         builder.Services.AddSingleton<ColonyRouter>();
         builder.Services.AddSingleton<ColonyGateway>();
+        builder.Services.AddSingleton<ClusterGateway>();
         builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

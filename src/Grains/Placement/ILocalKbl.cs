@@ -1,0 +1,17 @@
+using Kbl.Tree;
+
+namespace Kbl.Placement;
+
+/// <summary>What a KBL activation shows its silo: enough to count load and choose what to move.</summary>
+public interface ILocalKbl
+{
+    string Id { get; }
+
+    KblRole Role { get; }
+
+    string NodeGroup { get; }
+
+    long Keys { get; }
+
+    long Bytes { get; }
+}

@@ -1,0 +1,127 @@
+using Kbl.Grains;
+using Kbl.Hosting;
+using Kbl.Tree;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kbl.Placement;
+
+/// <summary>
+/// Each silo, every <c>Kbl:Placement:RebalancePeriod</c>: (1) sends home the leaves that run outside their node
+/// group when a silo of that group is up; (2) when it holds more than its share of its group's leaves, moves a
+/// few (at most <c>MaxMovesPerRound</c>, the smallest first) to the least-loaded silo of the group. Decisions are
+/// local, from the load board, and bounded in rate so serving goes on.
+/// </summary>
+public sealed partial class KblRebalancer(
+    IGrainFactory grains,
+    ClusterLoad load,
+    LocalKbls local,
+    SiloIdentity me,
+    IOptions<KblPlacementOptions> options,
+    TimeProvider time,
+    ILogger<KblRebalancer> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+{
+    private readonly CancellationTokenSource _stopping = new();
+    private Task? _loop;
+
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(KblRebalancer), ServiceLifecycleStage.Active + 2, _ =>
+        {
+            if (options.Value.RebalancePeriod > TimeSpan.Zero)
+            {
+                _loop = Loop();
+            }
+
+            return Task.CompletedTask;
+        }, async _ =>
+        {
+            await _stopping.CancelAsync();
+            if (_loop is not null)
+            {
+                await _loop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        });
+
+    /// <summary>One round; returns the number of leaves moved.</summary>
+    public async Task<int> Rebalance()
+    {
+        var moves = 0;
+        var leaves = local.Snapshot().Where(k => k.Role == KblRole.Leaf).ToList();
+
+        foreach (var stray in leaves.Where(l => l.NodeGroup != me.NodeGroup))
+        {
+            if (moves < options.Value.MaxMovesPerRound && load.SilosOfGroup(stray.NodeGroup) is { Count: > 0 } home &&
+                await grains.GetGrain<IKblGrain>(stray.Id).Relocate(me.Name, load.PickLeastLoaded(home)) >= 0)
+            {
+                moves++;
+            }
+        }
+
+        var group = load.SilosOfGroup(me.NodeGroup);
+        var mine = leaves.Where(l => l.NodeGroup == me.NodeGroup).OrderBy(l => l.Bytes).ToList();
+        if (group.Count < 2)
+        {
+            return moves;
+        }
+
+        var counts = group.ToDictionary(s => s, s => s == me.Name ? mine.Count : load.LoadOf(s).Leaves, StringComparer.Ordinal);
+        var fair = (int)Math.Ceiling(counts.Values.Sum() / (double)group.Count);
+        foreach (var leaf in mine)
+        {
+            if (moves >= options.Value.MaxMovesPerRound || counts[me.Name] <= fair)
+            {
+                break;
+            }
+
+            var target = counts.Where(c => c.Key != me.Name).MinBy(c => c.Value);
+            if (target.Value + 1 >= counts[me.Name])
+            {
+                break; // moving would not even out anything
+            }
+
+            if (await grains.GetGrain<IKblGrain>(leaf.Id).Relocate(me.Name, target.Key) >= 0)
+            {
+                counts[me.Name]--;
+                counts[target.Key]++;
+                moves++;
+            }
+        }
+
+        if (moves > 0)
+        {
+            LogRebalanced(logger, me.Name, moves, me.NodeGroup);
+        }
+
+        return moves;
+    }
+
+    public void Dispose() => _stopping.Dispose();
+
+    private async Task Loop()
+    {
+        using var timer = new PeriodicTimer(options.Value.RebalancePeriod, time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token))
+            {
+                try
+                {
+                    await Rebalance();
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogRebalanceFailed(logger, e.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    [LoggerMessage(EventId = 1400, Level = LogLevel.Information, Message = "Silo {Silo} moved {Moves} leaves to even out node group {NodeGroup}")]
+    private static partial void LogRebalanced(ILogger logger, string silo, int moves, string nodeGroup);
+
+    [LoggerMessage(EventId = 1401, Level = LogLevel.Warning, Message = "Rebalancing failed: {Error}")]
+    private static partial void LogRebalanceFailed(ILogger logger, string error);
+}

@@ -1,0 +1,15 @@
+using System.Collections.Concurrent;
+
+namespace Kbl.Placement;
+
+/// <summary>The KBL activations of this silo.</summary>
+public sealed class LocalKbls
+{
+    private readonly ConcurrentDictionary<string, ILocalKbl> _active = new(StringComparer.Ordinal);
+
+    public void Add(ILocalKbl kbl) => _active[kbl.Id] = kbl;
+
+    public void Remove(ILocalKbl kbl) => _active.TryRemove(new KeyValuePair<string, ILocalKbl>(kbl.Id, kbl));
+
+    public IReadOnlyList<ILocalKbl> Snapshot() => [.. _active.Values];
+}

@@ -1,0 +1,34 @@
+using Kbl.Grains;
+using Kbl.Keys;
+using Kbl.Records;
+using Kbl.Tree;
+
+namespace Kbl.Placement;
+
+[GrainType("kbl-silo-agent")]
+[SiloPinnedPlacement]
+public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load) : Grain, ISiloAgentGrain
+{
+    public Task<SiloStats> GetStats() => Task.FromResult(load.LocalStats());
+
+    public Task BeginImport(string colony, KeyRange range)
+    {
+        store.DeleteRange(colony, range);
+        return Task.CompletedTask;
+    }
+
+    public Task Import(string colony, IReadOnlyList<StoredRecord> records)
+    {
+        store.Import(colony, records);
+        return Task.CompletedTask;
+    }
+
+    public Task EndImport(string kblId, long clock)
+    {
+        store.WriteClock(kblId, Math.Max(clock, store.ReadClock(kblId)));
+        return Task.CompletedTask;
+    }
+
+    public Task<long> CountRecords(string colony, KeyRange range) =>
+        Task.FromResult(store.Scan(colony, range.Lo, exclusive: false, range.Hi).LongCount());
+}

@@ -1,0 +1,102 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Placement;
+using Kbl.Routing;
+using Kbl.Tree;
+
+namespace Kbl.Silo.Gateway;
+
+/// <summary>Cluster-wide views and operations: the silos, locality, and moving a subtree to another node group.</summary>
+public sealed class ClusterGateway(IGrainFactory grains, IClusterMembershipService membership, SiloDirectory directory, ColonyRouter router)
+{
+    public async Task<IReadOnlyList<object>> Silos()
+    {
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).ToList();
+        var rows = await Task.WhenAll(active.Select(async member =>
+        {
+            var identity = directory.Find(member.SiloAddress);
+            SiloStats? stats = null;
+            string? error = null;
+            if (identity is not null)
+            {
+                try
+                {
+                    stats = await grains.GetGrain<ISiloAgentGrain>(identity.Name).GetStats().WaitAsync(TimeSpan.FromSeconds(5));
+                }
+                catch (Exception e) when (e is TimeoutException or OrleansException)
+                {
+                    error = e.Message;
+                }
+            }
+
+            return new
+            {
+                silo = identity?.Name,
+                address = member.SiloAddress.ToString(),
+                nodeGroup = identity?.NodeGroup,
+                zone = identity?.Zone,
+                status = member.Status.ToString().ToLowerInvariant(),
+                kblActivations = stats?.KblActivations,
+                leaves = stats?.Leaves,
+                records = stats?.Records,
+                bytes = stats?.Bytes,
+                error,
+            };
+        }));
+        return [.. rows.OrderBy(r => r.silo, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// How data-local the cluster is: the share of leaf activations on a silo of their own node group, and the
+    /// grain calls this gateway's requests took (a warm route cache makes it one: gateway to leaf, whose records
+    /// are on its own silo's disk, so no further hop fetches data).
+    /// </summary>
+    public async Task<object> Locality()
+    {
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).ToList();
+        var stats = await Task.WhenAll(active
+            .Select(m => directory.Find(m.SiloAddress))
+            .Where(i => i is not null)
+            .Select(i => grains.GetGrain<ISiloAgentGrain>(i!.Name).GetStats()));
+        var leaves = stats.Sum(s => s.Leaves);
+        var inGroup = stats.Sum(s => s.LeavesInGroup);
+        var (requests, calls) = router.Hops;
+        return new
+        {
+            leafActivations = leaves,
+            leafActivationsInGroup = inGroup,
+            localityShare = leaves == 0 ? 1.0 : inGroup / (double)leaves,
+            gatewayRequests = requests,
+            gatewayGrainCalls = calls,
+            grainCallsPerRequest = requests == 0 ? 0 : calls / (double)requests,
+            dataHopsPerRead = 0,
+        };
+    }
+
+    public async Task<MoveResult> Move(string colony, string path, string nodeGroup)
+    {
+        ColonyGateway.CheckColony(colony);
+        if (!IsPath(path))
+        {
+            throw new ApiException(ApiError.BadRequest, $"KBL path '{path}' must look like r, r.0 or r.0.3");
+        }
+
+        if (!GenomeJson.IsValidNodeGroup(nodeGroup))
+        {
+            throw new ApiException(ApiError.BadRequest, $"node group '{nodeGroup}' must be 1 to 63 characters a-z, 0-9 and '-'");
+        }
+
+        var result = await grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path)).Move(nodeGroup);
+        return result switch
+        {
+            { Found: false } => throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no KBL '{path}'"),
+            { Error: { } error } => throw new ApiException(ApiError.Unavailable, error),
+            _ => result,
+        };
+    }
+
+    private static bool IsPath(string path) =>
+        path.StartsWith(ColonyNames.RootPath, StringComparison.Ordinal) &&
+        path.Split('.').Skip(1).All(p => p.Length is > 0 and < 4 && p.All(char.IsAsciiDigit)) &&
+        path.Split('.')[0] == ColonyNames.RootPath;
+}
