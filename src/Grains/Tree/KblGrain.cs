@@ -248,6 +248,13 @@ public sealed class KblGrain(
 
         if (_displaced)
         {
+            // Activated away from the records (a caller's stale route to an old activation does that): go home
+            // if it is up and have the caller retry; otherwise refuse rather than answer from an empty shard.
+            if (MigrateHome())
+            {
+                return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(S.Epoch), null);
+            }
+
             DeactivateOnIdle();
             return new Refusal(KblStatus.Unavailable, null, $"KBL {_id} keeps its records on silo '{S.Home}', which is not up");
         }
@@ -753,11 +760,35 @@ public sealed class KblGrain(
         _relocated = true;
         local.Remove(this);
         KblLog.Relocated(logger, _id, from, to, moved);
-        DeactivateOnIdle();
+        MigrateHome();
         return moved;
     }
 
     // ---------------- helpers ----------------
+
+    /// <summary>
+    /// Moves this activation to its home silo through Orleans migration (which also repoints the grain
+    /// directory, so no caller's stale route re-creates it here). False when the home silo is not up.
+    /// </summary>
+    private bool MigrateHome()
+    {
+        if (S.Home is null || load.AddressOf(S.Home) is not { } home)
+        {
+            return false;
+        }
+
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, home);
+        try
+        {
+            MigrateOnIdle();
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+
+        return true;
+    }
 
     private async Task Save()
     {

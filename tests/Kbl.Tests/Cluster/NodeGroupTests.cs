@@ -1,0 +1,177 @@
+using System.Collections.Concurrent;
+using System.Text;
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Keys;
+using Kbl.Records;
+using Kbl.Tree;
+
+namespace Kbl.Tests.Cluster;
+
+/// <summary>KBLs live on the silos of their node group, move with their records, and are handed over when a silo stops.</summary>
+[Collection(NodeGroupCollection.Name)]
+public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
+{
+    private static readonly Dictionary<string, string> GroupOfSilo = new()
+    {
+        ["silo-0"] = "a", ["silo-1"] = "a", ["silo-2"] = "b", ["silo-3"] = "b", ["silo-4"] = "a", ["silo-5"] = "a",
+    };
+
+    [Fact]
+    public async Task A_thousand_KBLs_across_colonies_all_land_on_their_node_group()
+    {
+        var colonies = Enumerable.Range(0, 8).Select(i => (Name: $"pinned-{i}", Group: i % 2 == 0 ? "a" : "b")).ToList();
+        await Parallel.ForEachAsync(colonies, async (colony, _) =>
+        {
+            await Root(colony.Name).Configure(Genome.Default with { SplitKeys = 8, MergeKeys = 1, NodeGroup = colony.Group, Hysteresis = TimeSpan.FromHours(1) });
+            for (var i = 0; i < 520; i++)
+            {
+                await Put(colony.Name, $"k{i * 7919 % 100_000:d5}", "v");
+            }
+        });
+
+        var total = 0;
+        foreach (var (name, group) in colonies)
+        {
+            var kbls = TreeWalk.All(await Root(name).GetTree()).ToList();
+            total += kbls.Count;
+            Assert.All(kbls, k => Assert.Equal(group, k.NodeGroup));
+            Assert.All(kbls, k => Assert.Equal(group, GroupOfSilo[k.Silo]));
+        }
+
+        Assert.True(total >= 1000, $"{total} KBLs");
+        var stats = await Task.WhenAll(GroupOfSilo.Keys.Take(4).Select(s => fixture.Grains.GetGrain<ISiloAgentGrain>(s).GetStats()));
+        Assert.Equal(stats.Sum(s => s.Leaves), stats.Sum(s => s.LeavesInGroup));
+    }
+
+    [Fact]
+    public async Task A_moved_subtree_takes_every_activation_and_record_to_the_new_group()
+    {
+        const string colony = "mover";
+        await Root(colony).Configure(Genome.Default with { SplitKeys = 40, MergeKeys = 1, NodeGroup = "a", Hysteresis = TimeSpan.FromHours(1) });
+        var acknowledged = new ConcurrentDictionary<string, string>();
+        for (var i = 0; i < 400; i++)
+        {
+            var key = $"m{i * 37 % 400:d3}";
+            await Put(colony, key, "v0");
+            acknowledged[key] = "v0";
+        }
+
+        var subtree = (await Root(colony).GetTree()).Children[1];
+        Assert.Equal("a", subtree.NodeGroup);
+
+        // Writers keep going while the subtree moves; every write they are told succeeded must survive.
+        using var stop = new CancellationTokenSource();
+        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            for (var n = 1; !stop.IsCancellationRequested; n++)
+            {
+                var key = $"m{(w * 97) + (n % 97):d3}";
+                await Put(colony, key, $"w{w}-{n}");
+                acknowledged[key] = $"w{w}-{n}";
+            }
+        })).ToList();
+        var moved = await fixture.Grains.GetGrain<IKblGrain>(subtree.Id).Move("b");
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+
+        Assert.True(moved.Kbls >= 1 && moved.Records > 0, $"moved {moved}");
+        var after = TreeWalk.All((await Root(colony).GetTree()).Children[1]).ToList();
+        Assert.All(after, k => Assert.Equal("b", k.NodeGroup));
+        Assert.All(after, k => Assert.Equal("b", GroupOfSilo[k.Silo]));
+
+        // Data followed placement: the old group's silos hold none of the subtree's records any more.
+        var inRange = acknowledged.Keys.Count(k => subtree.Range.Contains(KeyOrder.Encode(k)));
+        foreach (var (silo, group) in GroupOfSilo.Where(s => fixture.Cluster.Silos.Any(h => $"silo-{NodeGroupClusterFixture.Index(h.Name)}" == s.Key)))
+        {
+            var held = await fixture.Grains.GetGrain<ISiloAgentGrain>(silo).CountRecords(colony, subtree.Range);
+            Assert.True(group == "b" || held == 0, $"{silo} (group {group}) still holds {held} records of the moved subtree");
+        }
+
+        long inB = 0;
+        foreach (var silo in new[] { "silo-2", "silo-3" })
+        {
+            inB += await fixture.Grains.GetGrain<ISiloAgentGrain>(silo).CountRecords(colony, subtree.Range);
+        }
+
+        Assert.Equal(inRange, inB);
+        foreach (var (key, value) in acknowledged)
+        {
+            Assert.Equal(value, await Get(colony, key));
+        }
+    }
+
+    [Fact]
+    public async Task A_stopping_silo_hands_its_KBLs_to_its_group_and_a_joining_silo_receives_a_share()
+    {
+        const string colony = "handover";
+        await Root(colony).Configure(Genome.Default with { SplitKeys = 20, MergeKeys = 1, NodeGroup = "a", Hysteresis = TimeSpan.FromHours(1) });
+        var keys = Enumerable.Range(0, 300).Select(i => $"h{i * 13 % 300:d3}").ToList();
+        foreach (var key in keys)
+        {
+            await Put(colony, key, $"value-{key}");
+        }
+
+        // Put half of the colony's leaves on silo-1, the group-a silo that is not the primary.
+        foreach (var leaf in TreeWalk.Leaves(await Root(colony).GetTree()).Where((_, i) => i % 2 == 0))
+        {
+            if (leaf.Silo != "silo-1")
+            {
+                await fixture.Grains.GetGrain<IKblGrain>(leaf.Id).Relocate(leaf.Silo, "silo-1");
+            }
+        }
+
+        Assert.Contains(TreeWalk.Leaves(await Root(colony).GetTree()), l => l.Silo == "silo-1");
+
+        // Stop the group-a silo that is not the primary, gracefully.
+        var victim = fixture.Cluster.Silos.Single(s => NodeGroupClusterFixture.Index(s.Name) == 1);
+        await fixture.Cluster.StopSiloAsync(victim);
+
+        var tree = await Root(colony).GetTree();
+        Assert.All(TreeWalk.All(tree), k => Assert.NotEqual("silo-1", k.Silo));
+        Assert.All(TreeWalk.All(tree), k => Assert.Equal("a", GroupOfSilo[k.Silo]));
+        foreach (var key in keys)
+        {
+            Assert.Equal($"value-{key}", await Get(colony, key));
+        }
+
+        // A new silo joins group a: rebalancing gives it a share of the group's leaves.
+        var joined = await fixture.Cluster.StartAdditionalSiloAsync();
+        var newcomer = $"silo-{NodeGroupClusterFixture.Index(joined.Name)}";
+        Assert.Equal("a", GroupOfSilo[newcomer]);
+        await Eventually.Until(
+            () => fixture.Grains.GetGrain<ISiloAgentGrain>(newcomer).GetStats(),
+            s => s.Leaves > 0,
+            TimeSpan.FromSeconds(30),
+            $"{newcomer} receiving leaves");
+        foreach (var key in keys)
+        {
+            Assert.Equal($"value-{key}", await Get(colony, key));
+        }
+    }
+
+    [Fact]
+    public async Task A_colony_of_a_node_group_with_no_silo_waits_then_fails_and_is_not_created()
+    {
+        var error = await Assert.ThrowsAsync<NodeGroupUnavailableException>(() =>
+            Root("nowhere").Configure(Genome.Default with { NodeGroup = "c" }));
+        Assert.Contains("'c'", error.Message, StringComparison.Ordinal);
+        Assert.Null(await Root("nowhere").GetGenome());
+    }
+
+    private IKblGrain Root(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+
+    private async Task Put(string colony, string key, string value)
+    {
+        var bytes = KeyOrder.Encode(key);
+        var reply = await fixture.Router.Send(colony, bytes, g => g.Put(bytes, Encoding.UTF8.GetBytes(value), Precondition.None));
+        Assert.True(reply.Status == KblStatus.Ok, $"put {colony}/{key}: {reply.Status} {reply.Message}");
+    }
+
+    private async Task<string?> Get(string colony, string key)
+    {
+        var bytes = KeyOrder.Encode(key);
+        var reply = await fixture.Router.Send(colony, bytes, g => g.Get(bytes));
+        return reply.Status == KblStatus.Ok ? Encoding.UTF8.GetString(reply.Value!) : $"<{reply.Status}: {reply.Message}>";
+    }
+}
