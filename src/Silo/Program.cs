@@ -1,6 +1,7 @@
 using Kbl.Silo.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// appsettings.json ships beside the binary; relative data paths still resolve against the working directory.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 KblSettings settings;
 try
 {
