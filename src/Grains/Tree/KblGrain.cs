@@ -472,9 +472,11 @@ public sealed class KblGrain(
         var group = load.SilosOfGroup(S.Genome.NodeGroup);
         if (transition.Kind == TransitionKind.Split && _splitByLoad && group.Count > 1)
         {
+            // Round-robin over the group's silos, least loaded first: the hot range lands on as many silos as it can.
+            var ordered = group.OrderBy(s => load.LoadOf(s).KblActivations).ThenBy(s => s, StringComparer.Ordinal).ToList();
             for (var i = 0; i < homes.Length; i++)
             {
-                homes[i] = load.AddressOf(load.PickLeastLoaded(group));
+                homes[i] = load.AddressOf(ordered[i % ordered.Count]);
             }
         }
         else if (silo.NodeGroup == S.Genome.NodeGroup)

@@ -118,8 +118,10 @@ public sealed class ShapeChangeTests(ClusterFixture fixture)
             TimeSpan.FromSeconds(30),
             "a load-triggered split");
 
-        // Chosen by load, the boundaries fall inside the hot range, not at the middle of the data.
+        // Chosen by load, the boundaries fall inside the hot range, not at the middle of the data; and the
+        // children of a load split spread over the group's silos (the cluster has three), taking the load along.
         Assert.True(KeyOrder.Compare(tree.Children[0].Range.Hi!, KeyOrder.Encode("h010")) <= 0, $"first child is {tree.Children[0].Range}");
+        Assert.Equal(3, tree.Children.Select(c => c.Silo).Distinct().Count());
         foreach (var key in keys)
         {
             Assert.Equal(key, (await fixture.Router.Send(colony, key, g => g.Get(key))).Value);
