@@ -13,6 +13,7 @@ catch (KblConfigurationException e)
     return 2;
 }
 
+builder.AddKblTelemetry(settings);
 builder.AddKblGateway(settings);
 var app = builder.Build();
 app.MapKblGateway();

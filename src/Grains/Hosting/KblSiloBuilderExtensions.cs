@@ -30,6 +30,8 @@ public static class KblSiloBuilderExtensions
         services.AddSingleton<RecordStore>();
         services.AddSingleton<SiloDirectory>();
         services.AddSingleton<LocalKbls>();
+        services.AddMetrics();
+        services.AddSingleton<Telemetry.KblMetrics>();
         AddParticipant<ClusterLoad>(services);
         AddParticipant<KblDrainer>(services);
         AddParticipant<KblRebalancer>(services);

@@ -7,6 +7,10 @@ public interface ILocalKbl
 {
     string Id { get; }
 
+    string Colony { get; }
+
+    int Depth { get; }
+
     KblRole Role { get; }
 
     string NodeGroup { get; }

@@ -5,6 +5,7 @@ using Kbl.Keys;
 using Kbl.Placement;
 using Kbl.Records;
 using Kbl.Storage;
+using Kbl.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime.Placement;
@@ -25,6 +26,7 @@ public sealed class KblGrain(
     ILocalSiloDetails localSilo,
     LocalKbls local,
     ClusterLoad load,
+    KblMetrics metrics,
     IOptions<KblOptions> options,
     IOptions<KblPlacementOptions> placement,
     TimeProvider time,
@@ -47,6 +49,7 @@ public sealed class KblGrain(
     private bool _splitByLoad;
     private volatile string _nodeGroup = "";
     private KblRole _role;
+    private int _depth;
     private IGrainTimer? _timer;
 
     private KblState S => state.State;
@@ -56,6 +59,10 @@ public sealed class KblGrain(
     private bool HoldsRecords => S.Role is KblRole.Leaf or KblRole.Pending or KblRole.Retired;
 
     string ILocalKbl.Id => _id;
+
+    string ILocalKbl.Colony => _colony;
+
+    int ILocalKbl.Depth => _depth;
 
     // Read by the silo from outside the grain's turn, so from copies, never from the grain state.
     KblRole ILocalKbl.Role => _role;
@@ -184,6 +191,7 @@ public sealed class KblGrain(
         }
 
         _meter.Read(key, time.GetUtcNow());
+        metrics.Operation(_colony, "get");
         var record = store.Get(_colony, key);
         return Task.FromResult(record is null
             ? new ReadResult(KblStatus.NotFound, null, 0, null)
@@ -228,6 +236,7 @@ public sealed class KblGrain(
         var version = ++_clock;
         store.Write(_colony, key, value, version, _id, _clock);
         _meter.Write(key, time.GetUtcNow());
+        metrics.Operation(_colony, value is null ? "delete" : "put");
         _keys += (value is null ? 0 : 1) - (current is null ? 0 : 1);
         _bytes += (value is null ? 0 : key.Length + value.Length) - (current is null ? 0 : key.Length + current.Value.Length);
         if (!_unsplittable && (_keys > S.Genome.SplitKeys || _bytes > S.Genome.SplitBytes))
@@ -397,6 +406,7 @@ public sealed class KblGrain(
         S.Transition = new Transition(TransitionKind.Split, S.Epoch, children);
         await Save();
         KblLog.Splitting(logger, _id, children.Count, byLoad ? "load" : "size", _keys, _bytes);
+        metrics.Split(_colony, byLoad);
         await CompleteSplit();
     }
 
@@ -575,6 +585,7 @@ public sealed class KblGrain(
         S.Transition = new Transition(TransitionKind.Merge, S.Epoch, S.Children);
         await Save();
         KblLog.Merging(logger, _id, S.Children.Count, rollup.Keys, rollup.Bytes, rollup.OpsPerSecond);
+        metrics.Merge(_colony);
         await CompleteMerge();
     }
 
@@ -762,6 +773,7 @@ public sealed class KblGrain(
         _relocated = true;
         local.Remove(this);
         KblLog.Relocated(logger, _id, from, to, moved);
+        metrics.Move(_colony);
         MigrateHome();
         return moved;
     }
@@ -802,6 +814,7 @@ public sealed class KblGrain(
     {
         _role = S.Role;
         _nodeGroup = S.Genome.NodeGroup;
+        _depth = S.Depth;
     }
 
     private void LoadShard()

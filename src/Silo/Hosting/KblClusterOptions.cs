@@ -1,9 +1,24 @@
 namespace Kbl.Silo.Hosting;
 
-/// <summary>Section <c>Kbl:Cluster</c>: how silo processes on one machine find each other (localhost clustering).</summary>
+/// <summary>Section <c>Kbl:Cluster</c>: how silos find each other.</summary>
 public sealed class KblClusterOptions
 {
     public const string Section = "Kbl:Cluster";
+
+    /// <summary>
+    /// <c>localhost</c> (the default: silo processes on one machine, membership kept by the primary silo) or
+    /// <c>redis</c> (membership in Redis, <see cref="Redis"/>: any silo may die without taking the cluster down).
+    /// </summary>
+    public string Mode { get; set; } = "localhost";
+
+    /// <summary>With <c>Mode=redis</c>: a StackExchange.Redis connection string (<c>redis:6379</c>).</summary>
+    public string Redis { get; set; } = "";
+
+    /// <summary>
+    /// Run under Kubernetes (Orleans' Kubernetes hosting: silo name, address and cluster ids from the pod).
+    /// Default: on when <c>POD_NAMESPACE</c> is set.
+    /// </summary>
+    public bool? Kubernetes { get; set; }
 
     /// <summary>Silo-to-silo port.</summary>
     public int SiloPort { get; set; } = 11111;
@@ -13,6 +28,15 @@ public sealed class KblClusterOptions
 
     /// <summary>The silo port of the cluster's primary silo; 0 means this silo is the primary.</summary>
     public int PrimarySiloPort { get; set; }
+
+    /// <summary>With <c>Mode=redis</c> outside Kubernetes: the address other silos reach this one at.</summary>
+    public string AdvertisedAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>How long a silo waits for a probe answer before counting it missed (membership failure detection).</summary>
+    public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Missed probes after which a silo is suspected; enough suspicions declare it dead.</summary>
+    public int MissedProbesLimit { get; set; } = 2;
 
     public string ClusterId { get; set; } = "kbl";
 

@@ -10,18 +10,27 @@ public sealed record KblSettings(
     KblPlacementOptions Placement,
     KblClusterOptions Cluster,
     KblGatewayOptions Gateway,
+    KblStorageOptions Storage,
     SqliteGrainStorageOptions Sqlite,
+    KblAuthOptions Auth,
+    KblTelemetryOptions Telemetry,
     IReadOnlyList<Uri> Urls)
 {
+    /// <summary>Running under Kubernetes: <c>Kbl:Cluster:Kubernetes</c>, by default whether <c>POD_NAMESPACE</c> is set.</summary>
+    public bool Kubernetes => Cluster.Kubernetes ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 };
+
     public static KblSettings Load(IConfiguration configuration)
     {
-        RejectUnknown(configuration.GetSection(KblOptions.Section), [.. typeof(KblOptions).GetProperties().Select(p => p.Name), "Cluster", "Gateway", "Storage", "Placement"]);
-        RejectUnknown(configuration.GetSection("Kbl:Storage"), ["Sqlite"]);
+        RejectUnknown(configuration.GetSection(KblOptions.Section), [.. typeof(KblOptions).GetProperties().Select(p => p.Name), "Cluster", "Gateway", "Storage", "Placement", "Auth", "Telemetry"]);
+        RejectUnknown(configuration.GetSection("Kbl:Storage"), ["Mode", "Sqlite", "DynamoDb"]);
         var kbl = Bind<KblOptions>(configuration, KblOptions.Section, errorOnUnknown: false);
         var placement = Bind<KblPlacementOptions>(configuration, KblPlacementOptions.Section);
         var cluster = Bind<KblClusterOptions>(configuration, KblClusterOptions.Section);
         var gateway = Bind<KblGatewayOptions>(configuration, KblGatewayOptions.Section);
+        var storage = Bind<KblStorageOptions>(configuration, KblStorageOptions.Section, errorOnUnknown: false);
         var sqlite = Bind<SqliteGrainStorageOptions>(configuration, "Kbl:Storage:Sqlite");
+        var auth = Bind<KblAuthOptions>(configuration, KblAuthOptions.Section);
+        var telemetry = Bind<KblTelemetryOptions>(configuration, KblTelemetryOptions.Section);
         if (string.IsNullOrEmpty(kbl.SiloName))
         {
             kbl.SiloName = Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : $"silo-{cluster.SiloPort}";
@@ -36,6 +45,27 @@ public sealed record KblSettings(
         if (new KblPlacementOptionsValidator().Validate(null, placement) is { Failed: true } badPlacement)
         {
             throw new KblConfigurationException(badPlacement.FailureMessage);
+        }
+
+        CheckCluster(cluster);
+        if (storage.Mode is not ("sqlite" or "dynamodb"))
+        {
+            throw new KblConfigurationException($"Kbl:Storage:Mode '{storage.Mode}' must be sqlite or dynamodb");
+        }
+
+        if (telemetry.OtlpEndpoint.Length > 0 && !Uri.TryCreate(telemetry.OtlpEndpoint, UriKind.Absolute, out _))
+        {
+            throw new KblConfigurationException($"Kbl:Telemetry:OtlpEndpoint '{telemetry.OtlpEndpoint}' must be an absolute URL (http://collector:4317)");
+        }
+
+        if (auth.Token.Length == 0 && !auth.AllowAnonymous && (cluster.Mode != "localhost" || (cluster.Kubernetes ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 })))
+        {
+            throw new KblConfigurationException("Kbl:Auth:Token is required outside the local default (set a token, or Kbl:Auth:AllowAnonymous=true to run open)");
+        }
+
+        if (auth.Token.Length is > 0 and < 16)
+        {
+            throw new KblConfigurationException("Kbl:Auth:Token must be at least 16 characters");
         }
 
         Port(cluster.SiloPort, "Kbl:Cluster:SiloPort");
@@ -73,7 +103,37 @@ public sealed record KblSettings(
             urls.Add(uri);
         }
 
-        return new KblSettings(kbl, placement, cluster, gateway, sqlite, urls);
+        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, auth, telemetry, urls);
+    }
+
+    private static void CheckCluster(KblClusterOptions cluster)
+    {
+        switch (cluster.Mode)
+        {
+            case "localhost":
+                break;
+            case "redis" when string.IsNullOrWhiteSpace(cluster.Redis):
+                throw new KblConfigurationException("Kbl:Cluster:Redis must be a Redis connection string (host:6379) when Kbl:Cluster:Mode is redis");
+            case "redis":
+                break;
+            default:
+                throw new KblConfigurationException($"Kbl:Cluster:Mode '{cluster.Mode}' must be localhost or redis");
+        }
+
+        if (!System.Net.IPAddress.TryParse(cluster.AdvertisedAddress, out _))
+        {
+            throw new KblConfigurationException($"Kbl:Cluster:AdvertisedAddress '{cluster.AdvertisedAddress}' must be an IP address");
+        }
+
+        if (cluster.ProbeTimeout < TimeSpan.FromMilliseconds(100) || cluster.ProbeTimeout > TimeSpan.FromMinutes(1))
+        {
+            throw new KblConfigurationException($"Kbl:Cluster:ProbeTimeout {cluster.ProbeTimeout} must be between 00:00:00.100 and 00:01:00");
+        }
+
+        if (cluster.MissedProbesLimit is < 1 or > 10)
+        {
+            throw new KblConfigurationException($"Kbl:Cluster:MissedProbesLimit {cluster.MissedProbesLimit} must be between 1 and 10");
+        }
     }
 
     private static void RejectUnknown(IConfigurationSection section, IReadOnlyCollection<string> known)

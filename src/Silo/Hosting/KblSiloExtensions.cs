@@ -1,19 +1,26 @@
 using System.Net;
 using Kbl.Hosting;
-
 using Kbl.Routing;
 using Kbl.Silo.Gateway;
 using Kbl.Storage;
+using Kbl.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using StackExchange.Redis;
 
 namespace Kbl.Silo.Hosting;
 
 public static class KblSiloExtensions
 {
     /// <summary>
-    /// The silo: Orleans with localhost clustering (several processes on one machine form one cluster through a
-    /// primary silo), SQLite grain storage shared by all of them, and the KBL grains.
+    /// The silo: Orleans with localhost clustering (processes on one machine, membership kept by the primary) or
+    /// Redis clustering (any silo may die), Kubernetes hosting when in a pod, the metadata storage, the KBL grains
+    /// and the Orleans dashboard.
     /// </summary>
     public static KblSettings AddKblSilo(this WebApplicationBuilder builder)
     {
@@ -21,15 +28,76 @@ public static class KblSiloExtensions
         var cluster = settings.Cluster;
         builder.UseOrleans(silo =>
         {
-            var primary = new IPEndPoint(IPAddress.Loopback, cluster.PrimarySiloPort == 0 ? cluster.SiloPort : cluster.PrimarySiloPort);
-            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, primary, cluster.ServiceId, cluster.ClusterId);
-            silo.Configure<Orleans.Configuration.SiloOptions>(o => o.SiloName = settings.Kbl.SiloName);
+            if (cluster.Mode == "redis")
+            {
+                silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+                silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
+                if (!settings.Kubernetes)
+                {
+                    silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort);
+                }
+
+                // Failure detection: a silo that misses MissedProbesLimit probes of ProbeTimeout each is voted dead
+                // (about ProbeTimeout × MissedProbesLimit for a silent host; a refused connection fails faster).
+                silo.Configure<ClusterMembershipOptions>(o =>
+                {
+                    o.ProbeTimeout = cluster.ProbeTimeout;
+                    o.NumMissedProbesLimit = cluster.MissedProbesLimit;
+                });
+            }
+            else
+            {
+                var primary = new IPEndPoint(IPAddress.Loopback, cluster.PrimarySiloPort == 0 ? cluster.SiloPort : cluster.PrimarySiloPort);
+                silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, primary, cluster.ServiceId, cluster.ClusterId);
+            }
+
+            if (settings.Kubernetes)
+            {
+                silo.UseKubernetesHosting();
+            }
+
+            silo.Configure<SiloOptions>(o => o.SiloName = settings.Kbl.SiloName);
             silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = settings.Sqlite.Path);
             silo.AddKblGrains(settings.Kbl, settings.Placement);
+            silo.AddDashboard();
+            silo.AddActivityPropagation();
         });
         // A stopping silo first hands its KBLs to the rest of its node group: give it the time to.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30));
         return settings;
+    }
+
+    /// <summary>
+    /// OpenTelemetry: Orleans' meter and activity sources, ASP.NET Core (HTTP and gRPC) instrumentation, Kbl's own
+    /// meter; Prometheus at <c>/metrics</c> and OTLP when <c>Kbl:Telemetry:OtlpEndpoint</c> is set.
+    /// </summary>
+    public static void AddKblTelemetry(this WebApplicationBuilder builder, KblSettings settings)
+    {
+        var telemetry = settings.Telemetry;
+        builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("kbl", serviceInstanceId: settings.Kbl.SiloName)
+                .AddAttributes([new("kbl.node_group", settings.Kbl.NodeGroup), new("kbl.zone", settings.Kbl.Zone)]))
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter("Microsoft.Orleans", KblMetrics.MeterName).AddAspNetCoreInstrumentation();
+                if (telemetry.Prometheus)
+                {
+                    metrics.AddPrometheusExporter();
+                }
+
+                if (telemetry.OtlpEndpoint.Length > 0)
+                {
+                    metrics.AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint));
+                }
+            })
+            .WithTracing(tracing =>
+            {
+                tracing.AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", KblMetrics.ActivitySourceName).AddAspNetCoreInstrumentation();
+                if (telemetry.OtlpEndpoint.Length > 0)
+                {
+                    tracing.AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint));
+                }
+            });
     }
 
     /// <summary>The gateway: HTTP/1.1 on <c>--urls</c>, gRPC (h2c) on <c>Kbl:Gateway:GrpcPort</c>, health endpoints.</summary>
@@ -41,10 +109,16 @@ public static class KblSiloExtensions
             o.MaxValueBytes = settings.Gateway.MaxValueBytes;
             o.MaxScanPage = settings.Gateway.MaxScanPage;
         });
+        builder.Services.AddSingleton(settings);
+        builder.Services.AddSingleton(settings.Auth);
         builder.Services.AddSingleton<ColonyRouter>();
         builder.Services.AddSingleton<ColonyGateway>();
         builder.Services.AddSingleton<ClusterGateway>();
-        builder.Services.AddGrpc(o => o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024));
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024);
+            o.Interceptors.Add<BearerTokenInterceptor>();
+        });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // A safety net only: the gateway measures bodies itself and answers 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC) with a message.
@@ -61,9 +135,16 @@ public static class KblSiloExtensions
     public static WebApplication MapKblGateway(this WebApplication app)
     {
         var grpcPort = app.Services.GetRequiredService<IOptions<KblGatewayOptions>>().Value.GrpcPort;
+        app.UseMiddleware<BearerTokenMiddleware>();
         app.MapGrpcService<KblGrpcService>().RequireHost($"*:{grpcPort}");
         app.MapKblHttpApi();
         app.MapKblHealth();
+        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        if (app.Services.GetRequiredService<KblSettings>().Telemetry.Prometheus)
+        {
+            app.MapPrometheusScrapingEndpoint("/metrics");
+        }
+
         return app;
     }
 

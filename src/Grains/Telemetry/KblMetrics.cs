@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Kbl.Hosting;
+using Kbl.Placement;
+using Kbl.Tree;
+
+namespace Kbl.Telemetry;
+
+/// <summary>
+/// Kbl's own meter (<c>Kbl</c>) and activity source: operations per colony, splits, merges and moves as they
+/// happen; records, bytes, tree depth, KBLs per node group and the locality share observed from this silo's
+/// activations at each collection.
+/// </summary>
+public sealed class KblMetrics : IDisposable
+{
+    public const string MeterName = "Kbl";
+    public const string ActivitySourceName = "Kbl";
+
+    public static readonly ActivitySource ActivitySource = new(ActivitySourceName);
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _ops;
+    private readonly Counter<long> _splits;
+    private readonly Counter<long> _merges;
+    private readonly Counter<long> _moves;
+
+    public KblMetrics(IMeterFactory meters, LocalKbls local, SiloIdentity silo)
+    {
+        _meter = meters.Create(MeterName);
+        _ops = _meter.CreateCounter<long>("kbl.operations", "{operation}", "Record operations served by leaves, by colony and kind");
+        _splits = _meter.CreateCounter<long>("kbl.splits", "{split}", "KBLs that divided, by colony and trigger");
+        _merges = _meter.CreateCounter<long>("kbl.merges", "{merge}", "Interior KBLs that fused their children back, by colony");
+        _moves = _meter.CreateCounter<long>("kbl.moves", "{move}", "KBLs that moved to another silo with their records");
+        _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
+        _meter.CreateObservableGauge("kbl.bytes", () => ByColony(local, k => k.Bytes), "By", "Bytes (keys + values) of the active leaves on this silo, by colony");
+        _meter.CreateObservableGauge("kbl.tree.depth", () => local.Snapshot().GroupBy(k => k.Colony)
+            .Select(g => new Measurement<int>(g.Max(k => k.Depth), new KeyValuePair<string, object?>("colony", g.Key))), "{level}", "Deepest KBL of each colony on this silo");
+        _meter.CreateObservableGauge("kbl.kbls", () => local.Snapshot().GroupBy(k => (k.NodeGroup, k.Role))
+            .Select(g => new Measurement<int>(g.Count(), new("node_group", g.Key.NodeGroup), new("role", g.Key.Role.ToString().ToLowerInvariant()))), "{kbl}", "KBL activations on this silo, by node group and role");
+        _meter.CreateObservableGauge("kbl.locality.share", () =>
+        {
+            var leaves = local.Snapshot().Where(k => k.Role == KblRole.Leaf).ToList();
+            return leaves.Count == 0 ? 1.0 : leaves.Count(l => l.NodeGroup == silo.NodeGroup) / (double)leaves.Count;
+        }, "1", "Share of this silo's leaf activations that belong to its node group");
+    }
+
+    public void Operation(string colony, string kind) => _ops.Add(1, new("colony", colony), new("op", kind));
+
+    public void Split(string colony, bool byLoad) => _splits.Add(1, new("colony", colony), new("trigger", byLoad ? "load" : "size"));
+
+    public void Merge(string colony) => _merges.Add(1, new KeyValuePair<string, object?>("colony", colony));
+
+    public void Move(string colony) => _moves.Add(1, new KeyValuePair<string, object?>("colony", colony));
+
+    public void Dispose() => _meter.Dispose();
+
+    private static IEnumerable<Measurement<long>> ByColony(LocalKbls local, Func<ILocalKbl, long> value) =>
+        local.Snapshot().Where(k => k.Role == KblRole.Leaf).GroupBy(k => k.Colony)
+            .Select(g => new Measurement<long>(g.Sum(value), new KeyValuePair<string, object?>("colony", g.Key)));
+}
