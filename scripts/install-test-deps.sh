@@ -5,10 +5,32 @@ set -euo pipefail
 missing=()
 command -v dotnet >/dev/null || { echo "the .NET SDK 10 is required (dotnet not on PATH)" >&2; exit 1; }
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The tree view tests (tests/Kbl.Tests/Ui) drive Debian's chromium through Playwright: no browser download.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# dynalite (DynamoDB on LevelDB) for the DynamoDB storage tests, in tests/tools (git-ignored); needs Node.js + npm.
+tools="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
+if [ ! -f "$tools/node_modules/dynalite/cli.js" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "installing: nodejs npm"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  echo "installing: dynalite@4.0.0 into tests/tools"
+  npm install --prefix "$tools" dynalite@4.0.0 --no-audit --no-fund --loglevel=error
+fi
+
+# moto's AWS server (a second DynamoDB implementation) for the same tests.
+if ! command -v moto_server >/dev/null; then
+  echo "installing: moto[server]"
+  # Debian's own Python refuses pip installs into it (PEP 668) unless told to.
+  python3 -m pip install --quiet 'moto[server]' || python3 -m pip install --quiet --break-system-packages 'moto[server]'
 fi

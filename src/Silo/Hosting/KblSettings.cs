@@ -12,6 +12,7 @@ public sealed record KblSettings(
     KblGatewayOptions Gateway,
     KblStorageOptions Storage,
     SqliteGrainStorageOptions Sqlite,
+    DynamoDbGrainStorageOptions DynamoDb,
     KblAuthOptions Auth,
     KblTelemetryOptions Telemetry,
     IReadOnlyList<Uri> Urls)
@@ -29,6 +30,7 @@ public sealed record KblSettings(
         var gateway = Bind<KblGatewayOptions>(configuration, KblGatewayOptions.Section);
         var storage = Bind<KblStorageOptions>(configuration, KblStorageOptions.Section, errorOnUnknown: false);
         var sqlite = Bind<SqliteGrainStorageOptions>(configuration, "Kbl:Storage:Sqlite");
+        var dynamo = Bind<DynamoDbGrainStorageOptions>(configuration, "Kbl:Storage:DynamoDb");
         var auth = Bind<KblAuthOptions>(configuration, KblAuthOptions.Section);
         var telemetry = Bind<KblTelemetryOptions>(configuration, KblTelemetryOptions.Section);
         if (string.IsNullOrEmpty(kbl.SiloName))
@@ -51,6 +53,11 @@ public sealed record KblSettings(
         if (storage.Mode is not ("sqlite" or "dynamodb"))
         {
             throw new KblConfigurationException($"Kbl:Storage:Mode '{storage.Mode}' must be sqlite or dynamodb");
+        }
+
+        if (storage.Mode == "dynamodb" && new DynamoDbGrainStorageOptionsValidator().Validate(null, dynamo) is { Failed: true } badDynamo)
+        {
+            throw new KblConfigurationException(badDynamo.Failures.First());
         }
 
         if (telemetry.OtlpEndpoint.Length > 0 && !Uri.TryCreate(telemetry.OtlpEndpoint, UriKind.Absolute, out _))
@@ -103,7 +110,7 @@ public sealed record KblSettings(
             urls.Add(uri);
         }
 
-        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, auth, telemetry, urls);
+        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, urls);
     }
 
     private static void CheckCluster(KblClusterOptions cluster)

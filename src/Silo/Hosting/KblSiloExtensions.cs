@@ -57,7 +57,16 @@ public static class KblSiloExtensions
             }
 
             silo.Configure<SiloOptions>(o => o.SiloName = settings.Kbl.SiloName);
-            silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = settings.Sqlite.Path);
+            if (settings.Storage.Mode == "dynamodb")
+            {
+                var dynamo = settings.DynamoDb;
+                silo.Services.AddDynamoDbGrainStorage(KblStorage.Name, o =>
+                    (o.ServiceUrl, o.Region, o.TableName, o.CreateTable) = (dynamo.ServiceUrl, dynamo.Region, dynamo.TableName, dynamo.CreateTable));
+            }
+            else
+            {
+                silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = settings.Sqlite.Path);
+            }
             silo.AddKblGrains(settings.Kbl, settings.Placement);
             silo.AddDashboard();
             silo.AddActivityPropagation();
@@ -139,6 +148,7 @@ public static class KblSiloExtensions
         app.MapGrpcService<KblGrpcService>().RequireHost($"*:{grpcPort}");
         app.MapKblHttpApi();
         app.MapKblHealth();
+        app.MapKblTreeView();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         if (app.Services.GetRequiredService<KblSettings>().Telemetry.Prometheus)
         {

@@ -1,0 +1,7 @@
+using Kbl.Storage;
+
+namespace Kbl.Tests.Storage;
+
+/// <summary><see cref="DynamoDbGrainStorage"/> on dynalite, in a fresh table.</summary>
+public sealed class DynaliteGrainStorageTests(DynaliteFixture fixture)
+    : DynamoDbGrainStorageConformance<DynaliteFixture>(fixture), IClassFixture<DynaliteFixture>;

@@ -1,0 +1,7 @@
+using Kbl.Storage;
+
+namespace Kbl.Tests.Storage;
+
+/// <summary><see cref="DynamoDbGrainStorage"/> on moto's DynamoDB, in a fresh table.</summary>
+public sealed class MotoDynamoDbGrainStorageTests(MotoFixture fixture)
+    : DynamoDbGrainStorageConformance<MotoFixture>(fixture), IClassFixture<MotoFixture>;

@@ -1,0 +1,183 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Kbl.Tests.Process;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace Kbl.Tests.Ui;
+
+/// <summary>
+/// The living tree view at <c>/ui</c> in a real browser (Debian's chromium driven by Playwright) against a real silo
+/// process: what the API says about a colony's tree is what the page shows.
+/// </summary>
+public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClassFixture<TreeViewTests.SiloAndBrowser>
+{
+    private HttpClient Http => fixture.Http;
+
+    [Fact]
+    public async Task A_split_seen_through_the_API_appears_on_the_page()
+    {
+        const string colony = "ui-split";
+        (await Http.PutAsJsonAsync($"/v1/colonies/{colony}", new { splitKeys = 20 })).EnsureSuccessStatusCode();
+        var (page, problems) = await fixture.NewPageAsync();
+        await page.GotoAsync($"/ui?colony={colony}&interval=250ms");
+
+        var root = page.Locator($"[data-kbl-id='{colony}/r']");
+        await Expect(root).ToHaveAttributeAsync("data-role", "leaf");
+        await Expect(root).ToHaveAttributeAsync("data-silo", fixture.Silo.SiloName);
+        await Expect(root).ToHaveAttributeAsync("data-node-group", "default");
+        await Expect(page.Locator($"[data-kbl-id^='{colony}/r.']")).ToHaveCountAsync(0);
+
+        var written = 0;
+        var tree = await Eventually.Until(
+            async () =>
+            {
+                for (var i = 0; i < 5; i++, written++)
+                {
+                    (await Http.PutAsync($"/v1/colonies/{colony}/records/k{written:d4}", new StringContent($"{{\"n\":{written}}}"))).EnsureSuccessStatusCode();
+                }
+
+                return await Http.GetFromJsonAsync<JsonElement>($"/v1/colonies/{colony}/tree");
+            },
+            t => t.GetProperty("role").GetString() == "interior",
+            TimeSpan.FromSeconds(60),
+            $"the root of {colony} splitting");
+
+        var children = tree.GetProperty("children").EnumerateArray().ToList();
+        Assert.Contains(children, c => c.GetProperty("id").GetString() == $"{colony}/r.0");
+        await Expect(root).ToHaveAttributeAsync("data-role", "interior");
+        foreach (var child in children)
+        {
+            var node = page.Locator($"[data-kbl-id='{child.GetProperty("id").GetString()}']");
+            await Expect(node).ToBeVisibleAsync();
+            await Expect(node).ToHaveAttributeAsync("data-silo", child.GetProperty("silo").GetString()!);
+            await Expect(node).ToHaveAttributeAsync("data-node-group", child.GetProperty("nodeGroup").GetString()!);
+            await Expect(node.Locator("text.path")).ToHaveTextAsync(child.GetProperty("path").GetString()!);
+        }
+
+        await Expect(page.Locator($"[data-colony='{colony}'] .stats")).ToContainTextAsync($"{children.Count} leaves");
+        await Expect(page.Locator("#events")).ToContainTextAsync($"{colony}/r split into {children.Count}");
+        var silo = page.Locator($"[data-silo-row='{fixture.Silo.SiloName}']");
+        await Expect(silo).ToContainTextAsync("default");
+        await Expect(silo).ToContainTextAsync("local");
+        Assert.Empty(problems);
+    }
+
+    [Fact]
+    public async Task The_page_sends_the_token_it_was_opened_with_on_every_API_call_and_drops_it_from_the_address_bar()
+    {
+        var (page, problems) = await fixture.NewPageAsync();
+        var first = await page.RunAndWaitForRequestAsync(() => page.GotoAsync("/ui?token=s3cret&interval=250ms"), IsApiCall);
+        Assert.Equal("Bearer s3cret", await first.HeaderValueAsync("authorization"));
+        await Expect(page).ToHaveURLAsync(new Uri(fixture.Silo.HttpAddress, "/ui?interval=250ms").ToString());
+
+        // The tab keeps it (sessionStorage) across a reload that no longer names it.
+        var afterReload = await page.RunAndWaitForRequestAsync(() => page.ReloadAsync(), IsApiCall);
+        Assert.Equal("Bearer s3cret", await afterReload.HeaderValueAsync("authorization"));
+
+        // Another browser session opened without a token sends none.
+        var (other, _) = await fixture.NewPageAsync();
+        var anonymous = await other.RunAndWaitForRequestAsync(() => other.GotoAsync("/ui?interval=250ms"), IsApiCall);
+        Assert.Null(await anonymous.HeaderValueAsync("authorization"));
+        Assert.Empty(problems);
+    }
+
+    [Fact]
+    public async Task The_page_is_served_at_ui_with_and_without_a_trailing_slash_with_a_strict_content_policy()
+    {
+        foreach (var path in new[] { "/ui", "/ui/" })
+        {
+            using var response = await Http.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+            Assert.Contains("default-src 'none'", string.Join(' ', response.Headers.GetValues("Content-Security-Policy")), StringComparison.Ordinal);
+            Assert.Contains("data-kbl-id", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+    }
+
+    private static bool IsApiCall(Microsoft.Playwright.IRequest request) => new Uri(request.Url).AbsolutePath.StartsWith("/v1/", StringComparison.Ordinal);
+
+    /// <summary>One silo process and one headless chromium shared by the tests of this class.</summary>
+    public sealed class SiloAndBrowser : IAsyncLifetime
+    {
+        public const string Chromium = "/usr/bin/chromium";
+
+        private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-ui-" + Guid.NewGuid().ToString("N")[..8]);
+        private IPlaywright? _playwright;
+
+        public SiloProcess Silo { get; private set; } = null!;
+
+        public HttpClient Http { get; private set; } = null!;
+
+        public IBrowser Browser { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            if (!File.Exists(Chromium))
+            {
+                throw new InvalidOperationException(
+                    $"the tree view tests drive Debian's chromium at {Chromium}, and it is not installed: run scripts/install-test-deps.sh (apt-get install -y chromium)");
+            }
+
+            SetDefaultExpectTimeout(20_000);
+            Silo = new SiloProcess(_data, "ui-silo");
+            var silo = Silo.StartAsync();
+            _playwright = await Playwright.CreateAsync();
+            Browser = await _playwright.Chromium.LaunchAsync(new()
+            {
+                ExecutablePath = Chromium,
+                Headless = true,
+                Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            });
+            await silo;
+            Http = new HttpClient { BaseAddress = Silo.HttpAddress };
+        }
+
+        /// <summary>
+        /// A page in a fresh browser context (its own sessionStorage); the list collects uncaught script errors and
+        /// console errors (a script or style the page's content policy blocks shows up there), which tests expect to stay empty.
+        /// </summary>
+        public async Task<(IPage Page, List<string> Problems)> NewPageAsync()
+        {
+            var context = await Browser.NewContextAsync(new() { BaseURL = Silo.HttpAddress.ToString(), ViewportSize = new() { Width = 1400, Height = 900 } });
+            var page = await context.NewPageAsync();
+            var problems = new List<string>();
+            page.PageError += (_, error) => problems.Add($"page error: {error}");
+            page.Console += (_, message) =>
+            {
+                if (message.Type == "error")
+                {
+                    problems.Add($"console: {message.Text}");
+                }
+            };
+            return (page, problems);
+        }
+
+        public async Task DisposeAsync()
+        {
+            Http?.Dispose();
+            if (Browser is not null)
+            {
+                await Browser.CloseAsync();
+            }
+
+            _playwright?.Dispose();
+            if (Silo is not null)
+            {
+                await Silo.DisposeAsync();
+            }
+
+            try
+            {
+                Directory.Delete(_data, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+    }
+}
