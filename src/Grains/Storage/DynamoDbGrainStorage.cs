@@ -586,8 +586,9 @@ public sealed partial class DynamoDbGrainStorage : IGrainStorage, ILifecyclePart
                 .Select(index => new WriteRequest(new DeleteRequest(Key(grainKey, chunks.ItemKey(index)))))
                 .ToList()).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is AmazonServiceException or AmazonClientException or InvalidOperationException)
+        catch (Exception ex)
         {
+            // Whatever went wrong (service, network, timeout), the state is already decided: do not fail the operation.
             LogChunkCleanupFailed(_logger, ex, _name, grainKey, chunks.WriteId, chunks.Count);
         }
     }

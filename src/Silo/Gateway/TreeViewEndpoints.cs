@@ -22,7 +22,7 @@ public static partial class TreeViewEndpoints
         var policy = ContentSecurityPolicy(Encoding.UTF8.GetString(page));
 
         // Routing matches "/ui/" to this template as well.
-        app.MapGet("/ui", (HttpContext http) =>
+        app.MapMethods("/ui", [HttpMethods.Get, HttpMethods.Head], (HttpContext http) =>
         {
             var headers = http.Response.Headers;
             headers.CacheControl = "no-cache";

@@ -123,11 +123,13 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
             SetDefaultExpectTimeout(20_000);
             Silo = new SiloProcess(_data, "ui-silo");
             var silo = Silo.StartAsync();
-            _playwright = await Playwright.CreateAsync();
+            // Bounded, so a stuck driver or browser start fails the tests with a message instead of hanging the run.
+            _playwright = await Playwright.CreateAsync().WaitAsync(TimeSpan.FromMinutes(1));
             Browser = await _playwright.Chromium.LaunchAsync(new()
             {
                 ExecutablePath = Chromium,
                 Headless = true,
+                Timeout = 60_000,
                 Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
             });
             await silo;
@@ -159,7 +161,7 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
             Http?.Dispose();
             if (Browser is not null)
             {
-                await Browser.CloseAsync();
+                await Browser.CloseAsync().WaitAsync(TimeSpan.FromSeconds(30));
             }
 
             _playwright?.Dispose();
