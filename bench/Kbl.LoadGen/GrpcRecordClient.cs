@@ -9,11 +9,13 @@ namespace Kbl.LoadGen;
 internal sealed class GrpcRecordClient : IRecordClient
 {
     private readonly GrpcChannel _channel;
-    private readonly Colonies.ColoniesClient _client;
+    private readonly ColonyService.ColonyServiceClient _client;
     private readonly string _colony;
     private readonly string[] _keys;
     private readonly ByteString _value;
     private readonly TimeSpan _timeout;
+    private readonly Uri _address;
+    private readonly Metadata? _headers;
 
     public GrpcRecordClient(LoadOptions options, string[] keys)
     {
@@ -28,14 +30,16 @@ internal sealed class GrpcRecordClient : IRecordClient
             },
             MaxReceiveMessageSize = 2 * 1024 * 1024,
         });
-        _client = new Colonies.ColoniesClient(_channel);
+        _client = new ColonyService.ColonyServiceClient(_channel);
         _colony = options.Colony;
         _keys = keys;
         _value = UnsafeByteOperations.UnsafeWrap(KeySpace.Value(options.ValueSize));
         _timeout = TimeSpan.FromSeconds(options.TimeoutSeconds);
+        _address = options.Grpc;
+        _headers = options.Token is { } token ? new Metadata { { "authorization", "Bearer " + token } } : null;
     }
 
-    public string Address => _channel.Target;
+    public string Address => _address.AbsoluteUri;
 
     public async Task EnsureColony(string colony, string? genomeJson, CancellationToken cancellationToken)
     {
@@ -45,7 +49,7 @@ internal sealed class GrpcRecordClient : IRecordClient
             {
                 try
                 {
-                    await _client.GetColonyAsync(new GetColonyRequest { Colony = colony }, deadline: Deadline(), cancellationToken: cancellationToken);
+                    await _client.GetColonyAsync(new GetColonyRequest { Colony = colony }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
                     return;
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
@@ -54,11 +58,11 @@ internal sealed class GrpcRecordClient : IRecordClient
                 }
             }
 
-            await _client.PutColonyAsync(new PutColonyRequest { Colony = colony, GenomeJson = genomeJson ?? "{}" }, deadline: Deadline(), cancellationToken: cancellationToken);
+            await _client.PutColonyAsync(new PutColonyRequest { Colony = colony, GenomeJson = genomeJson ?? "{}" }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
         }
         catch (RpcException e)
         {
-            throw new LoadGenException($"gRPC {_channel.Target}: colony '{colony}' could not be made ready: {e.StatusCode} {e.Status.Detail}", e);
+            throw new LoadGenException($"gRPC {_address.AbsoluteUri}: colony '{colony}' could not be made ready: {e.StatusCode} {e.Status.Detail}", e);
         }
     }
 
@@ -66,7 +70,7 @@ internal sealed class GrpcRecordClient : IRecordClient
     {
         try
         {
-            await _client.PutAsync(new PutRequest { Colony = _colony, Key = _keys[key], Value = _value }, deadline: Deadline(), cancellationToken: cancellationToken);
+            await _client.PutAsync(new PutRequest { Colony = _colony, Key = _keys[key], Value = _value }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
             return null;
         }
         catch (RpcException e)
@@ -79,7 +83,7 @@ internal sealed class GrpcRecordClient : IRecordClient
     {
         try
         {
-            await _client.GetAsync(new GetRequest { Colony = _colony, Key = _keys[key] }, deadline: Deadline(), cancellationToken: cancellationToken);
+            await _client.GetAsync(new GetRequest { Colony = _colony, Key = _keys[key] }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
             return null;
         }
         catch (RpcException e)

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Text;
 
 namespace Kbl.LoadGen;
@@ -29,6 +30,11 @@ internal sealed class HttpRecordClient : IRecordClient
             DefaultRequestVersion = HttpVersion.Version11,
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
+        if (options.Token is { } token)
+        {
+            _client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
         _records = keys.Select(k => new Uri(_target, $"v1/colonies/{options.Colony}/records/{k}")).ToArray();
         _value = KeySpace.Value(options.ValueSize);
     }

@@ -21,6 +21,8 @@ internal sealed partial record LoadOptions
           --timeout SECONDS   per-request timeout                  (default 10)
           --colony NAME       colony to use, created if missing    (default bench)
           --genome JSON       genome to set on the colony (always applied when given)
+          --server-pid PID    also report the CPU the server process used in the measured window (Linux)
+          --token TOKEN       bearer token for a silo with Kbl:Auth:Token set (default: $KBL_TOKEN, else none)
           --preload           write every key once before the run, so gets hit
           --json              print one machine-readable result line instead of the table
         """;
@@ -50,6 +52,10 @@ internal sealed partial record LoadOptions
     public string Colony { get; init; } = "bench";
 
     public string? Genome { get; init; }
+
+    public int? ServerPid { get; init; }
+
+    public string? Token { get; init; } = Environment.GetEnvironmentVariable("KBL_TOKEN") is { Length: > 0 } token ? token : null;
 
     public bool Preload { get; init; }
 
@@ -104,6 +110,8 @@ internal sealed partial record LoadOptions
                 "--timeout" => options with { TimeoutSeconds = Number(name, Value(), 0.01, 3_600) },
                 "--colony" => options with { Colony = ColonyName(name, Value()) },
                 "--genome" => options with { Genome = Value() },
+                "--server-pid" => options with { ServerPid = Whole(name, Value(), 1, int.MaxValue) },
+                "--token" => options with { Token = Value() is { Length: > 0 } token ? token : throw new LoadOptionsException("--token must not be empty") },
                 _ => throw new LoadOptionsException($"unknown option '{name}' (see --help)"),
             };
         }

@@ -26,11 +26,23 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
         using var hardStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         hardStop.CancelAfter(TimeSpan.FromSeconds(options.WarmupSeconds + options.DurationSeconds + options.TimeoutSeconds + 5));
 
+        var cpu = new CpuMeter(options.ServerPid);
+        var cpuInWindow = Task.Run(
+            async () =>
+            {
+                await DelayUntil(measureFrom, hardStop.Token);
+                var (client0, server0) = cpu.Read();
+                await DelayUntil(end, hardStop.Token);
+                var (client1, server1) = cpu.Read();
+                return new CpuUse(client1 - client0, server1 - server0);
+            },
+            CancellationToken.None);
         var workers = Enumerable.Range(0, options.Concurrency)
             .Select(i => Task.Run(() => Worker(i, measureFrom, end, hardStop.Token), CancellationToken.None))
             .ToList();
         var tallies = await Task.WhenAll(workers);
         cancellationToken.ThrowIfCancellationRequested();
+        var cpuUse = await cpuInWindow;
 
         var gets = new OpStats();
         var puts = new OpStats();
@@ -57,7 +69,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
                 ResultRow.From(options, "mixed-put", puts, seconds),
             },
         };
-        return new LoadReport(options, client.Address, seconds, rows, all, outside);
+        return new LoadReport(options, client.Address, seconds, rows, all, outside, cpuUse);
     }
 
     private async Task<(OpStats Gets, OpStats Puts, OpStats Outside)> Worker(int index, long measureFrom, long end, CancellationToken cancellationToken)
@@ -81,7 +93,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
                 _ => random.NextDouble() < options.ReadRatio,
             };
             var key = random.Next(options.Keys);
-            var error = read ? await client.Get(key, cancellationToken) : await client.Put(key, cancellationToken);
+            var error = await Call(read, key, cancellationToken);
             var finished = Stopwatch.GetTimestamp();
             var inWindow = started >= measureFrom;
             var stats = read ? gets : puts;
@@ -109,7 +121,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
                 int key;
                 while ((key = Interlocked.Increment(ref next)) < options.Keys && !cancellationToken.IsCancellationRequested)
                 {
-                    if (await client.Put(key, cancellationToken) is { } error)
+                    if (await Call(read: false, key, cancellationToken) is { } error)
                     {
                         stats.Fail(error);
                     }
@@ -134,5 +146,27 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
         }
     }
 
+    /// <summary>One request; whatever goes wrong is an error to count, never a reason to stop the run.</summary>
+    private async Task<OpError?> Call(bool read, int key, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return read ? await client.Get(key, cancellationToken) : await client.Put(key, cancellationToken);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return OpError.From(e);
+        }
+    }
+
     private static long Ticks(double seconds) => (long)(seconds * Stopwatch.Frequency);
+
+    private static async Task DelayUntil(long timestamp, CancellationToken cancellationToken)
+    {
+        var wait = (timestamp - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency;
+        if (wait > 0)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(wait), cancellationToken);
+        }
+    }
 }

@@ -17,6 +17,12 @@ if (options.Help)
     return 0;
 }
 
+if (options.ServerPid is { } serverPid && CpuMeter.Check(serverPid) is { } cannot)
+{
+    Console.Error.WriteLine($"kbl-loadgen: {cannot}");
+    return 2;
+}
+
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {

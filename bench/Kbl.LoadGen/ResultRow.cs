@@ -10,6 +10,7 @@ internal sealed record ResultRow(
     double? P50Ms,
     double? P99Ms,
     double? P999Ms,
+    double? MaxMs,
     long Errors)
 {
     public static ResultRow From(LoadOptions options, string op, OpStats stats, double seconds) => new(
@@ -21,5 +22,6 @@ internal sealed record ResultRow(
         stats.Milliseconds(50),
         stats.Milliseconds(99),
         stats.Milliseconds(99.9),
+        stats.Milliseconds(100),
         stats.ErrorCount);
 }

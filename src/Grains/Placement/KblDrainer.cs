@@ -32,14 +32,18 @@ public sealed partial class KblDrainer(
             return;
         }
 
-        var ids = local.Snapshot().Select(k => k.Id).Concat(store.KblIds()).Distinct(StringComparer.Ordinal).ToList();
+        local.Draining = true;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.DrainTimeout);
         var moved = 0;
         long records = 0;
         try
         {
-            await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = timeout.Token }, async (id, _) =>
+            // Two passes: a KBL that was on its way here when the drain began arrives during the first.
+            for (var pass = 0; pass < 2; pass++)
+            {
+                var ids = local.Snapshot().Select(k => k.Id).Concat(store.KblIds()).Distinct(StringComparer.Ordinal).ToList();
+                await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = timeout.Token }, async (id, _) =>
             {
                 string target;
                 lock (load)
@@ -54,6 +58,7 @@ public sealed partial class KblDrainer(
                     Interlocked.Add(ref records, n);
                 }
             });
+            }
         }
         catch (OperationCanceledException)
         {

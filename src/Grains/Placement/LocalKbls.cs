@@ -6,6 +6,14 @@ namespace Kbl.Placement;
 public sealed class LocalKbls
 {
     private readonly ConcurrentDictionary<string, ILocalKbl> _active = new(StringComparer.Ordinal);
+    private volatile bool _draining;
+
+    /// <summary>Set when the silo starts handing its KBLs away: from then on it takes no KBL in.</summary>
+    public bool Draining
+    {
+        get => _draining;
+        set => _draining = value;
+    }
 
     public void Add(ILocalKbl kbl) => _active[kbl.Id] = kbl;
 

@@ -7,12 +7,18 @@ namespace Kbl.Placement;
 
 [GrainType("kbl-silo-agent")]
 [SiloPinnedPlacement]
-public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load) : Grain, ISiloAgentGrain
+public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbls local, Kbl.Hosting.SiloIdentity me) : Grain, ISiloAgentGrain
 {
     public Task<SiloStats> GetStats() => Task.FromResult(load.LocalStats());
 
     public Task BeginImport(string colony, KeyRange range)
     {
+        if (local.Draining)
+        {
+            // A stopping silo hands KBLs away; taking one in now would strand it here.
+            throw new InvalidOperationException($"silo '{me.Name}' is stopping and takes no KBLs");
+        }
+
         store.DeleteRange(colony, range);
         return Task.CompletedTask;
     }

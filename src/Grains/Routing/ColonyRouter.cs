@@ -43,9 +43,16 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 return reply;
             }
 
-            if (reply.Moved is { Children.Count: > 0 } moved && table.Replace(path, moved.Children))
+            if (reply.Moved is { Children.Count: > 0 } moved && moved.Children.FirstOrDefault(c => c.Range.Contains(key)) is { } child)
             {
-                path = moved.Children.First(c => c.Range.Contains(key)).Path;
+                // The children a KBL names are the truth at its epoch: go straight to the right one. The cache takes
+                // them in unless a concurrent request already did (or it disagrees, then it starts afresh).
+                if (table.Replace(path, moved.Children) == RouteTable.Outcome.Inconsistent)
+                {
+                    table.Reset();
+                }
+
+                path = child.Path;
                 continue;
             }
 
@@ -129,15 +136,22 @@ public sealed class ColonyRouter(IGrainFactory grains)
             }
         }
 
-        /// <summary>Puts <paramref name="children"/> in the place of <paramref name="path"/>; false when the cache disagrees with them.</summary>
-        public bool Replace(string path, IReadOnlyList<ChildRef> children)
+        public enum Outcome
+        {
+            Replaced,
+            Missing,
+            Inconsistent,
+        }
+
+        /// <summary>Puts <paramref name="children"/> in the place of <paramref name="path"/>.</summary>
+        public Outcome Replace(string path, IReadOnlyList<ChildRef> children)
         {
             lock (_lock)
             {
                 var index = _entries.FindIndex(e => e.Path == path);
                 if (index < 0)
                 {
-                    return false;
+                    return Outcome.Missing;
                 }
 
                 var range = _entries[index].Range;
@@ -146,7 +160,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
                     (range.Hi is null || children[^1].Range.Hi!.AsSpan().SequenceEqual(range.Hi));
                 if (!covers)
                 {
-                    return false;
+                    return Outcome.Inconsistent;
                 }
 
                 var next = new List<ChildRef>(_entries.Count + children.Count);
@@ -154,7 +168,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 next.AddRange(children);
                 next.AddRange(_entries.Skip(index + 1));
                 _entries = next;
-                return true;
+                return Outcome.Replaced;
             }
         }
 

@@ -151,6 +151,28 @@ public sealed class HttpApiTests(SiloProcessFixture fixture)
     }
 
     [Fact]
+    public async Task Prometheus_metrics_show_Kbl_and_Orleans_instruments()
+    {
+        await Http.PutAsync("/v1/colonies/metered", JsonContent.Create(new { splitKeys = 10 }));
+        for (var i = 0; i < 30; i++)
+        {
+            (await Http.PutAsync($"/v1/colonies/metered/records/m{i:d2}", new StringContent("v"))).EnsureSuccessStatusCode();
+        }
+
+        await Http.GetAsync("/v1/colonies/metered/records/m01");
+        var metrics = await Eventually.Until(
+            () => Http.GetStringAsync("/metrics"),
+            text => text.Contains("kbl_splits_total{", StringComparison.Ordinal),
+            TimeSpan.FromSeconds(20),
+            "the split counter on /metrics");
+
+        Assert.Matches(@"kbl_operations_total\{[^}]*colony=""metered""[^}]*op=""put""[^}]*\} 30", metrics);
+        Assert.Matches(@"kbl_records\{[^}]*colony=""metered""[^}]*\} 30", metrics);
+        Assert.Contains("kbl_locality_share", metrics, StringComparison.Ordinal);
+        Assert.Contains("orleans_", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Health_and_readiness_answer()
     {
         Assert.Equal(HttpStatusCode.OK, (await Http.GetAsync("/healthz")).StatusCode);
