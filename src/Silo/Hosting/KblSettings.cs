@@ -18,7 +18,7 @@ public sealed record KblSettings(
     IReadOnlyList<Uri> Urls)
 {
     /// <summary>Running under Kubernetes: <c>Kbl:Cluster:Kubernetes</c>, by default whether <c>POD_NAMESPACE</c> is set.</summary>
-    public bool Kubernetes => Cluster.Kubernetes ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 };
+    public bool Kubernetes => RunsInKubernetes(Cluster);
 
     public static KblSettings Load(IConfiguration configuration)
     {
@@ -65,7 +65,7 @@ public sealed record KblSettings(
             throw new KblConfigurationException($"Kbl:Telemetry:OtlpEndpoint '{telemetry.OtlpEndpoint}' must be an absolute URL (http://collector:4317)");
         }
 
-        if (auth.Token.Length == 0 && !auth.AllowAnonymous && (cluster.Mode != "localhost" || (cluster.Kubernetes ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 })))
+        if (auth.Token.Length == 0 && !auth.AllowAnonymous && (cluster.Mode != "localhost" || RunsInKubernetes(cluster)))
         {
             throw new KblConfigurationException("Kbl:Auth:Token is required outside the local default (set a token, or Kbl:Auth:AllowAnonymous=true to run open)");
         }
@@ -112,6 +112,9 @@ public sealed record KblSettings(
 
         return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, urls);
     }
+
+    private static bool RunsInKubernetes(KblClusterOptions cluster) =>
+        cluster.Kubernetes ?? Environment.GetEnvironmentVariable("POD_NAMESPACE") is { Length: > 0 };
 
     private static void CheckCluster(KblClusterOptions cluster)
     {
