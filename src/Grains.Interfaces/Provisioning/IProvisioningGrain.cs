@@ -1,0 +1,23 @@
+using Orleans.Concurrency;
+
+namespace Kbl.Provisioning;
+
+/// <summary>
+/// The cluster's one provisioning grain (key <see cref="Key"/>): colony roots report demand, a policy turns it into
+/// a desired state every period, which is persisted and then published to the deployment queue; Provisioners report
+/// what they observed.
+/// </summary>
+public interface IProvisioningGrain : IGrainWithStringKey
+{
+    const string Key = "cluster";
+
+    [OneWay]
+    Task ReportDemand(ColonyDemand demand);
+
+    Task<ProvisioningPlan> GetPlan();
+
+    Task ReportObserved(ObservedState observed);
+
+    /// <summary>Runs one policy step now (as the period timer does) and returns the desired state it left.</summary>
+    Task<DesiredState> Evaluate();
+}

@@ -1,0 +1,15 @@
+namespace Kbl.Provisioning;
+
+/// <summary>
+/// Makes the real node groups what a desired state says. Level-triggered: it compares the world with
+/// <paramref name="desired"/> every time and acts only on the difference, so calling it again, or with an
+/// older state after a newer one was refused by the caller, does nothing wrong.
+/// </summary>
+public interface INodeGroupProvider
+{
+    /// <summary>The provider's configuration name: <c>local</c>, <c>eks</c> or <c>dry-run</c>.</summary>
+    string Name { get; }
+
+    /// <summary>Reconciles towards <paramref name="desired"/> and returns what it observed afterwards.</summary>
+    Task<ObservedState> Reconcile(DesiredState desired, CancellationToken cancellationToken);
+}
