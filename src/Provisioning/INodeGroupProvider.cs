@@ -13,3 +13,12 @@ public interface INodeGroupProvider
     /// <summary>Reconciles towards <paramref name="desired"/> and returns what it observed afterwards.</summary>
     Task<ObservedState> Reconcile(DesiredState desired, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A provider whose nodes live inside the process that runs it (the local provider's silo processes): they are
+/// stopped, each draining, when that process stops, while the rest of the cluster can still take their KBLs.
+/// </summary>
+public interface IProcessBoundProvider
+{
+    Task StopAll();
+}

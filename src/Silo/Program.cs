@@ -15,6 +15,7 @@ catch (KblConfigurationException e)
 
 builder.AddKblTelemetry(settings);
 builder.AddKblGateway(settings);
+builder.AddKblProvisioning(settings, args);
 var app = builder.Build();
 app.MapKblGateway();
 app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(

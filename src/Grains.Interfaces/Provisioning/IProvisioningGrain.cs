@@ -18,6 +18,9 @@ public interface IProvisioningGrain : IGrainWithStringKey
 
     Task ReportObserved(ObservedState observed);
 
+    /// <summary>Keeps <paramref name="nodeGroup"/> in the plan (at least its minimum size) even while no colony lives in it.</summary>
+    Task Stand(string nodeGroup);
+
     /// <summary>Runs one policy step now (as the period timer does) and returns the desired state it left.</summary>
     Task<DesiredState> Evaluate();
 }

@@ -3,6 +3,7 @@ using Kbl.Grains;
 using Kbl.Hosting;
 using Kbl.Keys;
 using Kbl.Placement;
+using Kbl.Provisioning;
 using Kbl.Records;
 using Kbl.Storage;
 using Kbl.Telemetry;
@@ -354,6 +355,20 @@ public sealed class KblGrain(
         return sum with { Depth = sum.Depth + 1 };
     }
 
+    /// <summary>The root's report to the provisioning grain: the colony's roll-up and each top-level subtree's.</summary>
+    private ColonyDemand Demand(Feedback total)
+    {
+        var now = time.GetUtcNow();
+        var subtrees = S.Role != KblRole.Interior ? [] : S.Children
+            .Where(c => _childFeedback.ContainsKey(c.Path))
+            .Select(c => (c.Path, Report: _childFeedback[c.Path]))
+            .Select(c => new SubtreeDemand(c.Path, now - c.Report.At > 3 * _period ? 0 : c.Report.Feedback.OpsPerSecond, c.Report.Feedback.Bytes, c.Report.Feedback.Leaves))
+            .ToList();
+
+        // Each KBL needs one silo until records are kept on several (redundancy): the floor is one node.
+        return new ColonyDemand(_colony, S.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, RedundancyFloor: 1, subtrees);
+    }
+
     private void StartTimer() =>
         _timer ??= this.RegisterGrainTimer(OnFeedbackTick, new GrainTimerCreationOptions(_period, _period) { Interleave = false });
 
@@ -374,6 +389,10 @@ public sealed class KblGrain(
         if (!IsRoot && S.Role is KblRole.Leaf or KblRole.Interior)
         {
             _ = Parent().ReportFeedback(_path, feedback);
+        }
+        else if (IsRoot && S.Role is KblRole.Leaf or KblRole.Interior)
+        {
+            _ = GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ReportDemand(Demand(feedback));
         }
 
         if (S.Role == KblRole.Leaf && _meter.OpsPerSecond > S.Genome.SplitOpsPerSecond)

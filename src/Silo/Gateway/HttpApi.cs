@@ -51,6 +51,7 @@ public static class HttpApi
         v1.MapPost("/colonies/{colony}/kbls/{path}/move", Move);
         v1.MapGet("/cluster/silos", async (ClusterGateway cluster) => Results.Ok(new { silos = await cluster.Silos() }));
         v1.MapGet("/cluster/locality", async (ClusterGateway cluster) => Results.Ok(await cluster.Locality()));
+        ProvisioningApi.Map(v1);
         return app;
     }
 
@@ -233,7 +234,7 @@ public static class HttpApi
         return new Precondition(ifMatch, ifNoneMatchText == "*", ifExists);
     }
 
-    private static async Task<ReadOnlyMemory<byte>> ReadBody(HttpRequest request, int max, ColonyGateway gw)
+    internal static async Task<ReadOnlyMemory<byte>> ReadBody(HttpRequest request, int max, ColonyGateway gw)
     {
         if (request.ContentLength > max)
         {

@@ -1,4 +1,5 @@
 using Kbl.Hosting;
+using Kbl.Provisioning;
 using Kbl.Silo.Gateway;
 using Kbl.Storage;
 
@@ -15,6 +16,8 @@ public sealed record KblSettings(
     DynamoDbGrainStorageOptions DynamoDb,
     KblAuthOptions Auth,
     KblTelemetryOptions Telemetry,
+    ProvisioningOptions Provisioning,
+    ProvisioningPolicyOptions Policy,
     IReadOnlyList<Uri> Urls)
 {
     /// <summary>Running under Kubernetes: <c>Kbl:Cluster:Kubernetes</c>, by default whether <c>POD_NAMESPACE</c> is set.</summary>
@@ -22,7 +25,7 @@ public sealed record KblSettings(
 
     public static KblSettings Load(IConfiguration configuration)
     {
-        RejectUnknown(configuration.GetSection(KblOptions.Section), [.. typeof(KblOptions).GetProperties().Select(p => p.Name), "Cluster", "Gateway", "Storage", "Placement", "Auth", "Telemetry"]);
+        RejectUnknown(configuration.GetSection(KblOptions.Section), [.. typeof(KblOptions).GetProperties().Select(p => p.Name), "Cluster", "Gateway", "Storage", "Placement", "Auth", "Telemetry", "Provisioning"]);
         RejectUnknown(configuration.GetSection("Kbl:Storage"), ["Mode", "Sqlite", "DynamoDb"]);
         var kbl = Bind<KblOptions>(configuration, KblOptions.Section, errorOnUnknown: false);
         var placement = Bind<KblPlacementOptions>(configuration, KblPlacementOptions.Section);
@@ -33,6 +36,7 @@ public sealed record KblSettings(
         var dynamo = Bind<DynamoDbGrainStorageOptions>(configuration, "Kbl:Storage:DynamoDb");
         var auth = Bind<KblAuthOptions>(configuration, KblAuthOptions.Section);
         var telemetry = Bind<KblTelemetryOptions>(configuration, KblTelemetryOptions.Section);
+        var (provisioning, policy) = LoadProvisioning(configuration);
         if (string.IsNullOrEmpty(kbl.SiloName))
         {
             kbl.SiloName = Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : $"silo-{cluster.SiloPort}";
@@ -110,7 +114,34 @@ public sealed record KblSettings(
             urls.Add(uri);
         }
 
-        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, urls);
+        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, provisioning, policy, urls);
+    }
+
+    /// <summary>
+    /// <c>Kbl:Provisioning</c> holds two option classes (who acts, and the policy's thresholds); a key neither knows is refused.
+    /// Shared with the Provisioner process.
+    /// </summary>
+    public static (ProvisioningOptions Provisioning, ProvisioningPolicyOptions Policy) LoadProvisioning(IConfiguration configuration, bool? reconciles = null)
+    {
+        RejectUnknown(configuration.GetSection(ProvisioningOptions.Section),
+            [.. typeof(ProvisioningOptions).GetProperties().Select(p => p.Name), .. typeof(ProvisioningPolicyOptions).GetProperties().Select(p => p.Name)]);
+        var provisioning = Bind<ProvisioningOptions>(configuration, ProvisioningOptions.Section, errorOnUnknown: false);
+        provisioning.Sqs = Bind<SqsOptions>(configuration, ProvisioningOptions.Section + ":Sqs");
+        provisioning.Eks = Bind<EksOptions>(configuration, ProvisioningOptions.Section + ":Eks");
+        provisioning.Kubernetes = Bind<KubernetesOptions>(configuration, ProvisioningOptions.Section + ":Kubernetes");
+        provisioning.Local = Bind<LocalProviderOptions>(configuration, ProvisioningOptions.Section + ":Local");
+        var policy = Bind<ProvisioningPolicyOptions>(configuration, ProvisioningOptions.Section, errorOnUnknown: false);
+        if (new ProvisioningOptionsValidator(reconciles ?? provisioning.RunsInProcess).Validate(null, provisioning) is { Failed: true } bad)
+        {
+            throw new KblConfigurationException(bad.FailureMessage);
+        }
+
+        if (new ProvisioningPolicyOptionsValidator().Validate(null, policy) is { Failed: true } badPolicy)
+        {
+            throw new KblConfigurationException(badPolicy.FailureMessage);
+        }
+
+        return (provisioning, policy);
     }
 
     private static bool RunsInKubernetes(KblClusterOptions cluster) =>

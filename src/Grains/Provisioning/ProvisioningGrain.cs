@@ -1,0 +1,166 @@
+using System.Text.Json;
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Storage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kbl.Provisioning;
+
+/// <summary>
+/// The colony's provisioning grain: collects per-colony demand from the roots, runs <see cref="ProvisioningPolicy"/>
+/// every period, persists each new desired state before it publishes it, republishes while no Provisioner has
+/// reported it applied, and moves hot subtrees onto (and back off) their dedicated groups.
+/// </summary>
+[GrainType("kbl-provisioning")]
+public sealed class ProvisioningGrain(
+    [PersistentState("provisioning", KblStorage.Name)] IPersistentState<ProvisioningState> state,
+    IOptions<ProvisioningPolicyOptions> options,
+    IServiceProvider services,
+    TimeProvider time,
+    ILogger<ProvisioningGrain> logger) : Grain, IProvisioningGrain
+{
+    private const int KeptDecisions = 100;
+    private readonly ProvisioningPolicy _policy = new(options.Value);
+    private readonly IDesiredStatePublisher _publisher = services.GetService<IDesiredStatePublisher>() ?? new NoPublisher();
+    private readonly Dictionary<string, DateTimeOffset> _reportedAt = [];
+    private long _published;
+    private DateTimeOffset _publishedAt;
+    private IGrainTimer? _timer;
+
+    private ProvisioningState S => state.State;
+
+    private TimeSpan Period => options.Value.Period;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _timer = this.RegisterGrainTimer(OnTick, new GrainTimerCreationOptions(Period, Period) { Interleave = false, KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    public Task ReportDemand(ColonyDemand demand)
+    {
+        S.Demand[demand.Colony] = demand;
+        _reportedAt[demand.Colony] = time.GetUtcNow();
+        return Task.CompletedTask;
+    }
+
+    public Task<ProvisioningPlan> GetPlan() => Task.FromResult(new ProvisioningPlan(
+        _publisher.Provider, S.Desired, S.Observed, _policy.Step(Clone(S.Policy), Demand(), time.GetUtcNow(), S.Standing).Demand, [.. S.Decisions]));
+
+    public async Task ReportObserved(ObservedState observed)
+    {
+        if (S.Observed is null || observed.Generation >= S.Observed.Generation)
+        {
+            S.Observed = observed;
+            await state.WriteStateAsync();
+        }
+
+        await MoveDedicatedSubtrees();
+    }
+
+    public async Task Stand(string nodeGroup)
+    {
+        if (S.Standing.Add(nodeGroup))
+        {
+            await state.WriteStateAsync();
+            await Step();
+        }
+    }
+
+    public async Task<DesiredState> Evaluate()
+    {
+        await Step();
+        return S.Desired!;
+    }
+
+    private async Task OnTick(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Step();
+            await MoveDedicatedSubtrees();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            logger.LogWarning(e, "provisioning step failed; retrying next period");
+        }
+    }
+
+    private async Task Step()
+    {
+        var now = time.GetUtcNow();
+        var policy = Clone(S.Policy);
+        var step = _policy.Step(policy, Demand(), now, S.Standing);
+        if (step.Changed || S.Desired is null)
+        {
+            // A subtree leaves its dedicated group before the group may go away: move it home first, or wait.
+            foreach (var released in S.Policy.Assignments.Where(a => !policy.Assignments.Any(p => p.Subtree == a.Subtree)))
+            {
+                if (S.MovedSubtrees.Contains(released.Subtree) && !await MoveSubtree(released.Colony, released.Path, released.FromGroup))
+                {
+                    return;
+                }
+
+                S.MovedSubtrees.Remove(released.Subtree);
+            }
+
+            S.Policy = policy;
+            S.Desired = step.Desired;
+            S.Decisions.AddRange(step.Decisions);
+            S.Decisions.RemoveRange(0, Math.Max(0, S.Decisions.Count - KeptDecisions));
+            await state.WriteStateAsync();
+            foreach (var decision in step.Decisions)
+            {
+                logger.LogInformation("provisioning generation {Generation}: {Group}: {Change} ({Reason})", decision.Generation, decision.NodeGroup, decision.Change, decision.Reason);
+            }
+        }
+
+        // Publish a new generation at once; republish the current one while nobody reports it applied (a lost message).
+        var applied = S.Observed?.Generation ?? 0;
+        if (S.Desired.Generation > _published || (applied < S.Desired.Generation && now - _publishedAt >= 3 * Period))
+        {
+            await _publisher.Publish(S.Desired, CancellationToken.None);
+            (_published, _publishedAt) = (S.Desired.Generation, now);
+        }
+    }
+
+    /// <summary>Colonies' demand; a colony silent for three periods keeps its size but no longer its rates.</summary>
+    private List<ColonyDemand> Demand()
+    {
+        var now = time.GetUtcNow();
+        return [.. S.Demand.Values.Select(d =>
+            _reportedAt.TryGetValue(d.Colony, out var at) && now - at <= 3 * Period
+                ? d
+                : d with { OpsPerSecond = 0, Subtrees = [.. d.Subtrees.Select(s => s with { OpsPerSecond = 0 })] })];
+    }
+
+    private async Task MoveDedicatedSubtrees()
+    {
+        foreach (var assignment in S.Policy.Assignments.Where(a => !S.MovedSubtrees.Contains(a.Subtree)))
+        {
+            if (S.Observed?.Groups.FirstOrDefault(g => g.Name == assignment.NodeGroup) is { Ready: > 0 } &&
+                await MoveSubtree(assignment.Colony, assignment.Path, assignment.NodeGroup))
+            {
+                S.MovedSubtrees.Add(assignment.Subtree);
+                await state.WriteStateAsync();
+            }
+        }
+    }
+
+    private async Task<bool> MoveSubtree(string colony, string path, string nodeGroup)
+    {
+        var result = await GrainFactory.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path)).Move(nodeGroup);
+        if (result.Error is not null)
+        {
+            logger.LogWarning("moving {Colony}/{Path} to node group {Group} failed: {Error}", colony, path, nodeGroup, result.Error);
+        }
+
+        // A subtree that no longer exists (merged away, colony gone) has nothing to move.
+        return result.Error is null;
+    }
+
+    private static PolicyState Clone(PolicyState policy) =>
+        JsonSerializer.Deserialize<PolicyState>(JsonSerializer.Serialize(policy))!;
+}

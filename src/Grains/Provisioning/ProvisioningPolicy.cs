@@ -1,0 +1,258 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Kbl.Provisioning;
+
+/// <summary>
+/// Turns demand into a desired state. Deterministic and free of I/O: the provisioning grain runs it every period,
+/// the policy simulator (bench/Kbl.PolicySim) runs it over synthetic traces.
+/// </summary>
+/// <remarks>
+/// Per node group, the need is the most nodes any one resource asks for: operations and bytes at
+/// <see cref="ProvisioningPolicyOptions.TargetUtilisation"/> of a node, KBLs per node, the colonies' redundancy
+/// floor and <see cref="ProvisioningPolicyOptions.MinNodes"/>, capped by the per-group quota. A group grows to its
+/// need at once; it shrinks only after its need stayed below its size for the cool-down, and then to the highest
+/// need seen during it. A group whose need exceeds the quota gives its hottest subtree (one carrying at least
+/// <see cref="ProvisioningPolicyOptions.HotSubtreeShare"/> of its operations) a group of its own while the
+/// cluster's group quota allows; the subtree returns once it would fit back for a cool-down.
+/// </remarks>
+public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
+{
+    public ProvisioningPolicyOptions Options { get; } = options;
+
+    /// <summary>
+    /// One step: updates <paramref name="state"/> and says what the desired state now is and why it changed.
+    /// <paramref name="standing"/> names groups that exist even without a colony (the silos' own groups).
+    /// </summary>
+    public PolicyStep Step(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, DateTimeOffset now, IReadOnlyCollection<string>? standing = null)
+    {
+        var decisions = new List<(string Group, string Change, string Reason)>();
+        var before = Snapshot(state);
+
+        ReleaseCooledSubtrees(state, colonies, now, decisions);
+        var demand = Attribute(state, colonies);
+        DedicateHotSubtree(state, colonies, demand, now, decisions);
+        demand = Attribute(state, colonies);
+
+        foreach (var group in demand.Keys.Union(state.Groups.Select(g => g.Name)).Union(standing ?? []).Order(StringComparer.Ordinal).ToList())
+        {
+            var d = demand.GetValueOrDefault(group) ?? new Load();
+            var track = state.Track(group);
+            var need = Need(d, out var why);
+            if (track is null)
+            {
+                state.Groups.Add(new GroupTrack { Name = group, Desired = need, LastAtOrAbove = now });
+                decisions.Add((group, $"create with {need} node(s)", why));
+                continue;
+            }
+
+            if (need > track.Desired)
+            {
+                decisions.Add((group, $"scale up {track.Desired} → {need}", why));
+                (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (need, now, 0);
+            }
+            else if (need == track.Desired)
+            {
+                (track.LastAtOrAbove, track.PeakBelow) = (now, 0);
+            }
+            else
+            {
+                track.PeakBelow = Math.Max(track.PeakBelow, need);
+                if (now - track.LastAtOrAbove >= Options.ScaleDownCoolDown)
+                {
+                    decisions.Add((group, $"scale down {track.Desired} → {track.PeakBelow}",
+                        $"need stayed below {track.Desired} for {Options.ScaleDownCoolDown} (highest {track.PeakBelow}); now {why}"));
+                    (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (track.PeakBelow, now, 0);
+                }
+            }
+        }
+
+        var groups = Specs(state, demand);
+        var changed = Snapshot(state) != before;
+        if (changed)
+        {
+            state.Generation++;
+        }
+
+        var desired = new DesiredState(state.Generation, now, groups);
+        return new PolicyStep(desired, changed,
+            [.. decisions.Select(d => new Decision(state.Generation, now, d.Group, d.Change, d.Reason))],
+            [.. demand.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new GroupDemand(d.Key, d.Value.Ops, d.Value.Bytes, d.Value.Kbls, d.Value.Floor, Need(d.Value, out _)))]);
+    }
+
+    /// <summary>The nodes a load needs, with the resource that decided it.</summary>
+    public int Need(Load load, out string why)
+    {
+        var perNodeOps = Options.OpsPerNode * Options.TargetUtilisation;
+        var perNodeBytes = Options.BytesPerNode * Options.TargetUtilisation;
+        var candidates = new (int Nodes, string Why)[]
+        {
+            (Ceiling(load.Ops / perNodeOps), F($"{load.Ops:0.#} ops/s at {perNodeOps:0.#} ops/s per node")),
+            (Ceiling(load.Bytes / perNodeBytes), F($"{load.Bytes} bytes at {perNodeBytes:0} bytes per node")),
+            (Ceiling(load.Kbls / (double)Options.KblsPerNode), F($"{load.Kbls} KBLs at {Options.KblsPerNode} per node")),
+            (load.Floor, F($"redundancy floor {load.Floor}")),
+            (Options.MinNodes, F($"minimum {Options.MinNodes}")),
+        };
+        var top = candidates.MaxBy(c => c.Nodes);
+        if (top.Nodes > Options.MaxNodesPerGroup)
+        {
+            why = F($"{top.Why} needs {top.Nodes}, capped at the quota of {Options.MaxNodesPerGroup} per group");
+            return Options.MaxNodesPerGroup;
+        }
+
+        why = F($"{top.Why} needs {top.Nodes}");
+        return top.Nodes;
+    }
+
+    /// <summary>The name of the group a hot subtree gets: short, stable, valid for EKS and Kubernetes.</summary>
+    public static string DedicatedGroupName(string colony, string path) =>
+        "hot-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{colony}/{path}")))[..10];
+
+    private static int Ceiling(double value) => value <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(value - 1e-9));
+
+    private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private static string Snapshot(PolicyState state) =>
+        string.Join(';', state.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => $"{g.Name}={g.Desired}")) + "|" +
+        string.Join(';', state.Assignments.Select(a => $"{a.Subtree}>{a.NodeGroup}").Order(StringComparer.Ordinal));
+
+    /// <summary>Sums demand per group: a colony's goes to its group, except subtrees that have a group of their own.</summary>
+    private static Dictionary<string, Load> Attribute(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies)
+    {
+        var loads = new Dictionary<string, Load>(StringComparer.Ordinal);
+        Load At(string group) => loads.TryGetValue(group, out var l) ? l : loads[group] = new Load();
+        foreach (var colony in colonies)
+        {
+            var home = At(colony.NodeGroup);
+            home.Add(colony.OpsPerSecond, colony.Bytes, colony.Kbls, colony.RedundancyFloor);
+            home.Colonies.Add(colony.Colony);
+            foreach (var assignment in state.Assignments.Where(a => a.Colony == colony.Colony))
+            {
+                var sub = colony.Subtrees.FirstOrDefault(s => s.Path == assignment.Path);
+                var target = At(assignment.NodeGroup);
+                target.Floor = Math.Max(target.Floor, colony.RedundancyFloor);
+                if (sub is not null)
+                {
+                    home.Add(-sub.OpsPerSecond, -sub.Bytes, -sub.Kbls, 0);
+                    target.Add(sub.OpsPerSecond, sub.Bytes, sub.Kbls, 0);
+                }
+            }
+        }
+
+        foreach (var assignment in state.Assignments)
+        {
+            At(assignment.NodeGroup);
+        }
+
+        return loads;
+    }
+
+    private void DedicateHotSubtree(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, Dictionary<string, Load> demand, DateTimeOffset now, List<(string, string, string)> decisions)
+    {
+        if (Options.HotSubtreeShare <= 0)
+        {
+            return;
+        }
+
+        foreach (var (group, load) in demand.OrderBy(d => d.Key, StringComparer.Ordinal))
+        {
+            if (state.Groups.Count >= Options.MaxNodeGroups || RawNeed(load) <= Options.MaxNodesPerGroup)
+            {
+                continue;
+            }
+
+            var hottest = colonies
+                .Where(c => c.NodeGroup == group)
+                .SelectMany(c => c.Subtrees.Select(s => (Colony: c, Subtree: s)))
+                .Where(x => !state.Assignments.Any(a => a.Colony == x.Colony.Colony && a.Path == x.Subtree.Path))
+                .OrderByDescending(x => x.Subtree.OpsPerSecond)
+                .FirstOrDefault();
+            if (hottest.Subtree is null || hottest.Subtree.OpsPerSecond < Options.HotSubtreeShare * load.Ops)
+            {
+                continue;
+            }
+
+            var name = DedicatedGroupName(hottest.Colony.Colony, hottest.Subtree.Path);
+            state.Assignments.Add(new SubtreeAssignment { Colony = hottest.Colony.Colony, Path = hottest.Subtree.Path, NodeGroup = name, FromGroup = group });
+            state.Groups.Add(new GroupTrack { Name = name, Desired = 0, LastAtOrAbove = now, Dedicated = true });
+            decisions.Add((name, $"dedicate to {hottest.Colony.Colony}/{hottest.Subtree.Path}",
+                F($"group {group} needs {RawNeed(load)} nodes, over its quota of {Options.MaxNodesPerGroup}; the subtree carries {hottest.Subtree.OpsPerSecond:0.#} of {load.Ops:0.#} ops/s")));
+            return; // one new group per step: the next step sees its effect
+        }
+    }
+
+    private void ReleaseCooledSubtrees(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, DateTimeOffset now, List<(string, string, string)> decisions)
+    {
+        var demand = Attribute(state, colonies);
+        foreach (var assignment in state.Assignments.ToList())
+        {
+            var colony = colonies.FirstOrDefault(c => c.Colony == assignment.Colony);
+            var sub = colony?.Subtrees.FirstOrDefault(s => s.Path == assignment.Path);
+            var home = demand.GetValueOrDefault(assignment.FromGroup) ?? new Load();
+            var together = new Load();
+            together.Add(home.Ops + (sub?.OpsPerSecond ?? 0), home.Bytes + (sub?.Bytes ?? 0), home.Kbls + (sub?.Kbls ?? 0), home.Floor);
+            if (RawNeed(together) > Options.MaxNodesPerGroup)
+            {
+                assignment.FitsBackSince = null;
+                continue;
+            }
+
+            assignment.FitsBackSince ??= now;
+            if (now - assignment.FitsBackSince.Value < Options.ScaleDownCoolDown)
+            {
+                continue;
+            }
+
+            state.Assignments.Remove(assignment);
+            state.Groups.RemoveAll(g => g.Name == assignment.NodeGroup && g.Dedicated);
+            decisions.Add((assignment.NodeGroup, $"remove; {assignment.Subtree} returns to {assignment.FromGroup}",
+                F($"{assignment.FromGroup} with the subtree would need {RawNeed(together)} node(s), within its quota, for {Options.ScaleDownCoolDown}")));
+        }
+    }
+
+    private int RawNeed(Load load) => Math.Max(
+        Ceiling(load.Ops / (Options.OpsPerNode * Options.TargetUtilisation)),
+        Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * Options.TargetUtilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode)));
+
+    private List<NodeGroupSpec> Specs(PolicyState state, Dictionary<string, Load> demand)
+    {
+        var taints = Options.Taints.Select(t => NodeTaints.TryParse(t, out var taint) ? taint : throw new InvalidOperationException(t)).ToList();
+        return [.. state.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g =>
+        {
+            var labels = new Dictionary<string, string>(Options.Labels, StringComparer.Ordinal) { ["kbl.io/node-group"] = g.Name };
+            if (g.Dedicated)
+            {
+                labels["kbl.io/dedicated"] = "true";
+            }
+
+            var subtrees = (demand.GetValueOrDefault(g.Name)?.Colonies ?? []).Order(StringComparer.Ordinal)
+                .Concat(state.Assignments.Where(a => a.NodeGroup == g.Name).Select(a => a.Subtree)).ToList();
+            var floor = Math.Min(Options.MaxNodesPerGroup, Math.Max(Options.MinNodes, demand.GetValueOrDefault(g.Name)?.Floor ?? 0));
+            return new NodeGroupSpec(g.Name, floor, Options.MaxNodesPerGroup, g.Desired, Options.InstanceType, [.. Options.Zones], labels, taints, subtrees);
+        })];
+    }
+
+    /// <summary>A group's summed demand.</summary>
+    public sealed class Load
+    {
+        public double Ops { get; private set; }
+
+        public long Bytes { get; private set; }
+
+        public int Kbls { get; private set; }
+
+        public int Floor { get; set; }
+
+        public HashSet<string> Colonies { get; } = new(StringComparer.Ordinal);
+
+        public void Add(double ops, long bytes, int kbls, int floor)
+        {
+            (Ops, Bytes, Kbls) = (Math.Max(0, Ops + ops), Math.Max(0, Bytes + bytes), Math.Max(0, Kbls + kbls));
+            Floor = Math.Max(Floor, floor);
+        }
+    }
+}
+
+/// <summary>The outcome of one policy step.</summary>
+public sealed record PolicyStep(DesiredState Desired, bool Changed, IReadOnlyList<Decision> Decisions, IReadOnlyList<GroupDemand> Demand);

@@ -1,0 +1,25 @@
+using Kbl.Provisioning.Providers;
+using Kbl.Provisioning.Queue;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Kbl.Provisioning;
+
+/// <summary>Builds the queue and provider a configuration names; shared by the silo (in-process) and the Provisioner.</summary>
+public static class ProvisionerServices
+{
+    public static IDeploymentQueue Queue(ProvisioningOptions options, string localPath, IServiceProvider services) => options.Queue switch
+    {
+        "local" => new LocalSpoolQueue(localPath),
+        _ => throw new NotSupportedException($"queue {options.Queue}"),
+    };
+
+    public static INodeGroupProvider Provider(ProvisioningOptions options, IServiceProvider services) => options.Provider switch
+    {
+        "local" => new LocalSiloProvider(
+            services.GetService<LocalSiloLauncher>() ?? throw new InvalidOperationException("the local provider runs inside a silo (it starts siblings of it)"),
+            options.Local,
+            services.GetRequiredService<ILogger<LocalSiloProvider>>()),
+        _ => throw new NotSupportedException($"provider {options.Provider}"),
+    };
+}
