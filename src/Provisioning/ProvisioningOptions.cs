@@ -28,6 +28,12 @@ public sealed class ProvisioningOptions
 
     public LocalProviderOptions Local { get; set; } = new();
 
+    /// <summary>
+    /// The Provisioner process only: the Kbl gateway it reads the current plan from and reports observed states to
+    /// (<c>http://kbl:8080</c>); <c>Kbl:Auth:Token</c> is its bearer token.
+    /// </summary>
+    public string ClusterUrl { get; set; } = "";
+
     /// <summary>How often a Provisioner reconciles even when no message came (drift is repaired within this).</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(30);
 

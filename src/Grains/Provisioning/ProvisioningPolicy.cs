@@ -32,7 +32,8 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
         ReleaseCooledSubtrees(state, colonies, now, decisions);
         var demand = Attribute(state, colonies);
-        DedicateHotSubtree(state, colonies, demand, now, decisions);
+        var groupCount = demand.Keys.Union(state.Groups.Select(g => g.Name)).Union(standing ?? []).Count();
+        DedicateHotSubtree(state, colonies, demand, groupCount, now, decisions);
         demand = Attribute(state, colonies);
 
         foreach (var group in demand.Keys.Union(state.Groups.Select(g => g.Name)).Union(standing ?? []).Order(StringComparer.Ordinal).ToList())
@@ -148,7 +149,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         return loads;
     }
 
-    private void DedicateHotSubtree(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, Dictionary<string, Load> demand, DateTimeOffset now, List<(string, string, string)> decisions)
+    private void DedicateHotSubtree(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, Dictionary<string, Load> demand, int groupCount, DateTimeOffset now, List<(string, string, string)> decisions)
     {
         if (Options.HotSubtreeShare <= 0)
         {
@@ -157,7 +158,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
         foreach (var (group, load) in demand.OrderBy(d => d.Key, StringComparer.Ordinal))
         {
-            if (state.Groups.Count >= Options.MaxNodeGroups || RawNeed(load) <= Options.MaxNodesPerGroup)
+            if (groupCount >= Options.MaxNodeGroups || RawNeed(load) <= Options.MaxNodesPerGroup)
             {
                 continue;
             }

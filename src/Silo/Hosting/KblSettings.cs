@@ -117,31 +117,21 @@ public sealed record KblSettings(
         return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, provisioning, policy, urls);
     }
 
-    /// <summary>
-    /// <c>Kbl:Provisioning</c> holds two option classes (who acts, and the policy's thresholds); a key neither knows is refused.
-    /// Shared with the Provisioner process.
-    /// </summary>
-    public static (ProvisioningOptions Provisioning, ProvisioningPolicyOptions Policy) LoadProvisioning(IConfiguration configuration, bool? reconciles = null)
+    /// <summary><c>Kbl:Provisioning</c> holds two option classes: who acts on desired states, and the policy's thresholds.</summary>
+    private static (ProvisioningOptions Provisioning, ProvisioningPolicyOptions Policy) LoadProvisioning(IConfiguration configuration)
     {
-        RejectUnknown(configuration.GetSection(ProvisioningOptions.Section),
-            [.. typeof(ProvisioningOptions).GetProperties().Select(p => p.Name), .. typeof(ProvisioningPolicyOptions).GetProperties().Select(p => p.Name)]);
-        var provisioning = Bind<ProvisioningOptions>(configuration, ProvisioningOptions.Section, errorOnUnknown: false);
-        provisioning.Sqs = Bind<SqsOptions>(configuration, ProvisioningOptions.Section + ":Sqs");
-        provisioning.Eks = Bind<EksOptions>(configuration, ProvisioningOptions.Section + ":Eks");
-        provisioning.Kubernetes = Bind<KubernetesOptions>(configuration, ProvisioningOptions.Section + ":Kubernetes");
-        provisioning.Local = Bind<LocalProviderOptions>(configuration, ProvisioningOptions.Section + ":Local");
-        var policy = Bind<ProvisioningPolicyOptions>(configuration, ProvisioningOptions.Section, errorOnUnknown: false);
-        if (new ProvisioningOptionsValidator(reconciles ?? provisioning.RunsInProcess).Validate(null, provisioning) is { Failed: true } bad)
+        try
         {
-            throw new KblConfigurationException(bad.FailureMessage);
+            var provisioning = ProvisioningSettings.Load(configuration, typeof(ProvisioningPolicyOptions).GetProperties().Select(p => p.Name));
+            var policy = ProvisioningSettings.Bind<ProvisioningPolicyOptions>(configuration, ProvisioningOptions.Section, strict: false);
+            return new ProvisioningPolicyOptionsValidator().Validate(null, policy) is { Failed: true } bad
+                ? throw new KblConfigurationException(bad.FailureMessage)
+                : (provisioning, policy);
         }
-
-        if (new ProvisioningPolicyOptionsValidator().Validate(null, policy) is { Failed: true } badPolicy)
+        catch (ProvisioningConfigurationException e)
         {
-            throw new KblConfigurationException(badPolicy.FailureMessage);
+            throw new KblConfigurationException(e.Message);
         }
-
-        return (provisioning, policy);
     }
 
     private static bool RunsInKubernetes(KblClusterOptions cluster) =>

@@ -1,0 +1,169 @@
+using CsCheck;
+using Kbl.Provisioning;
+
+namespace Kbl.Tests.Provisioning;
+
+/// <summary>The provisioning policy on its own: deterministic steps over chosen and generated demand.</summary>
+public sealed class ProvisioningPolicyTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static ProvisioningPolicyOptions Options() => new()
+    {
+        OpsPerNode = 1_000,
+        TargetUtilisation = 0.5, // 500 ops/s per planned node
+        ScaleDownCoolDown = TimeSpan.FromMinutes(5),
+        MaxNodesPerGroup = 10,
+        MaxNodeGroups = 4,
+        HotSubtreeShare = 0.3,
+    };
+
+    private static ColonyDemand Colony(string name, double ops, string group = "default", int floor = 1, params SubtreeDemand[] subtrees) =>
+        new(name, group, ops, 1_000, 10, floor, subtrees);
+
+    [Fact]
+    public void A_group_grows_to_its_need_in_one_step_and_says_why()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+        var first = policy.Step(state, [Colony("c", 100)], T0, ["default"]);
+        Assert.Equal(1, first.Desired.Group("default")!.Desired);
+        Assert.Equal(1, first.Desired.Generation);
+
+        var hot = policy.Step(state, [Colony("c", 1_600)], T0.AddSeconds(10));
+        Assert.True(hot.Changed);
+        Assert.Equal(2, hot.Desired.Generation);
+        Assert.Equal(4, hot.Desired.Group("default")!.Desired); // 1,600 / 500 → 4
+        var decision = Assert.Single(hot.Decisions);
+        Assert.Equal("scale up 1 → 4", decision.Change);
+        Assert.Contains("1600 ops/s", decision.Reason, StringComparison.Ordinal);
+        Assert.Equal(["c"], hot.Desired.Group("default")!.Subtrees);
+    }
+
+    [Fact]
+    public void A_group_shrinks_only_after_the_cool_down_to_the_highest_need_meanwhile()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+        policy.Step(state, [Colony("c", 4_000)], T0); // 8 nodes
+        var t = T0;
+        foreach (var (seconds, ops) in new[] { (60, 100.0), (120, 1_400.0), (240, 100.0) })
+        {
+            t = T0.AddSeconds(seconds);
+            var quiet = policy.Step(state, [Colony("c", ops)], t);
+            Assert.False(quiet.Changed);
+            Assert.Equal(8, quiet.Desired.Group("default")!.Desired);
+        }
+
+        var down = policy.Step(state, [Colony("c", 100)], T0.AddMinutes(5));
+        Assert.True(down.Changed);
+        Assert.Equal(3, down.Desired.Group("default")!.Desired); // the 1,400 ops/s seen during the cool-down
+        Assert.Equal("scale down 8 → 3", Assert.Single(down.Decisions).Change);
+
+        var floor = policy.Step(state, [Colony("c", 0, floor: 2)], T0.AddMinutes(11));
+        Assert.Equal(2, floor.Desired.Group("default")!.Desired); // never below the redundancy floor
+        Assert.Equal(2, floor.Desired.Group("default")!.Min);
+    }
+
+    [Fact]
+    public void The_per_group_quota_caps_a_group_and_the_reason_says_so()
+    {
+        var options = Options();
+        options.HotSubtreeShare = 0;
+        var step = new ProvisioningPolicy(options).Step(new PolicyState(), [Colony("c", 50_000)], T0);
+        var group = step.Desired.Group("default")!;
+        Assert.Equal(10, group.Desired);
+        Assert.Equal(10, group.Max);
+        Assert.Contains("capped at the quota of 10", Assert.Single(step.Decisions).Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_saturated_group_gives_its_hot_subtree_a_group_of_its_own_and_takes_it_back_when_it_cools()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+        SubtreeDemand[] hotSubtrees = [new("r.0", 500, 100, 3), new("r.1", 5_000, 100, 3)];
+        var step = policy.Step(state, [Colony("c", 6_000, subtrees: hotSubtrees)], T0);
+        var dedicated = ProvisioningPolicy.DedicatedGroupName("c", "r.1");
+        var group = step.Desired.Group(dedicated);
+        Assert.NotNull(group);
+        Assert.Equal(["c/r.1"], group.Subtrees);
+        Assert.Equal("true", group.Labels["kbl.io/dedicated"]);
+        Assert.Equal(10, group.Desired); // 5,000 ops/s → 10 nodes
+        Assert.Equal(2, step.Desired.Group("default")!.Desired); // what stays: 1,000 ops/s
+        Assert.Contains(step.Decisions, d => d.NodeGroup == dedicated && d.Change == "dedicate to c/r.1");
+
+        // Cool: the subtree would fit back; after the cool-down its group goes and the subtree returns.
+        SubtreeDemand[] cool = [new("r.0", 50, 100, 3), new("r.1", 50, 100, 3)];
+        Assert.NotNull(policy.Step(state, [Colony("c", 100, subtrees: cool)], T0.AddMinutes(1)).Desired.Group(dedicated));
+        var back = policy.Step(state, [Colony("c", 100, subtrees: cool)], T0.AddMinutes(6));
+        Assert.Null(back.Desired.Group(dedicated));
+        Assert.Contains(back.Decisions, d => d.NodeGroup == dedicated && d.Change.StartsWith("remove; c/r.1 returns to default", StringComparison.Ordinal));
+        Assert.Empty(state.Assignments);
+    }
+
+    [Fact]
+    public void No_group_is_made_beyond_the_cluster_quota()
+    {
+        var options = Options();
+        options.MaxNodeGroups = 1;
+        var step = new ProvisioningPolicy(options).Step(new PolicyState(), [Colony("c", 6_000, subtrees: [new("r.1", 5_000, 100, 3)])], T0);
+        Assert.Equal(["default"], step.Desired.Groups.Select(g => g.Name));
+        Assert.Equal(10, step.Desired.Group("default")!.Desired);
+    }
+
+    [Fact]
+    public void The_same_demand_twice_keeps_the_generation()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+        var first = policy.Step(state, [Colony("c", 700)], T0);
+        var again = policy.Step(state, [Colony("c", 700)], T0.AddSeconds(10));
+        Assert.False(again.Changed);
+        Assert.Equal(first.Desired.Generation, again.Desired.Generation);
+        Assert.Empty(again.Decisions);
+    }
+
+    [Fact]
+    public void Over_any_trace_sizes_stay_within_quotas_grow_at_once_and_shrink_only_after_a_cool_down()
+    {
+        var options = Options();
+        var gen = Gen.Select(Gen.Double[0, 12_000], Gen.Double[0, 1], Gen.Int[0, 3]).Array[1, 60];
+        gen.Sample(trace =>
+        {
+            var policy = new ProvisioningPolicy(options);
+            var state = new PolicyState();
+            var lastAtOrAbove = new Dictionary<string, DateTimeOffset>();
+            var previous = new Dictionary<string, int>();
+            long generation = 0;
+            for (var i = 0; i < trace.Length; i++)
+            {
+                var (ops, hotShare, floor) = trace[i];
+                var now = T0.AddSeconds(30 * i);
+                var demand = Colony("c", ops, floor: floor, subtrees: [new("r.0", ops * (1 - hotShare), 10, 2), new("r.1", ops * hotShare, 10, 2)]);
+                var step = policy.Step(state, [demand], now, ["default"]);
+                Assert.True(step.Desired.Generation >= generation);
+                Assert.Equal(step.Changed, step.Desired.Generation > generation);
+                generation = step.Desired.Generation;
+                Assert.True(step.Desired.Groups.Count <= options.MaxNodeGroups);
+                foreach (var group in step.Desired.Groups)
+                {
+                    var need = step.Demand.First(d => d.NodeGroup == group.Name).NodesNeeded;
+                    Assert.InRange(group.Desired, Math.Min(floor, options.MaxNodesPerGroup), options.MaxNodesPerGroup);
+                    Assert.True(group.Desired >= need, $"{group.Name} at {group.Desired} below its need {need}");
+                    if (previous.TryGetValue(group.Name, out var before) && group.Desired < before)
+                    {
+                        Assert.True(now - lastAtOrAbove[group.Name] >= options.ScaleDownCoolDown, $"{group.Name} shrank before the cool-down");
+                    }
+
+                    if (need >= group.Desired || !previous.ContainsKey(group.Name) || group.Desired != previous[group.Name])
+                    {
+                        lastAtOrAbove[group.Name] = now;
+                    }
+
+                    previous[group.Name] = group.Desired;
+                }
+            }
+        });
+    }
+}
