@@ -10,6 +10,9 @@ public sealed class PolicyState
 
     [Id(2)] public List<SubtreeAssignment> Assignments { get; set; } = [];
 
+    /// <summary>The last desired state's sizes and contents: a new generation is made only when they change.</summary>
+    [Id(3)] public string Fingerprint { get; set; } = "";
+
     public GroupTrack? Track(string group) => Groups.Find(g => g.Name == group);
 }
 

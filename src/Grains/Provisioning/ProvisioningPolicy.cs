@@ -28,7 +28,6 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
     public PolicyStep Step(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, DateTimeOffset now, IReadOnlyCollection<string>? standing = null)
     {
         var decisions = new List<(string Group, string Change, string Reason)>();
-        var before = Snapshot(state);
 
         ReleaseCooledSubtrees(state, colonies, now, decisions);
         var demand = Attribute(state, colonies);
@@ -70,10 +69,12 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         }
 
         var groups = Specs(state, demand);
-        var changed = Snapshot(state) != before;
+        var fingerprint = Fingerprint(groups);
+        var changed = fingerprint != state.Fingerprint;
         if (changed)
         {
             state.Generation++;
+            state.Fingerprint = fingerprint;
         }
 
         var desired = new DesiredState(state.Generation, now, groups);
@@ -114,9 +115,9 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    private static string Snapshot(PolicyState state) =>
-        string.Join(';', state.Groups.OrderBy(g => g.Name, StringComparer.Ordinal).Select(g => $"{g.Name}={g.Desired}")) + "|" +
-        string.Join(';', state.Assignments.Select(a => $"{a.Subtree}>{a.NodeGroup}").Order(StringComparer.Ordinal));
+    /// <summary>What makes two desired states the same: every group's sizes and what it carries (the time does not count).</summary>
+    private static string Fingerprint(IEnumerable<NodeGroupSpec> groups) =>
+        string.Join(';', groups.Select(g => $"{g.Name}={g.Min}/{g.Desired}/{g.Max}:{string.Join(',', g.Subtrees)}"));
 
     /// <summary>Sums demand per group: a colony's goes to its group, except subtrees that have a group of their own.</summary>
     private static Dictionary<string, Load> Attribute(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies)

@@ -20,6 +20,12 @@ public static class ProvisioningApi
         v1.MapPost("/cluster/plan/observed", async (HttpRequest request, IGrainFactory grains, ColonyGateway gw) =>
         {
             var observed = Parse(await HttpApi.ReadBody(request, 1024 * 1024, gw));
+            var desired = (await Grain(grains).GetPlan()).Desired?.Generation ?? 0;
+            if (observed.Generation > desired)
+            {
+                throw new ApiException(ApiError.BadRequest, $"generation {observed.Generation} is ahead of the plan's newest ({desired})");
+            }
+
             await Grain(grains).ReportObserved(observed);
             return Results.NoContent();
         });

@@ -109,6 +109,13 @@ public sealed class HttpApiTests(SiloProcessFixture fixture)
     [InlineData("POST", "/v1/colonies/bad-input/aggregate", "{\"op\":\"count\",\"where\":\"x\"}", 400, "where")]
     [InlineData("POST", "/v1/colonies/bad-input/aggregate", "{\"op\":3}", 400, "op")]
     [InlineData("POST", "/v1/colonies/bad-input/aggregate", "op=count", 400, "JSON")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{not json", 400, "not valid")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{\"generation\":-1,\"provider\":\"eks\",\"groups\":[]}", 400, "generation")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{\"generation\":1,\"groups\":[]}", 400, "provider")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{\"generation\":1,\"provider\":\"eks\"}", 400, "groups")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{\"generation\":1,\"provider\":\"eks\",\"groups\":[{\"name\":\"\",\"status\":\"ACTIVE\",\"desired\":1,\"ready\":1}]}", 400, "name")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{\"generation\":1,\"provider\":\"eks\",\"groups\":[],\"colour\":1}", 400, "colour")]
+    [InlineData("POST", "/v1/cluster/plan/observed", "{\"generation\":999999,\"provider\":\"eks\",\"groups\":[]}", 400, "ahead")]
     public async Task Bad_input_gets_a_clear_4xx_and_changes_nothing(string method, string path, string? body, int status, string message)
     {
         await Http.PutAsync("/v1/colonies/bad-input", JsonContent.Create(new { }));
@@ -170,6 +177,30 @@ public sealed class HttpApiTests(SiloProcessFixture fixture)
         Assert.Matches(@"kbl_records\{[^}]*colony=""metered""[^}]*\} 30", metrics);
         Assert.Contains("kbl_locality_share", metrics, StringComparison.Ordinal);
         Assert.Contains("orleans_", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_plan_shows_demand_desired_and_observed_states()
+    {
+        await Http.PutAsync("/v1/colonies/planned", JsonContent.Create(new { }));
+        (await Http.PutAsync("/v1/colonies/planned/records/a", new StringContent("v"))).EnsureSuccessStatusCode();
+        var plan = await Eventually.Until(
+            () => Http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan"),
+            p => p.GetProperty("desired").GetProperty("groups").EnumerateArray().Any(g => g.GetProperty("subtrees").EnumerateArray().Any(s => s.GetString() == "planned")),
+            TimeSpan.FromSeconds(30), "the colony in the plan");
+        Assert.Equal("off", plan.GetProperty("provider").GetString());
+        var group = plan.GetProperty("desired").GetProperty("groups").EnumerateArray().Single(g => g.GetProperty("name").GetString() == "default");
+        Assert.Equal(1, group.GetProperty("desired").GetInt32());
+        Assert.Equal("default", group.GetProperty("labels").GetProperty("kbl.io/node-group").GetString());
+        Assert.Contains(plan.GetProperty("demand").EnumerateArray(), d => d.GetProperty("nodeGroup").GetString() == "default" && d.GetProperty("nodesNeeded").GetInt32() == 1);
+        Assert.Contains(plan.GetProperty("decisions").EnumerateArray(), d => d.GetProperty("nodeGroup").GetString() == "default" && d.GetProperty("change").GetString() == "create with 1 node(s)");
+
+        var generation = plan.GetProperty("desired").GetProperty("generation").GetInt64();
+        var observed = new { generation, provider = "eks", groups = new[] { new { name = "default", status = "DEGRADED", desired = 1, ready = 0, issues = new[] { "Ec2SubnetInvalidConfiguration: no public IP" } } } };
+        Assert.Equal(HttpStatusCode.NoContent, (await Http.PostAsync("/v1/cluster/plan/observed", JsonContent.Create(observed))).StatusCode);
+        var seen = (await Http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan")).GetProperty("observed");
+        Assert.Equal(generation, seen.GetProperty("generation").GetInt64());
+        Assert.Equal("Ec2SubnetInvalidConfiguration: no public IP", seen.GetProperty("groups")[0].GetProperty("issues")[0].GetString());
     }
 
     [Fact]

@@ -75,6 +75,24 @@ public sealed class RestartTests : IDisposable
         Assert.Contains("Kbl:FeedbackPeriod", Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Kbl:Provisioning:Provider=cloud", "Kbl:Provisioning:Provider")]
+    [InlineData("--Kbl:Provisioning:Queue=kafka", "Kbl:Provisioning:Queue")]
+    [InlineData("--Kbl:Provisioning:Queue=sqs", "Kbl:Provisioning:Sqs:QueueUrl")]
+    [InlineData("--Kbl:Provisioning:ScaleDownCoolDown=later", "Kbl:Provisioning:ScaleDownCoolDown")]
+    [InlineData("--Kbl:Provisioning:ScaleDownCoolDown=-00:01:00", "Kbl:Provisioning:ScaleDownCoolDown")]
+    [InlineData("--Kbl:Provisioning:Taints:0=dedicated", "Kbl:Provisioning:Taints")]
+    [InlineData("--Kbl:Provisioning:MaxNodeGroups=0", "Kbl:Provisioning:MaxNodeGroups")]
+    [InlineData("--Kbl:Provisioning:Colour=blue", "Kbl:Provisioning:Colour")]
+    [InlineData("--Kbl:Provisioning:Eks:Colour=blue", "Colour")]
+    [InlineData("--Kbl:Provisioning:Provider=eks --Kbl:Provisioning:InProcess=true", "Kbl:Provisioning:Eks:ClusterName")]
+    public async Task A_bad_provisioning_setting_stops_the_silo_with_one_line(string arguments, string named)
+    {
+        var (exitCode, _, stderr) = await SiloProcess.RunToExit(arguments.Split(' '));
+        Assert.Equal(2, exitCode);
+        Assert.Contains(named, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         try

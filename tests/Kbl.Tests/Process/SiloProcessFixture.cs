@@ -11,7 +11,12 @@ public sealed class SiloProcessFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Silo = new SiloProcess(_data, settings: new Dictionary<string, string> { ["Kbl:Gateway:MaxValueBytes"] = "65536" });
+        Silo = new SiloProcess(_data, settings: new Dictionary<string, string>
+        {
+            ["Kbl:Gateway:MaxValueBytes"] = "65536",
+            // Plans only: what the plan shows is then what these tests put there (LocalProvisioningTests runs the loop).
+            ["Kbl:Provisioning:Provider"] = "off",
+        });
         await Silo.StartAsync();
         Http = new HttpClient { BaseAddress = Silo.HttpAddress };
     }
