@@ -47,10 +47,22 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
                 continue;
             }
 
-            if (need > track.Desired)
+            var use = track.Desired == 0 ? double.PositiveInfinity : d.Ops / (track.Desired * Options.OpsPerNode);
+            if (use >= Options.SaturationUtilisation && track.Desired > 0 && need < Math.Min(2 * track.Desired, Options.MaxNodesPerGroup))
+            {
+                var doubled = Math.Min(2 * track.Desired, Options.MaxNodesPerGroup);
+                decisions.Add((group, $"scale up {track.Desired} → {doubled}", F($"saturated: {d.Ops:0.#} ops/s is {use:P0} of {track.Desired} node(s); what it could serve hides what is asked, so it doubles")));
+                (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (doubled, now, 0);
+            }
+            else if (need > track.Desired && (NeedAt(d, Options.TargetUtilisation + Options.ScaleUpTolerance) > track.Desired || need > Options.MaxNodesPerGroup - 1 || d.Floor > track.Desired || Options.MinNodes > track.Desired))
             {
                 decisions.Add((group, $"scale up {track.Desired} → {need}", why));
                 (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (need, now, 0);
+            }
+            else if (need > track.Desired)
+            {
+                // Within the tolerance: the headroom absorbs it, and it counts as at or above the current size.
+                (track.LastAtOrAbove, track.PeakBelow) = (now, 0);
             }
             else if (need == track.Desired)
             {
@@ -212,6 +224,11 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
                 F($"{assignment.FromGroup} with the subtree would need {RawNeed(together)} node(s), within its quota, for {Options.ScaleDownCoolDown}")));
         }
     }
+
+    /// <summary>The nodes the load's operations and bytes need at <paramref name="utilisation"/> (no floor, no quota).</summary>
+    private int NeedAt(Load load, double utilisation) => Math.Max(
+        Ceiling(load.Ops / (Options.OpsPerNode * utilisation)),
+        Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * utilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode)));
 
     private int RawNeed(Load load) => Math.Max(
         Ceiling(load.Ops / (Options.OpsPerNode * Options.TargetUtilisation)),

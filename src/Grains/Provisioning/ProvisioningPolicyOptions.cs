@@ -11,7 +11,7 @@ public sealed class ProvisioningPolicyOptions
     public TimeSpan Period { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a group's need must stay below its size before it shrinks (to the highest need seen meanwhile).</summary>
-    public TimeSpan ScaleDownCoolDown { get; set; } = TimeSpan.FromMinutes(5);
+    public TimeSpan ScaleDownCoolDown { get; set; } = TimeSpan.FromMinutes(15);
 
     /// <summary>Operations per second one node serves at full use.</summary>
     public double OpsPerNode { get; set; } = 5_000;
@@ -24,6 +24,18 @@ public sealed class ProvisioningPolicyOptions
 
     /// <summary>The share of a node's capacity the policy plans to use; the rest is headroom for bursts.</summary>
     public double TargetUtilisation { get; set; } = 0.7;
+
+    /// <summary>
+    /// A group grows only once its use would exceed <see cref="TargetUtilisation"/> plus this (as HPA's tolerance),
+    /// and then to its need at the target; small rises are absorbed by the headroom instead of buying a node.
+    /// </summary>
+    public double ScaleUpTolerance { get; set; } = 0.1;
+
+    /// <summary>
+    /// At this use of its nodes a group is saturated: the operations it reports are what it could serve, not what
+    /// was asked of it, so it doubles (within the quota) rather than growing to the measured need.
+    /// </summary>
+    public double SaturationUtilisation { get; set; } = 0.9;
 
     /// <summary>The least nodes of any group (the redundancy floor a colony reports can raise it).</summary>
     public int MinNodes { get; set; } = 1;

@@ -18,6 +18,9 @@ public sealed class ProvisioningPolicyOptionsValidator : IValidateOptions<Provis
             _ when o.BytesPerNode < 1 => $"{S}BytesPerNode {o.BytesPerNode} must be at least 1",
             _ when o.KblsPerNode < 1 => $"{S}KblsPerNode {o.KblsPerNode} must be at least 1",
             _ when !(o.TargetUtilisation is > 0 and <= 1) => $"{S}TargetUtilisation {o.TargetUtilisation} must be above 0 and at most 1",
+            _ when !(o.ScaleUpTolerance is >= 0 and < 1) => $"{S}ScaleUpTolerance {o.ScaleUpTolerance} must be at least 0 and below 1",
+            _ when !(o.SaturationUtilisation > o.TargetUtilisation && o.SaturationUtilisation <= 2) =>
+                $"{S}SaturationUtilisation {o.SaturationUtilisation} must be above TargetUtilisation ({o.TargetUtilisation}) and at most 2 (above 1: never)",
             _ when o.MinNodes < 0 => $"{S}MinNodes {o.MinNodes} must be at least 0",
             _ when o.MaxNodesPerGroup < Math.Max(1, o.MinNodes) => $"{S}MaxNodesPerGroup {o.MaxNodesPerGroup} must be at least 1 and at least MinNodes ({o.MinNodes})",
             _ when o.MaxNodeGroups < 1 => $"{S}MaxNodeGroups {o.MaxNodeGroups} must be at least 1",
