@@ -1,3 +1,4 @@
+using Kbl.Provisioning.Kubernetes;
 using Kbl.Provisioning.Providers;
 using Kbl.Provisioning.Queue;
 using Microsoft.Extensions.DependencyInjection;
@@ -20,6 +21,12 @@ public static class ProvisionerServices
             services.GetService<LocalSiloLauncher>() ?? throw new InvalidOperationException("the local provider runs inside a silo (it starts siblings of it)"),
             options.Local,
             services.GetRequiredService<ILogger<LocalSiloProvider>>()),
+        "eks" => EksNodeGroupProvider.Create(options.Eks, StatefulSets(options, services), services.GetService<ILoggerFactory>()),
+        "dry-run" => new DryRunProvider(options.Eks, Console.Out, options.Kubernetes),
         _ => throw new NotSupportedException($"provider {options.Provider}"),
     };
+
+    /// <summary>The silo StatefulSets beside the node groups: only when Kubernetes is in use (by default, inside a pod).</summary>
+    private static ISiloStatefulSets? StatefulSets(ProvisioningOptions options, IServiceProvider services) =>
+        services.GetService<ISiloStatefulSets>();
 }

@@ -61,7 +61,7 @@ public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOpt
         var eks = o.Eks;
         return o.Provider switch
         {
-            _ when string.IsNullOrWhiteSpace(eks.ClusterName) => $"{S}Eks:ClusterName is required with the {o.Provider} provider",
+            "eks" when string.IsNullOrWhiteSpace(eks.ClusterName) => $"{S}Eks:ClusterName is required with the eks provider",
             _ when string.IsNullOrWhiteSpace(eks.Region) => $"{S}Eks:Region is required with the {o.Provider} provider",
             "eks" when !eks.NodeRole.StartsWith("arn:", StringComparison.Ordinal) => $"{S}Eks:NodeRole '{eks.NodeRole}' must be the node IAM role's ARN (arn:aws:iam::ACCOUNT:role/NAME)",
             _ when Url(eks.ServiceUrl, "Eks:ServiceUrl") is { } bad => bad,
