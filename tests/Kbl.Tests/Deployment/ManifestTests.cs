@@ -418,7 +418,11 @@ public sealed partial class ManifestTests
     {
         Assert.Empty(Example.Of<V1ClusterRole>());
         Assert.Empty(Example.Of<V1ClusterRoleBinding>());
-        var role = Assert.Single(Example.Of<V1Role>());
+
+        // The silos' Role (the Provisioner's own is checked in ProvisionerManifestTests).
+        var siloAccount = Silos[0].Spec.Template.Spec.ServiceAccountName;
+        var binding = Assert.Single(Example.Of<V1RoleBinding>(), b => b.Subjects.Any(s => s.Kind == "ServiceAccount" && s.Name == siloAccount));
+        var role = Example.Named<V1Role>(binding.RoleRef.Name);
         var rule = Assert.Single(role.Rules);
         Assert.Equal(new[] { "" }, rule.ApiGroups);
         Assert.Equal(new[] { "pods" }, rule.Resources);
@@ -434,7 +438,6 @@ public sealed partial class ManifestTests
 
         Assert.Equal(needed, new SortedSet<string>(rule.Verbs, StringComparer.Ordinal));
 
-        var binding = Assert.Single(Example.Of<V1RoleBinding>());
         Assert.Equal(("rbac.authorization.k8s.io", "Role", role.Metadata.Name), (binding.RoleRef.ApiGroup, binding.RoleRef.Kind, binding.RoleRef.Name));
         var subject = Assert.Single(binding.Subjects);
         Assert.Equal("ServiceAccount", subject.Kind);
@@ -450,7 +453,7 @@ public sealed partial class ManifestTests
     }
 
     [Fact]
-    public void The_iam_policy_allows_only_the_calls_the_dynamodb_provider_makes_on_its_table()
+    public void The_iam_policy_allows_only_the_calls_the_dynamodb_provider_makes_on_its_table_and_sending_to_the_queue()
     {
         var settings = Settings(Silos[0]);
         Assert.All(Silos, set => Assert.Equal(settings["Kbl:Storage:DynamoDb:TableName"].Value, Settings(set)["Kbl:Storage:DynamoDb:TableName"].Value));
@@ -466,11 +469,19 @@ public sealed partial class ManifestTests
         Assert.Equal("2012-10-17", (string?)policy["Version"]);
         var statements = policy["Statement"]!.AsArray().Select(s => s!.AsObject()).ToList();
         var actions = new SortedSet<string>(StringComparer.Ordinal);
+        var queueActions = new List<string>();
         var account = "";
         foreach (var statement in statements)
         {
             Assert.Equal("Allow", (string?)statement["Effect"]);
             Assert.Equal(new[] { "Action", "Effect", "Resource", "Sid" }, statement.Select(p => p.Key).Order(StringComparer.Ordinal));
+            if (Strings(statement["Action"]).All(a => a.StartsWith("sqs:", StringComparison.Ordinal)))
+            {
+                // Sending desired states to the deployment queue: checked with the Provisioner (ProvisionerManifestTests).
+                queueActions.AddRange(Strings(statement["Action"]));
+                continue;
+            }
+
             foreach (var action in Strings(statement["Action"]))
             {
                 actions.Add(action);
@@ -486,6 +497,7 @@ public sealed partial class ManifestTests
         }
 
         Assert.Equal(needed, actions);
+        Assert.Equal(["sqs:SendMessage"], queueActions);
 
         // The policy belongs to the IRSA role the silos' service account names, in the same account.
         var annotations = Example.Named<V1ServiceAccount>(Silos[0].Spec.Template.Spec.ServiceAccountName).Metadata.Annotations;

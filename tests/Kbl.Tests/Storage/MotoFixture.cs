@@ -4,7 +4,9 @@ namespace Kbl.Tests.Storage;
 
 /// <summary>
 /// moto's AWS server (Python, <c>pip install 'moto[server]'</c>), in memory: a second, independent
-/// implementation of the DynamoDB wire protocol besides dynalite.
+/// implementation of the DynamoDB wire protocol besides dynalite, and the SQS one (AWS JSON 1.0) the deployment
+/// queue tests use (Kbl.Tests.Provisioning.SqsDeploymentQueueTests; they make queues of their own and ignore
+/// <see cref="LocalDynamoDbFixture.TableName"/>).
 /// </summary>
 /// <remarks>
 /// It runs moto's own server application, as <c>moto_server -H 127.0.0.1 -p PORT</c> does, with one
