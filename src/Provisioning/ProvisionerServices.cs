@@ -12,6 +12,7 @@ public static class ProvisionerServices
     public static IDeploymentQueue Queue(ProvisioningOptions options, string localPath, IServiceProvider services) => options.Queue switch
     {
         "local" => new LocalSpoolQueue(localPath),
+        "sqs" => new SqsDeploymentQueue(Microsoft.Extensions.Options.Options.Create(options), services.GetRequiredService<ILogger<SqsDeploymentQueue>>()),
         _ => throw new NotSupportedException($"queue {options.Queue}"),
     };
 
@@ -28,5 +29,8 @@ public static class ProvisionerServices
 
     /// <summary>The silo StatefulSets beside the node groups: only when Kubernetes is in use (by default, inside a pod).</summary>
     private static ISiloStatefulSets? StatefulSets(ProvisioningOptions options, IServiceProvider services) =>
-        services.GetService<ISiloStatefulSets>();
+        services.GetService<ISiloStatefulSets>() ??
+        (options.Kubernetes.Enabled ?? Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is { Length: > 0 }
+            ? new SiloStatefulSets(SiloStatefulSets.InClusterClient(), Microsoft.Extensions.Options.Options.Create(options), services.GetRequiredService<ILogger<SiloStatefulSets>>())
+            : null);
 }

@@ -7,7 +7,7 @@ namespace Kbl.Provisioning.Providers;
 /// the last desired state it took (none at first) to the new one, one line each:
 /// <c>POST https://eks.us-east-1.amazonaws.com/clusters/kbl/node-groups {…}</c>, <c>POST …/update-config {…}</c>,
 /// <c>DELETE …/node-groups/NAME</c>, and with Kubernetes the silo StatefulSets' replica changes
-/// (<c>PATCH …/statefulsets/kbl-silo-NAME/scale {"spec":{"replicas":N}}</c>, <c>DELETE …/statefulsets/kbl-silo-NAME</c>).
+/// (<c>PATCH …/statefulsets/kbl-NAME/scale {"spec":{"replicas":N}}</c>, <c>DELETE …/statefulsets/kbl-NAME</c>).
 /// The lines are built by the same code as the real calls (<see cref="EksRequests"/>), tokens included. Reads and
 /// waits are not printed. It answers as if every call had succeeded.
 /// </summary>
@@ -28,7 +28,7 @@ public sealed class DryRunProvider : INodeGroupProvider
 
     /// <param name="options">The cluster, endpoint and node role the printed calls name.</param>
     /// <param name="output">Where the lines go; null: <see cref="Console.Out"/>.</param>
-    /// <param name="kubernetes">Null: no StatefulSet lines. Else the namespace and name prefix (<see cref="KubernetesOptions.TemplateStatefulSet"/>) of the silo StatefulSets.</param>
+    /// <param name="kubernetes">Null: no StatefulSet lines. Else the namespace of the silo StatefulSets (named as <see cref="Kubernetes.SiloStatefulSets.StatefulSetName"/> does).</param>
     /// <param name="subnets">
     /// Picks a new group's subnets (<see cref="Ec2Zones"/>, read-only EC2 calls). Null: <see cref="EksOptions.Subnets"/> as
     /// configured, or when none a placeholder <c>&lt;default subnet of ZONE&gt;</c> per zone.
@@ -153,5 +153,5 @@ public sealed class DryRunProvider : INodeGroupProvider
     }
 
     private string StatefulSet(string group) =>
-        $"{KubernetesApi}/apis/apps/v1/namespaces/{Uri.EscapeDataString(_kubernetes!.Namespace)}/statefulsets/{Uri.EscapeDataString(_kubernetes.TemplateStatefulSet + "-" + group)}";
+        $"{KubernetesApi}/apis/apps/v1/namespaces/{Uri.EscapeDataString(_kubernetes!.Namespace)}/statefulsets/{Uri.EscapeDataString(Kubernetes.SiloStatefulSets.StatefulSetName(group))}";
 }

@@ -47,18 +47,18 @@ public sealed class EksDryRunProviderTests(EksMoto aws)
         Assert.Equal(
             $$$"""
             POST {{{Eks}}} {"nodegroupName":"kbl-hot","scalingConfig":{"minSize":1,"maxSize":4,"desiredSize":2},"subnets":["subnet-0a","subnet-0b"],"instanceTypes":["m5.large"],"nodeRole":"arn:aws:iam::123456789012:role/kbl-nodes","labels":{"kbl.io/node-group":"kbl-hot","kbl.io/tier":"hot"},"taints":[{"key":"kbl.io/hot","value":"true","effect":"NO_SCHEDULE"}],"tags":{"kbl.io/managed-by":"kbl"},"clientRequestToken":"761b1b8c-9544-1d64-f9d6-b26883dc3671"}
-            PATCH {{{StatefulSets}}}/kbl-silo-kbl-hot/scale {"spec":{"replicas":2}}
+            PATCH {{{StatefulSets}}}/kbl-kbl-hot/scale {"spec":{"replicas":2}}
             POST {{{Eks}}} {"nodegroupName":"kbl-cold","scalingConfig":{"minSize":0,"maxSize":3,"desiredSize":2},"subnets":["subnet-0a","subnet-0b"],"instanceTypes":["t3.large"],"nodeRole":"arn:aws:iam::123456789012:role/kbl-nodes","labels":{"kbl.io/node-group":"kbl-cold","team":"data"},"tags":{"kbl.io/managed-by":"kbl"},"clientRequestToken":"d05a6822-a52a-1f1f-faca-44732a56e216"}
-            PATCH {{{StatefulSets}}}/kbl-silo-kbl-cold/scale {"spec":{"replicas":2}}
+            PATCH {{{StatefulSets}}}/kbl-kbl-cold/scale {"spec":{"replicas":2}}
 
             """,
             afterFirst);
         Assert.Equal(
             $$$"""
             POST {{{Eks}}}/kbl-hot/update-config {"labels":{"addOrUpdateLabels":{"kbl.io/tier":"warm"}},"taints":{"removeTaints":[{"key":"kbl.io/hot","value":"true","effect":"NO_SCHEDULE"}]},"scalingConfig":{"minSize":1,"maxSize":6,"desiredSize":5},"clientRequestToken":"bdf0e921-f5a6-2cf1-f4e6-b48c4ea85d23"}
-            PATCH {{{StatefulSets}}}/kbl-silo-kbl-hot/scale {"spec":{"replicas":5}}
-            PATCH {{{StatefulSets}}}/kbl-silo-kbl-cold/scale {"spec":{"replicas":0}}
-            DELETE {{{StatefulSets}}}/kbl-silo-kbl-cold
+            PATCH {{{StatefulSets}}}/kbl-kbl-hot/scale {"spec":{"replicas":5}}
+            PATCH {{{StatefulSets}}}/kbl-kbl-cold/scale {"spec":{"replicas":0}}
+            DELETE {{{StatefulSets}}}/kbl-kbl-cold
             DELETE {{{Eks}}}/kbl-cold
 
             """,
