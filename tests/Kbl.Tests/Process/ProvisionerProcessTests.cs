@@ -1,0 +1,188 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Amazon.Runtime;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using Kbl.Provisioning;
+using Kbl.Provisioning.Eks;
+using Kbl.Tests.Provisioning;
+
+namespace Kbl.Tests.Process;
+
+/// <summary>
+/// The AWS shape of the loop, every part a real process: a silo publishing desired states to SQS (moto), the
+/// Provisioner process taking them from the queue and reconciling EKS managed node groups (moto), and reporting
+/// back to the silo's gateway. Load scales the group up and its end scales it down; a crashed Provisioner, a
+/// stale and a repeated message change nothing wrong.
+/// </summary>
+public sealed class ProvisionerProcessTests : IAsyncLifetime
+{
+    private const string Cluster = "kbl-e2e";
+    private readonly MotoServer _moto = new();
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "kbl-provisioner-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly List<ProvisionerProcess> _provisioners = [];
+    private SiloProcess _silo = null!;
+    private AmazonSQSClient _sqs = null!;
+    private string _queueUrl = "";
+    private HttpClient _eksHttp = null!;
+    private EksClient _eks = null!;
+
+    public async Task InitializeAsync()
+    {
+        await _moto.InitializeAsync();
+        var credentials = new BasicAWSCredentials("kbl-test", "kbl-test-secret");
+        _sqs = new AmazonSQSClient(credentials, new AmazonSQSConfig { ServiceURL = _moto.ServiceUrl, AuthenticationRegion = "us-east-1" });
+        _queueUrl = (await _sqs.CreateQueueAsync(new CreateQueueRequest { QueueName = "kbl-desired", Attributes = new() { ["VisibilityTimeout"] = "2" } })).QueueUrl;
+        _eksHttp = new HttpClient();
+        _eks = new EksClient(_eksHttp, Eks(), credentials);
+        await EksMoto.CreateCluster(_eks, Cluster);
+
+        _silo = new SiloProcess(Path.Combine(_root, "silo"), "silo", new Dictionary<string, string>(Queue)
+        {
+            ["Kbl:FeedbackPeriod"] = "00:00:01",
+            ["Kbl:Provisioning:Provider"] = "eks",
+            ["Kbl:Provisioning:Period"] = "00:00:01",
+            ["Kbl:Provisioning:ScaleDownCoolDown"] = "00:00:05",
+            ["Kbl:Provisioning:OpsPerNode"] = "40",
+            ["Kbl:Provisioning:MaxNodesPerGroup"] = "3",
+            ["Kbl:Provisioning:HotSubtreeShare"] = "0",
+            ["Kbl:Provisioning:InstanceType"] = "m6i.large",
+        });
+        await _silo.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (var provisioner in _provisioners)
+        {
+            await provisioner.DisposeAsync();
+        }
+
+        await _silo.DisposeAsync();
+        _sqs.Dispose();
+        _eksHttp.Dispose();
+        await _moto.DisposeAsync();
+        try
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private Dictionary<string, string> Queue => new()
+    {
+        ["Kbl:Provisioning:Queue"] = "sqs",
+        ["Kbl:Provisioning:Sqs:QueueUrl"] = _queueUrl,
+        ["Kbl:Provisioning:Sqs:ServiceUrl"] = _moto.ServiceUrl,
+    };
+
+    [Fact]
+    public async Task Desired_states_travel_over_SQS_and_the_Provisioner_makes_EKS_follow_them()
+    {
+        using var http = new HttpClient { BaseAddress = _silo.HttpAddress };
+        var provisioner = StartProvisioner();
+
+        // At rest: the silo's own group, one node, created in EKS and reported back.
+        await Converged(http, 1, "the default group created at one node");
+
+        // Load: the plan grows the group and the Provisioner resizes the node group.
+        Assert.True((await http.PutAsync("/v1/colonies/loaded", JsonContent.Create(new { splitKeys = 1000 }))).IsSuccessStatusCode);
+        using var stop = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                (await http.PutAsync($"/v1/colonies/loaded/records/k{i % 500}", new StringContent("v"))).EnsureSuccessStatusCode();
+            }
+        });
+        var (grown, _) = await Converged(http, null, "the group grown under load", size => size > 1);
+
+        // The Provisioner crashes; meanwhile a stale and a repeated desired state reach the queue. The restarted one
+        // reads the current plan, ignores the stale state, and makes no second node group.
+        await provisioner.KillAsync();
+        var plan = await http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan");
+        var current = ProvisioningJson.Deserialize<DesiredState>(plan.GetProperty("desired").GetRawText());
+        await _sqs.SendMessageAsync(_queueUrl, ProvisioningJson.Serialize(current with { Generation = 1, Groups = [current.Groups[0] with { Desired = 3, Max = 3 }] }));
+        await _sqs.SendMessageAsync(_queueUrl, ProvisioningJson.Serialize(current));
+        provisioner = StartProvisioner();
+
+        // The end of the load: after the cool-down the group shrinks back to one node.
+        await stop.CancelAsync();
+        await writer;
+        var (size, nodegroup) = await Converged(http, 1, "the group back at one node after the load");
+        Assert.Equal(1, size);
+        Assert.Equal(["default"], await _eks.ListNodegroups(CancellationToken.None));
+        Assert.Equal("m6i.large", Assert.Single(nodegroup.InstanceTypes!));
+        Assert.Equal("kbl", nodegroup.Tags!["kbl.io/managed-by"]);
+        Assert.Equal("default", nodegroup.Labels!["kbl.io/node-group"]);
+        Assert.True(grown > 1);
+        Assert.DoesNotContain("desired state generation 1 received", provisioner.Output, StringComparison.Ordinal); // the stale one
+    }
+
+    /// <summary>
+    /// Waits until EKS, the plan and the observed state agree: the node group's desired size is the plan's, the
+    /// Provisioner reported that generation without error, and (when given) the size is <paramref name="expected"/>.
+    /// </summary>
+    private async Task<(int Size, EksNodegroup Nodegroup)> Converged(HttpClient http, int? expected, string what, Func<int, bool>? also = null)
+    {
+        EksNodegroup? nodegroup = null;
+        var plan = await Eventually.Until(
+            async () =>
+            {
+                nodegroup = await _eks.DescribeNodegroup("default", CancellationToken.None);
+                return await http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan");
+            },
+            p =>
+            {
+                if (nodegroup?.ScalingConfig is not { DesiredSize: var size } || p.GetProperty("desired").GetProperty("groups")[0].GetProperty("desired").GetInt32() != size ||
+                    !p.TryGetProperty("observed", out var observed) || observed.TryGetProperty("error", out _) ||
+                    observed.GetProperty("generation").GetInt64() != p.GetProperty("desired").GetProperty("generation").GetInt64())
+                {
+                    return false;
+                }
+
+                return (expected is null || size == expected) && (also is null || also(size));
+            },
+            TimeSpan.FromSeconds(90), $"{what} (provisioner output: {string.Join(" | ", _provisioners.Select(p => p.Output[^Math.Min(2000, p.Output.Length)..]))})");
+        Assert.Equal("ACTIVE", plan.GetProperty("observed").GetProperty("groups")[0].GetProperty("status").GetString());
+        return (nodegroup!.ScalingConfig!.DesiredSize, nodegroup);
+    }
+
+    private ProvisionerProcess StartProvisioner()
+    {
+        var settings = new Dictionary<string, string>(Queue)
+        {
+            ["Kbl:Provisioning:Provider"] = "eks",
+            ["Kbl:Provisioning:ClusterUrl"] = _silo.HttpAddress.ToString(),
+            ["Kbl:Provisioning:ResyncInterval"] = "00:00:01",
+            ["Kbl:Provisioning:Eks:ClusterName"] = Cluster,
+            ["Kbl:Provisioning:Eks:ServiceUrl"] = _moto.ServiceUrl,
+            ["Kbl:Provisioning:Eks:Ec2ServiceUrl"] = _moto.ServiceUrl,
+            ["Kbl:Provisioning:Eks:NodeRole"] = EksMoto.NodeRole,
+            ["Kbl:Provisioning:Eks:PollInterval"] = "00:00:00.100",
+            ["Kbl:Provisioning:Kubernetes:Enabled"] = "false",
+        };
+        var environment = new Dictionary<string, string>
+        {
+            ["AWS_ACCESS_KEY_ID"] = "kbl-test",
+            ["AWS_SECRET_ACCESS_KEY"] = "kbl-test-secret",
+            ["AWS_REGION"] = "us-east-1",
+        };
+        var provisioner = new ProvisionerProcess(settings, environment);
+        _provisioners.Add(provisioner);
+        provisioner.Start();
+        return provisioner;
+    }
+
+    private EksOptions Eks() => new()
+    {
+        ClusterName = Cluster,
+        Region = "us-east-1",
+        ServiceUrl = _moto.ServiceUrl,
+        Ec2ServiceUrl = _moto.ServiceUrl,
+        NodeRole = EksMoto.NodeRole,
+        PollInterval = TimeSpan.FromMilliseconds(100),
+    };
+}
