@@ -1,4 +1,4 @@
-# The Kbl silo image: `docker build -t kbl-silo .` from the repository root.
+# The Kbl image (the silo, and the Provisioner under /app/provisioner): `docker build -t kbl-silo .` from the repository root.
 #
 # NOT BUILT HERE: the machine this was written on has no Docker engine, so this file has never been run. It is
 # kept to the standard two-stage shape (SDK to publish, ASP.NET Core runtime to run) so that it works as written;
@@ -12,11 +12,15 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/Grains.Interfaces/Grains.Interfaces.csproj src/Grains.Interfaces/
 COPY src/Grains/Grains.csproj src/Grains/
+COPY src/Provisioning/Provisioning.csproj src/Provisioning/
+COPY src/Provisioner/Provisioner.csproj src/Provisioner/
 COPY src/Silo/Silo.csproj src/Silo/
-RUN dotnet restore src/Silo/Silo.csproj
+RUN dotnet restore src/Silo/Silo.csproj && dotnet restore src/Provisioner/Provisioner.csproj
 COPY protos/ protos/
 COPY src/ src/
 RUN dotnet publish src/Silo/Silo.csproj -c Release -o /app --no-restore
+# The Provisioner (k8s/base/provisioner) runs from the same image: `dotnet /app/provisioner/Kbl.Provisioner.dll`.
+RUN dotnet publish src/Provisioner/Provisioner.csproj -c Release -o /app/provisioner --no-restore
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app

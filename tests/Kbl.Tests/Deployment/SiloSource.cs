@@ -69,6 +69,14 @@ public static partial class SiloSource
             }
         }
 
+        // Kbl:Provisioning: the provisioning options (Kbl.Provisioning) and the policy's thresholds (Kbl.Grains) share one section.
+        AddReflected(keys, Kbl.Provisioning.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningPolicyOptions));
+        AddReflected(keys, Kbl.Provisioning.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningOptions));
+        AddReflected(keys, "Kbl:Provisioning:Sqs", typeof(Kbl.Provisioning.SqsOptions));
+        AddReflected(keys, "Kbl:Provisioning:Eks", typeof(Kbl.Provisioning.EksOptions));
+        AddReflected(keys, "Kbl:Provisioning:Kubernetes", typeof(Kbl.Provisioning.KubernetesOptions));
+        AddReflected(keys, "Kbl:Provisioning:Local", typeof(Kbl.Provisioning.LocalProviderOptions));
+
         // Kbl.Silo: every class with a public const Section, read from its source.
         var classes = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in Files("src/Silo"))
