@@ -15,7 +15,8 @@ public sealed class ProvisioningOptions
     public string Queue { get; set; } = "local";
 
     /// <summary>
-    /// Whether this silo runs the reconciler itself. Default: on for <c>local</c> and <c>dry-run</c>; with
+    /// Whether this silo runs the reconciler itself (one per cluster). Default: on for <c>local</c> and <c>dry-run</c>
+    /// in the primary silo of a localhost cluster, off elsewhere; with
     /// <c>eks</c> the Provisioner runs as its own process (src/Provisioner).
     /// </summary>
     public bool? InProcess { get; set; }

@@ -62,7 +62,8 @@ public sealed class ProvisioningGrain(
 
     public async Task Stand(string nodeGroup)
     {
-        if (S.Standing.Add(nodeGroup))
+        // A group made for a hot subtree goes when the subtree cools, whatever silos it has meanwhile.
+        if (S.Policy.Track(nodeGroup) is not { Dedicated: true } && S.Standing.Add(nodeGroup))
         {
             await state.WriteStateAsync();
             await Step();

@@ -9,7 +9,8 @@ namespace Kbl.Provisioning.Providers;
 
 /// <summary>
 /// The local provider: a node group is a set of silo processes on this machine, started with that group's
-/// <c>Kbl:NodeGroup</c>. The host silo counts as one node of its own group. Scale-up starts processes (each on free
+/// <c>Kbl:NodeGroup</c>. Silos it did not start (the host, silos started by hand) count as nodes of their groups;
+/// it starts and stops only its own. Scale-up starts processes (each on free
 /// loopback ports, with its own data directory under <c>{DataRoot}/silos/NAME</c>) and waits until they are ready;
 /// scale-down sends SIGTERM, so the silo drains (its KBLs and records move to the rest of its group) before it
 /// exits. Silo names are stable (<c>{host}-{group}-{n}</c>, lowest free n), so a silo started again under a name
@@ -39,9 +40,12 @@ public sealed partial class LocalSiloProvider(LocalSiloLauncher launcher, LocalP
             _silos.RemoveAll(s => s.Process.HasExited && Forget(s));
             var groups = desired.Groups.Select(g => g.Name).Union(_silos.Select(s => s.Group)).Union(_leftovers.Select(l => l.Group)).ToList();
             string? error = null;
+            var others = launcher.ClusterSilos().Where(s => _silos.All(own => own.Name != s.Name)).ToList();
             foreach (var group in groups)
             {
-                var want = Math.Max(0, (desired.Group(group)?.Desired ?? 0) - (group == launcher.HostNodeGroup ? 1 : 0));
+                // Silos this provider did not start (the host, silos started by hand) count towards their group; it
+                // starts and stops only its own.
+                var want = Math.Max(0, (desired.Group(group)?.Desired ?? 0) - others.Count(s => s.Group == group));
                 var revive = _leftovers.Where(l => l.Group == group).Select(l => l.Name).ToList();
                 error ??= await StartUpTo(group, Math.Max(want, revive.Count), revive, cancellationToken);
                 _leftovers.RemoveAll(l => l.Group == group);
@@ -50,13 +54,10 @@ public sealed partial class LocalSiloProvider(LocalSiloLauncher launcher, LocalP
 
             await Save();
             var observed = new List<ObservedGroup>();
+            var active = launcher.ClusterSilos();
             foreach (var spec in desired.Groups)
             {
-                var ready = spec.Name == launcher.HostNodeGroup ? 1 : 0;
-                foreach (var silo in _silos.Where(s => s.Group == spec.Name))
-                {
-                    ready += await IsReady(silo, cancellationToken) ? 1 : 0;
-                }
+                var ready = active.Count(s => s.Group == spec.Name);
 
                 observed.Add(new ObservedGroup(spec.Name, "ACTIVE", spec.Desired, ready,
                     spec.Desired > options.MaxSilos + 1 ? [$"capped by Kbl:Provisioning:Local:MaxSilos={options.MaxSilos}"] : []));

@@ -35,7 +35,7 @@ public static class KblProvisioningExtensions
 
         if (provisioning.Provider == "local")
         {
-            services.AddSingleton(Launcher(settings, args));
+            services.AddSingleton(sp => Launcher(settings, args, sp.GetRequiredService<Kbl.Placement.ClusterLoad>()));
         }
 
         services.AddSingleton(sp => ProvisionerServices.Provider(provisioning, sp));
@@ -49,19 +49,20 @@ public static class KblProvisioningExtensions
         Path.GetFullPath(settings.Provisioning.Local.QueuePath is { Length: > 0 } path ? path : Path.Combine(settings.Kbl.DataPath, "provisioning", "queue"));
 
     /// <summary>Sibling silos run this silo's own program with its arguments, joined to this silo's cluster and storage.</summary>
-    private static LocalSiloLauncher Launcher(KblSettings settings, string[] args)
+    private static LocalSiloLauncher Launcher(KblSettings settings, string[] args, Kbl.Placement.ClusterLoad cluster)
     {
         var processPath = Environment.ProcessPath ?? throw new InvalidOperationException("the silo's executable is unknown");
         var prefix = Path.GetFileNameWithoutExtension(processPath) == "dotnet" ? [typeof(KblProvisioningExtensions).Assembly.Location] : Array.Empty<string>();
-        var cluster = settings.Cluster;
+        var ports = settings.Cluster;
         var overrides = new Dictionary<string, string>
         {
-            ["Kbl:Cluster:PrimarySiloPort"] = (cluster.PrimarySiloPort == 0 ? cluster.SiloPort : cluster.PrimarySiloPort).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Kbl:Cluster:PrimarySiloPort"] = (ports.PrimarySiloPort == 0 ? ports.SiloPort : ports.PrimarySiloPort).ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Kbl:Storage:Sqlite:Path"] = Path.GetFullPath(settings.Sqlite.Path),
             ["Kbl:Provisioning:Local:QueuePath"] = QueuePath(settings),
         };
         return new LocalSiloLauncher(processPath, [.. prefix, .. args], overrides, settings.Kbl.SiloName, settings.Kbl.NodeGroup,
-            Path.GetFullPath(settings.Kbl.DataPath), settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30));
+            Path.GetFullPath(settings.Kbl.DataPath), settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30),
+            () => [.. cluster.ActiveSilos().Select(s => (s.Identity.Name, s.Identity.NodeGroup))]);
     }
 
     private static void Copy<T>(T from, T to)

@@ -37,6 +37,10 @@ public sealed record KblSettings(
         var auth = Bind<KblAuthOptions>(configuration, KblAuthOptions.Section);
         var telemetry = Bind<KblTelemetryOptions>(configuration, KblTelemetryOptions.Section);
         var (provisioning, policy) = LoadProvisioning(configuration);
+
+        // One reconciler per cluster: by default the local and dry-run providers run in the primary silo of a
+        // localhost cluster only (elsewhere, set Kbl:Provisioning:InProcess=true on one silo).
+        provisioning.InProcess ??= provisioning.Provider is "local" or "dry-run" && cluster.Mode == "localhost" && cluster.PrimarySiloPort == 0;
         if (string.IsNullOrEmpty(kbl.SiloName))
         {
             kbl.SiloName = Environment.GetEnvironmentVariable("POD_NAME") is { Length: > 0 } pod ? pod : $"silo-{cluster.SiloPort}";
