@@ -94,7 +94,12 @@ public sealed class ProvisioningGrain(
         var now = time.GetUtcNow();
         var policy = Clone(S.Policy);
         var step = _policy.Step(policy, Demand(), now, S.Standing);
-        if (step.Changed || S.Desired is null)
+        if (!step.Changed && S.Desired is not null)
+        {
+            // The cool-down clocks moved on: keep them (they are persisted with the next change).
+            S.Policy = policy;
+        }
+        else
         {
             // A subtree leaves its dedicated group before the group may go away: move it home first, or wait.
             foreach (var released in S.Policy.Assignments.Where(a => !policy.Assignments.Any(p => p.Subtree == a.Subtree)))

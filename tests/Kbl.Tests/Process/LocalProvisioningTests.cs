@@ -17,14 +17,8 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _host = new SiloProcess(Path.Combine(_root, "host"), "host", new Dictionary<string, string>
+        _host = Host(_root, new Dictionary<string, string>
         {
-            ["Kbl:FeedbackPeriod"] = "00:00:01",
-            ["Kbl:Placement:RebalancePeriod"] = "00:00:01",
-            ["Kbl:Placement:DrainTimeout"] = "00:00:30",
-            ["Kbl:Provisioning:Period"] = "00:00:01",
-            ["Kbl:Provisioning:ResyncInterval"] = "00:00:02",
-            ["Kbl:Provisioning:ScaleDownCoolDown"] = "00:00:10",
             ["Kbl:Provisioning:OpsPerNode"] = "100",
             ["Kbl:Provisioning:MaxNodesPerGroup"] = "2",
             ["Kbl:Provisioning:HotSubtreeShare"] = "0",
@@ -32,15 +26,37 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
         await _host.StartAsync();
     }
 
-    public async Task DisposeAsync()
+    public async Task DisposeAsync() => await StopHost(_host, _root);
+
+    /// <summary>A host silo with the local provider and short periods; <paramref name="policy"/> adds the policy's settings.</summary>
+    internal static SiloProcess Host(string root, Dictionary<string, string> policy)
     {
-        await _host.StopAsync();
-        await _host.DisposeAsync();
-        KillLeftovers(Path.Combine(_root, "host", "data", "local-silos.json"));
-        KillLeftovers(Path.Combine(_root, "host", "local-silos.json"));
+        var settings = new Dictionary<string, string>
+        {
+            ["Kbl:FeedbackPeriod"] = "00:00:01",
+            ["Kbl:Placement:RebalancePeriod"] = "00:00:01",
+            ["Kbl:Placement:DrainTimeout"] = "00:00:30",
+            ["Kbl:Provisioning:Period"] = "00:00:01",
+            ["Kbl:Provisioning:ResyncInterval"] = "00:00:02",
+            ["Kbl:Provisioning:ScaleDownCoolDown"] = "00:00:10",
+        };
+        foreach (var (key, value) in policy)
+        {
+            settings[key] = value;
+        }
+
+        return new SiloProcess(Path.Combine(root, "host"), "host", settings);
+    }
+
+    /// <summary>Stops the host gracefully (it stops its silos first); kills any silo a failed test left behind.</summary>
+    internal static async Task StopHost(SiloProcess host, string root)
+    {
+        await host.StopAsync();
+        await host.DisposeAsync();
+        KillLeftovers(Path.Combine(root, "host", "local-silos.json"));
         try
         {
-            Directory.Delete(_root, recursive: true);
+            Directory.Delete(root, recursive: true);
         }
         catch (IOException)
         {
@@ -62,35 +78,7 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
         var acknowledged = new ConcurrentDictionary<string, string>();
         var failures = new ConcurrentQueue<string>();
         using var stop = new CancellationTokenSource();
-        var writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
-        {
-            using var client = new HttpClient { BaseAddress = _host.HttpAddress, Timeout = TimeSpan.FromSeconds(30) };
-            for (var i = 0; !stop.IsCancellationRequested; i++)
-            {
-                var key = $"k{w}-{i % 150:D4}";
-                var value = $"{w}-{i}";
-                try
-                {
-                    using var put = await client.PutAsync($"/v1/colonies/busy/records/{key}", new StringContent(value));
-                    if (!put.IsSuccessStatusCode)
-                    {
-                        failures.Enqueue($"PUT {key}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
-                        continue;
-                    }
-
-                    acknowledged[key] = value;
-                    using var get = await client.GetAsync($"/v1/colonies/busy/records/{key}");
-                    if (!get.IsSuccessStatusCode)
-                    {
-                        failures.Enqueue($"GET {key}: {(int)get.StatusCode}");
-                    }
-                }
-                catch (HttpRequestException e)
-                {
-                    failures.Enqueue($"{key}: {e.Message}");
-                }
-            }
-        })).ToList();
+        var writers = Writers(_host, "busy", w => i => $"k{w}-{i % 150:D4}", acknowledged, failures, stop.Token);
 
         // Load: the plan grows the group to two nodes, a second silo process joins, and KBLs spread onto it.
         var silos = await Eventually.Until(
@@ -129,12 +117,45 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
     }
 
     /// <summary>A group's desired size (<c>desired</c>) or ready nodes (<c>observed</c>) by name.</summary>
-    private static Dictionary<string, int> Groups(JsonElement plan, string which) =>
+    internal static Dictionary<string, int> Groups(JsonElement plan, string which) =>
         plan.TryGetProperty(which, out var state) && state.ValueKind == JsonValueKind.Object
             ? state.GetProperty("groups").EnumerateArray().ToDictionary(
                 g => g.GetProperty("name").GetString()!,
                 g => g.GetProperty(which == "desired" ? "desired" : "ready").GetInt32())
             : [];
+
+    /// <summary>Four writers, each putting and reading back its keys until stopped; acknowledged values and every failure recorded.</summary>
+    internal static List<Task> Writers(SiloProcess host, string colony, Func<int, Func<int, string>> keys, ConcurrentDictionary<string, string> acknowledged, ConcurrentQueue<string> failures, CancellationToken stop) =>
+        [.. Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            using var client = new HttpClient { BaseAddress = host.HttpAddress, Timeout = TimeSpan.FromSeconds(30) };
+            var keyOf = keys(w);
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                var key = keyOf(i);
+                var value = $"{w}-{i}";
+                try
+                {
+                    using var put = await client.PutAsync($"/v1/colonies/{colony}/records/{key}", new StringContent(value));
+                    if (!put.IsSuccessStatusCode)
+                    {
+                        failures.Enqueue($"PUT {key}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}");
+                        continue;
+                    }
+
+                    acknowledged[key] = value;
+                    using var get = await client.GetAsync($"/v1/colonies/{colony}/records/{key}");
+                    if (!get.IsSuccessStatusCode)
+                    {
+                        failures.Enqueue($"GET {key}: {(int)get.StatusCode}");
+                    }
+                }
+                catch (HttpRequestException e)
+                {
+                    failures.Enqueue($"{key}: {e.Message}");
+                }
+            }
+        }))];
 
     private static void KillLeftovers(string stateFile)
     {
@@ -154,5 +175,97 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
             {
             }
         }
+    }
+}
+
+/// <summary>
+/// A saturated node group gives its hot subtree a node group of its own, with real processes: the local provider
+/// starts a silo of the new group, the provisioning grain moves the subtree (KBLs and records) onto it; when the
+/// subtree cools, it moves back and the group and its silo go away. Nothing acknowledged is lost.
+/// </summary>
+public sealed class HotSubtreeProvisioningTests : IAsyncLifetime
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "kbl-hot-subtree-" + Guid.NewGuid().ToString("N")[..8]);
+    private SiloProcess _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = LocalProvisioningTests.Host(_root, new Dictionary<string, string>
+        {
+            ["Kbl:Provisioning:OpsPerNode"] = "20",
+            ["Kbl:Provisioning:MaxNodesPerGroup"] = "1",
+            ["Kbl:Provisioning:HotSubtreeShare"] = "0.5",
+        });
+        await _host.StartAsync();
+    }
+
+    public Task DisposeAsync() => LocalProvisioningTests.StopHost(_host, _root);
+
+    [Fact]
+    public async Task A_hot_subtree_gets_a_group_of_its_own_and_returns_when_it_cools()
+    {
+        using var http = new HttpClient { BaseAddress = _host.HttpAddress };
+        Assert.True((await http.PutAsync("/v1/colonies/skew", JsonContent.Create(new { fanOut = 2, splitKeys = 60, hysteresisSeconds = 3600 }))).IsSuccessStatusCode);
+        var acknowledged = new ConcurrentDictionary<string, string>();
+        foreach (var key in Enumerable.Range(0, 50).Select(i => $"a{i:D3}").Concat(Enumerable.Range(0, 50).Select(i => $"z{i:D3}")))
+        {
+            (await http.PutAsync($"/v1/colonies/skew/records/{key}", new StringContent("seed"))).EnsureSuccessStatusCode();
+            acknowledged[key] = "seed";
+        }
+
+        // The z… keys are all in r.1 (the root divided at the 61st key, a0…); the load goes there only.
+        var tree = await http.GetFromJsonAsync<JsonElement>("/v1/colonies/skew/tree");
+        var r1 = Kbls(tree).Single(k => k.Path == "r.1");
+        Assert.True(string.CompareOrdinal(r1.Lo, "z000") <= 0, $"r.1 starts at {r1.Lo}, after the hot keys");
+        var failures = new ConcurrentQueue<string>();
+        using var stop = new CancellationTokenSource();
+        var writers = LocalProvisioningTests.Writers(_host, "skew", w => i => $"z{(w * 10) + (i % 10):D3}", acknowledged, failures, stop.Token);
+
+        var hot = Kbl.Provisioning.ProvisioningPolicy.DedicatedGroupName("skew", "r.1");
+        tree = await Eventually.Until(
+            () => http.GetFromJsonAsync<JsonElement>("/v1/colonies/skew/tree"),
+            t => Kbls(t).Where(k => k.Path.StartsWith("r.1", StringComparison.Ordinal)).All(k => k.NodeGroup == hot && k.Silo == $"host-{hot}-1"),
+            TimeSpan.FromSeconds(120), $"subtree r.1 on a silo of its own group {hot}");
+        Assert.All(Kbls(tree).Where(k => k.Path.StartsWith("r.0", StringComparison.Ordinal)), k => Assert.Equal(("default", "host"), (k.NodeGroup, k.Silo)));
+        var plan = await http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan");
+        var dedicated = plan.GetProperty("desired").GetProperty("groups").EnumerateArray().Single(g => g.GetProperty("name").GetString() == hot);
+        Assert.Equal(["skew/r.1"], dedicated.GetProperty("subtrees").EnumerateArray().Select(s => s.GetString()));
+        Assert.Equal("true", dedicated.GetProperty("labels").GetProperty("kbl.io/dedicated").GetString());
+
+        // Cool: after the cool-down the subtree comes home, then its group and silo go.
+        await stop.CancelAsync();
+        await Task.WhenAll(writers);
+        await Eventually.Until(
+            () => http.GetFromJsonAsync<JsonElement>("/v1/cluster/silos"),
+            s => s.GetProperty("silos").GetArrayLength() == 1,
+            TimeSpan.FromSeconds(120), $"the silo of {hot} gone (plan {await http.GetStringAsync("/v1/cluster/plan")}; host log {_host.Output[^Math.Min(4000, _host.Output.Length)..]})");
+        tree = await http.GetFromJsonAsync<JsonElement>("/v1/colonies/skew/tree");
+        Assert.All(Kbls(tree), k => Assert.Equal(("default", "host"), (k.NodeGroup, k.Silo)));
+        plan = await http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan");
+        Assert.DoesNotContain(hot, LocalProvisioningTests.Groups(plan, "desired").Keys);
+        Assert.Contains(plan.GetProperty("decisions").EnumerateArray(), d => d.GetProperty("change").GetString() == "dedicate to skew/r.1");
+        Assert.Contains(plan.GetProperty("decisions").EnumerateArray(), d => d.GetProperty("change").GetString()!.StartsWith("remove; skew/r.1 returns to default", StringComparison.Ordinal));
+
+        Assert.Empty(failures);
+        foreach (var (key, value) in acknowledged)
+        {
+            Assert.Equal(value, await http.GetStringAsync($"/v1/colonies/skew/records/{key}"));
+        }
+    }
+
+    private static List<(string Path, string? Lo, string NodeGroup, string Silo)> Kbls(JsonElement tree)
+    {
+        var all = new List<(string, string?, string, string)>();
+        void Walk(JsonElement kbl)
+        {
+            all.Add((kbl.GetProperty("path").GetString()!, kbl.GetProperty("range").GetProperty("lo").GetString(), kbl.GetProperty("nodeGroup").GetString()!, kbl.GetProperty("silo").GetString()!));
+            foreach (var child in kbl.GetProperty("children").EnumerateArray())
+            {
+                Walk(child);
+            }
+        }
+
+        Walk(tree);
+        return all;
     }
 }
