@@ -182,17 +182,14 @@ public sealed record KblSettings(
     private static T Bind<T>(IConfiguration configuration, string section, bool errorOnUnknown = true)
         where T : new()
     {
-        var options = new T();
         try
         {
-            configuration.GetSection(section).Bind(options, o => o.ErrorOnUnknownConfiguration = errorOnUnknown);
+            return ProvisioningSettings.Bind<T>(configuration, section, errorOnUnknown);
         }
-        catch (InvalidOperationException e)
+        catch (ProvisioningConfigurationException e)
         {
-            throw new KblConfigurationException(e.Message.ReplaceLineEndings(" "));
+            throw new KblConfigurationException(e.Message);
         }
-
-        return options;
     }
 
     private static void Port(int port, string key)
