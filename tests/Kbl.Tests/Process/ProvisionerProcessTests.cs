@@ -11,7 +11,8 @@ namespace Kbl.Tests.Process;
 
 /// <summary>
 /// The AWS shape of the loop, every part a real process: a silo publishing desired states to SQS (moto), the
-/// Provisioner process taking them from the queue and reconciling EKS managed node groups (moto), and reporting
+/// Provisioner process taking them from the queue and reconciling EKS managed node groups (moto, behind the fault
+/// proxy: throttling, a lost answer, slow CREATING, an update in progress), and reporting
 /// back to the silo's gateway. Load scales the group up and its end scales it down; a crashed Provisioner, a
 /// stale and a repeated message change nothing wrong.
 /// </summary>
@@ -21,6 +22,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
     private readonly MotoServer _moto = new();
     private readonly string _root = Path.Combine(Path.GetTempPath(), "kbl-provisioner-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly List<ProvisionerProcess> _provisioners = [];
+    private FaultProxy _proxy = null!;
     private SiloProcess _silo = null!;
     private AmazonSQSClient _sqs = null!;
     private string _queueUrl = "";
@@ -30,6 +32,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         await _moto.InitializeAsync();
+        _proxy = new FaultProxy(_moto.ServiceUrl);
         var credentials = new BasicAWSCredentials("kbl-test", "kbl-test-secret");
         _sqs = new AmazonSQSClient(credentials, new AmazonSQSConfig { ServiceURL = _moto.ServiceUrl, AuthenticationRegion = "us-east-1" });
         _queueUrl = (await _sqs.CreateQueueAsync(new CreateQueueRequest { QueueName = "kbl-desired", Attributes = new() { ["VisibilityTimeout"] = "2" } })).QueueUrl;
@@ -59,6 +62,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
         }
 
         await _silo.DisposeAsync();
+        await _proxy.DisposeAsync();
         _sqs.Dispose();
         _eksHttp.Dispose();
         await _moto.DisposeAsync();
@@ -82,6 +86,16 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
     public async Task Desired_states_travel_over_SQS_and_the_Provisioner_makes_EKS_follow_them()
     {
         using var http = new HttpClient { BaseAddress = _silo.HttpAddress };
+
+        // EKS misbehaves on the way (the Provisioner talks to it through the fault proxy): the first create is
+        // throttled, the second one's answer is lost after EKS made the group, the group takes a while to become
+        // ACTIVE, and the first resize meets an update in progress and then waits for its own.
+        const string create = "^/clusters/" + Cluster + "/node-groups$";
+        _proxy.Fail("POST", create, 1, EksFault.Throttling);
+        _proxy.Fail("POST", create, 1, EksFault.Server, afterForwarding: true);
+        _proxy.ShowStatus("default", "CREATING", 4);
+        _proxy.Fail("POST", "/update-config$", 1, EksFault.ResourceInUse);
+        _proxy.HoldUpdates(1, 2);
         var provisioner = StartProvisioner();
 
         // At rest: the silo's own group, one node, created in EKS and reported back.
@@ -114,6 +128,10 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
         var (size, nodegroup) = await Converged(http, 1, "the group back at one node after the load");
         Assert.Equal(1, size);
         Assert.Equal(["default"], await _eks.ListNodegroups(CancellationToken.None));
+        var creates = _proxy.Requests.Where(r => r.Method == "POST" && r.Path == $"/clusters/{Cluster}/node-groups").ToList();
+        Assert.Equal(1, creates.Count(r => r.UpstreamStatus == 200)); // one node group made, whatever the faults
+        Assert.Contains(creates, r => r.InjectedError == "ThrottlingException");
+        Assert.Contains(_proxy.Requests, r => r.Path.EndsWith("/update-config", StringComparison.Ordinal) && r.InjectedError == "ResourceInUseException");
         Assert.Equal("m6i.large", Assert.Single(nodegroup.InstanceTypes!));
         Assert.Equal("kbl", nodegroup.Tags!["kbl.io/managed-by"]);
         Assert.Equal("default", nodegroup.Labels!["kbl.io/node-group"]);
@@ -158,10 +176,11 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
             ["Kbl:Provisioning:ClusterUrl"] = _silo.HttpAddress.ToString(),
             ["Kbl:Provisioning:ResyncInterval"] = "00:00:01",
             ["Kbl:Provisioning:Eks:ClusterName"] = Cluster,
-            ["Kbl:Provisioning:Eks:ServiceUrl"] = _moto.ServiceUrl,
+            ["Kbl:Provisioning:Eks:ServiceUrl"] = _proxy.Url,
             ["Kbl:Provisioning:Eks:Ec2ServiceUrl"] = _moto.ServiceUrl,
             ["Kbl:Provisioning:Eks:NodeRole"] = EksMoto.NodeRole,
             ["Kbl:Provisioning:Eks:PollInterval"] = "00:00:00.100",
+            ["Kbl:Provisioning:Eks:Backoff"] = "00:00:00.050",
             ["Kbl:Provisioning:Kubernetes:Enabled"] = "false",
         };
         var environment = new Dictionary<string, string>
