@@ -57,7 +57,7 @@ public sealed class ProvisioningGrain(
             await state.WriteStateAsync();
         }
 
-        await MoveDedicatedSubtrees();
+        // Subtrees move on the next tick, not here: a Provisioner's report should not wait for records to travel.
     }
 
     public async Task Stand(string nodeGroup)

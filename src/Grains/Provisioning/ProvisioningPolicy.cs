@@ -220,6 +220,9 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
             state.Assignments.Remove(assignment);
             state.Groups.RemoveAll(g => g.Name == assignment.NodeGroup && g.Dedicated);
+
+            // The next subtree is judged against its group with this one back in it.
+            demand = Attribute(state, colonies);
             decisions.Add((assignment.NodeGroup, $"remove; {assignment.Subtree} returns to {assignment.FromGroup}",
                 F($"{assignment.FromGroup} with the subtree would need {RawNeed(together)} node(s), within its quota, for {Options.ScaleDownCoolDown}")));
         }

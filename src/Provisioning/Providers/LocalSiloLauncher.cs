@@ -11,7 +11,6 @@ public sealed record LocalSiloLauncher(
     IReadOnlyList<string> Arguments,
     IReadOnlyDictionary<string, string> Overrides,
     string HostSiloName,
-    string HostNodeGroup,
     string DataRoot,
     TimeSpan StopTimeout,
     Func<IReadOnlyList<(string Name, string Group)>> ClusterSilos);

@@ -60,7 +60,7 @@ public static class KblProvisioningExtensions
             ["Kbl:Storage:Sqlite:Path"] = Path.GetFullPath(settings.Sqlite.Path),
             ["Kbl:Provisioning:Local:QueuePath"] = QueuePath(settings),
         };
-        return new LocalSiloLauncher(processPath, [.. prefix, .. args], overrides, settings.Kbl.SiloName, settings.Kbl.NodeGroup,
+        return new LocalSiloLauncher(processPath, [.. prefix, .. args], overrides, settings.Kbl.SiloName,
             Path.GetFullPath(settings.Kbl.DataPath), settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30),
             () => [.. cluster.ActiveSilos().Select(s => (s.Identity.Name, s.Identity.NodeGroup))]);
     }

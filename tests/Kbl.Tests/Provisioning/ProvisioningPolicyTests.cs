@@ -103,6 +103,26 @@ public sealed class ProvisioningPolicyTests
     }
 
     [Fact]
+    public void Two_hot_subtrees_return_only_as_far_as_their_old_group_holds_them_together()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+        ColonyDemand Demand(double each) => Colony("c", 2 * each, subtrees: [new("r.0", each, 100, 3), new("r.1", each, 100, 3)]);
+        policy.Step(state, [Demand(6_000)], T0);
+        policy.Step(state, [Demand(6_000)], T0.AddSeconds(10));
+        Assert.Equal(2, state.Assignments.Count); // each needs 12 nodes with the other, over the quota of 10
+
+        // Each alone would fit back (6 nodes), both together would not (12): one returns, the other stays.
+        policy.Step(state, [Demand(3_000)], T0.AddMinutes(1));
+        var step = policy.Step(state, [Demand(3_000)], T0.AddMinutes(7));
+        Assert.Single(state.Assignments);
+        Assert.Single(step.Decisions, d => d.Change.StartsWith("remove;", StringComparison.Ordinal));
+        Assert.DoesNotContain(step.Decisions, d => d.Change.StartsWith("dedicate", StringComparison.Ordinal)); // no flapping
+        Assert.Equal(2, step.Desired.Groups.Count);
+        Assert.Equal(6, step.Desired.Group("default")!.Desired);
+    }
+
+    [Fact]
     public void No_group_is_made_beyond_the_cluster_quota()
     {
         var options = Options();
@@ -146,6 +166,12 @@ public sealed class ProvisioningPolicyTests
                 Assert.Equal(step.Changed, step.Desired.Generation > generation);
                 generation = step.Desired.Generation;
                 Assert.True(step.Desired.Groups.Count <= options.MaxNodeGroups);
+                foreach (var gone in previous.Keys.Where(g => step.Desired.Group(g) is null).ToList())
+                {
+                    // A hot subtree's group that went away starts afresh if the subtree heats up again.
+                    previous.Remove(gone);
+                }
+
                 foreach (var group in step.Desired.Groups)
                 {
                     var demandOf = step.Demand.First(d => d.NodeGroup == group.Name);
