@@ -47,6 +47,7 @@ public sealed class KblGrain(
     private bool _relocated;
     private bool _unsplittable;
     private DateTimeOffset? _coldSince;
+    private DateTimeOffset? _lastTick;
     private bool _splitByLoad;
     private volatile string _nodeGroup = "";
     private KblRole _role;
@@ -381,7 +382,10 @@ public sealed class KblGrain(
 
         if (S.Role == KblRole.Leaf)
         {
-            _meter.Tick(_period);
+            // Rates over the time that really passed: a tick delayed by a long turn must not inflate them.
+            var now = time.GetUtcNow();
+            _meter.Tick(_lastTick is { } last && now > last ? now - last : _period);
+            _lastTick = now;
             _unsplittable = false;
         }
 
