@@ -15,6 +15,7 @@ public sealed class RestartTests : IDisposable
     public async Task Every_acknowledged_record_is_there_after_a_restart(bool crash)
     {
         var written = new Dictionary<string, (string Value, string ETag)>();
+        long planned;
         await using (var silo = new SiloProcess(_data))
         {
             await silo.StartAsync();
@@ -28,6 +29,12 @@ public sealed class RestartTests : IDisposable
                 Assert.Equal(HttpStatusCode.OK, response.StatusCode);
                 written[key] = (value, response.Headers.ETag!.Tag);
             }
+
+            // The provisioning plan has taken the colony in (a generation persisted before it was published).
+            planned = (await Eventually.Until(
+                () => http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan"),
+                p => p.GetProperty("desired").GetProperty("groups").EnumerateArray().Any(g => g.GetProperty("subtrees").EnumerateArray().Any(c => c.GetString() == "restart")),
+                TimeSpan.FromSeconds(30), "the colony in the plan")).GetProperty("desired").GetProperty("generation").GetInt64();
 
             if (crash)
             {
@@ -43,6 +50,10 @@ public sealed class RestartTests : IDisposable
         {
             await silo.StartAsync();
             using var http = new HttpClient { BaseAddress = silo.HttpAddress };
+
+            // The plan's generation goes on from where it was: a Provisioner never sees it go back (it would ignore it).
+            var plan = await http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan");
+            Assert.True(plan.GetProperty("desired").GetProperty("generation").GetInt64() >= planned);
             foreach (var (key, (value, etag)) in written)
             {
                 var response = await http.GetAsync($"/v1/colonies/restart/records/{key}");
