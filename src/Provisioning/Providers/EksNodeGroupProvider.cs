@@ -161,8 +161,10 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
             group ??= await Create(spec, generation, cancellationToken).ConfigureAwait(false);
             if (!NodeGroupPlan.IsManaged(group))
             {
-                errors.Enqueue($"node group {spec.Name} exists but is not tagged {ManagedByTag}={ManagedByValue}: Kbl leaves it alone");
-                return Observed(group, ready: 0, issues);
+                // Made by someone else (eksctl, Terraform): Kbl reads it but never changes it. Not an error of the
+                // round, or a cluster whose first groups were made by hand would never converge: an issue on the group.
+                issues.Add($"NotManagedByKbl: node group {spec.Name} exists but is not tagged {ManagedByTag}={ManagedByValue}; Kbl leaves it alone (tag it to let Kbl size it)");
+                return Observed(group, ready: group.Status == Active ? group.ScalingConfig?.DesiredSize ?? 0 : 0, issues);
             }
 
             group = await WaitSettled(group, cancellationToken).ConfigureAwait(false);
