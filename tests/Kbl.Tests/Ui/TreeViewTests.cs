@@ -15,7 +15,7 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
 {
     private HttpClient Http => fixture.Http;
 
-    [Fact]
+    [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task A_split_seen_through_the_API_appears_on_the_page()
     {
         const string colony = "ui-split";
@@ -64,7 +64,7 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
         Assert.Empty(problems);
     }
 
-    [Fact]
+    [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task The_page_sends_the_token_it_was_opened_with_on_every_API_call_and_drops_it_from_the_address_bar()
     {
         var (page, problems) = await fixture.NewPageAsync();
@@ -83,7 +83,7 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
         Assert.Empty(problems);
     }
 
-    [Fact]
+    [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task The_page_is_served_at_ui_with_and_without_a_trailing_slash_with_a_strict_content_policy()
     {
         foreach (var path in new[] { "/ui", "/ui/" })
