@@ -23,7 +23,7 @@ public static class ProvisionerServices
             options.Local,
             services.GetRequiredService<ILogger<LocalSiloProvider>>()),
         "eks" => EksNodeGroupProvider.Create(options.Eks, StatefulSets(options, services), services.GetService<ILoggerFactory>()),
-        "dry-run" => new DryRunProvider(options.Eks, Console.Out, options.Kubernetes),
+        "dry-run" => new DryRunProvider(options.Eks, Console.Out, options.Kubernetes.Enabled == false ? null : options.Kubernetes),
         _ => throw new NotSupportedException($"provider {options.Provider}"),
     };
 

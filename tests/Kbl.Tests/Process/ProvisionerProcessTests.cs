@@ -205,3 +205,20 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
         PollInterval = TimeSpan.FromMilliseconds(100),
     };
 }
+
+/// <summary>The Provisioner process refuses bad configuration with one line and exit code 2, before it touches anything.</summary>
+public sealed class ProvisionerSettingsTests
+{
+    [Theory]
+    [InlineData("", "Kbl:Provisioning:Provider 'local' is not for the Provisioner process")]
+    [InlineData("--Kbl:Provisioning:Provider=eks --Kbl:Provisioning:ClusterUrl=http://kbl:8080", "Kbl:Provisioning:Eks:ClusterName")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run", "Kbl:Provisioning:ClusterUrl")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Queue=sqs", "Kbl:Provisioning:Sqs:QueueUrl")]
+    [InlineData("--Kbl:Provisioning:Provider=eks --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:ClusterName=kbl --Kbl:Provisioning:Eks:NodeRole=kbl-node", "Kbl:Provisioning:Eks:NodeRole")]
+    public async Task A_bad_setting_stops_the_Provisioner_with_one_line(string arguments, string named)
+    {
+        var (exitCode, stderr) = await ProvisionerProcess.RunToExit(arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(2, exitCode);
+        Assert.Contains(named, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+}
