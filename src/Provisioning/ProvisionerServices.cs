@@ -29,8 +29,7 @@ public static class ProvisionerServices
 
     /// <summary>The silo StatefulSets beside the node groups: only when Kubernetes is in use (by default, inside a pod).</summary>
     private static ISiloStatefulSets? StatefulSets(ProvisioningOptions options, IServiceProvider services) =>
-        services.GetService<ISiloStatefulSets>() ??
-        (options.Kubernetes.Enabled ?? Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is { Length: > 0 }
+        options.Kubernetes.Enabled ?? Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST") is { Length: > 0 }
             ? new SiloStatefulSets(SiloStatefulSets.InClusterClient(), Microsoft.Extensions.Options.Options.Create(options), services.GetRequiredService<ILogger<SiloStatefulSets>>())
-            : null);
+            : null;
 }

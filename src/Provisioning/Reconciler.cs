@@ -22,9 +22,6 @@ public sealed class Reconciler(
     private DesiredState? _target;
     private long _applied;
 
-    /// <summary>The generation last reconciled without error (0: none yet).</summary>
-    public long Applied => _applied;
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
@@ -74,8 +71,8 @@ public sealed class Reconciler(
         }
     }
 
-    /// <summary>One reconcile towards <paramref name="target"/> (exposed for tests that drive the loop by hand).</summary>
-    public async Task<ObservedState> RoundAsync(DesiredState target, CancellationToken cancellationToken)
+    /// <summary>One reconcile towards <paramref name="target"/>: report, then drop the messages it covers.</summary>
+    private async Task<ObservedState> RoundAsync(DesiredState target, CancellationToken cancellationToken)
     {
         var observed = await provider.Reconcile(target, cancellationToken);
         await Report(observed, cancellationToken);

@@ -47,7 +47,7 @@ public sealed class ProvisioningGrain(
     }
 
     public Task<ProvisioningPlan> GetPlan() => Task.FromResult(new ProvisioningPlan(
-        _publisher.Provider, S.Desired, S.Observed, _policy.Step(Clone(S.Policy), Demand(), time.GetUtcNow(), S.Standing).Demand, [.. S.Decisions]));
+        _publisher.Provider, S.Desired, S.Observed, _policy.Demand(S.Policy, Demand()), [.. S.Decisions]));
 
     public async Task ReportObserved(ObservedState observed)
     {

@@ -92,8 +92,11 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         var desired = new DesiredState(state.Generation, now, groups);
         return new PolicyStep(desired, changed,
             [.. decisions.Select(d => new Decision(state.Generation, now, d.Group, d.Change, d.Reason))],
-            [.. demand.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new GroupDemand(d.Key, d.Value.Ops, d.Value.Bytes, d.Value.Kbls, d.Value.Floor, Need(d.Value, out _)))]);
+            Summarize(demand));
     }
+
+    /// <summary>The demand on each node group as <paramref name="state"/> attributes it now (subtrees in their dedicated groups).</summary>
+    public IReadOnlyList<GroupDemand> Demand(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies) => Summarize(Attribute(state, colonies));
 
     /// <summary>The nodes a load needs, with the resource that decided it.</summary>
     public int Need(Load load, out string why)
@@ -233,9 +236,11 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         Ceiling(load.Ops / (Options.OpsPerNode * utilisation)),
         Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * utilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode)));
 
-    private int RawNeed(Load load) => Math.Max(
-        Ceiling(load.Ops / (Options.OpsPerNode * Options.TargetUtilisation)),
-        Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * Options.TargetUtilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode)));
+    /// <summary>The nodes a load needs at the target use, before floors and quotas.</summary>
+    private int RawNeed(Load load) => NeedAt(load, Options.TargetUtilisation);
+
+    private List<GroupDemand> Summarize(Dictionary<string, Load> demand) =>
+        [.. demand.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new GroupDemand(d.Key, d.Value.Ops, d.Value.Bytes, d.Value.Kbls, d.Value.Floor, Need(d.Value, out _)))];
 
     private List<NodeGroupSpec> Specs(PolicyState state, Dictionary<string, Load> demand)
     {

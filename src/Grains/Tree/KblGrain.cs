@@ -339,31 +339,31 @@ public sealed class KblGrain(
         _ => Feedback.Empty,
     };
 
-    /// <summary>The sum of the children's last reports; rates of a child silent for three periods count as zero.</summary>
+    /// <summary>The sum of the children's last reports.</summary>
     private Feedback Rollup()
     {
+        var sum = ChildReports().Aggregate(Feedback.Empty, (total, child) => total.Add(child.Feedback));
+        return sum with { Depth = sum.Depth + 1 };
+    }
+
+    /// <summary>Each child's last report; the rates of a child silent for three periods count as zero.</summary>
+    private IEnumerable<(string Path, Feedback Feedback)> ChildReports()
+    {
         var now = time.GetUtcNow();
-        var sum = Feedback.Empty;
         foreach (var child in S.Children)
         {
             if (_childFeedback.TryGetValue(child.Path, out var report))
             {
-                var feedback = now - report.At > 3 * _period ? report.Feedback with { ReadsPerSecond = 0, WritesPerSecond = 0 } : report.Feedback;
-                sum = sum.Add(feedback);
+                yield return (child.Path, now - report.At > 3 * _period ? report.Feedback with { ReadsPerSecond = 0, WritesPerSecond = 0 } : report.Feedback);
             }
         }
-
-        return sum with { Depth = sum.Depth + 1 };
     }
 
     /// <summary>The root's report to the provisioning grain: the colony's roll-up and each top-level subtree's.</summary>
     private ColonyDemand Demand(Feedback total)
     {
-        var now = time.GetUtcNow();
-        var subtrees = S.Role != KblRole.Interior ? [] : S.Children
-            .Where(c => _childFeedback.ContainsKey(c.Path))
-            .Select(c => (c.Path, Report: _childFeedback[c.Path]))
-            .Select(c => new SubtreeDemand(c.Path, now - c.Report.At > 3 * _period ? 0 : c.Report.Feedback.OpsPerSecond, c.Report.Feedback.Bytes, c.Report.Feedback.Leaves))
+        var subtrees = S.Role != KblRole.Interior ? [] : ChildReports()
+            .Select(c => new SubtreeDemand(c.Path, c.Feedback.OpsPerSecond, c.Feedback.Bytes, c.Feedback.Leaves))
             .ToList();
 
         // Each KBL needs one silo until records are kept on several (redundancy): the floor is one node.

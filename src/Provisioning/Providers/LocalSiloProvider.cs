@@ -58,7 +58,6 @@ public sealed partial class LocalSiloProvider(LocalSiloLauncher launcher, LocalP
             foreach (var spec in desired.Groups)
             {
                 var ready = active.Count(s => s.Group == spec.Name);
-
                 observed.Add(new ObservedGroup(spec.Name, "ACTIVE", spec.Desired, ready,
                     spec.Desired > options.MaxSilos + 1 ? [$"capped by Kbl:Provisioning:Local:MaxSilos={options.MaxSilos}"] : []));
             }
@@ -70,9 +69,6 @@ public sealed partial class LocalSiloProvider(LocalSiloLauncher launcher, LocalP
             _gate.Release();
         }
     }
-
-    /// <summary>The silo processes this provider runs now (for tests and the log).</summary>
-    public IReadOnlyList<(string Name, string Group, int HttpPort)> Silos => [.. _silos.Select(s => (s.Name, s.Group, s.HttpPort))];
 
     /// <summary>Stops every silo it started, each draining first (the host is going away, so its node groups go with it).</summary>
     public async Task StopAll()

@@ -16,8 +16,8 @@ public static class KblProvisioningExtensions
     {
         var provisioning = settings.Provisioning;
         var services = builder.Services;
-        services.AddSingleton<IValidateOptions<ProvisioningPolicyOptions>, ProvisioningPolicyOptionsValidator>();
-        services.AddOptions<ProvisioningPolicyOptions>().Configure(o => Copy(settings.Policy, o)).ValidateOnStart();
+        // Checked already, with every other setting, by KblSettings.Load.
+        services.AddSingleton(Options.Create(settings.Policy));
         services.AddSingleton(provisioning);
         services.AddHostedService<ProvisioningStarter>();
         if (provisioning.Provider == "off")
@@ -63,13 +63,5 @@ public static class KblProvisioningExtensions
         return new LocalSiloLauncher(processPath, [.. prefix, .. args], overrides, settings.Kbl.SiloName,
             Path.GetFullPath(settings.Kbl.DataPath), settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30),
             () => [.. cluster.ActiveSilos().Select(s => (s.Identity.Name, s.Identity.NodeGroup))]);
-    }
-
-    private static void Copy<T>(T from, T to)
-    {
-        foreach (var property in typeof(T).GetProperties().Where(p => p.CanWrite))
-        {
-            property.SetValue(to, property.GetValue(from));
-        }
     }
 }

@@ -26,20 +26,8 @@ public sealed class ProvisionerProcess(IReadOnlyDictionary<string, string> setti
     /// <summary>Runs the Provisioner with <paramref name="arguments"/> to its exit (for configuration errors).</summary>
     public static async Task<(int ExitCode, string Stderr)> RunToExit(params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Assembly);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        await stdout;
-        return (process.ExitCode, await stderr);
+        var (exitCode, _, stderr) = await SiloProcess.RunToExit(Assembly, arguments);
+        return (exitCode, stderr);
     }
 
     public void Start()

@@ -113,10 +113,13 @@ public sealed partial class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Runs the silo with <paramref name="arguments"/> to its exit (for configuration errors).</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExit(params string[] arguments)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunToExit(params string[] arguments) => RunToExit(SiloAssembly, arguments);
+
+    /// <summary>Runs <c>dotnet <paramref name="assembly"/></c> with <paramref name="arguments"/> to its exit, within a minute.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExit(string assembly, IEnumerable<string> arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(SiloAssembly);
+        start.ArgumentList.Add(assembly);
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
