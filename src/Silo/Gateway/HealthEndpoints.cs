@@ -7,7 +7,7 @@ public static class HealthEndpoints
 {
     public static IEndpointRouteBuilder MapKblHealth(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", (SiloIdentity silo) => Results.Ok(new { status = "ok", silo = silo.Name }));
+        app.MapGet("/healthz", (SiloIdentity silo) => Results.Ok(new { status = "ok", silo = silo.Name })).AllowAnonymous();
         app.MapGet("/readyz", async (SiloIdentity silo, ColonyGateway gateway, IHostApplicationLifetime lifetime) =>
         {
             if (!lifetime.ApplicationStarted.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested)
@@ -24,7 +24,7 @@ public static class HealthEndpoints
             {
                 return Results.Json(new { status = "not ready", silo = silo.Name, error = e.Message }, statusCode: 503);
             }
-        });
+        }).AllowAnonymous();
         return app;
     }
 }

@@ -30,7 +30,7 @@ public static partial class TreeViewEndpoints
             headers.XContentTypeOptions = "nosniff";
             headers["Referrer-Policy"] = "no-referrer";
             return Results.Bytes(page, "text/html; charset=utf-8", entityTag: etag);
-        }).ExcludeFromDescription();
+        }).ExcludeFromDescription().WithMetadata(BrowserEntry.Instance);
         return app;
     }
 

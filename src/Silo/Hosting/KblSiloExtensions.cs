@@ -120,13 +120,15 @@ public static class KblSiloExtensions
         });
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.Auth);
+        // ASP.NET Core's request log ("Request starting …") writes whole URLs at Information, and a browser opens
+        // /ui and /dashboard with ?token=: keep that category at Warning so the token never reaches a log.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
         builder.Services.AddSingleton<ColonyRouter>();
         builder.Services.AddSingleton<ColonyGateway>();
         builder.Services.AddSingleton<ClusterGateway>();
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024);
-            o.Interceptors.Add<BearerTokenInterceptor>();
         });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -149,10 +151,10 @@ public static class KblSiloExtensions
         app.MapKblHttpApi();
         app.MapKblHealth();
         app.MapKblTreeView();
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapOrleansDashboard(routePrefix: "/dashboard").WithMetadata(BrowserEntry.Instance);
         if (app.Services.GetRequiredService<KblSettings>().Telemetry.Prometheus)
         {
-            app.MapPrometheusScrapingEndpoint("/metrics");
+            app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
         }
 
         return app;
