@@ -51,7 +51,7 @@ public sealed partial class KblDrainer(
                     target = load.PickLeastLoaded(targets);
                 }
 
-                var n = await grains.GetGrain<IKblGrain>(id).Relocate(me.Name, target);
+                var n = await grains.GetGrain<IKblPlacementGrain>(id).Relocate(me.Name, target);
                 if (n >= 0)
                 {
                     Interlocked.Increment(ref moved);

@@ -56,7 +56,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 continue;
             }
 
-            // The KBL fused into its parent or is still being born: walk from the root again, which waits on any
+            // The KBL merged into its parent or is still being born: walk from the root again, which waits on any
             // split or merge in progress. Back off a little if that keeps happening.
             table.Reset();
             path = ColonyNames.RootPath;
