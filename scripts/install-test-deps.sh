@@ -15,6 +15,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The manifest tests (tests/Kbl.Tests/Deployment) render k8s/ with kubectl's kustomize, which must be 5.x (the
+# kustomizations use `labels` and `patches`). kubectl 1.32 with kustomize 5.5 is preinstalled on this kind of machine;
+# Debian's own kubernetes-client (1.20, kustomize 2) is too old to stand in for it.
+kustomize=$(kubectl version --client 2>/dev/null | sed -n 's/^Kustomize Version: v\([0-9]*\).*/\1/p')
+if [ "${kustomize:-0}" -lt 5 ]; then
+  echo "the manifest tests need kubectl with kustomize 5.x (kubectl >= 1.27; 'kubectl version --client' shows it): install kubectl from https://kubernetes.io/docs/tasks/tools/" >&2
+  exit 1
+fi
+
 # dynalite (DynamoDB on LevelDB) for the DynamoDB storage tests, in tests/tools (git-ignored); needs Node.js + npm.
 tools="$(cd "$(dirname "$0")/.." && pwd)/tests/tools"
 if [ ! -f "$tools/node_modules/dynalite/cli.js" ]; then

@@ -1,7 +1,7 @@
 using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Placement;
-using Kbl.Routing;
+using Kbl.Silo.Routing;
 using Kbl.Tree;
 
 namespace Kbl.Silo.Gateway;

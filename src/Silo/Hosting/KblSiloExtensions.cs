@@ -1,6 +1,6 @@
 using System.Net;
 using Kbl.Hosting;
-using Kbl.Routing;
+using Kbl.Silo.Routing;
 using Kbl.Silo.Gateway;
 using Kbl.Storage;
 using Kbl.Telemetry;

@@ -1,5 +1,5 @@
 using Kbl.Hosting;
-using Kbl.Routing;
+using Kbl.Silo.Routing;
 using Kbl.Storage;
 using Orleans.TestingHost;
 

@@ -23,24 +23,6 @@ public static partial class SiloSource
             .Where(f => !Manifests.Relative(f).Split('/').Any(part => part is "bin" or "obj"))
             .Order(StringComparer.Ordinal);
 
-    /// <summary>Paths mapped with <c>MapGet("/…")</c> and friends in the Silo project (top-level and in groups).</summary>
-    public static IReadOnlySet<string> Routes() =>
-        Files("src/Silo").SelectMany(f => Route().Matches(File.ReadAllText(f)).Select(m => m.Groups["path"].Value)).ToHashSet(StringComparer.Ordinal);
-
-    /// <summary>
-    /// The paths the gateway serves without a bearer token (<c>BearerTokenMiddleware.Open</c>): probes must call only
-    /// these, since the kubelet sends no token.
-    /// </summary>
-    public static IReadOnlySet<string> PathsWithoutToken()
-    {
-        var middleware = Files("src/Silo").SingleOrDefault(f => Path.GetFileName(f) == "BearerTokenMiddleware.cs")
-            ?? throw new InvalidOperationException("src/Silo has no BearerTokenMiddleware.cs: which paths need no token?");
-        var open = OpenPaths().Match(File.ReadAllText(middleware));
-        return open.Success
-            ? Literal().Matches(open.Groups["paths"].Value).Select(m => m.Groups["text"].Value).ToHashSet(StringComparer.Ordinal)
-            : throw new InvalidOperationException($"{Manifests.Relative(middleware)} no longer lists its open paths in `Open = [...]`");
-    }
-
     /// <summary>Whether the silo tells Orleans' Kubernetes hosting to delete the pods of dead silos (it then needs the delete verb).</summary>
     public static bool DeletesDefunctSiloPods() =>
         Files("src/Silo").Any(f => DeleteDefunctPods().IsMatch(File.ReadAllText(f)));
@@ -162,15 +144,6 @@ public static partial class SiloSource
 
     [GeneratedRegex(@"Bind<(?<type>\w+)>\(\s*\w+\s*,\s*""(?<section>Kbl:[^""]+)""")]
     private static partial Regex BindToLiteral();
-
-    [GeneratedRegex(@"\.Map(?:Get|Post|Put|Delete|Patch|Methods|HealthChecks)?\(\s*""(?<path>/[^""]*)""")]
-    private static partial Regex Route();
-
-    [GeneratedRegex(@"\bOpen\s*=\s*\[(?<paths>[^\]]*)\]")]
-    private static partial Regex OpenPaths();
-
-    [GeneratedRegex(@"""(?<text>[^""]*)""")]
-    private static partial Regex Literal();
 
     [GeneratedRegex(@"DeleteDefunctSiloPods\s*=\s*true")]
     private static partial Regex DeleteDefunctPods();

@@ -1,6 +1,6 @@
 using Kbl.Records;
 
-namespace Kbl.Routing;
+namespace Kbl.Silo.Routing;
 
 /// <summary>A KBL answered a scan with something other than records (no colony, records unavailable).</summary>
 public sealed class KblStatusException(KblStatus status, string message) : Exception(message)

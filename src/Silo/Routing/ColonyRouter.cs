@@ -5,7 +5,7 @@ using Kbl.Grains;
 using Kbl.Keys;
 using Kbl.Records;
 
-namespace Kbl.Routing;
+namespace Kbl.Silo.Routing;
 
 /// <summary>
 /// The gateway's route cache: for each colony, the leaves it has learnt (range → KBL path). A request goes
