@@ -13,6 +13,9 @@ COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/Api/Api.csproj src/Api/
 COPY src/Grains.Interfaces/Grains.Interfaces.csproj src/Grains.Interfaces/
 COPY src/Grains/Grains.csproj src/Grains/
+COPY src/Persistence/Persistence.csproj src/Persistence/
+COPY src/Persistence.Sqlite/Persistence.Sqlite.csproj src/Persistence.Sqlite/
+COPY src/Persistence.DynamoDb/Persistence.DynamoDb.csproj src/Persistence.DynamoDb/
 COPY src/Provisioning/Provisioning.csproj src/Provisioning/
 COPY src/Provisioner/Provisioner.csproj src/Provisioner/
 COPY src/Silo/Silo.csproj src/Silo/

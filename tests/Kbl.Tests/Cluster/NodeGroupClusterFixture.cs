@@ -1,4 +1,5 @@
 using Kbl.Hosting;
+using Kbl.Persistence.Sqlite;
 using Kbl.Silo.Routing;
 using Kbl.Storage;
 using Orleans.TestingHost;

@@ -2,13 +2,16 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Kbl.Hosting;
+using Kbl.Persistence.DynamoDb;
+using Kbl.Persistence.Sqlite;
 
 namespace Kbl.Tests.Deployment;
 
 /// <summary>
 /// What the silo's code reads and serves, taken from the code itself so that a renamed setting or route breaks the
-/// manifest tests: option classes of Kbl.Grains by reflection (the test project references it), those of the Silo
-/// project by reading their source (it is built for the process tests but not referenced).
+/// manifest tests: option classes of Kbl.Grains and of the grain storage providers by reflection (the test project
+/// references them), those of the Silo project by reading their source (it is built for the process tests but not
+/// referenced).
 /// </summary>
 public static partial class SiloSource
 {
@@ -33,7 +36,7 @@ public static partial class SiloSource
 
     /// <summary>The DynamoDB API calls of Kbl's grain storage provider (<c>_client.GetItemAsync</c> → <c>GetItem</c>).</summary>
     public static IReadOnlySet<string> DynamoDbCalls() =>
-        Files("src/Grains/Storage", "DynamoDb*.cs")
+        Files("src/Persistence.DynamoDb")
             .SelectMany(f => DynamoDbCall().Matches(File.ReadAllText(f)).Select(m => m.Groups["api"].Value))
             .ToHashSet(StringComparer.Ordinal);
 
@@ -41,8 +44,12 @@ public static partial class SiloSource
     {
         var keys = new Dictionary<string, SiloSettingKey>(StringComparer.OrdinalIgnoreCase);
 
-        // Kbl.Grains: every class with a public const Section (KblOptions, KblPlacementOptions, ...).
-        var grains = typeof(KblOptions).Assembly.GetTypes().Where(t => t.IsClass && t.IsPublic).ToList();
+        // Kbl.Grains: every class with a public const Section (KblOptions, KblPlacementOptions, ...); with the grain
+        // storage providers' option classes, which the silo binds to literal sections (below).
+        var grains = new[] { typeof(KblOptions), typeof(SqliteGrainStorageOptions), typeof(DynamoDbGrainStorageOptions) }
+            .SelectMany(t => t.Assembly.GetTypes())
+            .Where(t => t.IsClass && t.IsPublic)
+            .ToList();
         foreach (var type in grains)
         {
             if (type.GetField("Section", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } field && field.GetRawConstantValue() is string section)

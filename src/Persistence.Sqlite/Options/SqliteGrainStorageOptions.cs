@@ -1,4 +1,4 @@
-namespace Kbl.Storage;
+namespace Kbl.Persistence.Sqlite;
 
 /// <summary>
 /// Settings of <see cref="SqliteGrainStorage"/>, bound from configuration key <c>Kbl:Storage:Sqlite</c>.

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 
-namespace Kbl.Storage;
+namespace Kbl.Persistence.DynamoDb;
 
 /// <summary>
 /// Checks <see cref="DynamoDbGrainStorageOptions"/> when the host starts, so a bad setting stops the

@@ -1,4 +1,4 @@
-namespace Kbl.Storage;
+namespace Kbl.Persistence.DynamoDb;
 
 /// <summary>
 /// Settings of <see cref="DynamoDbGrainStorage"/>, bound from configuration key <c>Kbl:Storage:DynamoDb</c>
