@@ -43,6 +43,10 @@ public interface IKblGrain : IGrainWithStringKey
     [Alias("Aggregate")]
     Task<AggregatePartial> Aggregate(AggregateQuery query);
 
+    /// <summary>
+    /// This KBL and <paramref name="levels"/> levels below it; deeper subtrees are collapsed into their roll-up,
+    /// except along the hot path (the busiest child at each level, down to a leaf) when <paramref name="hotPath"/>.
+    /// </summary>
     [Alias("GetTree")]
-    Task<KblView> GetTree();
+    Task<KblView> GetTree(int levels, bool hotPath);
 }

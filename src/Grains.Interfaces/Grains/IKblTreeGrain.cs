@@ -6,8 +6,10 @@ using Kbl.Tree;
 namespace Kbl.Grains;
 
 /// <summary>
-/// The protocol between a KBL and its parent: feedback up, genome down, and the steps of a split (birth, import,
-/// commit) and of a merge (retire, export, purge). Only KBLs call it.
+/// The protocol between a KBL and its parent: feedback up, genome down, and the steps of a division (a child asks,
+/// its parent orders it, the child hands pieces to new siblings: birth, import, commit) and of a merge (retire,
+/// export, purge). Only KBLs call it. Every awaited call goes from a parent down to a child (or to a KBL being
+/// born), never up: requests up are one-way, so no two KBLs can wait on each other.
 /// </summary>
 [Alias("kbl.IKblTreeGrain")]
 public interface IKblTreeGrain : IGrainWithStringKey
@@ -16,19 +18,40 @@ public interface IKblTreeGrain : IGrainWithStringKey
     [OneWay, Alias("ReportFeedback")]
     Task ReportFeedback(string childPath, Feedback feedback);
 
+    /// <summary>
+    /// A child over its thresholds (or an interior child over its maximum fan-out) asks to divide into about
+    /// <paramref name="pieces"/> pieces (a leaf far over its thresholds asks for more than its genome's fan-out, so
+    /// a burst of writes does not outrun the division). One-way; the
+    /// parent answers by calling <see cref="Divide"/> in its own turn, when it can. A lost request is asked again.
+    /// </summary>
+    [OneWay, Alias("RequestDivision")]
+    Task RequestDivision(string childPath, bool byLoad, int pieces);
+
+    /// <summary>
+    /// Divide, ordered by the parent: keep the first piece of this KBL's range (a leaf: of its records; an interior
+    /// KBL: of its children), hand the others to new siblings named <see cref="DivisionOrder.Siblings"/>, and say
+    /// which piece went where. Idempotent by generation: a repeated order gets the same answer.
+    /// </summary>
+    [Alias("Divide")]
+    Task<IReadOnlyList<ChildRef>> Divide(DivisionOrder order);
+
+    /// <summary>This KBL's parent changed from <paramref name="from"/> to <paramref name="to"/> (its old parent divided). Ignored unless the parent is <paramref name="from"/>.</summary>
+    [Alias("SetParent")]
+    Task SetParent(string from, string to);
+
     /// <summary>The colony's genome changed: take it (keeping this KBL's node group) and pass it on to the children.</summary>
     [Alias("UpdateGenome")]
     Task UpdateGenome(Genome genome);
 
-    /// <summary>Split, step 1: become a pending child with this range, genome and clock (idempotent by generation).</summary>
+    /// <summary>Division, step 1: become a pending KBL with this range, genome and clock, or these children (idempotent by generation).</summary>
     [Alias("Birth")]
     Task<BirthReply> Birth(ChildBirth birth);
 
-    /// <summary>Split, step 2: records from the parent's silo, for a child born on another silo.</summary>
+    /// <summary>Division, step 2: records from the dividing KBL's silo, for a KBL born on another silo.</summary>
     [Alias("Import")]
     Task Import(IReadOnlyList<StoredRecord> records);
 
-    /// <summary>Split, step 3 (or a merge called off): a pending or retired KBL of this generation becomes a serving leaf.</summary>
+    /// <summary>Division, step 3 (or a merge called off): a pending or retired KBL of this generation serves (a leaf) or routes (an interior KBL).</summary>
     [Alias("Commit")]
     Task Commit(long generation);
 

@@ -1,20 +1,33 @@
 using Kbl.Colonies;
 using Kbl.Keys;
+using Kbl.Records;
 
 namespace Kbl.Tree;
 
 /// <summary>
-/// What a dividing parent hands a child: its range and genome, the split's generation (the parent's epoch, so a
-/// repeated birth after a crash is recognised), and the version clock the child continues from.
+/// What a dividing KBL hands a KBL it gives birth to: its range and genome, the division's generation (so a
+/// repeated birth after a crash is recognised), the version clock it continues from, the silo the records come
+/// from, its parent, and — for an interior KBL — the children it takes over (empty for a leaf).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.ChildBirth")]
 public sealed record ChildBirth(
     [property: Id(0)] KeyRange Range,
     [property: Id(1)] Genome Genome,
-    [property: Id(2)] int Depth,
     [property: Id(3)] long Generation,
     [property: Id(4)] long Clock,
-    [property: Id(5)] string ParentSilo);
+    [property: Id(5)] string ParentSilo,
+    [property: Id(6)] string Parent,
+    [property: Id(7)] IReadOnlyList<ChildRef> Children);
+
+/// <summary>
+/// A parent's order to divide one of its children: the division's generation (the parent's epoch), the paths
+/// the new siblings take (allocated by the parent, never reused), and whether the division is by load.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kbl.DivisionOrder")]
+public sealed record DivisionOrder(
+    [property: Id(0)] long Generation,
+    [property: Id(1)] IReadOnlyList<string> Siblings,
+    [property: Id(2)] bool ByLoad);
 
 /// <summary>The child's reply: the stable name of the silo that now holds it, and whether it was already committed.</summary>
 [GenerateSerializer, Immutable, Alias("kbl.BirthReply")]

@@ -2,16 +2,19 @@ using Kbl.Keys;
 
 namespace Kbl.Tree;
 
-/// <summary>One KBL as the tree view shows it, with its children.</summary>
+/// <summary>
+/// One KBL as the tree view shows it, with its children. A <see cref="Collapsed"/> interior KBL stands for its
+/// whole subtree (its feedback is the roll-up; its children were left out to keep the answer small).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.KblView")]
 public sealed record KblView(
     [property: Id(0)] string Id,
     [property: Id(1)] string Path,
     [property: Id(2)] KeyRange Range,
     [property: Id(3)] KblRole Role,
-    [property: Id(4)] int Depth,
     [property: Id(5)] long Epoch,
     [property: Id(6)] string Silo,
     [property: Id(7)] string NodeGroup,
     [property: Id(8)] Feedback Feedback,
-    [property: Id(9)] IReadOnlyList<KblView> Children);
+    [property: Id(9)] IReadOnlyList<KblView> Children,
+    [property: Id(10)] bool Collapsed = false);

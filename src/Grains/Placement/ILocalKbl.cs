@@ -9,7 +9,8 @@ public interface ILocalKbl
 
     string Colony { get; }
 
-    int Depth { get; }
+    /// <summary>Levels below this KBL (0 for a leaf), from its children's last reports.</summary>
+    int Height { get; }
 
     KblRole Role { get; }
 

@@ -34,7 +34,7 @@ public sealed class KblMetrics : IDisposable
         _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.bytes", () => ByColony(local, k => k.Bytes), "By", "Bytes (keys + values) of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.tree.depth", () => local.Snapshot().GroupBy(k => k.Colony)
-            .Select(g => new Measurement<int>(g.Max(k => k.Depth), new KeyValuePair<string, object?>("colony", g.Key))), "{level}", "Deepest KBL of each colony on this silo");
+            .Select(g => new Measurement<int>(g.Max(k => k.Height), new KeyValuePair<string, object?>("colony", g.Key))), "{level}", "Height of the tallest KBL subtree of each colony on this silo (the colony's height where its root runs)");
         _meter.CreateObservableGauge("kbl.kbls", () => local.Snapshot().GroupBy(k => (k.NodeGroup, k.Role))
             .Select(g => new Measurement<int>(g.Count(), new("node_group", g.Key.NodeGroup), new("role", g.Key.Role.ToString().ToLowerInvariant()))), "{kbl}", "KBL activations on this silo, by node group and role");
         _meter.CreateObservableGauge("kbl.locality.share", () =>

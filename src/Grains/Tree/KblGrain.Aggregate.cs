@@ -1,3 +1,4 @@
+using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Keys;
 using Kbl.Records;
@@ -36,18 +37,34 @@ public sealed partial class KblGrain
         }
     }
 
-    public async Task<KblView> GetTree()
+    public async Task<KblView> GetTree(int levels, bool hotPath)
     {
         if (State.Role != KblRole.Interior)
         {
             return View(OwnFeedback(), []);
         }
 
-        var children = await Task.WhenAll(State.Children.Select(c => Kbl<IKblGrain>(c.Path).GetTree()));
+        if (levels <= 0 && !hotPath)
+        {
+            return View(Rollup(), [], collapsed: true);
+        }
+
+        // Below the level limit only the busiest child is expanded (the hot path); the others stand for their
+        // subtrees with their last reports, and no call reaches them.
+        var reports = ChildReports().ToDictionary(r => r.Path, r => r.Feedback);
+        var hottest = levels > 0 ? null : State.Children.MaxBy(c => reports.TryGetValue(c.Path, out var f) ? (f.OpsPerSecond, f.Keys) : (-1, -1))?.Path;
+        var children = await Task.WhenAll(State.Children.Select(c => levels > 0 || c.Path == hottest
+            ? Kbl<IKblGrain>(c.Path).GetTree(levels - 1, hotPath)
+            : Task.FromResult(Stub(c, reports.GetValueOrDefault(c.Path) ?? Feedback.Empty))));
         var rollup = children.Aggregate(Feedback.Empty, (sum, c) => sum.Add(c.Feedback));
         return View(rollup with { Depth = rollup.Depth + 1 }, children);
     }
 
-    private KblView View(Feedback feedback, IReadOnlyList<KblView> children) =>
-        new(_id, _path, State.Range, State.Role, State.Depth, State.Epoch, silo.Name, State.Genome.NodeGroup, feedback, children);
+    private KblView View(Feedback feedback, IReadOnlyList<KblView> children, bool collapsed = false) =>
+        new(_id, _path, State.Range, State.Role, State.Epoch, silo.Name, State.Genome.NodeGroup, feedback, children, collapsed);
+
+    /// <summary>A child not visited, from its last report: a leaf, or a collapsed interior KBL.</summary>
+    private KblView Stub(ChildRef child, Feedback report) => new(
+        ColonyNames.KblId(_colony, child.Path), child.Path, child.Range, report.Depth == 0 ? KblRole.Leaf : KblRole.Interior,
+        0, "", State.Genome.NodeGroup, report, [], Collapsed: report.Depth > 0);
 }

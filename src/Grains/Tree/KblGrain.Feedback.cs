@@ -78,6 +78,7 @@ public sealed partial class KblGrain
         }
 
         var feedback = OwnFeedback();
+        RefreshSiloView();
         if (!IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)
         {
             _ = Parent().ReportFeedback(_path, feedback);
@@ -87,9 +88,18 @@ public sealed partial class KblGrain
             _ = GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ReportDemand(Demand(feedback));
         }
 
-        if (State.Role == KblRole.Leaf && _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond)
+        if (!await TryCompleteTransition())
         {
-            await Split(byLoad: true);
+            return;
+        }
+
+        if (State.Role == KblRole.Leaf && (OutgrewSize || _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond))
+        {
+            await DivideWhenOutgrown(byLoad: !OutgrewSize);
+        }
+        else if (State.Role == KblRole.Interior && State.Children.Count > MaxFanOut)
+        {
+            await DivideWhenOutgrown(byLoad: false);
         }
         else if (State.Role == KblRole.Interior)
         {

@@ -12,6 +12,11 @@ public sealed partial class KblGrain
 
     private async Task ConsiderMerge(Feedback rollup)
     {
+        if (State.Transition is not null)
+        {
+            return;
+        }
+
         var now = time.GetUtcNow();
         var g = State.Genome;
         var allLeaves = State.Children.All(c => _childFeedback.TryGetValue(c.Path, out var r) && r.Feedback.Depth == 0);
@@ -82,6 +87,7 @@ public sealed partial class KblGrain
         store.WriteClock(_id, _clock);
         State.Role = KblRole.Leaf;
         State.Children = [];
+        State.LastDivision = null;
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
         await Save();

@@ -38,7 +38,7 @@ public sealed partial class KblGrain
         return Task.FromResult(new ScanPage(KblStatus.Ok, records, State.Range.Hi, null));
     }
 
-    /// <summary>A put (<paramref name="value"/> set) or delete: checks the condition, takes a version, writes, and divides when the shard outgrew its genome.</summary>
+    /// <summary>A put (<paramref name="value"/> set) or delete: checks the condition, takes a version, writes, and asks to divide when the shard outgrew its genome.</summary>
     private async Task<WriteResult> Write(byte[] key, byte[]? value, Precondition condition)
     {
         if (Refuse(key) is { } refusal)
@@ -63,9 +63,9 @@ public sealed partial class KblGrain
         metrics.Operation(_colony, value is null ? "delete" : "put");
         _keys += (value is null ? 0 : 1) - (current is null ? 0 : 1);
         _bytes += (value is null ? 0 : key.Length + value.Length) - (current is null ? 0 : key.Length + current.Value.Length);
-        if (!_unsplittable && (_keys > State.Genome.SplitKeys || _bytes > State.Genome.SplitBytes))
+        if (OutgrewSize)
         {
-            await Split(byLoad: false);
+            await DivideWhenOutgrown(byLoad: false);
         }
 
         return new WriteResult(KblStatus.Ok, version, null);

@@ -1,35 +1,273 @@
 using Kbl.Colonies;
+using Kbl.Keys;
 using Kbl.Placement;
 using Kbl.Records;
 using Orleans.Runtime.Placement;
 
 namespace Kbl.Tree;
 
-// Split: a leaf over its thresholds divides into children. The parent's side (plan, persist the transition,
-// birth, import, commit, become interior) and the child's side (Birth, Import, Commit), idempotent by generation.
+// Division, as in a B-tree: a KBL that outgrows its genome asks its parent (one-way); the parent, in its own turn,
+// names new siblings and orders the child to divide (Divide); the child keeps the first piece of its range and hands
+// the others — records for a leaf, children for an interior KBL — to the siblings, which join the parent. A parent
+// over its maximum fan-out divides the same way, one level up. Only the root grows a level: a root leaf splits into
+// children under itself (Split), a full root interior KBL hands its children to two new children (PushDown). Every
+// step is persisted first and idempotent by generation, so any activation can finish a division a crash interrupted.
 public sealed partial class KblGrain
 {
     /// <summary>Set when the shard cannot be divided (one key, or all load on one key); cleared on the next tick.</summary>
     private bool _unsplittable;
 
-    private bool _splitByLoad;
+    /// <summary>When this KBL last asked its parent to divide it (asked again, at most once a period, while it still must).</summary>
+    private DateTimeOffset? _divisionAskedAt;
 
+    /// <summary>The most children an interior KBL has before it divides: twice the genome's fan-out.</summary>
+    private int MaxFanOut => 2 * State.Genome.FanOut;
+
+    /// <summary>The parent's path: recorded since this version; for earlier KBLs, their path's prefix.</summary>
+    private string ParentPath => State.Parent ?? _path[.._path.LastIndexOf('.')];
+
+    private bool OutgrewSize => State.Role == KblRole.Leaf && !_unsplittable && (_keys > State.Genome.SplitKeys || _bytes > State.Genome.SplitBytes);
+
+    /// <summary>A leaf over its size or load thresholds, or an interior KBL over its maximum fan-out, divides.</summary>
+    private async Task DivideWhenOutgrown(bool byLoad)
+    {
+        if (State.Transition is not null || _presence != Presence.AtHome)
+        {
+            return;
+        }
+
+        if (IsRoot)
+        {
+            if (State.Role == KblRole.Leaf)
+            {
+                await Split(byLoad);
+            }
+            else if (State.Role == KblRole.Interior && State.Children.Count > MaxFanOut)
+            {
+                await PushDown();
+            }
+
+            return;
+        }
+
+        var now = time.GetUtcNow();
+        if (_divisionAskedAt is { } asked && now - asked < _period)
+        {
+            return;
+        }
+
+        _divisionAskedAt = now;
+        _ = Parent().RequestDivision(_path, byLoad, PiecesWanted(byLoad));
+    }
+
+    /// <summary>
+    /// How many pieces this KBL asks to divide into: the genome's fan-out, or — for a leaf that grew far past its
+    /// size thresholds before it could divide — enough that each piece is at most half a threshold (up to the
+    /// maximum fan-out), so ascending keys arriving fast cannot outrun the division.
+    /// </summary>
+    private int PiecesWanted(bool byLoad)
+    {
+        if (State.Role != KblRole.Leaf || byLoad)
+        {
+            return State.Genome.FanOut;
+        }
+
+        var over = Math.Max((double)_keys / Math.Max(1, State.Genome.SplitKeys), (double)_bytes / Math.Max(1, State.Genome.SplitBytes));
+        return (int)Math.Clamp(Math.Ceiling(2 * over), State.Genome.FanOut, MaxFanOut);
+    }
+
+    // ---------------- the parent's side ----------------
+
+    public async Task RequestDivision(string childPath, bool byLoad, int pieces)
+    {
+        if (State.Role != KblRole.Interior || State.Transition is not null || _presence != Presence.AtHome ||
+            !State.Children.Any(c => c.Path == childPath))
+        {
+            return; // not (or no longer) this KBL's child, or busy: the child asks again if it still must
+        }
+
+        State.Epoch++;
+        var count = Math.Clamp(pieces, State.Genome.FanOut, MaxFanOut) - 1;
+        var siblings = Enumerable.Range(State.NextChildIndex(_path), count).Select(i => ColonyNames.ChildPath(_path, i)).ToList();
+        State.NextChild = State.NextChildIndex(_path) + siblings.Count;
+        State.Transition = new Transition(TransitionKind.Divide, State.Epoch, []) { Child = childPath, Siblings = siblings, ByLoad = byLoad };
+        await Save();
+        await CompleteDivide();
+    }
+
+    /// <summary>Orders the child to divide and puts the pieces it reports in its place. Idempotent.</summary>
+    private async Task CompleteDivide()
+    {
+        var transition = State.Transition!;
+        var pieces = await Child(transition.Child!).Divide(new DivisionOrder(transition.Generation, transition.Siblings, transition.ByLoad));
+        var index = State.Children.FindIndex(c => c.Path == transition.Child);
+        if (index >= 0 && pieces.Count > 1)
+        {
+            var entry = State.Children[index];
+            if (!Tiles(entry.Range, pieces))
+            {
+                throw new InvalidOperationException($"KBL {_id}: child {entry.Path} {entry.Range} divided into pieces that do not tile its range: {string.Join(", ", pieces.Select(p => $"{p.Path} {p.Range}"))}");
+            }
+
+            State.Children = [.. State.Children.Take(index), .. pieces, .. State.Children.Skip(index + 1)];
+            State.ShapeChangedAt = time.GetUtcNow();
+            metrics.Split(_colony, transition.ByLoad);
+            KblLog.Divided(logger, _id, transition.Child!, string.Join(", ", pieces.Select(p => $"{p.Path} {p.Range}")));
+        }
+
+        State.Transition = null;
+        await Save();
+        if (State.Children.Count > MaxFanOut)
+        {
+            await DivideWhenOutgrown(byLoad: false);
+        }
+    }
+
+    // ---------------- the dividing KBL's side ----------------
+
+    public async Task<IReadOnlyList<ChildRef>> Divide(DivisionOrder order)
+    {
+        if (State.LastDivision is { } done && Answers(done.Generation, done.Pieces, order))
+        {
+            return done.Pieces;
+        }
+
+        if (_presence != Presence.AtHome)
+        {
+            throw new InvalidOperationException($"KBL {_id} is not on the silo that holds it ({State.Home}); it divides once it is home");
+        }
+
+        if (State.Transition is { Kind: TransitionKind.Handoff } pending && Answers(pending.Generation, pending.Children, order))
+        {
+            await CompleteHandoff();
+            return State.LastDivision!.Pieces;
+        }
+
+        if (State.Transition is not null)
+        {
+            await CompleteTransition(); // an older change of this KBL's own comes first
+        }
+
+        var self = new ChildRef(_path, State.Range);
+        var (pieces, groups) = State.Role switch
+        {
+            KblRole.Leaf => PlanLeafPieces(order),
+            KblRole.Interior when State.Children.Count > 1 => PlanInteriorPieces(order),
+            _ => ([self], []),
+        };
+        if (pieces.Count < 2)
+        {
+            _unsplittable = State.Role == KblRole.Leaf;
+            return [self];
+        }
+
+        State.Transition = new Transition(TransitionKind.Handoff, order.Generation, pieces) { ByLoad = order.ByLoad, Groups = groups };
+        await Save();
+        KblLog.Splitting(logger, _id, pieces.Count, order.ByLoad ? "load" : State.Role == KblRole.Leaf ? "size" : "fan-out", _keys, _bytes);
+        await CompleteHandoff();
+        return State.LastDivision!.Pieces;
+    }
+
+    /// <summary>
+    /// Whether a division (done or under way) is the one <paramref name="order"/> asks for again: same generation
+    /// and siblings named by the order (a generation alone is one parent's epoch; this KBL may have had another parent).
+    /// </summary>
+    private static bool Answers(long generation, IReadOnlyList<ChildRef> pieces, DivisionOrder order) =>
+        generation == order.Generation && pieces.Skip(1).All(p => order.Siblings.Contains(p.Path));
+
+    /// <summary>A leaf's pieces: boundaries from its records (by bytes) or its sampled accesses (by load); this KBL keeps the first.</summary>
+    private (List<ChildRef> Pieces, List<IReadOnlyList<ChildRef>> Groups) PlanLeafPieces(DivisionOrder order)
+    {
+        var boundaries = SplitPlanner.ChooseBoundaries(ShardWeights(order.ByLoad), order.Siblings.Count + 1, State.Range);
+        var ranges = State.Range.SplitAt(boundaries);
+        return ([.. ranges.Select((range, i) => new ChildRef(i == 0 ? _path : order.Siblings[i - 1], range))], []);
+    }
+
+    /// <summary>An interior KBL's pieces: its children in two halves; this KBL keeps the first, one new sibling takes the second.</summary>
+    private (List<ChildRef> Pieces, List<IReadOnlyList<ChildRef>> Groups) PlanInteriorPieces(DivisionOrder order)
+    {
+        var half = State.Children.Count / 2;
+        var (first, second) = (State.Children.Take(half).ToList(), State.Children.Skip(half).ToList());
+        return (
+            [new ChildRef(_path, new KeyRange(State.Range.Lo, second[0].Range.Lo)), new ChildRef(order.Siblings[0], new KeyRange(second[0].Range.Lo, State.Range.Hi))],
+            [first, second]);
+    }
+
+    private IEnumerable<(byte[] Key, long Weight)> ShardWeights(bool byLoad) => byLoad
+        ? SplitPlanner.CountAccesses(_meter.SampledKeys().Where(k => State.Range.Contains(k)))
+        : store.Scan(_colony, State.Range.Lo, exclusive: false, State.Range.Hi).Select(r => (r.Key, (long)(r.Key.Length + r.Value.Length)));
+
+    /// <summary>
+    /// Gives birth to the new siblings, hands them their records (a leaf, for siblings on other silos) or their
+    /// children (an interior KBL: each learns its new parent), commits them, then narrows to the first piece.
+    /// Within this turn no request is served, so none sees half a division. Idempotent.
+    /// </summary>
+    private async Task CompleteHandoff()
+    {
+        var transition = State.Transition!;
+        var pieces = transition.Children;
+        var interior = transition.Groups.Count > 0;
+        var born = await GiveBirth(transition, pieces.Skip(1).ToList(), ParentPath, interior ? transition.Groups.Skip(1).ToList() : null);
+        if (interior)
+        {
+            for (var i = 1; i < pieces.Count; i++)
+            {
+                foreach (var child in transition.Groups[i])
+                {
+                    await Child(child.Path).SetParent(_path, pieces[i].Path);
+                    _childFeedback.Remove(child.Path);
+                }
+            }
+        }
+
+        foreach (var (piece, _) in born)
+        {
+            await Child(piece.Path).Commit(transition.Generation);
+        }
+
+        State.Range = pieces[0].Range;
+        if (interior)
+        {
+            State.Children = [.. transition.Groups[0]];
+        }
+
+        State.LastDivision = new Division(transition.Generation, pieces);
+        State.Transition = null;
+        State.ShapeChangedAt = time.GetUtcNow();
+        await Save();
+        if (!interior)
+        {
+            store.WriteClock(_id, _clock);
+            foreach (var (piece, _) in born.Where(b => b.Silo != silo.Name))
+            {
+                store.DeleteRange(_colony, piece.Range);
+            }
+
+            LoadShard();
+            _meter.Reset();
+        }
+
+        _coldSince = null;
+        KblLog.Split(logger, _id, State.Epoch, string.Join(", ", pieces.Select(c => $"{c.Path} {c.Range}")));
+    }
+
+    // ---------------- the root grows a level ----------------
+
+    /// <summary>The root, a leaf, divides into children under itself and becomes interior.</summary>
     private async Task Split(bool byLoad)
     {
-        var items = byLoad
-            ? SplitPlanner.CountAccesses(_meter.SampledKeys().Where(k => State.Range.Contains(k)))
-            : store.Scan(_colony, State.Range.Lo, exclusive: false, State.Range.Hi).Select(r => (r.Key, (long)(r.Key.Length + r.Value.Length)));
-        var boundaries = SplitPlanner.ChooseBoundaries(items, State.Genome.FanOut, State.Range);
+        var boundaries = SplitPlanner.ChooseBoundaries(ShardWeights(byLoad), State.Genome.FanOut, State.Range);
         if (boundaries.Count == 0)
         {
             _unsplittable = true;
             return;
         }
 
-        var children = State.Range.SplitAt(boundaries).Select((range, i) => new ChildRef(ColonyNames.ChildPath(_path, i), range)).ToList();
-        _splitByLoad = byLoad;
+        var first = State.NextChildIndex(_path);
+        var children = State.Range.SplitAt(boundaries).Select((range, i) => new ChildRef(ColonyNames.ChildPath(_path, first + i), range)).ToList();
+        State.NextChild = first + children.Count;
         State.Epoch++;
-        State.Transition = new Transition(TransitionKind.Split, State.Epoch, children);
+        State.Transition = new Transition(TransitionKind.Split, State.Epoch, children) { ByLoad = byLoad };
         await Save();
         KblLog.Splitting(logger, _id, children.Count, byLoad ? "load" : "size", _keys, _bytes);
         metrics.Split(_colony, byLoad);
@@ -40,42 +278,8 @@ public sealed partial class KblGrain
     private async Task CompleteSplit()
     {
         var transition = State.Transition!;
-        var births = new List<(ChildRef Child, BirthReply Reply)>();
-        var homes = ChildHomes(transition);
-        RequestContext.Set(KblPlacementDirector.NodeGroupKey, State.Genome.NodeGroup);
-        try
-        {
-            for (var i = 0; i < transition.Children.Count; i++)
-            {
-                var child = transition.Children[i];
-                if (homes[i] is { } hint)
-                {
-                    RequestContext.Set(IPlacementDirector.PlacementHintKey, hint);
-                }
-                else
-                {
-                    RequestContext.Remove(IPlacementDirector.PlacementHintKey);
-                }
-
-                var reply = await Child(child.Path).Birth(new ChildBirth(child.Range, State.Genome, State.Depth + 1, transition.Generation, _clock, silo.Name));
-                births.Add((child, reply));
-            }
-        }
-        finally
-        {
-            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
-            RequestContext.Remove(KblPlacementDirector.NodeGroupKey);
-        }
-
-        foreach (var (child, reply) in births.Where(b => !b.Reply.Committed && b.Reply.Silo != silo.Name))
-        {
-            foreach (var batch in store.Scan(_colony, child.Range.Lo, exclusive: false, child.Range.Hi).Chunk(TransferBatch))
-            {
-                await Child(child.Path).Import(batch);
-            }
-        }
-
-        foreach (var (child, _) in births)
+        var born = await GiveBirth(transition, transition.Children, _path, groups: null);
+        foreach (var (child, _) in born)
         {
             await Child(child.Path).Commit(transition.Generation);
         }
@@ -86,7 +290,7 @@ public sealed partial class KblGrain
         State.ShapeChangedAt = time.GetUtcNow();
         await Save();
         store.WriteClock(_id, _clock);
-        foreach (var (child, _) in births.Where(b => b.Reply.Silo != silo.Name))
+        foreach (var (child, _) in born.Where(b => b.Silo != silo.Name))
         {
             store.DeleteRange(_colony, child.Range);
         }
@@ -98,15 +302,103 @@ public sealed partial class KblGrain
         KblLog.Split(logger, _id, State.Epoch, string.Join(", ", State.Children.Select(c => $"{c.Path} {c.Range}")));
     }
 
-    /// <summary>
-    /// Where each child of a split should live: a size split keeps them here (their records are already on this
-    /// disk); a load split spreads them over the group's silos, least loaded first, so the load spreads too.
-    /// </summary>
-    private SiloAddress?[] ChildHomes(Transition transition)
+    /// <summary>The root, an interior KBL over its maximum fan-out, hands its children in two halves to two new children.</summary>
+    private async Task PushDown()
     {
-        var homes = new SiloAddress?[transition.Children.Count];
+        var half = State.Children.Count / 2;
+        var groups = new List<IReadOnlyList<ChildRef>> { State.Children.Take(half).ToList(), State.Children.Skip(half).ToList() };
+        var first = State.NextChildIndex(_path);
+        var children = groups.Select((g, i) => new ChildRef(ColonyNames.ChildPath(_path, first + i), new KeyRange(g[0].Range.Lo, g[^1].Range.Hi))).ToList();
+        State.NextChild = first + children.Count;
+        State.Epoch++;
+        State.Transition = new Transition(TransitionKind.PushDown, State.Epoch, children) { Groups = groups };
+        await Save();
+        KblLog.Splitting(logger, _id, children.Count, "fan-out", 0, 0);
+        await CompletePushDown();
+    }
+
+    private async Task CompletePushDown()
+    {
+        var transition = State.Transition!;
+        var born = await GiveBirth(transition, transition.Children, _path, transition.Groups);
+        for (var i = 0; i < transition.Children.Count; i++)
+        {
+            foreach (var grandchild in transition.Groups[i])
+            {
+                await Child(grandchild.Path).SetParent(_path, transition.Children[i].Path);
+            }
+        }
+
+        foreach (var (child, _) in born)
+        {
+            await Child(child.Path).Commit(transition.Generation);
+        }
+
+        State.Children = [.. transition.Children];
+        State.Transition = null;
+        State.ShapeChangedAt = time.GetUtcNow();
+        await Save();
+        _childFeedback.Clear();
+        KblLog.Split(logger, _id, State.Epoch, string.Join(", ", State.Children.Select(c => $"{c.Path} {c.Range}")));
+    }
+
+    // ---------------- births ----------------
+
+    /// <summary>
+    /// Births of a division's new KBLs (<paramref name="groups"/>: the children each takes over, null for leaves),
+    /// and their records from this silo where a leaf is born elsewhere. Returns each KBL with the silo it lives on.
+    /// </summary>
+    private async Task<List<(ChildRef Kbl, string Silo)>> GiveBirth(Transition transition, IReadOnlyList<ChildRef> kbls, string parent, IReadOnlyList<IReadOnlyList<ChildRef>>? groups)
+    {
+        var births = new List<(ChildRef Kbl, BirthReply Reply)>();
+        var homes = groups is null ? Homes(kbls.Count, transition.ByLoad) : new SiloAddress?[kbls.Count];
+        RequestContext.Set(KblPlacementDirector.NodeGroupKey, State.Genome.NodeGroup);
+        try
+        {
+            for (var i = 0; i < kbls.Count; i++)
+            {
+                if (homes[i] is { } hint)
+                {
+                    RequestContext.Set(IPlacementDirector.PlacementHintKey, hint);
+                }
+                else
+                {
+                    RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+                }
+
+                var birth = new ChildBirth(kbls[i].Range, State.Genome, transition.Generation, _clock, silo.Name, parent, groups is null ? [] : groups[i]);
+                births.Add((kbls[i], await Child(kbls[i].Path).Birth(birth)));
+            }
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+            RequestContext.Remove(KblPlacementDirector.NodeGroupKey);
+        }
+
+        if (groups is null)
+        {
+            foreach (var (kbl, reply) in births.Where(b => !b.Reply.Committed && b.Reply.Silo != silo.Name))
+            {
+                foreach (var batch in store.Scan(_colony, kbl.Range.Lo, exclusive: false, kbl.Range.Hi).Chunk(TransferBatch))
+                {
+                    await Child(kbl.Path).Import(batch);
+                }
+            }
+        }
+
+        return [.. births.Select(b => (b.Kbl, b.Reply.Silo))];
+    }
+
+    /// <summary>
+    /// Where new leaves should live: a size division keeps them here (their records are already on this disk); a
+    /// load division spreads them over the group's silos, least loaded first, so the load spreads too.
+    /// </summary>
+    private SiloAddress?[] Homes(int count, bool byLoad)
+    {
+        var homes = new SiloAddress?[count];
         var group = load.SilosOfGroup(State.Genome.NodeGroup);
-        if (transition.Kind == TransitionKind.Split && _splitByLoad && group.Count > 1)
+        if (byLoad && group.Count > 1)
         {
             // Round-robin over the group's silos, least loaded first: the hot range lands on as many silos as it can.
             var ordered = group.OrderBy(s => load.LoadOf(s).KblActivations).ThenBy(s => s, StringComparer.Ordinal).ToList();
@@ -140,10 +432,11 @@ public sealed partial class KblGrain
             State.Role = KblRole.Pending;
             State.Range = birth.Range;
             State.Genome = birth.Genome;
-            State.Depth = birth.Depth;
             State.Generation = birth.Generation;
-            State.Children = [];
+            State.Parent = birth.Parent;
+            State.Children = [.. birth.Children];
             State.Transition = null;
+            State.LastDivision = null;
             State.BirthClock = birth.Clock;
             State.Home = silo.Name;
             State.Epoch++;
@@ -154,9 +447,9 @@ public sealed partial class KblGrain
                 _presence = Presence.AtHome; // born here: this silo holds its records now
             }
 
-            if (birth.ParentSilo != silo.Name)
+            if (birth.Children.Count == 0 && birth.ParentSilo != silo.Name)
             {
-                // Records arrive from the parent's silo: clear whatever an earlier, unfinished life left here.
+                // Records arrive from the dividing KBL's silo: clear whatever an earlier, unfinished life left here.
                 store.DeleteRange(_colony, birth.Range);
             }
         }
@@ -176,7 +469,7 @@ public sealed partial class KblGrain
         return Task.CompletedTask;
     }
 
-    /// <summary>Makes a newborn child (or, when a merge is called off, a retired one) a serving leaf.</summary>
+    /// <summary>Makes a newborn KBL (or, when a merge is called off, a retired one) serve: a leaf, or an interior KBL over the children it was born with.</summary>
     public async Task Commit(long generation)
     {
         if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired))
@@ -184,10 +477,48 @@ public sealed partial class KblGrain
             return;
         }
 
-        State.Role = KblRole.Leaf;
+        State.Role = State.Children.Count > 0 ? KblRole.Interior : KblRole.Leaf;
         await Save();
-        LoadShard();
-        store.WriteClock(_id, _clock);
+        if (State.Role == KblRole.Leaf)
+        {
+            LoadShard();
+            store.WriteClock(_id, _clock);
+        }
+
         StartTimer();
     }
+
+    public async Task SetParent(string from, string to)
+    {
+        var current = State.Parent ?? (IsRoot ? null : _path[.._path.LastIndexOf('.')]);
+        if (current == to || current != from)
+        {
+            return; // already done, or a stale order from a parent that is no longer this KBL's
+        }
+
+        State.Parent = to;
+        await Save();
+        _divisionAskedAt = null;
+    }
+
+    /// <summary>Whether <paramref name="pieces"/>, in order, tile <paramref name="range"/> exactly.</summary>
+    private static bool Tiles(KeyRange range, IReadOnlyList<ChildRef> pieces)
+    {
+        if (!pieces[0].Range.Lo.AsSpan().SequenceEqual(range.Lo) || !SameEnd(pieces[^1].Range.Hi, range.Hi))
+        {
+            return false;
+        }
+
+        for (var i = 1; i < pieces.Count; i++)
+        {
+            if (pieces[i - 1].Range.Hi is not { } hi || !hi.AsSpan().SequenceEqual(pieces[i].Range.Lo))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool SameEnd(byte[]? a, byte[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
 }

@@ -58,13 +58,13 @@ public sealed partial class KblGrain(
 
     private bool IsRoot => _path == ColonyNames.RootPath;
 
-    private bool HoldsRecords => State.Role is KblRole.Leaf or KblRole.Pending or KblRole.Retired;
+    private bool HoldsRecords => State.Role is KblRole.Leaf or KblRole.Retired || (State.Role == KblRole.Pending && State.Children.Count == 0);
 
     string ILocalKbl.Id => _id;
 
     string ILocalKbl.Colony => _colony;
 
-    int ILocalKbl.Depth => _siloView.Depth;
+    int ILocalKbl.Height => _siloView.Height;
 
     KblRole ILocalKbl.Role => _siloView.Role;
 
@@ -101,16 +101,8 @@ public sealed partial class KblGrain(
             LoadShard();
         }
 
-        if (State.Transition is { Kind: TransitionKind.Split })
-        {
-            await CompleteSplit();
-        }
-        else if (State.Transition is { Kind: TransitionKind.Merge })
-        {
-            await CompleteMerge();
-        }
-
         StartTimer();
+        await TryCompleteTransition();
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -140,13 +132,53 @@ public sealed partial class KblGrain(
             return new Refusal(KblStatus.Unavailable, null, $"KBL {_id} keeps its records on silo '{State.Home}', which is not up");
         }
 
+        if (State.Transition is { Kind: TransitionKind.Split or TransitionKind.Merge or TransitionKind.Handoff } unfinished)
+        {
+            // A change of shape that failed half-way (a silo lost mid-call): serving now could take writes the
+            // change would not carry over. The tick finishes it; until then the caller retries.
+            return new Refusal(KblStatus.Unavailable, null, $"KBL {_id} is finishing a {unfinished.Kind.ToString().ToLowerInvariant()} that was interrupted; retry shortly");
+        }
+
         return State.Role switch
         {
             KblRole.None when IsRoot => new Refusal(KblStatus.NoColony, null, $"colony '{_colony}' does not exist"),
-            KblRole.Interior => new Refusal(KblStatus.Moved, new Moved(State.Epoch, State.Children), null),
+            KblRole.Interior when State.Range.Contains(key) => new Refusal(KblStatus.Moved, new Moved(State.Epoch, State.Children), null),
             KblRole.Leaf when State.Range.Contains(key) => null,
+            KblRole.Leaf or KblRole.Interior when State.LastDivision is { } division && division.Pieces.Any(p => p.Range.Contains(key)) =>
+                new Refusal(KblStatus.Moved, new Moved(State.Epoch, division.Pieces), null), // handed over, maybe not yet routed by the parent
             _ => new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null),
         };
+    }
+
+    /// <summary>Finishes a change of shape that an earlier turn or activation persisted and could not complete.</summary>
+    private Task CompleteTransition() => State.Transition?.Kind switch
+    {
+        TransitionKind.Split => CompleteSplit(),
+        TransitionKind.Merge => CompleteMerge(),
+        TransitionKind.Divide => CompleteDivide(),
+        TransitionKind.Handoff => CompleteHandoff(),
+        TransitionKind.PushDown => CompletePushDown(),
+        _ => Task.CompletedTask,
+    };
+
+    /// <summary><see cref="CompleteTransition"/>, where a failure (a KBL on a silo that is down) leaves it for the next tick.</summary>
+    private async Task<bool> TryCompleteTransition()
+    {
+        if (State.Transition is not { } transition)
+        {
+            return true;
+        }
+
+        try
+        {
+            await CompleteTransition();
+            return true;
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+        {
+            KblLog.TransitionPending(logger, e, _id, transition.Kind);
+            return false;
+        }
     }
 
     private async Task Save()
@@ -156,7 +188,7 @@ public sealed partial class KblGrain(
     }
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
-    private void RefreshSiloView() => _siloView = new SiloView(State.Role, State.Genome.NodeGroup, State.Depth);
+    private void RefreshSiloView() => _siloView = new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0);
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -172,11 +204,11 @@ public sealed partial class KblGrain(
 
     private IKblTreeGrain Child(string path) => Kbl<IKblTreeGrain>(path);
 
-    private IKblTreeGrain Parent() => Kbl<IKblTreeGrain>(_path[.._path.LastIndexOf('.')]);
+    private IKblTreeGrain Parent() => Kbl<IKblTreeGrain>(ParentPath);
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Depth)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height)
     {
         public static readonly SiloView Unknown = new(KblRole.None, "", 0);
     }

@@ -7,7 +7,7 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1000, Level = LogLevel.Information, Message = "Colony {Colony} created")]
     public static partial void ColonyCreated(ILogger logger, string colony);
 
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "KBL {Kbl} divides into {Children} children ({Reason}; {Keys} keys, {Bytes} bytes)")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "KBL {Kbl} divides into {Children} pieces ({Reason}; {Keys} keys, {Bytes} bytes)")]
     public static partial void Splitting(ILogger logger, string kbl, int children, string reason, long keys, long bytes);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "KBL {Kbl} is interior at epoch {Epoch}: {Children}")]
@@ -24,4 +24,10 @@ internal static partial class KblLog
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "KBL {Kbl} moved from silo {From} to silo {To} with {Records} records")]
     public static partial void Relocated(ILogger logger, string kbl, string from, string to, long records);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "KBL {Kbl} took in the pieces of its divided child {Child}: {Pieces}")]
+    public static partial void Divided(ILogger logger, string kbl, string child, string pieces);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "KBL {Kbl} could not finish its {Kind} yet; it tries again on its next tick")]
+    public static partial void TransitionPending(ILogger logger, Exception exception, string kbl, TransitionKind kind);
 }

@@ -25,6 +25,7 @@ public sealed class KblState
     /// <summary>The stable name of the silo whose disk holds this KBL's records.</summary>
     [Id(5)] public string? Home { get; set; }
 
+    /// <summary>Written by earlier versions (depth at birth); no longer kept: the tree grows at the top, so depths change.</summary>
     [Id(6)] public int Depth { get; set; }
 
     /// <summary>The generation (parent epoch) of the split that gave birth to this KBL, or of the merge that retired it.</summary>
@@ -37,17 +38,65 @@ public sealed class KblState
 
     /// <summary>The version clock a newly born child continues from (it then lives in the record store).</summary>
     [Id(10)] public long BirthClock { get; set; }
+
+    /// <summary>The parent's path; null for the root, and for KBLs of earlier versions, whose parent is their path's prefix.</summary>
+    [Id(11)] public string? Parent { get; set; }
+
+    /// <summary>The next index this KBL gives a child's path (<c>{path}.{index}</c>); paths are never reused.</summary>
+    [Id(12)] public int NextChild { get; set; }
+
+    /// <summary>
+    /// This KBL's last division: the pieces its range went to (itself first). Answers requests for keys it handed
+    /// over until the parent routes them, and repeats of the parent's order.
+    /// </summary>
+    [Id(13)] public Division? LastDivision { get; set; }
+
+    /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
+    public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
+        .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)
+        .DefaultIfEmpty(-1)
+        .Max() + 1;
 }
+
+[GenerateSerializer, Immutable, Alias("kbl.Division")]
+public sealed record Division([property: Id(0)] long Generation, [property: Id(1)] IReadOnlyList<ChildRef> Pieces);
 
 [GenerateSerializer, Alias("kbl.TransitionKind")]
 public enum TransitionKind
 {
+    /// <summary>The root, a leaf, divides into children under itself (the tree grows a level at the top).</summary>
     Split = 0,
+
+    /// <summary>An interior KBL takes its children's records back and becomes a leaf.</summary>
     Merge = 1,
+
+    /// <summary>A parent orders its child <see cref="Transition.Child"/> to divide, naming its new siblings.</summary>
+    Divide = 2,
+
+    /// <summary>A KBL hands pieces of its range (records or children) to new siblings, on its parent's order.</summary>
+    Handoff = 3,
+
+    /// <summary>The root, an interior KBL over its maximum fan-out, hands its children to new children of its own.</summary>
+    PushDown = 4,
 }
 
+/// <summary>
+/// A change of shape persisted before its first step, so a crash at any step is finished by the next activation.
+/// <see cref="Children"/>: the new children (Split, PushDown), the children to merge (Merge), the pieces (Handoff,
+/// this KBL first); <see cref="Groups"/>: for Handoff and PushDown of an interior KBL, the children each piece
+/// takes over; <see cref="Child"/> and <see cref="Siblings"/>: for Divide, the child and its new siblings' paths.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.Transition")]
 public sealed record Transition(
     [property: Id(0)] TransitionKind Kind,
     [property: Id(1)] long Generation,
-    [property: Id(2)] IReadOnlyList<ChildRef> Children);
+    [property: Id(2)] IReadOnlyList<ChildRef> Children)
+{
+    [Id(3)] public bool ByLoad { get; init; }
+
+    [Id(4)] public string? Child { get; init; }
+
+    [Id(5)] public IReadOnlyList<string> Siblings { get; init; } = [];
+
+    [Id(6)] public IReadOnlyList<IReadOnlyList<ChildRef>> Groups { get; init; } = [];
+}

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Kbl.Colonies;
 using Kbl.Keys;
 using Kbl.Records;
@@ -43,28 +44,72 @@ public static class ApiJson
         leaves = partial.Leaves,
     };
 
-    public static object Tree(KblView view) => new
+    /// <summary>
+    /// For tree answers: a colony of an earlier version can be a chain hundreds of levels deep, and each KBL is two
+    /// levels of JSON (itself and its children), beyond System.Text.Json's default limit of 64.
+    /// </summary>
+    public static JsonSerializerOptions TreeOptions { get; } = new(JsonSerializerDefaults.Web) { MaxDepth = 4096 };
+
+    /// <summary>The tree nested as it is, each KBL with its depth below the root and its children.</summary>
+    public static object Tree(KblView view, int depth = 0) => Kbl(view, depth, parent: null, children: view.Children.Select(c => Tree(c, depth + 1)).ToList());
+
+    /// <summary>The tree as a flat list in depth-first order, each KBL naming its parent: no nesting, whatever the depth.</summary>
+    public static object FlatTree(KblView root)
     {
-        id = view.Id,
-        path = view.Path,
-        range = Range(view.Range),
-        role = view.Role.ToString().ToLowerInvariant(),
-        depth = view.Depth,
-        epoch = view.Epoch,
-        silo = view.Silo,
-        nodeGroup = view.NodeGroup,
-        feedback = new
+        var kbls = new List<object>();
+        var stack = new Stack<(KblView View, int Depth, string? Parent)>([(root, 0, null)]);
+        while (stack.TryPop(out var next))
         {
-            readsPerSecond = Math.Round(view.Feedback.ReadsPerSecond, 2),
-            writesPerSecond = Math.Round(view.Feedback.WritesPerSecond, 2),
-            keys = view.Feedback.Keys,
-            bytes = view.Feedback.Bytes,
-            lastAccess = view.Feedback.LastAccess,
-            leaves = view.Feedback.Leaves,
-            height = view.Feedback.Depth,
-        },
-        children = view.Children.Select(Tree).ToList(),
-    };
+            kbls.Add(Kbl(next.View, next.Depth, next.Parent, children: null));
+            foreach (var child in next.View.Children.Reverse())
+            {
+                stack.Push((child, next.Depth + 1, next.View.Path));
+            }
+        }
+
+        return new { kbls };
+    }
+
+    private static Dictionary<string, object?> Kbl(KblView view, int depth, string? parent, List<object>? children)
+    {
+        var json = new Dictionary<string, object?>
+        {
+            ["id"] = view.Id,
+            ["path"] = view.Path,
+            ["range"] = Range(view.Range),
+            ["role"] = view.Role.ToString().ToLowerInvariant(),
+            ["depth"] = depth,
+            ["epoch"] = view.Epoch,
+            ["silo"] = view.Silo,
+            ["nodeGroup"] = view.NodeGroup,
+            ["feedback"] = new
+            {
+                readsPerSecond = Math.Round(view.Feedback.ReadsPerSecond, 2),
+                writesPerSecond = Math.Round(view.Feedback.WritesPerSecond, 2),
+                keys = view.Feedback.Keys,
+                bytes = view.Feedback.Bytes,
+                lastAccess = view.Feedback.LastAccess,
+                leaves = view.Feedback.Leaves,
+                height = view.Feedback.Depth,
+            },
+        };
+        if (view.Collapsed)
+        {
+            json["collapsed"] = true;
+        }
+
+        if (parent is not null)
+        {
+            json["parent"] = parent;
+        }
+
+        if (children is not null)
+        {
+            json["children"] = children;
+        }
+
+        return json;
+    }
 
     public static object Range(KeyRange range) => new { lo = KeyOrder.Display(range.Lo), hi = range.Hi is null ? null : KeyOrder.Display(range.Hi) };
 }

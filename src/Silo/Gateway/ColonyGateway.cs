@@ -95,10 +95,16 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         }
     }
 
-    public async Task<KblView> Tree(string colony)
+    /// <summary>The colony's tree: <paramref name="levels"/> below the root (deeper subtrees collapsed), and the hot path when asked.</summary>
+    public async Task<KblView> Tree(string colony, int levels = int.MaxValue, bool hotPath = false)
     {
         CheckColony(colony);
-        var view = await router.Root(colony).GetTree();
+        if (levels < 0)
+        {
+            throw new ApiException(ApiError.BadRequest, $"depth {levels} must be 0 or more");
+        }
+
+        var view = await router.Root(colony).GetTree(levels, hotPath);
         return view.Role == KblRole.None ? throw NoColony(colony) : view;
     }
 

@@ -47,12 +47,33 @@ public static class HttpApi
         });
         v1.MapGet("/colonies/{colony}/records", Scan);
         v1.MapPost("/colonies/{colony}/aggregate", Aggregate);
-        v1.MapGet("/colonies/{colony}/tree", async (string colony, ColonyGateway gw) => Results.Ok(ApiJson.Tree(await gw.Tree(colony))));
+        v1.MapGet("/colonies/{colony}/tree", Tree);
         v1.MapPost("/colonies/{colony}/kbls/{path}/move", Move);
         v1.MapGet("/cluster/silos", async (ClusterGateway cluster) => Results.Ok(new { silos = await cluster.Silos() }));
         v1.MapGet("/cluster/locality", async (ClusterGateway cluster) => Results.Ok(await cluster.Locality()));
         ProvisioningApi.Map(v1);
         return app;
+    }
+
+    /// <summary><c>?depth=N</c> levels (deeper subtrees collapsed), <c>&amp;hot=true</c> the hot path too, <c>?format=flat</c> a flat list.</summary>
+    private static async Task<IResult> Tree(string colony, HttpRequest request, ColonyGateway gw)
+    {
+        var query = request.Query;
+        var levels = int.MaxValue;
+        if (query.TryGetValue("depth", out var depthText) && (!int.TryParse(depthText, out levels) || levels < 0))
+        {
+            throw new ApiException(ApiError.BadRequest, $"depth '{depthText}' must be a whole number of levels, 0 or more");
+        }
+
+        var hot = query.TryGetValue("hot", out var hotText) && (bool.TryParse(hotText, out var h) ? h : throw new ApiException(ApiError.BadRequest, $"hot '{hotText}' must be true or false"));
+        var flat = query.TryGetValue("format", out var format) && format.ToString() switch
+        {
+            "flat" => true,
+            "nested" => false,
+            _ => throw new ApiException(ApiError.BadRequest, $"format '{format}' must be nested or flat"),
+        };
+        var view = await gw.Tree(colony, levels, hot);
+        return Results.Json(flat ? ApiJson.FlatTree(view) : ApiJson.Tree(view), ApiJson.TreeOptions);
     }
 
     private static async Task<IResult> Scan(string colony, HttpRequest request, ColonyGateway gw, CancellationToken cancellationToken)

@@ -89,7 +89,10 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
     });
 
     public override Task<TreeReply> GetTree(GetTreeRequest request, ServerCallContext context) => Guard(async () =>
-        new TreeReply { Json = JsonSerializer.Serialize(ApiJson.Tree(await gateway.Tree(request.Colony))) });
+    {
+        var view = await gateway.Tree(request.Colony, request.HasDepth ? request.Depth : int.MaxValue, request.HotPath);
+        return new TreeReply { Json = JsonSerializer.Serialize(request.Flat ? ApiJson.FlatTree(view) : ApiJson.Tree(view), ApiJson.TreeOptions) };
+    });
 
     private static Precondition Condition(Condition? condition) =>
         condition is null ? Precondition.None : new Precondition(condition.HasIfMatch ? condition.IfMatch : null, condition.IfNoneMatch);

@@ -32,12 +32,16 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             var name = StableName(options.SiloName);
             silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = metadata);
-            silo.AddKblGrains(new KblOptions
-            {
-                DataPath = Path.Combine(Root, name),
-                SiloName = name,
-                FeedbackPeriod = FeedbackPeriod,
-            });
+            silo.AddKblGrains(
+                new KblOptions
+                {
+                    DataPath = Path.Combine(Root, name),
+                    SiloName = name,
+                    FeedbackPeriod = FeedbackPeriod,
+                },
+                // KBLs stay where divisions put them: these tests check that placement (rebalancing between silos
+                // has its own tests, on NodeGroupClusterFixture).
+                new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero });
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();

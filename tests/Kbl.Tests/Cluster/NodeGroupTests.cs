@@ -33,7 +33,10 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
         var total = 0;
         foreach (var (name, group) in colonies)
         {
-            var kbls = TreeWalk.All(await Root(name).GetTree()).ToList();
+            // Divisions finish just after the writes (a leaf asks its parent): wait until every leaf is within splitKeys.
+            var tree = await Eventually.Until(
+                () => Root(name).GetTree(), t => TreeWalk.Leaves(t).All(l => l.Feedback.Keys <= 8), TimeSpan.FromSeconds(30), $"{name} divided");
+            var kbls = TreeWalk.All(tree).ToList();
             total += kbls.Count;
             Assert.All(kbls, k => Assert.Equal(group, k.NodeGroup));
             Assert.All(kbls, k => Assert.Equal(group, GroupOfSilo[k.Silo]));

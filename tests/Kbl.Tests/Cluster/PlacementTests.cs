@@ -25,6 +25,12 @@ public sealed class PlacementTests(ClusterFixture fixture)
             }
         }
 
+        // Divisions finish just after the writes (a leaf asks its parent): let them, so the homes below are final.
+        foreach (var colony in colonies)
+        {
+            await Eventually.Until(() => Root(colony).GetTree(), t => TreeWalk.Leaves(t).All(l => l.Feedback.Keys <= 50), TimeSpan.FromSeconds(30), $"{colony} divided");
+        }
+
         var homesBefore = await Homes(colonies);
         Assert.True(homesBefore.Values.Distinct().Count() > 1, "KBLs spread over more than one silo");
 

@@ -1,9 +1,13 @@
+using Kbl.Grains;
 using Kbl.Tree;
 
 namespace Kbl.Tests.Cluster;
 
 public static class TreeWalk
 {
+    /// <summary>The whole tree below a KBL.</summary>
+    public static Task<KblView> GetTree(this IKblGrain kbl) => kbl.GetTree(int.MaxValue, hotPath: false);
+
     public static IEnumerable<KblView> All(KblView view) => view.Children.SelectMany(All).Prepend(view);
 
     public static IEnumerable<KblView> Leaves(KblView view) => All(view).Where(v => v.Role == KblRole.Leaf);
