@@ -16,7 +16,7 @@ COPY src/Grains/Grains.csproj src/Grains/
 COPY src/Persistence/Persistence.csproj src/Persistence/
 COPY src/Persistence.Sqlite/Persistence.Sqlite.csproj src/Persistence.Sqlite/
 COPY src/Persistence.DynamoDb/Persistence.DynamoDb.csproj src/Persistence.DynamoDb/
-COPY src/Provisioning/Provisioning.csproj src/Provisioning/
+COPY src/NodeGroups/NodeGroups.csproj src/NodeGroups/
 COPY src/Provisioner/Provisioner.csproj src/Provisioner/
 COPY src/Silo/Silo.csproj src/Silo/
 RUN dotnet restore src/Silo/Silo.csproj && dotnet restore src/Provisioner/Provisioner.csproj

@@ -1,3 +1,4 @@
+using Kbl.NodeGroups;
 using Kbl.Provisioner;
 using Kbl.Provisioning;
 
@@ -29,8 +30,8 @@ catch (ProvisioningConfigurationException e)
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(TimeProvider.System);
 builder.Services.AddHttpClient<IClusterPlan, HttpClusterPlan>(http => HttpClusterPlan.Configure(http, options.ClusterUrl, token));
-builder.Services.AddSingleton(sp => ProvisionerServices.Queue(options, options.Local.QueuePath is { Length: > 0 } path ? path : Path.Combine("data", "provisioning", "queue"), sp));
-builder.Services.AddSingleton(sp => ProvisionerServices.Provider(options, sp));
+builder.Services.AddSingleton(sp => QueueAndProviderFactory.Queue(options, options.Local.QueuePath is { Length: > 0 } path ? path : Path.Combine("data", "provisioning", "queue"), sp));
+builder.Services.AddSingleton(sp => QueueAndProviderFactory.Provider(options, sp));
 builder.Services.AddHostedService<Reconciler>();
 var host = builder.Build();
 Console.WriteLine($"kbl-provisioner: provider {options.Provider}, queue {options.Queue}, cluster {options.ClusterUrl}");

@@ -1,4 +1,6 @@
 using Kbl.Hosting;
+using Kbl.NodeGroups;
+using Kbl.Placement;
 using Kbl.Provisioning;
 using Kbl.Silo.Gateway;
 using Kbl.Storage;

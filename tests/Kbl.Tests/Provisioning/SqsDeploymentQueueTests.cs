@@ -1,8 +1,9 @@
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Queue;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Queue;
 using Kbl.Tests.Storage;
 using Microsoft.Extensions.Options;
 
