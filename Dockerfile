@@ -12,6 +12,7 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/Api/Api.csproj src/Api/
 COPY src/Grains.Interfaces/Grains.Interfaces.csproj src/Grains.Interfaces/
+COPY src/Configuration/Configuration.csproj src/Configuration/
 COPY src/Grains/Grains.csproj src/Grains/
 COPY src/Persistence/Persistence.csproj src/Persistence/
 COPY src/Persistence.Sqlite/Persistence.Sqlite.csproj src/Persistence.Sqlite/

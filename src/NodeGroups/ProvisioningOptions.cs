@@ -9,15 +9,15 @@ public sealed class ProvisioningOptions
     public const string Section = "Kbl:Provisioning";
 
     /// <summary><c>local</c> (silo processes on this machine, the default), <c>eks</c>, <c>dry-run</c> or <c>off</c> (plan only, nothing published).</summary>
-    public string Provider { get; set; } = "local";
+    public ProviderKind Provider { get; set; } = ProviderKind.Local;
 
     /// <summary><c>local</c> (a durable spool directory on this machine, the default) or <c>sqs</c>.</summary>
-    public string Queue { get; set; } = "local";
+    public QueueKind Queue { get; set; } = QueueKind.Local;
 
     /// <summary>
-    /// Whether this silo runs the reconciler itself (one per cluster). Default: on for <c>local</c> and <c>dry-run</c>
-    /// in the primary silo of a localhost cluster, off elsewhere; with
-    /// <c>eks</c> the Provisioner runs as its own process (src/Provisioner).
+    /// Whether this silo runs the reconciler itself (one per cluster). Unset: the silo decides by one rule
+    /// (<c>KblSettings.Reconciles</c>): on for <c>local</c> and <c>dry-run</c> in the primary silo of a localhost
+    /// cluster, off elsewhere; with <c>eks</c> the Provisioner runs as its own process (src/Provisioner).
     /// </summary>
     public bool? InProcess { get; set; }
 
@@ -37,8 +37,6 @@ public sealed class ProvisioningOptions
 
     /// <summary>How often a Provisioner reconciles even when no message came (drift is repaired within this).</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(30);
-
-    public bool RunsInProcess => InProcess ?? Provider is "local" or "dry-run";
 }
 
 public sealed class SqsOptions

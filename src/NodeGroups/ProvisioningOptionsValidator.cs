@@ -1,9 +1,14 @@
+using Kbl.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Kbl.NodeGroups;
 
-/// <summary>Checks <c>Kbl:Provisioning</c>; <paramref name="reconciles"/> adds what running a reconciler needs.</summary>
-public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOptions<ProvisioningOptions>
+/// <summary>
+/// Checks <c>Kbl:Provisioning</c> for a process in <paramref name="role"/>: a reconciler needs its provider's settings,
+/// the Provisioner process also a provider that can run outside a silo and the cluster's URL. The names of the
+/// provider and the queue are checked when they are bound (<see cref="ProviderKind"/>, <see cref="QueueKind"/>).
+/// </summary>
+public sealed class ProvisioningOptionsValidator(ProvisioningRole role) : IValidateOptions<ProvisioningOptions>
 {
     private const string S = "Kbl:Provisioning:";
 
@@ -15,14 +20,9 @@ public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOpt
 
     private string? Check(ProvisioningOptions o)
     {
-        if (o.Provider is not ("local" or "eks" or "dry-run" or "off"))
+        if (role == ProvisioningRole.Provisioner && o.Provider is ProviderKind.Local or ProviderKind.Off)
         {
-            return $"{S}Provider '{o.Provider}' must be local, eks, dry-run or off";
-        }
-
-        if (o.Queue is not ("local" or "sqs"))
-        {
-            return $"{S}Queue '{o.Queue}' must be local or sqs";
+            return $"{S}Provider '{o.Provider.SettingName()}' is not for the Provisioner process: use eks or dry-run (the local provider runs inside the silo)";
         }
 
         if (o.ResyncInterval < TimeSpan.FromMilliseconds(100) || o.ResyncInterval > TimeSpan.FromHours(1))
@@ -30,12 +30,12 @@ public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOpt
             return $"{S}ResyncInterval {o.ResyncInterval} must be between 00:00:00.100 and 01:00:00";
         }
 
-        if (o.Provider == "off")
+        if (o.Provider == ProviderKind.Off)
         {
             return null;
         }
 
-        if (o.Queue == "sqs")
+        if (o.Queue == QueueKind.Sqs)
         {
             if (!Uri.TryCreate(o.Sqs.QueueUrl, UriKind.Absolute, out _))
             {
@@ -53,7 +53,7 @@ public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOpt
             return $"{S}Local:MaxSilos {o.Local.MaxSilos} must be between 0 and 64";
         }
 
-        if (!reconciles || o.Provider is "local")
+        if (role == ProvisioningRole.Publisher || o.Provider == ProviderKind.Local)
         {
             return null;
         }
@@ -61,9 +61,9 @@ public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOpt
         var eks = o.Eks;
         return o.Provider switch
         {
-            "eks" when string.IsNullOrWhiteSpace(eks.ClusterName) => $"{S}Eks:ClusterName is required with the eks provider",
-            _ when string.IsNullOrWhiteSpace(eks.Region) => $"{S}Eks:Region is required with the {o.Provider} provider",
-            "eks" when !eks.NodeRole.StartsWith("arn:", StringComparison.Ordinal) => $"{S}Eks:NodeRole '{eks.NodeRole}' must be the node IAM role's ARN (arn:aws:iam::ACCOUNT:role/NAME)",
+            ProviderKind.Eks when string.IsNullOrWhiteSpace(eks.ClusterName) => $"{S}Eks:ClusterName is required with the eks provider",
+            _ when string.IsNullOrWhiteSpace(eks.Region) => $"{S}Eks:Region is required with the {o.Provider.SettingName()} provider",
+            ProviderKind.Eks when !eks.NodeRole.StartsWith("arn:", StringComparison.Ordinal) => $"{S}Eks:NodeRole '{eks.NodeRole}' must be the node IAM role's ARN (arn:aws:iam::ACCOUNT:role/NAME)",
             _ when Url(eks.ServiceUrl, "Eks:ServiceUrl") is { } bad => bad,
             _ when Url(eks.Ec2ServiceUrl, "Eks:Ec2ServiceUrl") is { } bad => bad,
             _ when eks.Subnets.FirstOrDefault(s => !s.StartsWith("subnet-", StringComparison.Ordinal)) is { } subnet => $"{S}Eks:Subnets '{subnet}' must be a subnet id (subnet-…)",
@@ -72,6 +72,8 @@ public sealed class ProvisioningOptionsValidator(bool reconciles) : IValidateOpt
             _ when eks.MaxAttempts is < 1 or > 20 => $"{S}Eks:MaxAttempts {eks.MaxAttempts} must be between 1 and 20",
             _ when eks.Backoff < TimeSpan.Zero || eks.Backoff > TimeSpan.FromMinutes(1) => $"{S}Eks:Backoff {eks.Backoff} must be between 00:00:00 and 00:01:00",
             _ when string.IsNullOrWhiteSpace(o.Kubernetes.Namespace) => $"{S}Kubernetes:Namespace must name a namespace",
+            _ when role == ProvisioningRole.Provisioner && !(Uri.TryCreate(o.ClusterUrl, UriKind.Absolute, out var cluster) && cluster.Scheme is "http" or "https") =>
+                $"{S}ClusterUrl '{o.ClusterUrl}' must be the Kbl gateway's URL (http://kbl:8080)",
             _ => null,
         };
     }

@@ -6,24 +6,24 @@ using Microsoft.Extensions.Logging;
 
 namespace Kbl.NodeGroups;
 
-/// <summary>Builds the queue and provider a configuration names; shared by the silo (in-process) and the Provisioner.</summary>
+/// <summary>Builds the deployment queue and the node group provider that <c>Kbl:Provisioning</c> names; shared by the silo (in-process) and the Provisioner.</summary>
 public static class QueueAndProviderFactory
 {
     public static IDeploymentQueue Queue(ProvisioningOptions options, string localPath, IServiceProvider services) => options.Queue switch
     {
-        "local" => new LocalSpoolQueue(localPath),
-        "sqs" => new SqsDeploymentQueue(Microsoft.Extensions.Options.Options.Create(options), services.GetRequiredService<ILogger<SqsDeploymentQueue>>()),
+        QueueKind.Local => new LocalSpoolQueue(localPath),
+        QueueKind.Sqs => new SqsDeploymentQueue(Microsoft.Extensions.Options.Options.Create(options), services.GetRequiredService<ILogger<SqsDeploymentQueue>>()),
         _ => throw new NotSupportedException($"queue {options.Queue}"),
     };
 
     public static INodeGroupProvider Provider(ProvisioningOptions options, IServiceProvider services) => options.Provider switch
     {
-        "local" => new LocalSiloProvider(
+        ProviderKind.Local => new LocalSiloProvider(
             services.GetService<LocalSiloLauncher>() ?? throw new InvalidOperationException("the local provider runs inside a silo (it starts siblings of it)"),
             options.Local,
             services.GetRequiredService<ILogger<LocalSiloProvider>>()),
-        "eks" => EksNodeGroupProvider.Create(options.Eks, StatefulSets(options, services), services.GetService<ILoggerFactory>()),
-        "dry-run" => new DryRunProvider(options.Eks, Console.Out, options.Kubernetes.Enabled == false ? null : options.Kubernetes),
+        ProviderKind.Eks => EksNodeGroupProvider.Create(options.Eks, StatefulSets(options, services), services.GetService<ILoggerFactory>()),
+        ProviderKind.DryRun => new DryRunProvider(options.Eks, Console.Out, options.Kubernetes.Enabled == false ? null : options.Kubernetes),
         _ => throw new NotSupportedException($"provider {options.Provider}"),
     };
 

@@ -1,3 +1,4 @@
+using Kbl.Configuration;
 using Kbl.Silo.NodeGroups;
 
 namespace Kbl.Silo.Hosting;

@@ -1,3 +1,4 @@
+using Kbl.Configuration;
 using Kbl.NodeGroups;
 using Kbl.NodeGroups.Providers;
 using Kbl.NodeGroups.Queue;
@@ -9,8 +10,8 @@ namespace Kbl.Silo.NodeGroups;
 
 /// <summary>
 /// Provisioning in the silo: the policy's options for the provisioning grain, the publisher that puts desired
-/// states on the deployment queue, and, when <c>Kbl:Provisioning:InProcess</c> (the default for the local and
-/// dry-run providers), the Provisioner's reconciler itself.
+/// states on the deployment queue, and, when this silo reconciles (<see cref="KblSettings.Reconciles"/>), the
+/// Provisioner's reconciler itself.
 /// </summary>
 public static class KblProvisioningExtensions
 {
@@ -18,24 +19,24 @@ public static class KblProvisioningExtensions
     {
         var provisioning = settings.Provisioning;
         var services = builder.Services;
-        // Checked already, with every other setting, by KblSettings.Load.
+        // Checked already, with every other setting, by KblSettings.Load: registered as they are.
         services.AddSingleton(Options.Create(settings.Policy));
         services.AddSingleton(provisioning);
         services.AddHostedService<ProvisioningStarter>();
-        if (provisioning.Provider == "off")
+        if (provisioning.Provider == ProviderKind.Off)
         {
             services.AddSingleton<IDesiredStatePublisher, NoPublisher>();
             return;
         }
 
         services.AddSingleton(sp => QueueAndProviderFactory.Queue(provisioning, QueuePath(settings), sp));
-        services.AddSingleton<IDesiredStatePublisher>(sp => new QueuePublisher(provisioning.Provider, sp.GetRequiredService<IDeploymentQueue>()));
-        if (!provisioning.RunsInProcess)
+        services.AddSingleton<IDesiredStatePublisher>(sp => new QueuePublisher(provisioning.Provider.SettingName(), sp.GetRequiredService<IDeploymentQueue>()));
+        if (!settings.Reconciles)
         {
             return;
         }
 
-        if (provisioning.Provider == "local")
+        if (provisioning.Provider == ProviderKind.Local)
         {
             services.AddSingleton(sp => Launcher(settings, args, sp.GetRequiredService<Kbl.Placement.ClusterLoad>()));
         }
@@ -58,7 +59,7 @@ public static class KblProvisioningExtensions
         var ports = settings.Cluster;
         var overrides = new Dictionary<string, string>
         {
-            ["Kbl:Cluster:PrimarySiloPort"] = (ports.PrimarySiloPort == 0 ? ports.SiloPort : ports.PrimarySiloPort).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Kbl:Cluster:PrimarySiloPort"] = ports.PrimaryPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Kbl:Storage:Sqlite:Path"] = Path.GetFullPath(settings.Sqlite.Path),
             ["Kbl:Provisioning:Local:QueuePath"] = QueuePath(settings),
         };

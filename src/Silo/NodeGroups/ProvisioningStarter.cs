@@ -1,3 +1,4 @@
+using Kbl.NodeGroups;
 using Kbl.Provisioning;
 using Kbl.Silo.Hosting;
 
@@ -9,7 +10,7 @@ namespace Kbl.Silo.NodeGroups;
 /// </summary>
 /// <remarks>
 /// A silo started by hand or by a deployment keeps its node group in the plan; a silo the local provider started
-/// (the provider's own, <c>InProcess=false</c>) does not, or a group could never be removed.
+/// (the provider's own: it does not reconcile) does not, or a group could never be removed.
 /// </remarks>
 public sealed class ProvisioningStarter(IGrainFactory grains, KblSettings settings, IHostApplicationLifetime lifetime, ILogger<ProvisioningStarter> logger) : BackgroundService
 {
@@ -23,7 +24,7 @@ public sealed class ProvisioningStarter(IGrainFactory grains, KblSettings settin
             try
             {
                 var grain = grains.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key);
-                if (settings.Provisioning is not { Provider: "local", RunsInProcess: false })
+                if (settings.Provisioning.Provider != ProviderKind.Local || settings.Reconciles)
                 {
                     await grain.Stand(settings.Kbl.NodeGroup);
                 }

@@ -267,7 +267,7 @@ public sealed partial class ProvisionerManifestTests
                 }
                 else
                 {
-                    keys[path] = new SiloSettingKey(path, propertyType.Name, null);
+                    keys[path] = new SiloSettingKey(path, propertyType.Name, null, propertyType.IsEnum ? propertyType : null);
                 }
             }
         }

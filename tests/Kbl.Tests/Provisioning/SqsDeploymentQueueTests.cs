@@ -146,7 +146,7 @@ public sealed class SqsDeploymentQueueTests : IClassFixture<MotoFixture>, IAsync
     {
         var options = Options.Create(new ProvisioningOptions
         {
-            Queue = "sqs",
+            Queue = QueueKind.Sqs,
             Sqs = { QueueUrl = _queueUrl, ServiceUrl = _moto.ServiceUrl, Region = "us-east-1" },
         });
         using var queue = new SqsDeploymentQueue(options, new RecordingLogger<SqsDeploymentQueue>());
