@@ -2,10 +2,10 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using k8s.Models;
 using Kbl.NodeGroups;
 using Kbl.NodeGroups.Kubernetes;
 using Kbl.NodeGroups.Queue;
-using k8s.Models;
 
 namespace Kbl.Tests.Deployment;
 

@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
+using k8s;
+using k8s.Models;
 using Kbl.NodeGroups;
 using Kbl.NodeGroups.Kubernetes;
 using Kbl.Tests.Deployment;
 using Microsoft.Extensions.Options;
-using k8s;
-using k8s.Models;
 
 namespace Kbl.Tests.Provisioning;
 
