@@ -12,11 +12,12 @@ WORKDIR /src
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
 COPY src/Api/Api.csproj src/Api/
 COPY src/Grains.Interfaces/Grains.Interfaces.csproj src/Grains.Interfaces/
+COPY src/Configuration/Configuration.csproj src/Configuration/
 COPY src/Grains/Grains.csproj src/Grains/
 COPY src/Persistence/Persistence.csproj src/Persistence/
 COPY src/Persistence.Sqlite/Persistence.Sqlite.csproj src/Persistence.Sqlite/
 COPY src/Persistence.DynamoDb/Persistence.DynamoDb.csproj src/Persistence.DynamoDb/
-COPY src/Provisioning/Provisioning.csproj src/Provisioning/
+COPY src/NodeGroups/NodeGroups.csproj src/NodeGroups/
 COPY src/Provisioner/Provisioner.csproj src/Provisioner/
 COPY src/Silo/Silo.csproj src/Silo/
 RUN dotnet restore src/Silo/Silo.csproj && dotnet restore src/Provisioner/Provisioner.csproj

@@ -1,3 +1,4 @@
+using Kbl.Configuration;
 using Kbl.Silo.Hosting;
 
 WebApplication app;

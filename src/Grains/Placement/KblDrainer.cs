@@ -1,5 +1,4 @@
 using Kbl.Grains;
-using Kbl.Hosting;
 using Kbl.Records;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

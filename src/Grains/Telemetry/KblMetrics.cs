@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Kbl.Hosting;
 using Kbl.Placement;
 using Kbl.Tree;
 

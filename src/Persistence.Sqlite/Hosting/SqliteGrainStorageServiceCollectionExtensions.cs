@@ -1,4 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Kbl.Persistence.Sqlite;
 
@@ -7,7 +9,8 @@ public static class SqliteGrainStorageServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the SQLite grain storage as the provider named <paramref name="name"/>, with options named the
-    /// same (validated when the host starts) and the Orleans binary serializer unless the host registered one
+    /// same (checked by <see cref="SqliteGrainStorageOptionsValidator"/> when the host starts) and the Orleans binary
+    /// serializer unless the host registered one
     /// (see <see cref="GrainStorageServiceCollectionExtensions.AddGrainStorageProvider{TStorage, TOptions}"/>).
     /// </summary>
     public static IServiceCollection AddSqliteGrainStorage(
@@ -15,10 +18,9 @@ public static class SqliteGrainStorageServiceCollectionExtensions
         string name,
         Action<SqliteGrainStorageOptions> configure)
     {
-        services.AddGrainStorageProvider<SqliteGrainStorage, SqliteGrainStorageOptions>(name, configure)
-            .Validate(
-                options => !string.IsNullOrWhiteSpace(options.Path) && !Directory.Exists(options.Path),
-                "Kbl:Storage:Sqlite:Path must name a database file (it is empty or names a directory).");
+        services.AddGrainStorageProvider<SqliteGrainStorage, SqliteGrainStorageOptions>(name, configure);
+        services.TryAddEnumerable(
+            ServiceDescriptor.Singleton<IValidateOptions<SqliteGrainStorageOptions>, SqliteGrainStorageOptionsValidator>());
         return services;
     }
 }

@@ -1,3 +1,6 @@
+using Kbl.Configuration;
+using Kbl.Silo.NodeGroups;
+
 namespace Kbl.Silo.Hosting;
 
 /// <summary>The silo as <c>Program</c> runs it, built in one place so tests can look at the real thing (its settings, its endpoints).</summary>

@@ -3,15 +3,15 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s.Models;
-using Kbl.Provisioning;
-using Kbl.Provisioning.Kubernetes;
-using Kbl.Provisioning.Queue;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Kubernetes;
+using Kbl.NodeGroups.Queue;
 
 namespace Kbl.Tests.Deployment;
 
 /// <summary>
 /// The Provisioner's manifests (k8s/base/provisioner, the example overlay's patches) and IAM policy
-/// (k8s/iam/provisioner-policy.json), checked against the Kubernetes models, the overlay's silos and Kbl.Provisioning's
+/// (k8s/iam/provisioner-policy.json), checked against the Kubernetes models, the overlay's silos and Kbl.NodeGroups'
 /// own code: its settings, the Kubernetes calls of <see cref="SiloStatefulSets"/> and the SQS calls of
 /// <see cref="SqsDeploymentQueue"/>.
 /// </summary>
@@ -267,7 +267,7 @@ public sealed partial class ProvisionerManifestTests
                 }
                 else
                 {
-                    keys[path] = new SiloSettingKey(path, propertyType.Name, null);
+                    keys[path] = new SiloSettingKey(path, propertyType.Name, null, propertyType.IsEnum ? propertyType : null);
                 }
             }
         }
@@ -276,7 +276,7 @@ public sealed partial class ProvisionerManifestTests
     /// <summary>The Kubernetes API calls of SiloStatefulSets as RBAC sees them (<c>apps/statefulsets/scale:patch</c>).</summary>
     private static HashSet<string> KubernetesCalls()
     {
-        var source = File.ReadAllText(Manifests.PathOf("src/Provisioning/Kubernetes/SiloStatefulSets.cs"));
+        var source = File.ReadAllText(Manifests.PathOf("src/NodeGroups/Kubernetes/SiloStatefulSets.cs"));
         return KubernetesCall().Matches(source).Select(m =>
         {
             var verb = m.Groups["verb"].Value switch
@@ -296,7 +296,7 @@ public sealed partial class ProvisionerManifestTests
     /// <summary>The SQS calls of SqsDeploymentQueue (<c>_client.SendMessageAsync</c> → <c>sqs:SendMessage</c>).</summary>
     private static HashSet<string> SqsCalls()
     {
-        var source = File.ReadAllText(Manifests.PathOf("src/Provisioning/Queue/SqsDeploymentQueue.cs"));
+        var source = File.ReadAllText(Manifests.PathOf("src/NodeGroups/Queue/SqsDeploymentQueue.cs"));
         return SqsCall().Matches(source).Select(m => $"sqs:{m.Groups["api"].Value}").ToHashSet(StringComparer.Ordinal);
     }
 

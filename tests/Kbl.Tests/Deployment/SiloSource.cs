@@ -44,7 +44,7 @@ public static partial class SiloSource
     {
         var keys = new Dictionary<string, SiloSettingKey>(StringComparer.OrdinalIgnoreCase);
 
-        // Kbl.Grains: every class with a public const Section (KblOptions, KblPlacementOptions, ...); with the grain
+        // Kbl.Grains: every class with a public const Section (KblOptions, KblPlacementOptions in Placement/, ...); with the grain
         // storage providers' option classes, which the silo binds to literal sections (below).
         var grains = new[] { typeof(KblOptions), typeof(SqliteGrainStorageOptions), typeof(DynamoDbGrainStorageOptions) }
             .SelectMany(t => t.Assembly.GetTypes())
@@ -58,13 +58,13 @@ public static partial class SiloSource
             }
         }
 
-        // Kbl:Provisioning: the provisioning options (Kbl.Provisioning) and the policy's thresholds (Kbl.Grains) share one section.
-        AddReflected(keys, Kbl.Provisioning.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningPolicyOptions));
-        AddReflected(keys, Kbl.Provisioning.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningOptions));
-        AddReflected(keys, "Kbl:Provisioning:Sqs", typeof(Kbl.Provisioning.SqsOptions));
-        AddReflected(keys, "Kbl:Provisioning:Eks", typeof(Kbl.Provisioning.EksOptions));
-        AddReflected(keys, "Kbl:Provisioning:Kubernetes", typeof(Kbl.Provisioning.KubernetesOptions));
-        AddReflected(keys, "Kbl:Provisioning:Local", typeof(Kbl.Provisioning.LocalProviderOptions));
+        // Kbl:Provisioning: the provisioning options (Kbl.NodeGroups) and the policy's thresholds (Kbl.Grains) share one section.
+        AddReflected(keys, Kbl.NodeGroups.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningPolicyOptions));
+        AddReflected(keys, Kbl.NodeGroups.ProvisioningOptions.Section, typeof(Kbl.NodeGroups.ProvisioningOptions));
+        AddReflected(keys, "Kbl:Provisioning:Sqs", typeof(Kbl.NodeGroups.SqsOptions));
+        AddReflected(keys, "Kbl:Provisioning:Eks", typeof(Kbl.NodeGroups.EksOptions));
+        AddReflected(keys, "Kbl:Provisioning:Kubernetes", typeof(Kbl.NodeGroups.KubernetesOptions));
+        AddReflected(keys, "Kbl:Provisioning:Local", typeof(Kbl.NodeGroups.LocalProviderOptions));
 
         // Kbl.Silo: every class with a public const Section, read from its source.
         var classes = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -1,0 +1,11 @@
+namespace Kbl.NodeGroups.Eks;
+
+/// <summary>Picks the subnets a new node group is placed in, from the zones its spec names.</summary>
+public interface INodeGroupSubnets
+{
+    /// <summary>
+    /// The subnets for <paramref name="group"/>: those in its <see cref="NodeGroupSpec.Zones"/>, or in every zone when it
+    /// names none. Throws <see cref="SubnetSelectionException"/> when a zone has no subnet.
+    /// </summary>
+    Task<IReadOnlyList<string>> SubnetsFor(NodeGroupSpec group, CancellationToken cancellationToken);
+}
