@@ -2,6 +2,7 @@ using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Hosting;
 using Kbl.Keys;
+using Kbl.Placement;
 
 namespace Kbl.Tree;
 
