@@ -148,16 +148,17 @@ public sealed partial class KblGrain
             await CompleteTransition(); // an older change of this KBL's own comes first
         }
 
+        // Only while it still must: a request can be stale (asked twice, or already divided by an earlier order).
         var self = new ChildRef(_path, State.Range);
         var (pieces, groups) = State.Role switch
         {
-            KblRole.Leaf => PlanLeafPieces(order),
-            KblRole.Interior when State.Children.Count > 1 => PlanInteriorPieces(order),
+            KblRole.Leaf when StillOutgrown(order.ByLoad) => PlanLeafPieces(order),
+            KblRole.Interior when State.Children.Count > MaxFanOut => PlanInteriorPieces(order),
             _ => ([self], []),
         };
         if (pieces.Count < 2)
         {
-            _unsplittable = State.Role == KblRole.Leaf;
+            _unsplittable = State.Role == KblRole.Leaf && StillOutgrown(order.ByLoad);
             return [self];
         }
 
@@ -174,6 +175,8 @@ public sealed partial class KblGrain
     /// </summary>
     private static bool Answers(long generation, IReadOnlyList<ChildRef> pieces, DivisionOrder order) =>
         generation == order.Generation && pieces.Skip(1).All(p => order.Siblings.Contains(p.Path));
+
+    private bool StillOutgrown(bool byLoad) => byLoad ? _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond : OutgrewSize;
 
     /// <summary>A leaf's pieces: boundaries from its records (by bytes) or its sampled accesses (by load); this KBL keeps the first.</summary>
     private (List<ChildRef> Pieces, List<IReadOnlyList<ChildRef>> Groups) PlanLeafPieces(DivisionOrder order)
