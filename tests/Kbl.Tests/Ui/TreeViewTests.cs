@@ -69,6 +69,68 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
     }
 
     [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
+    public async Task A_large_colony_is_drawn_to_a_depth_with_collapsed_subtrees_and_its_hot_path()
+    {
+        const string colony = "ui-large";
+        (await Http.PutAsJsonAsync($"/v1/colonies/{colony}", new { splitKeys = 10, mergeKeys = 1, fanOut = 2 })).EnsureSuccessStatusCode();
+        for (var i = 0; i < 600; i++)
+        {
+            (await Http.PutAsync($"/v1/colonies/{colony}/records/k{i:d4}", new StringContent($"{{\"n\":{i}}}"))).EnsureSuccessStatusCode();
+        }
+
+        // Reads on one key make its leaf the hottest, and the busiest child at every level leads to it.
+        var full = await Eventually.Until(
+            async () =>
+            {
+                for (var i = 0; i < 40; i++)
+                {
+                    (await Http.GetAsync($"/v1/colonies/{colony}/records/k0590")).EnsureSuccessStatusCode();
+                }
+
+                return await Http.GetFromJsonAsync<JsonElement>($"/v1/colonies/{colony}/tree");
+            },
+            t => Height(t) >= 3 && HotLeaf(t) is { } hot && Contains(hot, "k0590"),
+            TimeSpan.FromSeconds(60),
+            $"{colony} grown and hot at k0590");
+        var hotLeaf = HotLeaf(full)!.Value.GetProperty("id").GetString()!;
+        var (page, problems) = await fixture.NewPageAsync();
+        await page.GotoAsync($"/ui?colony={colony}&depth=1&interval=250ms");
+
+        await Expect(page.Locator($"[data-kbl-id='{colony}/r']")).ToBeVisibleAsync();
+        await Expect(page.Locator($"[data-kbl-id='{hotLeaf}']")).ToHaveAttributeAsync("data-hot", "true");
+        Assert.True(await page.Locator("[data-collapsed='true']").CountAsync() > 0, "subtrees below the depth are collapsed");
+        var drawn = await page.Locator("g.kbl[data-kbl-id]").CountAsync();
+        Assert.True(drawn < All(full).Count(), $"{drawn} KBLs drawn of {All(full).Count()}");
+        await Expect(page.Locator($"[data-colony='{colony}'] .stats")).ToContainTextAsync($"{full.GetProperty("feedback").GetProperty("leaves").GetInt32()} leaves");
+        Assert.Empty(problems);
+    }
+
+    private static IEnumerable<JsonElement> All(JsonElement kbl) => kbl.GetProperty("children").EnumerateArray().SelectMany(All).Prepend(kbl);
+
+    private static int Height(JsonElement kbl) => kbl.GetProperty("children").EnumerateArray().Select(c => 1 + Height(c)).DefaultIfEmpty(0).Max();
+
+    private static double Ops(JsonElement kbl) => kbl.GetProperty("feedback").GetProperty("readsPerSecond").GetDouble() + kbl.GetProperty("feedback").GetProperty("writesPerSecond").GetDouble();
+
+    /// <summary>The leaf at the end of the hot path: from the root, the busiest child at every level.</summary>
+    private static JsonElement? HotLeaf(JsonElement root)
+    {
+        var kbl = root;
+        while (kbl.GetProperty("children").GetArrayLength() > 0)
+        {
+            kbl = kbl.GetProperty("children").EnumerateArray().MaxBy(Ops);
+        }
+
+        return Ops(kbl) > 0 ? kbl : null;
+    }
+
+    private static bool Contains(JsonElement kbl, string key)
+    {
+        var range = kbl.GetProperty("range");
+        return string.CompareOrdinal(range.GetProperty("lo").GetString(), key) <= 0 &&
+            (range.GetProperty("hi").ValueKind == JsonValueKind.Null || string.CompareOrdinal(key, range.GetProperty("hi").GetString()) < 0);
+    }
+
+    [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task The_page_sends_the_token_it_was_opened_with_on_every_API_call_and_drops_it_from_the_address_bar()
     {
         // Each wait starts after the navigation has loaded, so it sees a poll of the new document, finished. (Waiting
