@@ -28,10 +28,12 @@ catch (ProvisioningConfigurationException e)
 
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<ReconcilerProgress>();
 builder.Services.AddHttpClient<IClusterPlan, HttpClusterPlan>(http => HttpClusterPlan.Configure(http, options.ClusterUrl, token));
 builder.Services.AddSingleton(sp => ProvisionerServices.Queue(options, options.Local.QueuePath is { Length: > 0 } path ? path : Path.Combine("data", "provisioning", "queue"), sp));
 builder.Services.AddSingleton(sp => ProvisionerServices.Provider(options, sp));
 builder.Services.AddHostedService<Reconciler>();
+builder.Services.AddHostedService<HealthEndpoint>();
 var host = builder.Build();
 Console.WriteLine($"kbl-provisioner: provider {options.Provider}, queue {options.Queue}, cluster {options.ClusterUrl}");
 await host.RunAsync();

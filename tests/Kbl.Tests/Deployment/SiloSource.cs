@@ -28,17 +28,30 @@ public static partial class SiloSource
         Files("src/Silo").SelectMany(f => Route().Matches(File.ReadAllText(f)).Select(m => m.Groups["path"].Value)).ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
-    /// The paths the gateway serves without a bearer token (<c>BearerTokenMiddleware.Open</c>): probes must call only
-    /// these, since the kubelet sends no token.
+    /// The paths the gateway serves without a bearer token: those mapped with <c>.AllowAnonymous()</c>, which is what
+    /// <c>BearerTokenMiddleware</c> lets through (the endpoint's <c>IAllowAnonymous</c> metadata). Probes must call only
+    /// these, since the kubelet sends no token. A mapping is read from its <c>Map…("/path"</c> to the next mapping.
     /// </summary>
     public static IReadOnlySet<string> PathsWithoutToken()
     {
-        var middleware = Files("src/Silo").SingleOrDefault(f => Path.GetFileName(f) == "BearerTokenMiddleware.cs")
-            ?? throw new InvalidOperationException("src/Silo has no BearerTokenMiddleware.cs: which paths need no token?");
-        var open = OpenPaths().Match(File.ReadAllText(middleware));
-        return open.Success
-            ? Literal().Matches(open.Groups["paths"].Value).Select(m => m.Groups["text"].Value).ToHashSet(StringComparer.Ordinal)
-            : throw new InvalidOperationException($"{Manifests.Relative(middleware)} no longer lists its open paths in `Open = [...]`");
+        var open = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var file in Files("src/Silo"))
+        {
+            var text = File.ReadAllText(file);
+            var mappings = AnyMapping().Matches(text);
+            for (var i = 0; i < mappings.Count; i++)
+            {
+                var end = i + 1 < mappings.Count ? mappings[i + 1].Index : text.Length;
+                if (text[mappings[i].Index..end].Contains(".AllowAnonymous()", StringComparison.Ordinal))
+                {
+                    open.Add(mappings[i].Groups["path"].Value);
+                }
+            }
+        }
+
+        return open.Count > 0
+            ? open
+            : throw new InvalidOperationException("src/Silo maps no path with .AllowAnonymous(): which paths need no token?");
     }
 
     /// <summary>Whether the silo tells Orleans' Kubernetes hosting to delete the pods of dead silos (it then needs the delete verb).</summary>
@@ -166,11 +179,8 @@ public static partial class SiloSource
     [GeneratedRegex(@"\.Map(?:Get|Post|Put|Delete|Patch|Methods|HealthChecks)?\(\s*""(?<path>/[^""]*)""")]
     private static partial Regex Route();
 
-    [GeneratedRegex(@"\bOpen\s*=\s*\[(?<paths>[^\]]*)\]")]
-    private static partial Regex OpenPaths();
-
-    [GeneratedRegex(@"""(?<text>[^""]*)""")]
-    private static partial Regex Literal();
+    [GeneratedRegex(@"\.Map\w*\(\s*""(?<path>/[^""]*)""")]
+    private static partial Regex AnyMapping();
 
     [GeneratedRegex(@"DeleteDefunctSiloPods\s*=\s*true")]
     private static partial Regex DeleteDefunctPods();

@@ -38,7 +38,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
         _queueUrl = (await _sqs.CreateQueueAsync(new CreateQueueRequest { QueueName = "kbl-desired", Attributes = new() { ["VisibilityTimeout"] = "2" } })).QueueUrl;
         _eksHttp = new HttpClient();
         _eks = new EksClient(_eksHttp, Eks(), credentials);
-        await EksMoto.CreateCluster(_eks, Cluster);
+        await EksMoto.CreateCluster(_eks, Cluster, _moto.ServiceUrl);
 
         _silo = new SiloProcess(Path.Combine(_root, "silo"), "silo", new Dictionary<string, string>(Queue)
         {

@@ -299,8 +299,11 @@ public sealed partial class FaultProxy : IAsyncDisposable
         return answer;
     }
 
-    private static (int, byte[], IEnumerable<KeyValuePair<string, IEnumerable<string>>>) Error(EksFault fault) =>
-        (fault.Status,
+    private static (int, byte[], IEnumerable<KeyValuePair<string, IEnumerable<string>>>) Error(EksFault fault) => fault.Query
+        ? (fault.Status,
+           Encoding.UTF8.GetBytes($"<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><Error><Type>Sender</Type><Code>{fault.ErrorType}</Code><Message>{fault.Message}</Message></Error><RequestId>{Guid.NewGuid()}</RequestId></ErrorResponse>"),
+           [new("Content-Type", ["text/xml"])])
+        : (fault.Status,
          Encoding.UTF8.GetBytes(new JsonObject { ["message"] = fault.Message }.ToJsonString()),
          [new("Content-Type", ["application/json"]), new("x-amzn-ErrorType", [fault.ErrorType + ":http://internal.amazon.com/coral/com.amazonaws.eks/"]), new("x-amzn-RequestId", [Guid.NewGuid().ToString()])]);
 
@@ -336,9 +339,14 @@ public sealed partial class FaultProxy : IAsyncDisposable
     }
 }
 
-/// <summary>An EKS error the proxy answers with.</summary>
+/// <summary>An EKS error the proxy answers with (rest-json), or with <see cref="Query"/> an EC2 Auto Scaling one (Query protocol, XML).</summary>
 public sealed record EksFault(int Status, string ErrorType, string Message)
 {
+    public bool Query { get; init; }
+
+    /// <summary>What EC2 Auto Scaling answers a caller over its rate: 400 with the code Throttling.</summary>
+    public static EksFault AutoScalingThrottling { get; } = new(400, "Throttling", "Rate exceeded") { Query = true };
+
     public static EksFault Throttling { get; } = new(429, "ThrottlingException", "Rate exceeded");
 
     public static EksFault ResourceInUse { get; } = new(409, "ResourceInUseException", "Nodegroup is currently being updated");
@@ -349,14 +357,22 @@ public sealed record EksFault(int Status, string ErrorType, string Message)
 /// <summary>One request the proxy saw: what came in, what it answered, and what moto answered when the request got there.</summary>
 public sealed record ProxiedRequest(string Method, string PathAndQuery, string Body, IReadOnlyDictionary<string, string> Headers, int Status, int? UpstreamStatus, string? InjectedError)
 {
+    /// <summary>Where the answer falls among all test servers' calls (<see cref="CallOrder"/>).</summary>
+    public long Order { get; init; } = CallOrder.Next();
+
     public string Path => PathAndQuery.Split('?')[0];
 
-    public bool IsMutating => Method != "GET";
+    /// <summary>A Query-protocol call (EC2 Auto Scaling): its <c>Action</c>, else null.</summary>
+    public string? Action =>
+        Body.StartsWith("Action=", StringComparison.Ordinal) ? Uri.UnescapeDataString(Body["Action=".Length..].Split('&')[0]) : null;
+
+    /// <summary>Anything but a read: a GET, or a Query-protocol Describe… is a read.</summary>
+    public bool IsMutating => Method != "GET" && Action?.StartsWith("Describe", StringComparison.Ordinal) != true;
 
     /// <summary>The node group the request is about: from the path, or the body of a create.</summary>
     public string? Nodegroup =>
         System.Text.RegularExpressions.Regex.Match(Path, "/node-groups/(?<name>[^/]+)") is { Success: true } m ? m.Groups["name"].Value
-        : Body.Length > 0 && JsonNode.Parse(Body)?["nodegroupName"]?.GetValue<string>() is { } name ? name
+        : Body.StartsWith('{') && JsonNode.Parse(Body)?["nodegroupName"]?.GetValue<string>() is { } name ? name
         : null;
 
     public override string ToString() => $"{Method} {PathAndQuery} {Body} -> {Status}";
