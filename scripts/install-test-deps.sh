@@ -5,6 +5,8 @@ set -euo pipefail
 missing=()
 command -v dotnet >/dev/null || { echo "the .NET SDK 10 is required (dotnet not on PATH)" >&2; exit 1; }
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The manifest tests compare their renderer with kustomize itself (kubectl kustomize, Debian's kubectl package).
+command -v kubectl >/dev/null || missing+=(kubectl)
 # The tree view tests (tests/Kbl.Tests/Ui) drive Debian's chromium through Playwright: no browser download.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 

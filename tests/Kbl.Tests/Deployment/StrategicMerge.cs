@@ -6,8 +6,8 @@ namespace Kbl.Tests.Deployment;
 /// The part of Kubernetes' strategic merge patch that Kbl's kustomizations use: maps merge key by key, a null
 /// deletes a key, and the lists below merge element by element on their patch merge key (as in the Kubernetes API
 /// types). A patch that holds any other list, or a <c>$patch</c> directive, is refused rather than guessed at.
-/// Checked against <c>kubectl kustomize</c> (kustomize 5.5) on k8s/: the same result, except that kustomize puts
-/// the patched elements of a list first and this keeps them in place (order does not matter to these checks).
+/// As kustomize does (checked against <c>kubectl kustomize</c> by <c>KustomizeParityTests</c>), a merged list holds
+/// the patch's elements first, in the patch's order (merged into their originals), then the other originals in theirs.
 /// </summary>
 public static class StrategicMerge
 {
@@ -56,22 +56,20 @@ public static class StrategicMerge
                         $"a patch replaces or merges the list '{field}' by rules the test renderer does not model; patch only {string.Join(", ", MergeKeys.Keys)}");
                 }
 
-                var items = (target as JsonArray ?? []).Select(item => item?.DeepClone()).ToList();
+                var originals = (target as JsonArray ?? []).Select(item => item?.DeepClone()).ToList();
+                var merged = new List<JsonNode?>();
                 foreach (var patchItem in patchList.OfType<JsonObject>())
                 {
                     var key = patchItem[mergeKey] ?? throw new InvalidDataException($"an element of '{field}' in a patch has no '{mergeKey}'");
-                    var index = items.FindIndex(item => JsonNode.DeepEquals(item?[mergeKey], key));
+                    var index = originals.FindIndex(item => JsonNode.DeepEquals(item?[mergeKey], key));
+                    merged.Add(Merge(index >= 0 ? originals[index] : null, patchItem, field));
                     if (index >= 0)
                     {
-                        items[index] = Merge(items[index], patchItem, field);
-                    }
-                    else
-                    {
-                        items.Add(Merge(null, patchItem, field));
+                        originals.RemoveAt(index);
                     }
                 }
 
-                return new JsonArray([.. items]);
+                return new JsonArray([.. merged, .. originals]);
 
             default:
                 return patch.DeepClone();

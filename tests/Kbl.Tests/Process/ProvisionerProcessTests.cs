@@ -27,6 +27,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
     private AmazonSQSClient _sqs = null!;
     private string _queueUrl = "";
     private HttpClient _eksHttp = null!;
+    private readonly int _healthPort = SiloProcess.FreePort();
     private EksClient _eks = null!;
 
     public async Task InitializeAsync()
@@ -100,6 +101,13 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
 
         // At rest: the silo's own group, one node, created in EKS and reported back.
         await Converged(http, 1, "the default group created at one node");
+
+        // Its liveness endpoint says the reconciler is moving.
+        using (var health = await http.GetAsync(new Uri($"http://127.0.0.1:{_healthPort}/healthz")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            Assert.Contains("\"progressing\"", await health.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
         // Load: the plan grows the group and the Provisioner resizes the node group.
         Assert.True((await http.PutAsync("/v1/colonies/loaded", JsonContent.Create(new { splitKeys = 1000 }))).IsSuccessStatusCode);
@@ -182,6 +190,10 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
             ["Kbl:Provisioning:Eks:PollInterval"] = "00:00:00.100",
             ["Kbl:Provisioning:Eks:Backoff"] = "00:00:00.050",
             ["Kbl:Provisioning:Kubernetes:Enabled"] = "false",
+            // No silo StatefulSets here (no Kubernetes API), so no zonal volumes: one node group across the zones.
+            // Per-zone groups and the targeted scale-in are tested on the provider (EksScaleInTests).
+            ["Kbl:Provisioning:Eks:ZonalNodeGroups"] = "false",
+            ["Kbl:Provisioning:HealthPort"] = _healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         var environment = new Dictionary<string, string>
         {

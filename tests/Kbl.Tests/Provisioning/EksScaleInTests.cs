@@ -60,7 +60,8 @@ public sealed class EksScaleInTests : IDisposable
             _api.RunPods(Namespace, $"kbl-hot-{zone}", ordinal => $"node-{zone}-{ordinal}");
         }
 
-        var observed = await provider.Reconcile(Desired(1, hot), CancellationToken.None);
+        await provider.Reconcile(Desired(1, hot), CancellationToken.None);
+        var observed = await provider.Reconcile(Desired(1, hot), CancellationToken.None); // once the pods are up
 
         Assert.True(observed.Matches(Desired(1, hot)), ProvisioningJson.Serialize(observed));
         Assert.Equal(["hot-us-east-1a", "hot-us-east-1b"], (await client.ListNodegroups(CancellationToken.None)).Order(StringComparer.Ordinal));
