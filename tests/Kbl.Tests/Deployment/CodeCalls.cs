@@ -33,6 +33,9 @@ public static partial class CodeCalls
         throw new DirectoryNotFoundException($"no repository root (Kbl.sln beside src/) above {AppContext.BaseDirectory}");
     });
 
+    /// <summary>The repository's root (Kbl.sln beside src/).</summary>
+    public static string RepoRoot => Root.Value;
+
     /// <summary>The EKS operations of the Provisioner's client (<c>new EksCall("DescribeNodegroup", …)</c> → <c>eks:DescribeNodegroup</c>).</summary>
     public static IReadOnlySet<string> Eks() => Matches("src/Provisioning/Eks/EksRequests.cs", EksCall(), "eks");
 
