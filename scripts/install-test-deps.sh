@@ -7,6 +7,8 @@ command -v dotnet >/dev/null || { echo "the .NET SDK 10 is required (dotnet not 
 command -v redis-server >/dev/null || missing+=(redis-server)
 # The manifest tests compare their renderer with kustomize itself (kubectl kustomize, Debian's kubectl package).
 command -v kubectl >/dev/null || missing+=(kubectl)
+# The CDK stack's tests (tests/Kbl.Cdk.Tests) synthesize through jsii, which runs the CDK's JavaScript on node.
+command -v node >/dev/null || missing+=(nodejs)
 # The tree view tests (tests/Kbl.Tests/Ui) drive Debian's chromium through Playwright: no browser download.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 
