@@ -10,9 +10,14 @@ FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
 WORKDIR /src
 # Restore first, from the project files only, so a source change does not re-download packages.
 COPY global.json Directory.Build.props Directory.Packages.props .editorconfig ./
+COPY src/Api/Api.csproj src/Api/
 COPY src/Grains.Interfaces/Grains.Interfaces.csproj src/Grains.Interfaces/
+COPY src/Configuration/Configuration.csproj src/Configuration/
 COPY src/Grains/Grains.csproj src/Grains/
-COPY src/Provisioning/Provisioning.csproj src/Provisioning/
+COPY src/Persistence/Persistence.csproj src/Persistence/
+COPY src/Persistence.Sqlite/Persistence.Sqlite.csproj src/Persistence.Sqlite/
+COPY src/Persistence.DynamoDb/Persistence.DynamoDb.csproj src/Persistence.DynamoDb/
+COPY src/NodeGroups/NodeGroups.csproj src/NodeGroups/
 COPY src/Provisioner/Provisioner.csproj src/Provisioner/
 COPY src/Silo/Silo.csproj src/Silo/
 RUN dotnet restore src/Silo/Silo.csproj && dotnet restore src/Provisioner/Provisioner.csproj

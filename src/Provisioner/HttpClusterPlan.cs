@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Text;
+using Kbl.NodeGroups;
 using Kbl.Provisioning;
 
 namespace Kbl.Provisioner;

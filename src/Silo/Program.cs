@@ -1,11 +1,11 @@
+using Kbl.Configuration;
 using Kbl.Silo.Hosting;
 
-// appsettings.json ships beside the binary; relative data paths still resolve against the working directory.
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+WebApplication app;
 KblSettings settings;
 try
 {
-    settings = builder.AddKblSilo();
+    (app, settings) = KblSiloApp.Build(args);
 }
 catch (KblConfigurationException e)
 {
@@ -13,11 +13,6 @@ catch (KblConfigurationException e)
     return 2;
 }
 
-builder.AddKblTelemetry(settings);
-builder.AddKblGateway(settings);
-builder.AddKblProvisioning(settings, args);
-var app = builder.Build();
-app.MapKblGateway();
 app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(
     $"kbl: silo '{settings.Kbl.SiloName}' (node group {settings.Kbl.NodeGroup}) serving HTTP on {string.Join(", ", settings.Urls)}" +
     $" and gRPC on port {settings.Gateway.GrpcPort}; records in {Path.GetFullPath(settings.Kbl.DataPath)}"));

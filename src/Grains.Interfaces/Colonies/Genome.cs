@@ -2,7 +2,7 @@ namespace Kbl.Colonies;
 
 /// <summary>
 /// The policy every KBL of a colony runs. Children inherit their parent's genome.
-/// The defaults suit a laptop: a leaf divides at 50,000 keys, 64 MiB or 2,000 ops/s and its children fuse
+/// The defaults suit a laptop: a leaf divides at 50,000 keys, 64 MiB or 2,000 ops/s and its children merge
 /// back once together they stay under 5,000 keys, 8 MiB and 50 ops/s for 30 seconds.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.Genome")]
@@ -22,7 +22,7 @@ public sealed record Genome
 
     [Id(6)] public double MergeOpsPerSecond { get; init; } = 50;
 
-    /// <summary>How long a subtree must stay under the merge thresholds before it fuses; also the least age of a split before its children may fuse.</summary>
+    /// <summary>How long a subtree must stay under the merge thresholds before it merges; also the least age of a split before its children may merge.</summary>
     [Id(7)] public TimeSpan Hysteresis { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The node group whose silos host this KBL.</summary>

@@ -96,7 +96,7 @@ public static partial class GenomeJson
     {
         if (g.MergeKeys >= g.SplitKeys)
         {
-            return $"genome field 'mergeKeys': must be below splitKeys ({g.SplitKeys}), or a colony would split and fuse in a loop";
+            return $"genome field 'mergeKeys': must be below splitKeys ({g.SplitKeys}), or a colony would split and merge in a loop";
         }
 
         if (g.MergeBytes >= g.SplitBytes)

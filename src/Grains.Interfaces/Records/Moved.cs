@@ -3,7 +3,7 @@ using Kbl.Keys;
 namespace Kbl.Records;
 
 /// <summary>
-/// The answer of a KBL that no longer owns a key: its children (after a split) or nothing (it fused into its
+/// The answer of a KBL that no longer owns a key: its children (after a split) or nothing (it merged into its
 /// parent, or is still being born): then the caller walks again from the colony's root.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.Moved")]

@@ -21,8 +21,8 @@ public sealed record ChildBirth(
 public sealed record BirthReply([property: Id(0)] string Silo, [property: Id(1)] bool Committed);
 
 /// <summary>
-/// A child's reply to its fusing parent: whether it retired (only a leaf can), the silo holding its records and
+/// A child's reply to its merging parent: whether it retired (only a leaf can), the silo holding its records and
 /// its version clock.
 /// </summary>
-[GenerateSerializer, Immutable, Alias("kbl.FuseReply")]
-public sealed record FuseReply([property: Id(0)] bool Retired, [property: Id(1)] string Silo, [property: Id(2)] long Clock);
+[GenerateSerializer, Immutable, Alias("kbl.RetireReply")]
+public sealed record RetireReply([property: Id(0)] bool Retired, [property: Id(1)] string Silo, [property: Id(2)] long Clock);

@@ -15,6 +15,6 @@ public enum KblRole
     /// <summary>Routes to and aggregates over its children.</summary>
     Interior = 3,
 
-    /// <summary>Fused back into its parent.</summary>
+    /// <summary>Merged back into its parent: hands its records over and no longer serves.</summary>
     Retired = 4,
 }

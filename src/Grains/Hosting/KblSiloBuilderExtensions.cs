@@ -12,7 +12,8 @@ public static class KblSiloBuilderExtensions
     /// <summary>
     /// Adds what every Kbl silo runs: the KBL grains with their record store, identity (published as silo
     /// metadata), data-local placement within node groups, load sharing, draining and rebalancing.
-    /// Grain storage named <c>kbl</c> is registered separately.
+    /// Grain storage named <c>kbl</c> is registered separately. The options are registered as given: the host has
+    /// bound and checked them (with <see cref="KblOptionsValidator"/> and <see cref="KblPlacementOptionsValidator"/>).
     /// </summary>
     public static ISiloBuilder AddKblGrains(this ISiloBuilder silo, KblOptions options, KblPlacementOptions? placement = null)
     {
@@ -22,10 +23,8 @@ public static class KblSiloBuilderExtensions
         silo.AddPlacementDirector<KblPlacement, KblPlacementDirector>();
         silo.AddPlacementDirector<SiloPinnedPlacement, SiloPinnedPlacementDirector>();
         var services = silo.Services;
-        services.AddSingleton<IValidateOptions<KblOptions>, KblOptionsValidator>();
-        services.AddSingleton<IValidateOptions<KblPlacementOptions>, KblPlacementOptionsValidator>();
-        services.AddOptions<KblOptions>().Configure(o => Copy(options, o)).ValidateOnStart();
-        services.AddOptions<KblPlacementOptions>().Configure(o => Copy(placement, o)).ValidateOnStart();
+        services.AddSingleton(Options.Create(options));
+        services.AddSingleton(Options.Create(placement));
         services.AddSingleton(identity);
         services.AddSingleton<RecordStore>();
         services.AddSingleton<SiloDirectory>();
@@ -44,13 +43,5 @@ public static class KblSiloBuilderExtensions
     {
         services.AddSingleton<T>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<T>());
-    }
-
-    private static void Copy<T>(T from, T to)
-    {
-        foreach (var property in typeof(T).GetProperties().Where(p => p.CanWrite))
-        {
-            property.SetValue(to, property.GetValue(from));
-        }
     }
 }

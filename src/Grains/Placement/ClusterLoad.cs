@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Kbl.Grains;
-using Kbl.Hosting;
 using Kbl.Tree;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

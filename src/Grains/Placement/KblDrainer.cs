@@ -1,5 +1,4 @@
 using Kbl.Grains;
-using Kbl.Hosting;
 using Kbl.Records;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,7 +50,7 @@ public sealed partial class KblDrainer(
                     target = load.PickLeastLoaded(targets);
                 }
 
-                var n = await grains.GetGrain<IKblGrain>(id).Relocate(me.Name, target);
+                var n = await grains.GetGrain<IKblPlacementGrain>(id).Relocate(me.Name, target);
                 if (n >= 0)
                 {
                     Interlocked.Increment(ref moved);

@@ -1,5 +1,4 @@
 using Kbl.Grains;
-using Kbl.Hosting;
 using Kbl.Storage;
 using Kbl.Tree;
 using Microsoft.Extensions.DependencyInjection;

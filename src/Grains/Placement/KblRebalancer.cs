@@ -1,5 +1,4 @@
 using Kbl.Grains;
-using Kbl.Hosting;
 using Kbl.Tree;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -51,7 +50,7 @@ public sealed partial class KblRebalancer(
         foreach (var stray in leaves.Where(l => l.NodeGroup != me.NodeGroup))
         {
             if (moves < options.Value.MaxMovesPerRound && load.SilosOfGroup(stray.NodeGroup) is { Count: > 0 } home &&
-                await grains.GetGrain<IKblGrain>(stray.Id).Relocate(me.Name, load.PickLeastLoaded(home)) >= 0)
+                await grains.GetGrain<IKblPlacementGrain>(stray.Id).Relocate(me.Name, load.PickLeastLoaded(home)) >= 0)
             {
                 moves++;
             }
@@ -79,7 +78,7 @@ public sealed partial class KblRebalancer(
                 break; // moving would not even out anything
             }
 
-            if (await grains.GetGrain<IKblGrain>(leaf.Id).Relocate(me.Name, target.Key) >= 0)
+            if (await grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(me.Name, target.Key) >= 0)
             {
                 counts[me.Name]--;
                 counts[target.Key]++;

@@ -7,7 +7,7 @@ namespace Kbl.Placement;
 
 [GrainType("kbl-silo-agent")]
 [SiloPinnedPlacement]
-public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbls local, Kbl.Hosting.SiloIdentity me) : Grain, ISiloAgentGrain
+public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbls local, SiloIdentity me) : Grain, ISiloAgentGrain
 {
     public Task<SiloStats> GetStats() => Task.FromResult(load.LocalStats());
 

@@ -1,4 +1,3 @@
-using Kbl.Hosting;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace Kbl.Placement;

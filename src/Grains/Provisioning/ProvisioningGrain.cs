@@ -157,7 +157,7 @@ public sealed class ProvisioningGrain(
 
     private async Task<bool> MoveSubtree(string colony, string path, string nodeGroup)
     {
-        var result = await GrainFactory.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path)).Move(nodeGroup);
+        var result = await GrainFactory.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, path)).Move(nodeGroup);
         if (result.Error is not null)
         {
             logger.LogWarning("moving {Colony}/{Path} to node group {Group} failed: {Error}", colony, path, nodeGroup, result.Error);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Kbl.Hosting;
 using Kbl.Placement;
 using Kbl.Tree;
 
@@ -29,7 +28,7 @@ public sealed class KblMetrics : IDisposable
         _meter = meters.Create(MeterName);
         _ops = _meter.CreateCounter<long>("kbl.operations", "{operation}", "Record operations served by leaves, by colony and kind");
         _splits = _meter.CreateCounter<long>("kbl.splits", "{split}", "KBLs that divided, by colony and trigger");
-        _merges = _meter.CreateCounter<long>("kbl.merges", "{merge}", "Interior KBLs that fused their children back, by colony");
+        _merges = _meter.CreateCounter<long>("kbl.merges", "{merge}", "Interior KBLs that merged their children back, by colony");
         _moves = _meter.CreateCounter<long>("kbl.moves", "{move}", "KBLs that moved to another silo with their records");
         _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.bytes", () => ByColony(local, k => k.Bytes), "By", "Bytes (keys + values) of the active leaves on this silo, by colony");

@@ -13,7 +13,7 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "KBL {Kbl} is interior at epoch {Epoch}: {Children}")]
     public static partial void Split(ILogger logger, string kbl, long epoch, string children);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "KBL {Kbl} fuses its {Children} cold children ({Keys} keys, {Bytes} bytes, {Ops:F1} ops/s)")]
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "KBL {Kbl} merges its {Children} cold children ({Keys} keys, {Bytes} bytes, {Ops:F1} ops/s)")]
     public static partial void Merging(ILogger logger, string kbl, int children, long keys, long bytes, double ops);
 
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "KBL {Kbl} is a leaf again at epoch {Epoch} with {Keys} keys")]

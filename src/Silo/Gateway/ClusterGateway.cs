@@ -1,7 +1,7 @@
 using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Placement;
-using Kbl.Routing;
+using Kbl.Silo.Routing;
 using Kbl.Tree;
 
 namespace Kbl.Silo.Gateway;
@@ -86,7 +86,7 @@ public sealed class ClusterGateway(IGrainFactory grains, IClusterMembershipServi
             throw new ApiException(ApiError.BadRequest, $"node group '{nodeGroup}' must be 1 to 63 characters a-z, 0-9 and '-'");
         }
 
-        var result = await grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path)).Move(nodeGroup);
+        var result = await grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, path)).Move(nodeGroup);
         return result switch
         {
             { Found: false } => throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no KBL '{path}'"),

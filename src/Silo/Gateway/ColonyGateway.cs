@@ -3,7 +3,7 @@ using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Keys;
 using Kbl.Records;
-using Kbl.Routing;
+using Kbl.Silo.Routing;
 using Kbl.Tree;
 using Microsoft.Extensions.Options;
 
@@ -202,4 +202,24 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
     };
 
     private static ApiException NoColony(string colony) => new(ApiError.NotFound, $"colony '{colony}' does not exist");
+
+    /// <summary>An aggregate's operation by its API name.</summary>
+    public static AggregateOp ParseOp(string? op) => op switch
+    {
+        "count" => AggregateOp.Count,
+        "sum" => AggregateOp.Sum,
+        "min" => AggregateOp.Min,
+        "max" => AggregateOp.Max,
+        "avg" => AggregateOp.Avg,
+        _ => throw new ApiException(ApiError.BadRequest, $"aggregate op '{op}' must be one of count, sum, min, max, avg"),
+    };
+
+    /// <summary>The message for a failure that is the cluster's, not the request's (503), or null.</summary>
+    public static string? Unavailable(Exception e) => e switch
+    {
+        Grains.NodeGroupUnavailableException g => g.Message,
+        { InnerException: Grains.NodeGroupUnavailableException g } => g.Message,
+        TimeoutException or OrleansException or KblRoutingException => $"the cluster could not serve this request now: {e.Message}",
+        _ => null,
+    };
 }

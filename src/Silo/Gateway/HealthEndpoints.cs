@@ -1,4 +1,4 @@
-using Kbl.Hosting;
+using Kbl.Placement;
 
 namespace Kbl.Silo.Gateway;
 

@@ -152,19 +152,9 @@ public static class HttpApi
         return new AggregateQuery(
             string.IsNullOrEmpty(from) ? [] : ColonyGateway.Key(from),
             string.IsNullOrEmpty(to) ? null : ColonyGateway.Key(to),
-            ParseOp(op),
+            ColonyGateway.ParseOp(op),
             field);
     }
-
-    public static AggregateOp ParseOp(string? op) => op switch
-    {
-        "count" => AggregateOp.Count,
-        "sum" => AggregateOp.Sum,
-        "min" => AggregateOp.Min,
-        "max" => AggregateOp.Max,
-        "avg" => AggregateOp.Avg,
-        _ => throw new ApiException(ApiError.BadRequest, $"aggregate op '{op}' must be one of count, sum, min, max, avg"),
-    };
 
     /// <summary>The key exactly as sent: the raw path after <c>/records/</c>, percent-decoded to bytes (so <c>%2F</c> is a slash).</summary>
     private static byte[] RawKey(HttpContext http)
@@ -291,18 +281,9 @@ public static class HttpApi
         {
             return Results.Json(new { error = e.Message }, statusCode: (int)e.Kind);
         }
-        catch (Exception e) when (Unavailable(e) is { } message)
+        catch (Exception e) when (ColonyGateway.Unavailable(e) is { } message)
         {
             return Results.Json(new { error = message }, statusCode: 503);
         }
     }
-
-    /// <summary>The message for a failure that is the cluster's, not the request's (503), or null.</summary>
-    public static string? Unavailable(Exception e) => e switch
-    {
-        Grains.NodeGroupUnavailableException g => g.Message,
-        { InnerException: Grains.NodeGroupUnavailableException g } => g.Message,
-        TimeoutException or OrleansException or Routing.KblRoutingException => $"the cluster could not serve this request now: {e.Message}",
-        _ => null,
-    };
 }

@@ -65,7 +65,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
 
     public override Task<AggregateReply> Aggregate(AggregateRequest request, ServerCallContext context) => Guard(async () =>
     {
-        var op = HttpApi.ParseOp(request.Op);
+        var op = ColonyGateway.ParseOp(request.Op);
         var query = new AggregateQuery(
             request.From.Length == 0 ? [] : ColonyGateway.Key(request.From),
             request.To.Length == 0 ? null : ColonyGateway.Key(request.To),
@@ -113,7 +113,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
                 },
                 e.Message));
         }
-        catch (Exception e) when (HttpApi.Unavailable(e) is { } message)
+        catch (Exception e) when (ColonyGateway.Unavailable(e) is { } message)
         {
             throw new RpcException(new Status(StatusCode.Unavailable, message));
         }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kbl.NodeGroups;
 using Kbl.Provisioning;
 
 namespace Kbl.Silo.Gateway;

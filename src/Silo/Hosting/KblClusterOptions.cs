@@ -9,7 +9,7 @@ public sealed class KblClusterOptions
     /// <c>localhost</c> (the default: silo processes on one machine, membership kept by the primary silo) or
     /// <c>redis</c> (membership in Redis, <see cref="Redis"/>: any silo may die without taking the cluster down).
     /// </summary>
-    public string Mode { get; set; } = "localhost";
+    public ClusterMode Mode { get; set; } = ClusterMode.Localhost;
 
     /// <summary>With <c>Mode=redis</c>: a StackExchange.Redis connection string (<c>redis:6379</c>).</summary>
     public string Redis { get; set; } = "";
@@ -26,8 +26,14 @@ public sealed class KblClusterOptions
     /// <summary>Orleans client gateway port.</summary>
     public int GatewayPort { get; set; } = 30000;
 
-    /// <summary>The silo port of the cluster's primary silo; 0 means this silo is the primary.</summary>
+    /// <summary>The silo port of the cluster's primary silo; 0 (or this silo's own <see cref="SiloPort"/>) means this silo is the primary.</summary>
     public int PrimarySiloPort { get; set; }
+
+    /// <summary>The silo port of the localhost cluster's primary: <see cref="PrimarySiloPort"/>, or this silo's own when that is 0.</summary>
+    public int PrimaryPort => PrimarySiloPort == 0 ? SiloPort : PrimarySiloPort;
+
+    /// <summary>This silo is the primary of a localhost cluster: <see cref="PrimarySiloPort"/> is 0 or its own port.</summary>
+    public bool IsPrimary => PrimaryPort == SiloPort;
 
     /// <summary>With <c>Mode=redis</c> outside Kubernetes: the address other silos reach this one at.</summary>
     public string AdvertisedAddress { get; set; } = "127.0.0.1";

@@ -1,6 +1,6 @@
 using System.Net;
 using Kbl.Hosting;
-using Kbl.Routing;
+using Kbl.Silo.Routing;
 using Kbl.Silo.Gateway;
 using Kbl.Storage;
 using Kbl.Telemetry;
@@ -28,7 +28,7 @@ public static class KblSiloExtensions
         var cluster = settings.Cluster;
         builder.UseOrleans(silo =>
         {
-            if (cluster.Mode == "redis")
+            if (cluster.Mode == ClusterMode.Redis)
             {
                 silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
                 silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
@@ -47,7 +47,7 @@ public static class KblSiloExtensions
             }
             else
             {
-                var primary = new IPEndPoint(IPAddress.Loopback, cluster.PrimarySiloPort == 0 ? cluster.SiloPort : cluster.PrimarySiloPort);
+                var primary = new IPEndPoint(IPAddress.Loopback, cluster.PrimaryPort);
                 silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, primary, cluster.ServiceId, cluster.ClusterId);
             }
 
@@ -57,7 +57,7 @@ public static class KblSiloExtensions
             }
 
             silo.Configure<SiloOptions>(o => o.SiloName = settings.Kbl.SiloName);
-            if (settings.Storage.Mode == "dynamodb")
+            if (settings.Storage.Mode == StorageMode.DynamoDb)
             {
                 var dynamo = settings.DynamoDb;
                 silo.Services.AddDynamoDbGrainStorage(KblStorage.Name, o =>
@@ -112,12 +112,7 @@ public static class KblSiloExtensions
     /// <summary>The gateway: HTTP/1.1 on <c>--urls</c>, gRPC (h2c) on <c>Kbl:Gateway:GrpcPort</c>, health endpoints.</summary>
     public static void AddKblGateway(this WebApplicationBuilder builder, KblSettings settings)
     {
-        builder.Services.AddOptions<KblGatewayOptions>().Configure(o =>
-        {
-            o.GrpcPort = settings.Gateway.GrpcPort;
-            o.MaxValueBytes = settings.Gateway.MaxValueBytes;
-            o.MaxScanPage = settings.Gateway.MaxScanPage;
-        });
+        builder.Services.AddSingleton(Options.Create(settings.Gateway));
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton(settings.Auth);
         // ASP.NET Core's request log ("Request starting …") writes whole URLs at Information, and a browser opens

@@ -6,5 +6,5 @@ public sealed class KblStorageOptions
     public const string Section = "Kbl:Storage";
 
     /// <summary><c>sqlite</c> (the default: one file shared by the silos of one machine) or <c>dynamodb</c>.</summary>
-    public string Mode { get; set; } = "sqlite";
+    public StorageMode Mode { get; set; } = StorageMode.Sqlite;
 }

@@ -1,5 +1,6 @@
 using Kbl.Hosting;
-using Kbl.Routing;
+using Kbl.Persistence.Sqlite;
+using Kbl.Silo.Routing;
 using Kbl.Storage;
 using Orleans.TestingHost;
 

@@ -1,5 +1,7 @@
 using Kbl.Hosting;
-using Kbl.Routing;
+using Kbl.Persistence.Sqlite;
+using Kbl.Placement;
+using Kbl.Silo.Routing;
 using Kbl.Storage;
 using Orleans.TestingHost;
 

@@ -71,7 +71,7 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
                 acknowledged[key] = $"w{w}-{n}";
             }
         })).ToList();
-        var moved = await fixture.Grains.GetGrain<IKblGrain>(subtree.Id).Move("b");
+        var moved = await fixture.Grains.GetGrain<IKblPlacementGrain>(subtree.Id).Move("b");
         await stop.CancelAsync();
         await Task.WhenAll(writers);
 
@@ -117,7 +117,7 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
         {
             if (leaf.Silo != "silo-1")
             {
-                await fixture.Grains.GetGrain<IKblGrain>(leaf.Id).Relocate(leaf.Silo, "silo-1");
+                await fixture.Grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(leaf.Silo, "silo-1");
             }
         }
 

@@ -37,20 +37,21 @@ public static partial class CodeCalls
     public static string RepoRoot => Root.Value;
 
     /// <summary>The EKS operations of the Provisioner's client (<c>new EksCall("DescribeNodegroup", …)</c> → <c>eks:DescribeNodegroup</c>).</summary>
-    public static IReadOnlySet<string> Eks() => Matches("src/Provisioning/Eks/EksRequests.cs", EksCall(), "eks");
+    public static IReadOnlySet<string> Eks() => Matches("src/NodeGroups/Eks/EksRequests.cs", EksCall(), "eks");
 
     /// <summary>The EC2 calls of the subnet picker (<c>_ec2.DescribeSubnetsAsync</c> → <c>ec2:DescribeSubnets</c>).</summary>
-    public static IReadOnlySet<string> Ec2() => Matches("src/Provisioning/Eks/Ec2Zones.cs", Ec2Call(), "ec2");
+    public static IReadOnlySet<string> Ec2() => Matches("src/NodeGroups/Eks/Ec2Zones.cs", Ec2Call(), "ec2");
 
     /// <summary>The EC2 Auto Scaling actions of the targeted scale-in (<c>Call("TerminateInstanceInAutoScalingGroup", …)</c>).</summary>
-    public static IReadOnlySet<string> AutoScaling() => Matches("src/Provisioning/Eks/AutoScalingClient.cs", QueryAction(), "autoscaling");
+    public static IReadOnlySet<string> AutoScaling() => Matches("src/NodeGroups/Eks/AutoScalingClient.cs", QueryAction(), "autoscaling");
 
     /// <summary>The SQS calls of the deployment queue (<c>_client.SendMessageAsync</c> → <c>sqs:SendMessage</c>).</summary>
-    public static IReadOnlySet<string> Sqs() => Matches("src/Provisioning/Queue/SqsDeploymentQueue.cs", ClientCall(), "sqs");
+    public static IReadOnlySet<string> Sqs() => Matches("src/NodeGroups/Queue/SqsDeploymentQueue.cs", ClientCall(), "sqs");
 
     /// <summary>The DynamoDB calls of Kbl's grain storage provider (<c>_client.GetItemAsync</c> → <c>dynamodb:GetItem</c>).</summary>
     public static IReadOnlySet<string> DynamoDb() =>
-        Directory.EnumerateFiles(Path.Combine(Root.Value, "src", "Grains", "Storage"), "DynamoDb*.cs")
+        Directory.EnumerateFiles(Path.Combine(Root.Value, "src", "Persistence.DynamoDb"), "*.cs", SearchOption.AllDirectories)
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
             .SelectMany(f => ClientCall().Matches(File.ReadAllText(f)).Select(m => $"dynamodb:{m.Groups["api"].Value}"))
             .ToHashSet(StringComparer.Ordinal);
 

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s.Models;
 using Kbl.Hosting;
-using Kbl.Provisioning.Kubernetes;
+using Kbl.NodeGroups.Kubernetes;
 using Orleans.Hosting.Kubernetes;
 using YamlDotNet.Core;
 
@@ -27,7 +27,7 @@ public sealed partial class ManifestTests
     [Fact]
     public void Every_manifest_loads_strictly_into_the_Kubernetes_models()
     {
-        var files = Manifests.YamlFiles().Where(f => Path.GetFileName(f) != KustomizeBuild.FileName).ToList();
+        var files = Manifests.YamlFiles().Where(f => Path.GetFileName(f) != Kustomize.FileName).ToList();
         Assert.True(files.Count >= 10, $"only {files.Count} manifests under k8s/");
         foreach (var file in files)
         {
@@ -35,15 +35,7 @@ public sealed partial class ManifestTests
             Assert.True(documents.Count > 0, $"{Manifests.Relative(file)} holds no resource");
         }
 
-        // Patches written inline in a kustomization are manifests too.
-        foreach (var file in Manifests.KustomizationFiles())
-        {
-            var kustomization = YamlJson.Single(File.ReadAllText(file), file);
-            foreach (var patch in KustomizeBuild.Patches(Path.GetDirectoryName(file)!, kustomization))
-            {
-                Load(patch.ToJsonString(), $"a patch in {Manifests.Relative(file)}");
-            }
-        }
+        // Patches, inline or not, are checked in what they render to (Every_kustomization_renders_…).
     }
 
     [Fact]
@@ -87,44 +79,10 @@ public sealed partial class ManifestTests
         }
 
         var unused = Manifests.YamlFiles()
-            .Where(f => Path.GetFileName(f) != KustomizeBuild.FileName && !used.Contains(f))
+            .Where(f => Path.GetFileName(f) != Kustomize.FileName && !used.Contains(f))
             .Select(Manifests.Relative)
             .ToList();
         Assert.True(unused.Count == 0, $"manifests no kustomization uses: {string.Join(", ", unused)}");
-    }
-
-    [Fact]
-    public void The_test_renderer_refuses_kustomize_features_it_does_not_model()
-    {
-        var directory = Directory.CreateTempSubdirectory("kbl-kustomize-");
-        try
-        {
-            File.WriteAllText(Path.Combine(directory.FullName, "set.yaml"), "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: kbl\n");
-            File.WriteAllText(Path.Combine(directory.FullName, KustomizeBuild.FileName),
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [set.yaml]\ncommonLabels:\n  a: b\n");
-            Assert.Throws<NotSupportedException>(() => KustomizeBuild.Build(directory.FullName));
-
-            File.WriteAllText(Path.Combine(directory.FullName, KustomizeBuild.FileName), """
-                apiVersion: kustomize.config.k8s.io/v1beta1
-                kind: Kustomization
-                resources: [set.yaml]
-                patches:
-                  - patch: |-
-                      apiVersion: apps/v1
-                      kind: StatefulSet
-                      metadata:
-                        name: kbl
-                      spec:
-                        template:
-                          spec:
-                            tolerations: [{key: a, operator: Exists}]
-                """);
-            Assert.Throws<NotSupportedException>(() => KustomizeBuild.Build(directory.FullName));
-        }
-        finally
-        {
-            directory.Delete(recursive: true);
-        }
     }
 
     [Fact]
@@ -172,7 +130,7 @@ public sealed partial class ManifestTests
 
         foreach (var file in Manifests.KustomizationFiles())
         {
-            foreach (var patch in KustomizeBuild.Patches(Path.GetDirectoryName(file)!, YamlJson.Single(File.ReadAllText(file), file)))
+            foreach (var patch in InlinePatches(YamlJson.Single(File.ReadAllText(file), file)))
             {
                 Assert.False((string?)patch["kind"] == "StatefulSet" && patch["spec"]?["replicas"] is not null, $"a patch in {Manifests.Relative(file)} names the replicas of a silo StatefulSet");
             }
@@ -180,6 +138,14 @@ public sealed partial class ManifestTests
 
         Assert.All(Silos, set => Assert.Null(set.Spec.Replicas));
     }
+
+    /// <summary>The patches a kustomization writes inline (<c>patches: - patch: |</c>); those in files are among the YAML files.</summary>
+    private static IEnumerable<JsonObject> InlinePatches(JsonObject kustomization) =>
+        (kustomization["patches"] as JsonArray ?? [])
+            .OfType<JsonObject>()
+            .Select(entry => (string?)entry["patch"])
+            .OfType<string>()
+            .SelectMany(text => YamlJson.Documents(text).OfType<JsonObject>());
 
     [Fact]
     public void No_account_arn_or_region_is_written_under_k8s_but_in_the_generated_stack_file()
@@ -406,8 +372,8 @@ public sealed partial class ManifestTests
     [Fact]
     public void Probes_hit_routes_the_silo_serves_on_its_http_port()
     {
-        var routes = SiloSource.Routes();
-        var open = SiloSource.PathsWithoutToken();
+        var routes = SiloEndpoints.Routes();
+        var open = SiloEndpoints.RoutesWithoutToken();
         Assert.Contains("/healthz", routes);
         foreach (var set in Silos)
         {

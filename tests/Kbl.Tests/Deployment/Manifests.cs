@@ -41,7 +41,7 @@ public static class Manifests
             .Order(StringComparer.Ordinal)];
 
     public static IReadOnlyList<string> KustomizationFiles() =>
-        [.. YamlFiles().Where(f => Path.GetFileName(f) == KustomizeBuild.FileName)];
+        [.. YamlFiles().Where(f => Path.GetFileName(f) == Kustomize.FileName)];
 
     /// <summary>
     /// Every document of a YAML text as its KubernetesClient model, strictly: a field the model does not have (a typo,
@@ -51,7 +51,7 @@ public static class Manifests
 
     /// <summary>What <c>kubectl apply -k</c> would apply for a kustomization directory, as typed models.</summary>
     public static IReadOnlyList<object> Render(string relativeDirectory) =>
-        [.. KustomizeBuild.Build(PathOf(relativeDirectory)).Select(r => LoadStrict(r.ToJsonString(Json)).Single())];
+        [.. Kustomize.Render(PathOf(relativeDirectory)).Select(r => LoadStrict(r.ToJsonString(Json)).Single())];
 
     /// <summary>The example overlay, rendered once.</summary>
     public static IReadOnlyList<object> ExampleResources => Example.Value;

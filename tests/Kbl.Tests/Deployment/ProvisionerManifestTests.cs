@@ -3,16 +3,16 @@ using System.Reflection;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s.Models;
-using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
-using Kbl.Provisioning.Kubernetes;
-using Kbl.Provisioning.Queue;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
+using Kbl.NodeGroups.Kubernetes;
+using Kbl.NodeGroups.Queue;
 
 namespace Kbl.Tests.Deployment;
 
 /// <summary>
 /// The Provisioner's manifests (k8s/base/provisioner, the example overlay's patches) and IAM policy
-/// (k8s/iam/provisioner-policy.json), checked against the Kubernetes models, the overlay's silos and Kbl.Provisioning's
+/// (k8s/iam/provisioner-policy.json), checked against the Kubernetes models, the overlay's silos and Kbl.NodeGroups'
 /// own code: its settings, the Kubernetes calls of <see cref="SiloStatefulSets"/> and the SQS calls of
 /// <see cref="SqsDeploymentQueue"/>.
 /// </summary>
@@ -325,7 +325,7 @@ public sealed partial class ProvisionerManifestTests
                 }
                 else
                 {
-                    keys[path] = new SiloSettingKey(path, propertyType.Name, null);
+                    keys[path] = new SiloSettingKey(path, propertyType.Name, null, propertyType.IsEnum ? propertyType : null);
                 }
             }
         }
@@ -334,7 +334,7 @@ public sealed partial class ProvisionerManifestTests
     /// <summary>The Kubernetes API calls of SiloStatefulSets as RBAC sees them (<c>apps/statefulsets/scale:patch</c>, <c>/nodes:patch</c>).</summary>
     private static HashSet<string> KubernetesCalls()
     {
-        var source = File.ReadAllText(Manifests.PathOf("src/Provisioning/Kubernetes/SiloStatefulSets.cs"));
+        var source = File.ReadAllText(Manifests.PathOf("src/NodeGroups/Kubernetes/SiloStatefulSets.cs"));
         var core = CoreCall().Matches(source).Select(m => (m.Groups["kind"].Value == "Node" ? "/nodes" : "/pods") + ":" + (m.Groups["verb"].Value == "Read" ? "get" : "patch"));
         return KubernetesCall().Matches(source).Select(m =>
         {

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Globalization;
 
 namespace Kbl.Tests.Deployment;
@@ -15,7 +16,21 @@ public sealed record SiloSettingKey(string Path, string Type, string? Default, T
         "int" or "Int32" => int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out _),
         "bool" or "Boolean" => bool.TryParse(value, out _),
         "TimeSpan" => TimeSpan.TryParse(value, CultureInfo.InvariantCulture, out _),
-        _ when EnumType is not null => Enum.TryParse(EnumType, value, ignoreCase: true, out _),
+        _ when EnumType is not null => Converts(EnumType, value),
         _ => true,
     };
+
+    /// <summary>The binder reads an enum through its type converter (the names users type, <c>dry-run</c>, for Kbl's modes).</summary>
+    private static bool Converts(Type type, string value)
+    {
+        try
+        {
+            TypeDescriptor.GetConverter(type).ConvertFromInvariantString(value);
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or NotSupportedException)
+        {
+            return false;
+        }
+    }
 }

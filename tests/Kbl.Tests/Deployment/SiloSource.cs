@@ -2,13 +2,16 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.RegularExpressions;
 using Kbl.Hosting;
+using Kbl.Persistence.DynamoDb;
+using Kbl.Persistence.Sqlite;
 
 namespace Kbl.Tests.Deployment;
 
 /// <summary>
 /// What the silo's code reads and serves, taken from the code itself so that a renamed setting or route breaks the
-/// manifest tests: option classes of Kbl.Grains by reflection (the test project references it), those of the Silo
-/// project by reading their source (it is built for the process tests but not referenced).
+/// manifest tests: option classes of Kbl.Grains and of the grain storage providers by reflection (the test project
+/// references them), those of the Silo project by reading their source (it is built for the process tests but not
+/// referenced).
 /// </summary>
 public static partial class SiloSource
 {
@@ -23,37 +26,6 @@ public static partial class SiloSource
             .Where(f => !Manifests.Relative(f).Split('/').Any(part => part is "bin" or "obj"))
             .Order(StringComparer.Ordinal);
 
-    /// <summary>Paths mapped with <c>MapGet("/…")</c> and friends in the Silo project (top-level and in groups).</summary>
-    public static IReadOnlySet<string> Routes() =>
-        Files("src/Silo").SelectMany(f => Route().Matches(File.ReadAllText(f)).Select(m => m.Groups["path"].Value)).ToHashSet(StringComparer.Ordinal);
-
-    /// <summary>
-    /// The paths the gateway serves without a bearer token: those mapped with <c>.AllowAnonymous()</c>, which is what
-    /// <c>BearerTokenMiddleware</c> lets through (the endpoint's <c>IAllowAnonymous</c> metadata). Probes must call only
-    /// these, since the kubelet sends no token. A mapping is read from its <c>Map…("/path"</c> to the next mapping.
-    /// </summary>
-    public static IReadOnlySet<string> PathsWithoutToken()
-    {
-        var open = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var file in Files("src/Silo"))
-        {
-            var text = File.ReadAllText(file);
-            var mappings = AnyMapping().Matches(text);
-            for (var i = 0; i < mappings.Count; i++)
-            {
-                var end = i + 1 < mappings.Count ? mappings[i + 1].Index : text.Length;
-                if (text[mappings[i].Index..end].Contains(".AllowAnonymous()", StringComparison.Ordinal))
-                {
-                    open.Add(mappings[i].Groups["path"].Value);
-                }
-            }
-        }
-
-        return open.Count > 0
-            ? open
-            : throw new InvalidOperationException("src/Silo maps no path with .AllowAnonymous(): which paths need no token?");
-    }
-
     /// <summary>Whether the silo tells Orleans' Kubernetes hosting to delete the pods of dead silos (it then needs the delete verb).</summary>
     public static bool DeletesDefunctSiloPods() =>
         Files("src/Silo").Any(f => DeleteDefunctPods().IsMatch(File.ReadAllText(f)));
@@ -64,7 +36,7 @@ public static partial class SiloSource
 
     /// <summary>The DynamoDB API calls of Kbl's grain storage provider (<c>_client.GetItemAsync</c> → <c>GetItem</c>).</summary>
     public static IReadOnlySet<string> DynamoDbCalls() =>
-        Files("src/Grains/Storage", "DynamoDb*.cs")
+        Files("src/Persistence.DynamoDb")
             .SelectMany(f => DynamoDbCall().Matches(File.ReadAllText(f)).Select(m => m.Groups["api"].Value))
             .ToHashSet(StringComparer.Ordinal);
 
@@ -72,8 +44,12 @@ public static partial class SiloSource
     {
         var keys = new Dictionary<string, SiloSettingKey>(StringComparer.OrdinalIgnoreCase);
 
-        // Kbl.Grains: every class with a public const Section (KblOptions, KblPlacementOptions, ...).
-        var grains = typeof(KblOptions).Assembly.GetTypes().Where(t => t.IsClass && t.IsPublic).ToList();
+        // Kbl.Grains: every class with a public const Section (KblOptions, KblPlacementOptions in Placement/, ...); with the grain
+        // storage providers' option classes, which the silo binds to literal sections (below).
+        var grains = new[] { typeof(KblOptions), typeof(SqliteGrainStorageOptions), typeof(DynamoDbGrainStorageOptions) }
+            .SelectMany(t => t.Assembly.GetTypes())
+            .Where(t => t.IsClass && t.IsPublic)
+            .ToList();
         foreach (var type in grains)
         {
             if (type.GetField("Section", BindingFlags.Public | BindingFlags.Static) is { IsLiteral: true } field && field.GetRawConstantValue() is string section)
@@ -82,13 +58,13 @@ public static partial class SiloSource
             }
         }
 
-        // Kbl:Provisioning: the provisioning options (Kbl.Provisioning) and the policy's thresholds (Kbl.Grains) share one section.
-        AddReflected(keys, Kbl.Provisioning.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningPolicyOptions));
-        AddReflected(keys, Kbl.Provisioning.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningOptions));
-        AddReflected(keys, "Kbl:Provisioning:Sqs", typeof(Kbl.Provisioning.SqsOptions));
-        AddReflected(keys, "Kbl:Provisioning:Eks", typeof(Kbl.Provisioning.EksOptions));
-        AddReflected(keys, "Kbl:Provisioning:Kubernetes", typeof(Kbl.Provisioning.KubernetesOptions));
-        AddReflected(keys, "Kbl:Provisioning:Local", typeof(Kbl.Provisioning.LocalProviderOptions));
+        // Kbl:Provisioning: the provisioning options (Kbl.NodeGroups) and the policy's thresholds (Kbl.Grains) share one section.
+        AddReflected(keys, Kbl.NodeGroups.ProvisioningOptions.Section, typeof(Kbl.Provisioning.ProvisioningPolicyOptions));
+        AddReflected(keys, Kbl.NodeGroups.ProvisioningOptions.Section, typeof(Kbl.NodeGroups.ProvisioningOptions));
+        AddReflected(keys, "Kbl:Provisioning:Sqs", typeof(Kbl.NodeGroups.SqsOptions));
+        AddReflected(keys, "Kbl:Provisioning:Eks", typeof(Kbl.NodeGroups.EksOptions));
+        AddReflected(keys, "Kbl:Provisioning:Kubernetes", typeof(Kbl.NodeGroups.KubernetesOptions));
+        AddReflected(keys, "Kbl:Provisioning:Local", typeof(Kbl.NodeGroups.LocalProviderOptions));
 
         // Kbl.Silo: every class with a public const Section, read from its source.
         var classes = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -175,12 +151,6 @@ public static partial class SiloSource
 
     [GeneratedRegex(@"Bind<(?<type>\w+)>\(\s*\w+\s*,\s*""(?<section>Kbl:[^""]+)""")]
     private static partial Regex BindToLiteral();
-
-    [GeneratedRegex(@"\.Map(?:Get|Post|Put|Delete|Patch|Methods|HealthChecks)?\(\s*""(?<path>/[^""]*)""")]
-    private static partial Regex Route();
-
-    [GeneratedRegex(@"\.Map\w*\(\s*""(?<path>/[^""]*)""")]
-    private static partial Regex AnyMapping();
 
     [GeneratedRegex(@"DeleteDefunctSiloPods\s*=\s*true")]
     private static partial Regex DeleteDefunctPods();

@@ -3,8 +3,9 @@ using System.Text.Json;
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
 using Kbl.Tests.Provisioning;
 
 namespace Kbl.Tests.Process;

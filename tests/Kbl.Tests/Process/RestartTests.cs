@@ -104,6 +104,18 @@ public sealed class RestartTests : IDisposable
         Assert.Contains(named, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("--Kbl:Cluster:Mode=cloud", "Kbl:Cluster:Mode 'cloud' must be localhost or redis")]
+    [InlineData("--Kbl:Storage:Mode=postgres", "Kbl:Storage:Mode 'postgres' must be sqlite or dynamodb")]
+    [InlineData("--Kbl:Provisioning:Provider=DryRun", "Kbl:Provisioning:Provider 'DryRun' must be local, eks, dry-run or off")]
+    [InlineData("--Kbl:Provisioning:Queue=1", "Kbl:Provisioning:Queue '1' must be local or sqs")]
+    public async Task A_mode_that_is_none_of_its_names_stops_the_silo_with_one_line_naming_them(string argument, string line)
+    {
+        var (exitCode, _, stderr) = await SiloProcess.RunToExit(argument);
+        Assert.Equal(2, exitCode);
+        Assert.EndsWith(line, Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
+    }
+
     public void Dispose()
     {
         try

@@ -60,9 +60,12 @@ public sealed partial class SiloProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the silo on fresh ports and waits until <c>/readyz</c> answers 200.</summary>
-    public async Task StartAsync(int primarySiloPort = 0)
+    /// <param name="primarySiloPort">The primary silo's port; 0: this silo is the primary.</param>
+    /// <param name="primaryIsItself">Name this silo's own port as the primary's (the other way to make it the primary).</param>
+    public async Task StartAsync(int primarySiloPort = 0, bool primaryIsItself = false)
     {
         (HttpPort, GrpcPort, SiloPort) = (FreePort(), FreePort(), FreePort());
+        primarySiloPort = primaryIsItself ? SiloPort : primarySiloPort;
         var arguments = new Dictionary<string, string>
         {
             ["urls"] = HttpAddress.ToString().TrimEnd('/'),

@@ -1,7 +1,7 @@
 using System.Net;
 using Amazon.Runtime;
+using Kbl.NodeGroups.Eks;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
 
 namespace Kbl.Tests.Provisioning;
 

@@ -1,6 +1,7 @@
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
+using Kbl.NodeGroups.Providers;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
-using Kbl.Provisioning.Providers;
 
 namespace Kbl.Tests.Provisioning;
 

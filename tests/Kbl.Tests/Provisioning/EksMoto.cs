@@ -1,7 +1,7 @@
 using Amazon.EC2;
 using Amazon.Runtime;
-using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
 
 namespace Kbl.Tests.Provisioning;
 

@@ -1,8 +1,9 @@
 using Amazon.EC2;
 using Amazon.EC2.Model;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
+using Kbl.NodeGroups.Providers;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
-using Kbl.Provisioning.Providers;
 
 namespace Kbl.Tests.Provisioning;
 

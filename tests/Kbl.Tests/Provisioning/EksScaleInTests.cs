@@ -2,10 +2,11 @@ using System.Globalization;
 using Amazon.EC2;
 using Amazon.EC2.Model;
 using k8s.Models;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
+using Kbl.NodeGroups.Kubernetes;
+using Kbl.NodeGroups.Providers;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
-using Kbl.Provisioning.Kubernetes;
-using Kbl.Provisioning.Providers;
 using Kbl.Tests.Deployment;
 using Microsoft.Extensions.Options;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Amazon.Runtime;
-using Kbl.Provisioning.Eks;
+using Kbl.NodeGroups.Eks;
 
 namespace Kbl.Tests.Provisioning;
 

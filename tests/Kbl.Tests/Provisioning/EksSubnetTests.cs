@@ -1,7 +1,7 @@
 using Amazon.EC2;
 using Amazon.EC2.Model;
+using Kbl.NodeGroups.Eks;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Eks;
 
 namespace Kbl.Tests.Provisioning;
 

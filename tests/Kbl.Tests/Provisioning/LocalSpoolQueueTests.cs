@@ -1,5 +1,5 @@
+using Kbl.NodeGroups.Queue;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Queue;
 
 namespace Kbl.Tests.Provisioning;
 

@@ -1,7 +1,8 @@
 using System.Net;
 using System.Text.Json;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Queue;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Queue;
 using Kbl.Tests.Process;
 using Microsoft.Extensions.Time.Testing;
 

@@ -1,5 +1,5 @@
 using System.Collections.Concurrent;
-using Kbl.Provisioning.Kubernetes;
+using Kbl.NodeGroups.Kubernetes;
 
 namespace Kbl.Tests.Provisioning;
 

@@ -1,8 +1,9 @@
 using Amazon.Runtime;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Queue;
 using Kbl.Provisioning;
-using Kbl.Provisioning.Queue;
 using Kbl.Tests.Storage;
 using Microsoft.Extensions.Options;
 
@@ -145,7 +146,7 @@ public sealed class SqsDeploymentQueueTests : IClassFixture<MotoFixture>, IAsync
     {
         var options = Options.Create(new ProvisioningOptions
         {
-            Queue = "sqs",
+            Queue = QueueKind.Sqs,
             Sqs = { QueueUrl = _queueUrl, ServiceUrl = _moto.ServiceUrl, Region = "us-east-1" },
         });
         using var queue = new SqsDeploymentQueue(options, new RecordingLogger<SqsDeploymentQueue>());

@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using k8s;
 using k8s.Models;
-using Kbl.Provisioning;
-using Kbl.Provisioning.Kubernetes;
+using Kbl.NodeGroups;
+using Kbl.NodeGroups.Kubernetes;
 using Kbl.Tests.Deployment;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Amazon.DynamoDBv2.Model;
+using Kbl.Persistence.DynamoDb;
 using Kbl.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
@@ -173,7 +174,7 @@ public abstract class DynamoDbGrainStorageConformance<TFixture> : GrainStorageCo
         var services = new ServiceCollection()
             .AddLogging()
             .AddSerializer()
-            .AddDynamoDbGrainStorage(o =>
+            .AddDynamoDbGrainStorage(KblStorage.Name, o =>
             {
                 o.ServiceUrl = options.ServiceUrl;
                 o.Region = options.Region;

@@ -1,3 +1,4 @@
+using Kbl.Persistence.DynamoDb;
 using Kbl.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -62,7 +63,7 @@ public sealed class DynamoDbGrainStorageOptionsTests
         using var services = new ServiceCollection()
             .AddLogging()
             .AddSerializer()
-            .AddDynamoDbGrainStorage(options => options.TableName = "x")
+            .AddDynamoDbGrainStorage(KblStorage.Name, options => options.TableName = "x")
             .BuildServiceProvider();
 
         var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredKeyedService<IGrainStorage>(KblStorage.Name));

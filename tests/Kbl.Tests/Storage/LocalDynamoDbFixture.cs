@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Amazon.DynamoDBv2;
 using Amazon.Runtime;
-using Kbl.Storage;
+using Kbl.Persistence.DynamoDb;
 using Kbl.Tests.Process;
 
 namespace Kbl.Tests.Storage;

@@ -1,4 +1,4 @@
-using Kbl.Storage;
+using Kbl.Persistence.DynamoDb;
 
 namespace Kbl.Tests.Storage;
 

@@ -1,3 +1,4 @@
+using Kbl.Persistence.Sqlite;
 using Kbl.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,7 +36,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
     public async Task Two_providers_on_one_file_start_together_and_see_each_others_writes()
     {
         var (a, b) = (NewProvider(), NewProvider());
-        await Task.WhenAll(a.EnsureSchemaAsync(), b.EnsureSchemaAsync());
+        await Task.WhenAll(a.EnsureInitializedAsync(), b.EnsureInitializedAsync());
         var grainId = NewGrainId();
 
         var written = new GrainState<ConformanceState>(ConformanceState.Sample(1, "from a"));
@@ -108,7 +109,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
         var services = new ServiceCollection()
             .AddLogging()
             .AddSerializer()
-            .AddSqliteGrainStorage(options => options.Path = DatabasePath)
+            .AddSqliteGrainStorage(KblStorage.Name, options => options.Path = DatabasePath)
             .AddSqliteGrainStorage("other", options => options.Path = Path.Combine(_directory, "other.db"))
             .BuildServiceProvider();
         _containers.Add(services);
@@ -153,7 +154,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
         var services = new ServiceCollection()
             .AddLogging()
             .AddSerializer()
-            .AddSqliteGrainStorage(options => options.Path = path)
+            .AddSqliteGrainStorage(KblStorage.Name, options => options.Path = path)
             .BuildServiceProvider();
         _containers.Add(services);
         return services;

@@ -11,9 +11,13 @@ namespace Kbl.Tests.Ui;
 /// The living tree view at <c>/ui</c> in a real browser (Debian's chromium driven by Playwright) against a real silo
 /// process: what the API says about a colony's tree is what the page shows.
 /// </summary>
-public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClassFixture<TreeViewTests.SiloAndBrowser>
+public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClassFixture<TreeViewTests.SiloAndBrowser>, IAsyncLifetime
 {
     private HttpClient Http => fixture.Http;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => fixture.CloseContextsAsync();
 
     [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task A_split_seen_through_the_API_appears_on_the_page()
@@ -67,19 +71,22 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
     [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task The_page_sends_the_token_it_was_opened_with_on_every_API_call_and_drops_it_from_the_address_bar()
     {
+        // Each wait starts after the navigation has loaded, so it sees a poll of the new document, finished. (Waiting
+        // across a reload once matched a poll of the old page that the reload then cancelled, and reading the
+        // headers of a cancelled request never returns in Chromium: the test hung until its timeout.)
         var (page, problems) = await fixture.NewPageAsync();
-        var first = await page.RunAndWaitForRequestAsync(() => page.GotoAsync("/ui?token=s3cret&interval=250ms"), IsApiCall);
-        Assert.Equal("Bearer s3cret", await first.HeaderValueAsync("authorization"));
+        await page.GotoAsync("/ui?token=s3cret&interval=250ms");
+        Assert.Equal("Bearer s3cret", await NextApiCallAuthorization(page));
         await Expect(page).ToHaveURLAsync(new Uri(fixture.Silo.HttpAddress, "/ui?interval=250ms").ToString());
 
         // The tab keeps it (sessionStorage) across a reload that no longer names it.
-        var afterReload = await page.RunAndWaitForRequestAsync(() => page.ReloadAsync(), IsApiCall);
-        Assert.Equal("Bearer s3cret", await afterReload.HeaderValueAsync("authorization"));
+        await page.ReloadAsync();
+        Assert.Equal("Bearer s3cret", await NextApiCallAuthorization(page));
 
         // Another browser session opened without a token sends none.
         var (other, _) = await fixture.NewPageAsync();
-        var anonymous = await other.RunAndWaitForRequestAsync(() => other.GotoAsync("/ui?interval=250ms"), IsApiCall);
-        Assert.Null(await anonymous.HeaderValueAsync("authorization"));
+        await other.GotoAsync("/ui?interval=250ms");
+        Assert.Null(await NextApiCallAuthorization(other));
         Assert.Empty(problems);
     }
 
@@ -98,12 +105,20 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
 
     private static bool IsApiCall(Microsoft.Playwright.IRequest request) => new Uri(request.Url).AbsolutePath.StartsWith("/v1/", StringComparison.Ordinal);
 
+    /// <summary>The Authorization header of the page's next API call that completes (the page's own header, as it set it).</summary>
+    private static async Task<string?> NextApiCallAuthorization(IPage page)
+    {
+        var request = await page.WaitForRequestFinishedAsync(new() { Predicate = IsApiCall });
+        return request.Headers.TryGetValue("authorization", out var value) ? value : null;
+    }
+
     /// <summary>One silo process and one headless chromium shared by the tests of this class.</summary>
     public sealed class SiloAndBrowser : IAsyncLifetime
     {
         public const string Chromium = "/usr/bin/chromium";
 
         private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-ui-" + Guid.NewGuid().ToString("N")[..8]);
+        private readonly List<IBrowserContext> _contexts = [];
         private IPlaywright? _playwright;
 
         public SiloProcess Silo { get; private set; } = null!;
@@ -143,6 +158,7 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
         public async Task<(IPage Page, List<string> Problems)> NewPageAsync()
         {
             var context = await Browser.NewContextAsync(new() { BaseURL = Silo.HttpAddress.ToString(), ViewportSize = new() { Width = 1400, Height = 900 } });
+            _contexts.Add(context);
             var page = await context.NewPageAsync();
             var problems = new List<string>();
             page.PageError += (_, error) => problems.Add($"page error: {error}");
@@ -154,6 +170,17 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
                 }
             };
             return (page, problems);
+        }
+
+        /// <summary>Closes the pages a test opened: they poll until closed, loading the silo and the browser for the tests after.</summary>
+        public async Task CloseContextsAsync()
+        {
+            foreach (var context in _contexts)
+            {
+                await context.CloseAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            _contexts.Clear();
         }
 
         public async Task DisposeAsync()

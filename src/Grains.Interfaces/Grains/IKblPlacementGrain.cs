@@ -1,0 +1,23 @@
+using Kbl.Tree;
+
+namespace Kbl.Grains;
+
+/// <summary>Where a KBL lives: moves between node groups (operators, the provisioning grain) and between silos (rebalancing, drains).</summary>
+[Alias("kbl.IKblPlacementGrain")]
+public interface IKblPlacementGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Reassigns this KBL and its whole subtree to <paramref name="nodeGroup"/>: every activation moves to a silo
+    /// of that group and every record follows it.
+    /// </summary>
+    [Alias("Move")]
+    Task<MoveResult> Move(string nodeGroup);
+
+    /// <summary>
+    /// Moves this KBL (not its subtree) and its records from silo <paramref name="from"/> to silo
+    /// <paramref name="to"/>, then deactivates. Returns the records moved, or -1 when the KBL is not at home on
+    /// <paramref name="from"/> or cannot move now.
+    /// </summary>
+    [Alias("Relocate")]
+    Task<long> Relocate(string from, string to);
+}

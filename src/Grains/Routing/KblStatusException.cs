@@ -1,9 +1,0 @@
-using Kbl.Records;
-
-namespace Kbl.Routing;
-
-/// <summary>A KBL answered a scan with something other than records (no colony, records unavailable).</summary>
-public sealed class KblStatusException(KblStatus status, string message) : Exception(message)
-{
-    public KblStatus Status { get; } = status;
-}

@@ -1,0 +1,72 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Hosting;
+using Kbl.Keys;
+using Kbl.Placement;
+
+namespace Kbl.Tree;
+
+// The colony: the root creates it and changes its genome; every KBL takes genome changes and passes them down.
+public sealed partial class KblGrain
+{
+    public async Task<Genome> Configure(Genome genome)
+    {
+        if (!IsRoot)
+        {
+            throw new InvalidOperationException("Only a colony's root is configured.");
+        }
+
+        if (State.Role != KblRole.None)
+        {
+            await UpdateGenome(genome);
+            if (genome.NodeGroup != State.Genome.NodeGroup && (await Move(genome.NodeGroup)).Error is not null)
+            {
+                throw new NodeGroupUnavailableException(genome.NodeGroup);
+            }
+
+            return genome;
+        }
+
+        if (placement.Value.WhenGroupMissing == WhenGroupMissing.Wait && (await load.WaitForGroup(genome.NodeGroup)).Count == 0)
+        {
+            throw new NodeGroupUnavailableException(genome.NodeGroup);
+        }
+
+        State.Role = KblRole.Leaf;
+        State.Range = KeyRange.All;
+        State.Genome = genome;
+        State.Home = silo.Name;
+        State.Epoch++;
+        State.ShapeChangedAt = time.GetUtcNow();
+        await Save();
+        await GrainFactory.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).Register(_colony);
+        LoadShard();
+        StartTimer();
+        KblLog.ColonyCreated(logger, _colony);
+        if (silo.NodeGroup != genome.NodeGroup && load.SilosOfGroup(genome.NodeGroup) is { Count: > 0 } groupSilos)
+        {
+            // The root was activated before it knew its group: it moves there now, while it is still empty.
+            await RelocateCore(silo.Name, load.PickLeastLoaded(groupSilos));
+        }
+
+        return State.Genome;
+    }
+
+    public Task<Genome?> GetGenome() => Task.FromResult(State.Role == KblRole.None ? null : State.Genome);
+
+    public async Task UpdateGenome(Genome genome)
+    {
+        if (State.Role == KblRole.None)
+        {
+            return;
+        }
+
+        // Every KBL keeps its own node group: that changes only by a move.
+        State.Genome = genome with { NodeGroup = State.Genome.NodeGroup };
+        await Save();
+        if (State.Role == KblRole.Interior)
+        {
+            await Task.WhenAll(State.Children.Select(c => Child(c.Path).UpdateGenome(genome)));
+        }
+    }
+}

@@ -1,0 +1,99 @@
+using Kbl.Grains;
+using Kbl.Provisioning;
+using Kbl.Records;
+
+namespace Kbl.Tree;
+
+// Feedback: a leaf measures itself, every KBL reports to its parent on a timer (the root to the provisioning
+// grain), interior KBLs roll their children's reports up, and the tick decides on a load split or a merge.
+public sealed partial class KblGrain
+{
+    private readonly FeedbackMeter _meter = new();
+    private readonly Dictionary<string, (Feedback Feedback, DateTimeOffset At)> _childFeedback = [];
+    private readonly TimeSpan _period = options.Value.FeedbackPeriod;
+    private DateTimeOffset? _lastTick;
+    private IGrainTimer? _timer;
+
+    public Task ReportFeedback(string childPath, Feedback feedback)
+    {
+        _childFeedback[childPath] = (feedback, time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    private Feedback OwnFeedback() => State.Role switch
+    {
+        KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0),
+        KblRole.Interior => Rollup(),
+        _ => Feedback.Empty,
+    };
+
+    /// <summary>The sum of the children's last reports.</summary>
+    private Feedback Rollup()
+    {
+        var sum = ChildReports().Aggregate(Feedback.Empty, (total, child) => total.Add(child.Feedback));
+        return sum with { Depth = sum.Depth + 1 };
+    }
+
+    /// <summary>Each child's last report; the rates of a child silent for three periods count as zero.</summary>
+    private IEnumerable<(string Path, Feedback Feedback)> ChildReports()
+    {
+        var now = time.GetUtcNow();
+        foreach (var child in State.Children)
+        {
+            if (_childFeedback.TryGetValue(child.Path, out var report))
+            {
+                yield return (child.Path, now - report.At > 3 * _period ? report.Feedback with { ReadsPerSecond = 0, WritesPerSecond = 0 } : report.Feedback);
+            }
+        }
+    }
+
+    /// <summary>The root's report to the provisioning grain: the colony's roll-up and each top-level subtree's.</summary>
+    private ColonyDemand Demand(Feedback total)
+    {
+        var subtrees = State.Role != KblRole.Interior ? [] : ChildReports()
+            .Select(c => new SubtreeDemand(c.Path, c.Feedback.OpsPerSecond, c.Feedback.Bytes, c.Feedback.Leaves))
+            .ToList();
+
+        // Each KBL needs one silo until records are kept on several (redundancy): the floor is one node.
+        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, RedundancyFloor: 1, subtrees);
+    }
+
+    private void StartTimer() =>
+        _timer ??= this.RegisterGrainTimer(OnFeedbackTick, new GrainTimerCreationOptions(_period, _period) { Interleave = false });
+
+    private async Task OnFeedbackTick(CancellationToken cancellationToken)
+    {
+        if (_presence == Presence.Displaced)
+        {
+            return;
+        }
+
+        if (State.Role == KblRole.Leaf)
+        {
+            // Rates over the time that really passed: a tick delayed by a long turn must not inflate them.
+            var now = time.GetUtcNow();
+            _meter.Tick(_lastTick is { } last && now > last ? now - last : _period);
+            _lastTick = now;
+            _unsplittable = false;
+        }
+
+        var feedback = OwnFeedback();
+        if (!IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)
+        {
+            _ = Parent().ReportFeedback(_path, feedback);
+        }
+        else if (IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)
+        {
+            _ = GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ReportDemand(Demand(feedback));
+        }
+
+        if (State.Role == KblRole.Leaf && _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond)
+        {
+            await Split(byLoad: true);
+        }
+        else if (State.Role == KblRole.Interior)
+        {
+            await ConsiderMerge(feedback);
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using Kbl.Grains;
+using Kbl.Placement;
+using Orleans.Runtime.Placement;
+
+namespace Kbl.Tree;
+
+// Placement: a subtree moves to another node group (Move), a KBL and its records move to another silo
+// (Relocate: rebalancing, drains), and an activation that is not with its records migrates home.
+public sealed partial class KblGrain
+{
+    public async Task<MoveResult> Move(string nodeGroup)
+    {
+        if (State.Role is KblRole.None or KblRole.Retired)
+        {
+            return new MoveResult(false, 0, 0);
+        }
+
+        if (load.SilosOfGroup(nodeGroup).Count == 0 && (await load.WaitForGroup(nodeGroup)).Count == 0)
+        {
+            return new MoveResult(true, 0, 0, $"no silo of node group '{nodeGroup}' is up");
+        }
+
+        if (State.Genome.NodeGroup != nodeGroup)
+        {
+            State.Genome = State.Genome with { NodeGroup = nodeGroup };
+            await Save();
+        }
+
+        var kbls = 0;
+        long records = 0;
+        if (State.Role == KblRole.Interior)
+        {
+            var children = State.Children.Select(c => Kbl<IKblPlacementGrain>(c.Path).Move(nodeGroup));
+            foreach (var result in await Task.WhenAll(children))
+            {
+                if (result.Error is not null)
+                {
+                    return result;
+                }
+
+                (kbls, records) = (kbls + result.Kbls, records + result.Records);
+            }
+        }
+
+        if (silo.NodeGroup != nodeGroup && load.SilosOfGroup(nodeGroup) is { Count: > 0 } targets)
+        {
+            var moved = await RelocateCore(silo.Name, load.PickLeastLoaded(targets));
+            if (moved >= 0)
+            {
+                (kbls, records) = (kbls + 1, records + moved);
+            }
+        }
+
+        return new MoveResult(true, kbls, records);
+    }
+
+    public Task<long> Relocate(string from, string to) => RelocateCore(from, to);
+
+    /// <summary>
+    /// Hands this KBL's records to silo <paramref name="to"/> (which first drops anything an unfinished move left
+    /// there), makes it the home, drops the local copy and deactivates: the next request activates the KBL on its
+    /// new home. Requests that queued meanwhile are answered with a walk from the root.
+    /// </summary>
+    private async Task<long> RelocateCore(string from, string to)
+    {
+        if (State.Home != from || from != silo.Name || to == from || _presence != Presence.AtHome ||
+            State.Transition is not null || State.Role is not (KblRole.Leaf or KblRole.Interior) || load.AddressOf(to) is null)
+        {
+            return -1;
+        }
+
+        long moved = 0;
+        if (State.Role == KblRole.Leaf)
+        {
+            var agent = GrainFactory.GetGrain<ISiloAgentGrain>(to);
+            await agent.BeginImport(_colony, State.Range);
+            foreach (var batch in store.Scan(_colony, State.Range.Lo, exclusive: false, State.Range.Hi).Chunk(TransferBatch))
+            {
+                await agent.Import(_colony, batch);
+                moved += batch.Length;
+            }
+
+            await agent.EndImport(_id, _clock);
+        }
+
+        State.Home = to;
+        State.Epoch++;
+        await Save();
+        if (State.Role == KblRole.Leaf)
+        {
+            store.DeleteRange(_colony, State.Range);
+        }
+
+        _presence = Presence.Relocated;
+        local.Remove(this);
+        KblLog.Relocated(logger, _id, from, to, moved);
+        metrics.Move(_colony);
+        MigrateHome();
+        return moved;
+    }
+
+    /// <summary>
+    /// Moves this activation to its home silo through Orleans migration (which also repoints the grain
+    /// directory, so no caller's stale route re-creates it here). False when the home silo is not up.
+    /// </summary>
+    private bool MigrateHome()
+    {
+        if (State.Home is null || load.AddressOf(State.Home) is not { } home)
+        {
+            return false;
+        }
+
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, home);
+        try
+        {
+            MigrateOnIdle();
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+        }
+
+        return true;
+    }
+}
