@@ -228,6 +228,10 @@ public sealed class ProvisionerSettingsTests
     [InlineData("--Kbl:Provisioning:Provider=dry-run", "Kbl:Provisioning:ClusterUrl")]
     [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Queue=sqs", "Kbl:Provisioning:Sqs:QueueUrl")]
     [InlineData("--Kbl:Provisioning:Provider=eks --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:ClusterName=kbl --Kbl:Provisioning:Eks:NodeRole=kbl-node", "Kbl:Provisioning:Eks:NodeRole")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:HealthPort=70000", "Kbl:Provisioning:HealthPort")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:StallTimeout=00:00:10", "Kbl:Provisioning:StallTimeout")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:ZonalNodeGroups=maybe", "Kbl:Provisioning:Eks:ZonalNodeGroups")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:AutoScalingServiceUrl=ftp://autoscaling", "Kbl:Provisioning:Eks:AutoScalingServiceUrl")]
     public async Task A_bad_setting_stops_the_Provisioner_with_one_line(string arguments, string named)
     {
         var (exitCode, stderr) = await ProvisionerProcess.RunToExit(arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries));
