@@ -56,7 +56,10 @@ public sealed partial class KblStackTests(SynthesizedStack stack) : IClassFixtur
         {
             ["PublicAccessBlockConfiguration"] = new Dictionary<string, object>
             {
-                ["BlockPublicAcls"] = true, ["BlockPublicPolicy"] = true, ["IgnorePublicAcls"] = true, ["RestrictPublicBuckets"] = true,
+                ["BlockPublicAcls"] = true,
+                ["BlockPublicPolicy"] = true,
+                ["IgnorePublicAcls"] = true,
+                ["RestrictPublicBuckets"] = true,
             },
         }));
         template.HasResourceProperties("AWS::ECR::Repository", Amazon.CDK.Assertions.Match.ObjectLike(new Dictionary<string, object> { ["RepositoryName"] = "kbl-silo" }));
