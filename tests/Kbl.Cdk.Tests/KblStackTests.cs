@@ -11,6 +11,7 @@ namespace Kbl.Cdk.Tests;
 /// to what Kbl's code calls, stateful resources that outlive the stack, and outputs that are exactly what the kustomize
 /// overlay reads. One synthesis for the class.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed partial class KblStackTests(SynthesizedStack stack) : IClassFixture<SynthesizedStack>
 {
     private const string Account = "111122223333";

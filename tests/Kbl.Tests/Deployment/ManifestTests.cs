@@ -13,6 +13,7 @@ namespace Kbl.Tests.Deployment;
 /// The Kubernetes manifests (k8s/) checked against the models of the Kubernetes API and against the silo's own code:
 /// what the example overlay would apply (rendered as kustomize does) must be a working Kbl cluster.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed partial class ManifestTests
 {
     private const string NodeGroupLabel = "kbl/node-group";

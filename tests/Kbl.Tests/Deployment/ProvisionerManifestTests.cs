@@ -16,6 +16,7 @@ namespace Kbl.Tests.Deployment;
 /// own code: its settings, the Kubernetes calls of <see cref="SiloStatefulSets"/> and the SQS calls of
 /// <see cref="SqsDeploymentQueue"/>.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed partial class ProvisionerManifestTests
 {
     private const string Name = "kbl-provisioner";

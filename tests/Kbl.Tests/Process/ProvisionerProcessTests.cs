@@ -17,6 +17,7 @@ namespace Kbl.Tests.Process;
 /// back to the silo's gateway. Load scales the group up and its end scales it down; a crashed Provisioner, a
 /// stale and a repeated message change nothing wrong.
 /// </summary>
+[Trait("Category", Category.Process)]
 public sealed class ProvisionerProcessTests : IAsyncLifetime
 {
     private const string Cluster = "kbl-e2e";
@@ -220,6 +221,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
 }
 
 /// <summary>The Provisioner process refuses bad configuration with one line and exit code 2, before it touches anything.</summary>
+[Trait("Category", Category.Process)]
 public sealed class ProvisionerSettingsTests
 {
     [Theory]

@@ -6,6 +6,7 @@ using Kbl.Provisioning;
 namespace Kbl.Tests.Provisioning;
 
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksClientTests : IDisposable
 {
     private readonly EksMoto _aws;

@@ -7,6 +7,7 @@ namespace Kbl.Tests.Provisioning;
 
 /// <summary>The dry run prints the eks provider's calls (named Eks… so the EKS test filter picks it up).</summary>
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksDryRunProviderTests(EksMoto aws)
 {
     private static readonly NodeGroupSpec Hot = new(

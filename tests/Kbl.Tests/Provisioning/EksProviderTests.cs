@@ -9,6 +9,7 @@ namespace Kbl.Tests.Provisioning;
 
 /// <summary>The eks provider against moto's EKS and EC2, through the fault-injecting proxy.</summary>
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksProviderTests : IDisposable
 {
     private static readonly NodeGroupSpec Hot = new(

@@ -23,6 +23,7 @@ namespace Kbl.Tests.Provisioning;
 /// CreateAutoScalingGroup the way <see cref="AutoScalingClient"/> signs its calls, and registers a node per instance.
 /// </remarks>
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksScaleInTests : IDisposable
 {
     private const string Namespace = "kbl";

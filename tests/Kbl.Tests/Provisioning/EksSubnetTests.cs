@@ -11,6 +11,7 @@ namespace Kbl.Tests.Provisioning;
 /// another, and EKS is reached through the fault proxy.
 /// </summary>
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksSubnetTests : IDisposable
 {
     private readonly EksMoto _aws;

@@ -18,7 +18,7 @@ public sealed partial class FaultProxy : IAsyncDisposable
 {
     private static readonly string[] HopByHop = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Expect", "Proxy-Connection", "TE", "Upgrade"];
 
-    private readonly HttpListener _listener = new();
+    private readonly LoopbackHttpServer _server;
     private readonly HttpClient _upstream = new(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None });
     private readonly string _upstreamUrl;
     private readonly Lock _gate = new();
@@ -27,18 +27,14 @@ public sealed partial class FaultProxy : IAsyncDisposable
     private readonly List<StatusOverride> _statuses = [];
     private readonly Dictionary<string, HeldUpdate> _updates = new(StringComparer.Ordinal);
     private HoldRule? _hold;
-    private readonly Task _loop;
 
     public FaultProxy(string upstreamUrl)
     {
         _upstreamUrl = upstreamUrl.TrimEnd('/');
-        Port = SiloProcess.FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = Task.Run(Serve);
+        _server = new LoopbackHttpServer(Handle, concurrent: true);
     }
 
-    public int Port { get; }
+    public int Port => _server.Port;
 
     public string Url => $"http://127.0.0.1:{Port}";
 
@@ -114,35 +110,8 @@ public sealed partial class FaultProxy : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-
+        await _server.DisposeAsync();
         _upstream.Dispose();
-    }
-
-    private async Task Serve()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => Handle(context));
-        }
     }
 
     private async Task Handle(HttpListenerContext context)

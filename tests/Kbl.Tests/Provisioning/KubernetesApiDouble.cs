@@ -46,8 +46,7 @@ public sealed class KubernetesApiDouble : IDisposable
         "application/json-patch+json",
     ];
 
-    private readonly HttpListener _listener;
-    private readonly Task _loop;
+    private readonly LoopbackHttpServer _server;
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Namespace, string Name), JsonObject> _sets = [];
     private readonly Dictionary<(string Namespace, string Name), JsonObject> _pods = [];
@@ -58,26 +57,8 @@ public sealed class KubernetesApiDouble : IDisposable
 
     public KubernetesApiDouble()
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            var port = SiloProcess.FreePort();
-            var listener = new HttpListener();
-            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                listener.Start();
-                _listener = listener;
-                Url = new Uri($"http://127.0.0.1:{port}");
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                // Another process took the free port between the probe and the start.
-                listener.Close();
-            }
-        }
-
-        _loop = Task.Run(Serve);
+        // One request after the other, as the double's state changes are easiest to reason about in order.
+        _server = new LoopbackHttpServer(Handle, concurrent: false);
     }
 
     /// <summary>One request as it arrived and the status it got; <see cref="Order"/> places it among the AWS calls (<see cref="CallOrder"/>).</summary>
@@ -88,7 +69,7 @@ public sealed class KubernetesApiDouble : IDisposable
         public override string ToString() => $"{Method} {Path} ({ContentType}) -> {Status}{(Rejection is null ? "" : ": " + Rejection)}";
     }
 
-    public Uri Url { get; }
+    public Uri Url => _server.Url;
 
     /// <summary>A client configuration that talks to this double.</summary>
     public KubernetesClientConfiguration Configuration => new() { Host = Url.ToString() };
@@ -223,43 +204,7 @@ public sealed class KubernetesApiDouble : IDisposable
         }
     }
 
-    public void Dispose()
-    {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            _loop.GetAwaiter().GetResult();
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-    }
-
-    private async Task Serve()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            try
-            {
-                await Handle(context);
-            }
-            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-            {
-                // The client went away mid-answer: serve the next request.
-            }
-        }
-    }
+    public void Dispose() => _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task Handle(HttpListenerContext context)
     {

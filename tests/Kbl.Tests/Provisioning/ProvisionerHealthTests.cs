@@ -13,6 +13,7 @@ namespace Kbl.Tests.Provisioning;
 /// returns is reported stalled once <see cref="ProvisioningOptions.StallTimeout"/> has passed (on a fake clock), so the
 /// liveness probe restarts the pod; one that moves again is healthy again.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class ProvisionerHealthTests : IAsyncLifetime
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 28, 12, 0, 0, TimeSpan.Zero));

@@ -12,6 +12,7 @@ namespace Kbl.Tests.Provisioning;
 /// The Kubernetes API double itself: it must refuse what a real API server refuses, or the StatefulSet tests would pass
 /// against a server that accepts anything.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class StatefulSetApiDoubleTests : IDisposable
 {
     private const string Sets = "/apis/apps/v1/namespaces/kbl/statefulsets";

@@ -12,6 +12,7 @@ namespace Kbl.Tests.Provisioning;
 /// <see cref="SiloStatefulSets"/> against <see cref="KubernetesApiDouble"/> through the real KubernetesClient, with the
 /// example overlay's own <c>kbl-hot-us-east-1a</c> StatefulSet (rendered from k8s/) as the template.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class StatefulSetTests : IDisposable
 {
     private const string Namespace = "kbl";
