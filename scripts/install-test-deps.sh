@@ -5,6 +5,8 @@ set -euo pipefail
 missing=()
 command -v dotnet >/dev/null || { echo "the .NET SDK 10 is required (dotnet not on PATH)" >&2; exit 1; }
 command -v redis-server >/dev/null || missing+=(redis-server)
+# The CDK stack's tests (tests/Kbl.Cdk.Tests) synthesize through jsii, which runs the CDK's JavaScript on node.
+command -v node >/dev/null || missing+=(nodejs)
 # The tree view tests (tests/Kbl.Tests/Ui) drive Debian's chromium through Playwright: no browser download.
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 

@@ -37,6 +37,18 @@ public sealed class ProvisioningOptions
 
     /// <summary>How often a Provisioner reconciles even when no message came (drift is repaired within this).</summary>
     public TimeSpan ResyncInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The Provisioner process only: the port of its liveness endpoint (<c>GET /healthz</c>, <see cref="HealthEndpoint"/>);
+    /// 0 (the default): none.
+    /// </summary>
+    public int HealthPort { get; set; }
+
+    /// <summary>
+    /// The Provisioner process only: how long its reconciler may go without progress (a turn of its loop, a poll of a wait)
+    /// before <c>/healthz</c> fails and the liveness probe restarts it. Longer than one call with all its retries.
+    /// </summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(30);
 }
 
 public sealed class SqsOptions
@@ -61,11 +73,21 @@ public sealed class EksOptions
     /// <summary>Empty: AWS's EC2 endpoint for <see cref="Region"/>.</summary>
     public string Ec2ServiceUrl { get; set; } = "";
 
+    /// <summary>Empty: <c>https://autoscaling.{Region}.amazonaws.com</c> (the targeted scale-in terminates chosen nodes there).</summary>
+    public string AutoScalingServiceUrl { get; set; } = "";
+
     /// <summary>The IAM role ARN the group's nodes run as.</summary>
     public string NodeRole { get; set; } = "";
 
-    /// <summary>Subnet ids node groups may use; a group's zones pick among them. Empty: the default subnets of each zone.</summary>
+    /// <summary>Subnet ids node groups may use; a group's zones pick among them. Empty: the cluster's own subnets (DescribeCluster), private ones first.</summary>
     public string[] Subnets { get; set; } = [];
+
+    /// <summary>
+    /// One EKS node group and one silo StatefulSet per zone for each node group of the plan (<c>NAME-ZONE</c>, e.g.
+    /// <c>hot-us-east-1a</c>), so a silo's EBS volume, which lives in one zone, always finds a node of its own zone.
+    /// False: one node group across the zones (for silos whose records do not live on a zonal volume).
+    /// </summary>
+    public bool ZonalNodeGroups { get; set; } = true;
 
     /// <summary>How often waiters poll (the AWS SDK waiters use 30 s).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);

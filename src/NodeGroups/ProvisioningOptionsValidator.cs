@@ -30,6 +30,16 @@ public sealed class ProvisioningOptionsValidator(ProvisioningRole role) : IValid
             return $"{S}ResyncInterval {o.ResyncInterval} must be between 00:00:00.100 and 01:00:00";
         }
 
+        if (o.HealthPort is < 0 or > 65535)
+        {
+            return $"{S}HealthPort {o.HealthPort} must be a port (1-65535), or 0 for none";
+        }
+
+        if (o.StallTimeout < TimeSpan.FromSeconds(1) || o.StallTimeout > TimeSpan.FromDays(1) || o.StallTimeout <= o.ResyncInterval)
+        {
+            return $"{S}StallTimeout {o.StallTimeout} must be between 00:00:01 and 1.00:00:00 and longer than ResyncInterval ({o.ResyncInterval})";
+        }
+
         if (o.Provider == ProviderKind.Off)
         {
             return null;
@@ -66,6 +76,7 @@ public sealed class ProvisioningOptionsValidator(ProvisioningRole role) : IValid
             ProviderKind.Eks when !eks.NodeRole.StartsWith("arn:", StringComparison.Ordinal) => $"{S}Eks:NodeRole '{eks.NodeRole}' must be the node IAM role's ARN (arn:aws:iam::ACCOUNT:role/NAME)",
             _ when Url(eks.ServiceUrl, "Eks:ServiceUrl") is { } bad => bad,
             _ when Url(eks.Ec2ServiceUrl, "Eks:Ec2ServiceUrl") is { } bad => bad,
+            _ when Url(eks.AutoScalingServiceUrl, "Eks:AutoScalingServiceUrl") is { } bad => bad,
             _ when eks.Subnets.FirstOrDefault(s => !s.StartsWith("subnet-", StringComparison.Ordinal)) is { } subnet => $"{S}Eks:Subnets '{subnet}' must be a subnet id (subnet-…)",
             _ when eks.PollInterval < TimeSpan.FromMilliseconds(10) || eks.PollInterval > TimeSpan.FromMinutes(5) => $"{S}Eks:PollInterval {eks.PollInterval} must be between 00:00:00.010 and 00:05:00",
             _ when eks.WaitTimeout < eks.PollInterval || eks.WaitTimeout > TimeSpan.FromHours(2) => $"{S}Eks:WaitTimeout {eks.WaitTimeout} must be between PollInterval and 02:00:00",

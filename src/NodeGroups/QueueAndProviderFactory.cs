@@ -22,7 +22,7 @@ public static class QueueAndProviderFactory
             services.GetService<LocalSiloLauncher>() ?? throw new InvalidOperationException("the local provider runs inside a silo (it starts siblings of it)"),
             options.Local,
             services.GetRequiredService<ILogger<LocalSiloProvider>>()),
-        ProviderKind.Eks => EksNodeGroupProvider.Create(options.Eks, StatefulSets(options, services), services.GetService<ILoggerFactory>()),
+        ProviderKind.Eks => EksNodeGroupProvider.Create(options.Eks, StatefulSets(options, services), services.GetService<ILoggerFactory>(), services.GetService<ReconcilerProgress>()),
         ProviderKind.DryRun => new DryRunProvider(options.Eks, Console.Out, options.Kubernetes.Enabled == false ? null : options.Kubernetes),
         _ => throw new NotSupportedException($"provider {options.Provider}"),
     };

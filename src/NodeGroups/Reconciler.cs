@@ -16,7 +16,8 @@ public sealed class Reconciler(
     IClusterPlan cluster,
     ProvisioningOptions options,
     TimeProvider time,
-    ILogger<Reconciler> logger) : BackgroundService
+    ILogger<Reconciler> logger,
+    ReconcilerProgress? progress = null) : BackgroundService
 {
     private readonly List<QueuedState> _held = [];
     private DesiredState? _target;
@@ -29,6 +30,7 @@ public sealed class Reconciler(
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            progress?.Beat();
             try
             {
                 var wait = _target is null || _target.Generation == _applied ? options.ResyncInterval : TimeSpan.Zero;

@@ -19,10 +19,12 @@ catch (KblConfigurationException e)
 var token = builder.Configuration["Kbl:Auth:Token"] ?? "";
 builder.Services.AddSingleton(options);
 builder.Services.AddSingleton(TimeProvider.System);
+builder.Services.AddSingleton<ReconcilerProgress>();
 builder.Services.AddHttpClient<IClusterPlan, HttpClusterPlan>(http => HttpClusterPlan.Configure(http, options.ClusterUrl, token));
 builder.Services.AddSingleton(sp => QueueAndProviderFactory.Queue(options, options.Local.QueuePath is { Length: > 0 } path ? path : Path.Combine("data", "provisioning", "queue"), sp));
 builder.Services.AddSingleton(sp => QueueAndProviderFactory.Provider(options, sp));
 builder.Services.AddHostedService<Reconciler>();
+builder.Services.AddHostedService<HealthEndpoint>();
 var host = builder.Build();
 Console.WriteLine($"kbl-provisioner: provider {options.Provider.SettingName()}, queue {options.Queue.SettingName()}, cluster {options.ClusterUrl}");
 await host.RunAsync();

@@ -5,7 +5,8 @@ namespace Kbl.Tree;
 /// <summary>
 /// Chooses where a leaf divides. Given its records (or sampled accesses) in key order with a weight each (bytes,
 /// or hits for a load-triggered split), it picks up to <c>fanOut - 1</c> boundary keys so that every child gets
-/// at most <c>total / fanOut + heaviest item</c>: roughly equal shares, with boundaries taken from real keys.
+/// at most <c>total / fanOut + heaviest item</c>: roughly equal shares, with boundaries taken from real keys. Two
+/// or more distinct keys always divide.
 /// </summary>
 public static class SplitPlanner
 {
@@ -24,8 +25,9 @@ public static class SplitPlanner
         var next = 1;
         foreach (var (key, weight) in items)
         {
-            // The first item whose preceding weight reaches next/fanOut of the total starts the next child.
-            while (next < fanOut && before * fanOut >= total * next)
+            // The first item whose middle reaches next/fanOut of the total starts the next child (the middle, not its
+            // start: a heavy last item must still get a child of its own).
+            while (next < fanOut && ((2 * before) + weight) * fanOut >= 2 * total * next)
             {
                 if (before > 0 && range.Contains(key) && KeyOrder.Compare(key, range.Lo) > 0 &&
                     (boundaries.Count == 0 || KeyOrder.Compare(key, boundaries[^1]) > 0))

@@ -56,6 +56,14 @@ public sealed partial class EksClient
     /// <summary>Builds the calls this client sends.</summary>
     public EksRequests Requests { get; }
 
+    /// <summary>The cluster (DescribeCluster): its status and network, including the subnets it was created with.</summary>
+    public async Task<EksCluster> DescribeCluster(CancellationToken cancellationToken)
+    {
+        var json = await Send(Requests.DescribeCluster(), retryResourceInUse: true, cancellationToken).ConfigureAwait(false);
+        return EksJson.Deserialize<EksClusterResponse>(json, "DescribeCluster").Cluster
+            ?? throw new JsonException($"EKS DescribeCluster answered without a cluster: '{json}'");
+    }
+
     /// <summary>
     /// Creates a node group. A <c>ResourceInUseException</c> (409: a group of that name exists) is not retried but
     /// thrown, so the caller can describe the existing group; everything else retryable is retried with the same

@@ -37,6 +37,9 @@ public sealed class EksRequests
         return new Uri($"https://eks.{options.Region}.amazonaws.com");
     }
 
+    /// <summary><c>GET /clusters/{name}</c>: the cluster, its subnets among the rest.</summary>
+    public EksCall DescribeCluster() => new("DescribeCluster", HttpMethod.Get, Endpoint, Cluster);
+
     /// <summary><c>POST /clusters/{name}/node-groups</c>.</summary>
     public EksCall CreateNodegroup(EksCreateNodegroupRequest request)
     {

@@ -18,7 +18,23 @@ public sealed record EksNodegroup(
     IReadOnlyDictionary<string, string>? Labels,
     IReadOnlyList<EksTaint>? Taints,
     EksNodegroupHealth? Health,
-    IReadOnlyDictionary<string, string>? Tags);
+    IReadOnlyDictionary<string, string>? Tags)
+{
+    /// <summary>What EKS made for the group: its Auto Scaling group (where the targeted scale-in terminates a chosen node).</summary>
+    public EksNodegroupResources? Resources { get; init; }
+}
+
+/// <summary>The resources behind a node group (<c>resources</c>).</summary>
+public sealed record EksNodegroupResources(IReadOnlyList<EksAutoScalingGroupName>? AutoScalingGroups);
+
+/// <summary>One Auto Scaling group of a node group.</summary>
+public sealed record EksAutoScalingGroupName(string? Name);
+
+/// <summary>A cluster as DescribeCluster returns it, the parts Kbl reads.</summary>
+public sealed record EksCluster(string Name, string? Arn, string? Status, EksVpcConfig? ResourcesVpcConfig);
+
+/// <summary>The cluster's network (<c>resourcesVpcConfig</c>): the subnets it was created with, its VPC and security group.</summary>
+public sealed record EksVpcConfig(IReadOnlyList<string>? SubnetIds, string? VpcId, string? ClusterSecurityGroupId);
 
 /// <summary>A node group's size bounds and target (<c>scalingConfig</c>).</summary>
 public sealed record EksScalingConfig(int MinSize, int MaxSize, int DesiredSize);
@@ -73,6 +89,9 @@ public sealed record EksTaintsUpdate(IReadOnlyList<EksTaint>? AddOrUpdateTaints,
 
 /// <summary>The envelope of DescribeNodegroup, CreateNodegroup and DeleteNodegroup responses.</summary>
 internal sealed record EksNodegroupResponse(EksNodegroup? Nodegroup);
+
+/// <summary>The envelope of DescribeCluster responses.</summary>
+internal sealed record EksClusterResponse(EksCluster? Cluster);
 
 /// <summary>The envelope of UpdateNodegroupConfig and DescribeUpdate responses.</summary>
 internal sealed record EksUpdateResponse(EksUpdate? Update);

@@ -15,21 +15,30 @@ public static class EksSigner
     /// <summary>The SigV4 signing name of EKS.</summary>
     public const string ServiceName = "eks";
 
-    private static readonly ConcurrentDictionary<string, EksSigningConfig> Configs = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<(string Service, string Region), EksSigningConfig> Configs = new();
 
     /// <summary>
     /// The signed request for <paramref name="call"/> at time <paramref name="at"/>: <c>Authorization</c>,
     /// <c>X-Amz-Date</c>, <c>X-Amz-Content-SHA256</c>, and <c>X-Amz-Security-Token</c> for session credentials (signed
     /// too); the body as bytes with <c>Content-Type: application/json</c> exactly (a charset would break the signature).
     /// </summary>
-    public static HttpRequestMessage Sign(EksCall call, ImmutableCredentials credentials, string region, DateTimeOffset at)
+    public static HttpRequestMessage Sign(EksCall call, ImmutableCredentials credentials, string region, DateTimeOffset at) =>
+        Sign(call, credentials, region, at, ServiceName, "application/json");
+
+    /// <summary>
+    /// The same for another AWS service without an SDK here (<see cref="AutoScalingClient"/>: signing name
+    /// <c>autoscaling</c>, a form body): <paramref name="contentType"/> is sent and signed exactly as given.
+    /// </summary>
+    public static HttpRequestMessage Sign(EksCall call, ImmutableCredentials credentials, string region, DateTimeOffset at, string service, string contentType)
     {
         ArgumentNullException.ThrowIfNull(call);
         ArgumentNullException.ThrowIfNull(credentials);
         ArgumentException.ThrowIfNullOrWhiteSpace(region);
+        ArgumentException.ThrowIfNullOrWhiteSpace(service);
+        ArgumentException.ThrowIfNullOrWhiteSpace(contentType);
 
-        var config = Configs.GetOrAdd(region, r => new EksSigningConfig { AuthenticationServiceName = ServiceName, AuthenticationRegion = r });
-        using var request = new DefaultRequest(new EksWebServiceRequest(), ServiceName)
+        var config = Configs.GetOrAdd((service, region), key => new EksSigningConfig { AuthenticationServiceName = key.Service, AuthenticationRegion = key.Region });
+        using var request = new DefaultRequest(new EksWebServiceRequest(), service)
         {
             HttpMethod = call.Method.Method,
             Endpoint = call.Endpoint,
@@ -43,7 +52,7 @@ public static class EksSigner
 
         if (call.BodyBytes is not null)
         {
-            request.Headers["Content-Type"] = "application/json";
+            request.Headers["Content-Type"] = contentType;
         }
 
         if (credentials.UseToken)
@@ -57,7 +66,7 @@ public static class EksSigner
         if (call.BodyBytes is { } body)
         {
             message.Content = new ByteArrayContent(body);
-            message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            message.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
         }
 
         foreach (var (name, value) in request.Headers)

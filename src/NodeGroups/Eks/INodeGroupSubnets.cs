@@ -8,4 +8,10 @@ public interface INodeGroupSubnets
     /// names none. Throws <see cref="SubnetSelectionException"/> when a zone has no subnet.
     /// </summary>
     Task<IReadOnlyList<string>> SubnetsFor(NodeGroupSpec group, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The zones (by name, e.g. <c>us-east-1a</c>) <paramref name="group"/> spans: its <see cref="NodeGroupSpec.Zones"/>
+    /// (a zone id is turned into its name), or every zone the usable subnets cover when it names none.
+    /// </summary>
+    Task<IReadOnlyList<string>> ZonesFor(NodeGroupSpec group, CancellationToken cancellationToken);
 }

@@ -16,11 +16,45 @@ internal static class NodeGroupPlan
 
     public const string ManagedByValue = "kbl";
 
+    /// <summary>
+    /// The tag on every node group Kbl created itself (with <see cref="ManagedByTag"/>): Kbl owns all its scaling, labels
+    /// and taints. A group handed over by tagging it <see cref="ManagedByTag"/> only (made with eksctl, say) keeps its
+    /// owner's limits, labels and taints: Kbl owns its desired size (within its limits) and the <c>kbl.io/</c> labels and taints.
+    /// </summary>
+    public const string CreatedByTag = "kbl.io/created-by";
+
+    /// <summary>The label and taint key prefix Kbl owns on every group it manages.</summary>
+    public const string OwnPrefix = "kbl.io/";
+
     /// <summary>The Kubernetes label that names a node's group on every node of a Kbl group.</summary>
     public const string NodeGroupLabel = "kbl.io/node-group";
 
     public static bool IsManaged(EksNodegroup group) =>
         group.Tags is { } tags && tags.TryGetValue(ManagedByTag, out var value) && value == ManagedByValue;
+
+    /// <summary>Kbl made the group (<see cref="CreatedByTag"/>): it owns all of its scaling, labels and taints.</summary>
+    public static bool IsCreatedByKbl(EksNodegroup group) =>
+        IsManaged(group) && group.Tags!.TryGetValue(CreatedByTag, out var value) && value == ManagedByValue;
+
+    /// <summary>
+    /// The spec as Kbl may apply it to <paramref name="group"/>: unchanged for a group Kbl created; for a group handed
+    /// over, the group's own min and max, and the desired size kept within them (an issue says so when it had to be).
+    /// </summary>
+    public static NodeGroupSpec Effective(EksNodegroup group, NodeGroupSpec spec, ICollection<string> issues)
+    {
+        if (IsCreatedByKbl(group) || group.ScalingConfig is not { } limits)
+        {
+            return spec;
+        }
+
+        var desired = Math.Clamp(spec.Desired, limits.MinSize, limits.MaxSize);
+        if (desired != spec.Desired)
+        {
+            issues.Add($"DesiredOutsideLimits: the plan wants {spec.Desired} nodes; node group {group.NodegroupName} was handed over with min {limits.MinSize} and max {limits.MaxSize}, which its owner keeps, so it gets {desired}");
+        }
+
+        return spec with { Min = limits.MinSize, Max = limits.MaxSize, Desired = desired };
+    }
 
     /// <summary>The spec's labels and <see cref="NodeGroupLabel"/>, in ordinal key order.</summary>
     public static SortedDictionary<string, string> Labels(NodeGroupSpec spec)
@@ -31,7 +65,7 @@ internal static class NodeGroupPlan
             labels[key] = value;
         }
 
-        labels[NodeGroupLabel] = spec.Name;
+        labels.TryAdd(NodeGroupLabel, spec.Name);
         return labels;
     }
 
@@ -46,14 +80,19 @@ internal static class NodeGroupPlan
             nodeRole,
             Labels(spec),
             taints.Count == 0 ? null : taints,
-            new SortedDictionary<string, string>(StringComparer.Ordinal) { [ManagedByTag] = ManagedByValue },
+            new SortedDictionary<string, string>(StringComparer.Ordinal) { [CreatedByTag] = ManagedByValue, [ManagedByTag] = ManagedByValue },
             ClientRequestToken: null);
         return request with { ClientRequestToken = Token(cluster, spec.Name, generation, "CreateNodegroup", EksJson.Serialize(request)) };
     }
 
-    /// <summary>The update that makes <paramref name="current"/>'s scaling, labels and taints the spec's, or null when they are.</summary>
+    /// <summary>
+    /// The update that makes <paramref name="current"/>'s scaling, labels and taints the spec's, or null when they are. On a
+    /// group Kbl did not create, only labels and taints under <see cref="OwnPrefix"/> are ever removed (pass the
+    /// <see cref="Effective"/> spec for its scaling).
+    /// </summary>
     public static EksNodegroupConfigUpdate? Update(string cluster, long generation, EksNodegroup current, NodeGroupSpec spec)
     {
+        var ownsAll = IsCreatedByKbl(current);
         var scaling = new EksScalingConfig(spec.Min, spec.Max, spec.Desired);
         var currentLabels = current.Labels ?? new Dictionary<string, string>();
         var wantedLabels = Labels(spec);
@@ -66,13 +105,13 @@ internal static class NodeGroupPlan
             }
         }
 
-        var removeLabels = currentLabels.Keys.Where(key => !wantedLabels.ContainsKey(key)).Order(StringComparer.Ordinal).ToList();
+        var removeLabels = currentLabels.Keys.Where(key => !wantedLabels.ContainsKey(key) && (ownsAll || Own(key))).Order(StringComparer.Ordinal).ToList();
 
         // A taint is known by its key and effect (as Kubernetes and EKS match them); a new value is an add-or-update.
         var currentTaints = current.Taints ?? [];
         var wantedTaints = Taints(spec);
         var setTaints = wantedTaints.Where(t => !currentTaints.Any(c => Same(c, t) && (c.Value ?? "") == (t.Value ?? ""))).ToList();
-        var removeTaints = currentTaints.Where(c => !wantedTaints.Any(t => Same(c, t))).ToList();
+        var removeTaints = currentTaints.Where(c => !wantedTaints.Any(t => Same(c, t)) && (ownsAll || Own(c.Key))).ToList();
 
         var update = new EksNodegroupConfigUpdate(
             setLabels.Count == 0 && removeLabels.Count == 0 ? null : new EksLabelsUpdate(setLabels.Count == 0 ? null : setLabels, removeLabels.Count == 0 ? null : removeLabels),
@@ -134,6 +173,8 @@ internal static class NodeGroupPlan
         var hex = Convert.ToHexStringLower(hash.AsSpan(0, 16));
         return $"{hex[..8]}-{hex[8..12]}-{hex[12..16]}-{hex[16..20]}-{hex[20..]}";
     }
+
+    private static bool Own(string key) => key.StartsWith(OwnPrefix, StringComparison.Ordinal);
 
     private static List<EksTaint> Taints(NodeGroupSpec spec) => [.. spec.Taints.Select(t => new EksTaint(t.Key, t.Value, t.Effect))];
 

@@ -34,8 +34,17 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
     /// <summary>The label EKS puts on a managed node group's nodes.</summary>
     public const string EksNodeGroupLabel = "eks.amazonaws.com/nodegroup";
 
+    /// <summary>The label that tells the zones of a zonal group apart (selectors): one StatefulSet per zone.</summary>
+    public const string ZoneLabel = "kbl/zone";
+
+    /// <summary>The well-known node label of a node's zone.</summary>
+    public const string TopologyZoneLabel = "topology.kubernetes.io/zone";
+
     /// <summary>The environment variable the silo reads its node group from (Kbl:NodeGroup).</summary>
     public const string NodeGroupVariable = "Kbl__NodeGroup";
+
+    /// <summary>The environment variable the silo reads its zone from (Kbl:Zone).</summary>
+    public const string ZoneVariable = "Kbl__Zone";
 
     /// <summary>The pod's Kbl silo container.</summary>
     public const string SiloContainer = "silo";
@@ -76,7 +85,9 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
     }
 
     /// <summary>A client of the API server of the pod this runs in (its service account's token and CA).</summary>
-    public static IKubernetes InClusterClient() => new k8s.Kubernetes(KubernetesClientConfiguration.InClusterConfig());
+    /// <remarks>Outside a pod (a Provisioner run by hand, a test), the kubeconfig of <c>KUBECONFIG</c> or <c>~/.kube/config</c>.</remarks>
+    public static IKubernetes InClusterClient() => new k8s.Kubernetes(
+        KubernetesClientConfiguration.IsInCluster() ? KubernetesClientConfiguration.InClusterConfig() : KubernetesClientConfiguration.BuildDefaultConfig());
 
     /// <summary>The StatefulSet of <paramref name="nodeGroup"/>; throws when the group's name cannot make one.</summary>
     public static string StatefulSetName(string nodeGroup)
@@ -90,15 +101,20 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
                 nameof(nodeGroup));
     }
 
+    /// <summary>The StatefulSet of a group across zones (<see cref="SiloGroup.Across"/>).</summary>
+    public Task<int> Scale(string nodeGroup, int replicas, CancellationToken cancellationToken) =>
+        Scale(SiloGroup.Across(nodeGroup), replicas, cancellationToken);
+
     /// <inheritdoc />
-    public async Task<int> Scale(string nodeGroup, int replicas, CancellationToken cancellationToken)
+    public async Task<int> Scale(SiloGroup group, int replicas, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(group);
         ArgumentOutOfRangeException.ThrowIfNegative(replicas);
-        var name = StatefulSetName(nodeGroup);
+        var name = group.StatefulSetName;
         var set = await Read(name, cancellationToken).ConfigureAwait(false);
         if (set is null)
         {
-            if (await Create(nodeGroup, name, replicas, cancellationToken).ConfigureAwait(false) is { } created)
+            if (await Create(group, name, replicas, cancellationToken).ConfigureAwait(false) is { } created)
             {
                 return created.Status?.ReadyReplicas ?? 0;
             }
@@ -123,11 +139,15 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
         return set.Status?.ReadyReplicas ?? 0;
     }
 
+    /// <summary>The StatefulSet of a group across zones (<see cref="SiloGroup.Across"/>).</summary>
+    public Task Remove(string nodeGroup, CancellationToken cancellationToken) => Remove(SiloGroup.Across(nodeGroup), cancellationToken);
+
     /// <inheritdoc />
     /// <remarks>The template StatefulSet is never deleted (new groups are copied from it): it is left at its replicas.</remarks>
-    public async Task Remove(string nodeGroup, CancellationToken cancellationToken)
+    public async Task Remove(SiloGroup group, CancellationToken cancellationToken)
     {
-        var name = StatefulSetName(nodeGroup);
+        ArgumentNullException.ThrowIfNull(group);
+        var name = group.StatefulSetName;
         if (name == _template)
         {
             LogTemplateKept(_logger, _namespace, name);
@@ -145,16 +165,98 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
         }
     }
 
+    /// <inheritdoc />
+    /// <remarks>Reads the pod (<c>{set}-{ordinal}</c>) for its node, and the node for its <c>spec.providerID</c>
+    /// (<c>aws:///us-east-1a/i-0123…</c> on EKS: zone and instance id).</remarks>
+    public async Task<SiloNode?> NodeOf(SiloGroup group, int ordinal, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        ArgumentOutOfRangeException.ThrowIfNegative(ordinal);
+        var podName = string.Create(CultureInfo.InvariantCulture, $"{group.StatefulSetName}-{ordinal}");
+        V1Pod pod;
+        try
+        {
+            pod = await _kubernetes.CoreV1.ReadNamespacedPodAsync(podName, _namespace, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+
+        if (pod.Spec?.NodeName is not { Length: > 0 } nodeName)
+        {
+            return null;
+        }
+
+        var node = await _kubernetes.CoreV1.ReadNodeAsync(nodeName, cancellationToken: cancellationToken).ConfigureAwait(false);
+        var (zone, instance) = ParseProviderId(node.Spec?.ProviderID);
+        return new SiloNode(podName, nodeName, instance, zone ?? Label(node.Metadata?.Labels, TopologyZoneLabel));
+    }
+
+    /// <inheritdoc />
+    public async Task Cordon(string node, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(node);
+        var current = await _kubernetes.CoreV1.ReadNodeAsync(node, cancellationToken: cancellationToken).ConfigureAwait(false);
+        if (current.Spec?.Unschedulable == true)
+        {
+            return;
+        }
+
+        var patch = new V1Patch("""{"spec":{"unschedulable":true}}""", V1Patch.PatchType.MergePatch);
+        await _kubernetes.CoreV1.PatchNodeAsync(patch, node, cancellationToken: cancellationToken).ConfigureAwait(false);
+        LogCordoned(_logger, node);
+    }
+
+    /// <inheritdoc />
+    public async Task<bool> IsGone(SiloGroup group, int ordinal, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        var podName = string.Create(CultureInfo.InvariantCulture, $"{group.StatefulSetName}-{ordinal}");
+        try
+        {
+            await _kubernetes.CoreV1.ReadNamespacedPodAsync(podName, _namespace, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+        catch (HttpOperationException e) when (e.Response?.StatusCode == HttpStatusCode.NotFound)
+        {
+            return true;
+        }
+    }
+
+    /// <summary><c>aws:///us-east-1a/i-0123456789abcdef0</c> → (<c>us-east-1a</c>, <c>i-0123456789abcdef0</c>); nulls for anything else.</summary>
+    internal static (string? Zone, string? InstanceId) ParseProviderId(string? providerId)
+    {
+        const string Scheme = "aws:///";
+        if (providerId is null || !providerId.StartsWith(Scheme, StringComparison.Ordinal))
+        {
+            return (null, null);
+        }
+
+        var parts = providerId[Scheme.Length..].Split('/');
+        return parts is [var zone, var instance] && instance.StartsWith("i-", StringComparison.Ordinal) ? (zone, instance) : (null, null);
+    }
+
     /// <summary>
     /// The StatefulSet of <paramref name="nodeGroup"/> as a copy of <paramref name="template"/>: everything the
     /// template's owner wrote, none of what the API server keeps (uid, resourceVersion, timestamps, managed fields,
     /// owners, status, kubectl's last applied configuration), with the group's name, labels, node selector and
     /// <see cref="NodeGroupVariable"/>, at <paramref name="replicas"/>.
     /// </summary>
-    internal static V1StatefulSet FromTemplate(V1StatefulSet template, string nodeGroup, int replicas)
+    internal static V1StatefulSet FromTemplate(V1StatefulSet template, string nodeGroup, int replicas) =>
+        FromTemplate(template, SiloGroup.Across(nodeGroup), replicas);
+
+    /// <summary>
+    /// The same for a silo group: a zonal group's copy also gets the label <see cref="ZoneLabel"/> (set, selector, pods)
+    /// and its zone as a literal <see cref="ZoneVariable"/> and a <see cref="TopologyZoneLabel"/> node selector; a group
+    /// across zones loses any zone the template pinned and reads its zone from the pod's label.
+    /// </summary>
+    internal static V1StatefulSet FromTemplate(V1StatefulSet template, SiloGroup group, int replicas)
     {
         ArgumentNullException.ThrowIfNull(template);
-        var name = StatefulSetName(nodeGroup);
+        ArgumentNullException.ThrowIfNull(group);
+        var nodeGroup = group.NodeGroup;
+        var name = group.StatefulSetName;
         var set = KubernetesJson.Deserialize<V1StatefulSet>(KubernetesJson.Serialize(template));
         var spec = set.Spec ?? throw new InvalidOperationException($"template StatefulSet {template.Metadata?.Name} has no spec");
         var pod = spec.Template?.Spec ?? throw new InvalidOperationException($"template StatefulSet {template.Metadata?.Name} has no pod template");
@@ -165,11 +267,7 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
         {
             Name = name,
             NamespaceProperty = template.Metadata?.NamespaceProperty,
-            Labels = new Dictionary<string, string>(template.Metadata?.Labels ?? new Dictionary<string, string>(), StringComparer.Ordinal)
-            {
-                [NodeGroupLabel] = nodeGroup,
-                [ManagedByLabel] = ManagedBy,
-            },
+            Labels = WithLabels(template.Metadata?.Labels, group, (ManagedByLabel, ManagedBy)),
             Annotations = template.Metadata?.Annotations?.Where(a => a.Key != LastAppliedAnnotation).ToDictionary(StringComparer.Ordinal) is { Count: > 0 } kept
                 ? kept
                 : null,
@@ -178,30 +276,55 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
         spec.Replicas = replicas;
 
         spec.Selector ??= new V1LabelSelector();
-        spec.Selector.MatchLabels = WithLabel(spec.Selector.MatchLabels, nodeGroup);
+        spec.Selector.MatchLabels = WithLabels(spec.Selector.MatchLabels, group);
         spec.Template.Metadata ??= new V1ObjectMeta();
-        spec.Template.Metadata.Labels = WithLabel(spec.Template.Metadata.Labels, nodeGroup);
+        spec.Template.Metadata.Labels = WithLabels(spec.Template.Metadata.Labels, group);
         spec.Template.Metadata.CreationTimestamp = null;
         foreach (var claim in spec.VolumeClaimTemplates ?? [])
         {
             claim.Status = null;
             if (claim.Metadata?.Labels?.ContainsKey(NodeGroupLabel) == true)
             {
-                claim.Metadata.Labels[NodeGroupLabel] = nodeGroup;
+                claim.Metadata.Labels = WithLabels(claim.Metadata.Labels, group);
             }
         }
 
         pod.NodeSelector = new Dictionary<string, string>(pod.NodeSelector ?? new Dictionary<string, string>(), StringComparer.Ordinal)
         {
-            [EksNodeGroupLabel] = nodeGroup,
+            [EksNodeGroupLabel] = group.EksNodeGroup,
         };
+        pod.NodeSelector.Remove(TopologyZoneLabel);
+        if (group.Zone is { } pinned)
+        {
+            pod.NodeSelector[TopologyZoneLabel] = pinned;
+        }
 
         var silo = pod.Containers?.FirstOrDefault(c => c.Name == SiloContainer)
             ?? (pod.Containers is [var only] ? only : null)
             ?? throw new InvalidOperationException($"template StatefulSet {template.Metadata?.Name} has no container named {SiloContainer}");
         var env = silo.Env?.ToList() ?? [];
-        var variable = new V1EnvVar { Name = NodeGroupVariable, Value = nodeGroup };
-        var index = env.FindIndex(e => e.Name == NodeGroupVariable);
+        Set(env, new V1EnvVar { Name = NodeGroupVariable, Value = nodeGroup });
+        if (group.Zone is { } zone)
+        {
+            Set(env, new V1EnvVar { Name = ZoneVariable, Value = zone });
+        }
+        else if (env.FirstOrDefault(e => e.Name == ZoneVariable) is { Value: not null })
+        {
+            // A copy of a zone-pinned template spans zones: each silo reads its zone from its pod's label.
+            Set(env, new V1EnvVar
+            {
+                Name = ZoneVariable,
+                ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = $"metadata.labels['{TopologyZoneLabel}']" } },
+            });
+        }
+
+        silo.Env = env;
+        return set;
+    }
+
+    private static void Set(List<V1EnvVar> env, V1EnvVar variable)
+    {
+        var index = env.FindIndex(e => e.Name == variable.Name);
         if (index >= 0)
         {
             env[index] = variable;
@@ -210,13 +333,28 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
         {
             env.Add(variable);
         }
-
-        silo.Env = env;
-        return set;
     }
 
-    private static Dictionary<string, string> WithLabel(IDictionary<string, string>? labels, string nodeGroup) =>
-        new(labels ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [NodeGroupLabel] = nodeGroup };
+    /// <summary>The labels with the group's (<see cref="NodeGroupLabel"/>, and <see cref="ZoneLabel"/> for a zonal group, else none) and <paramref name="extra"/>.</summary>
+    private static Dictionary<string, string> WithLabels(IDictionary<string, string>? labels, SiloGroup group, params (string Key, string Value)[] extra)
+    {
+        var result = new Dictionary<string, string>(labels ?? new Dictionary<string, string>(), StringComparer.Ordinal) { [NodeGroupLabel] = group.NodeGroup };
+        result.Remove(ZoneLabel);
+        if (group.Zone is { } zone)
+        {
+            result[ZoneLabel] = zone;
+        }
+
+        foreach (var (key, value) in extra)
+        {
+            result[key] = value;
+        }
+
+        return result;
+    }
+
+    private static string? Label(IDictionary<string, string>? labels, string key) =>
+        labels is not null && labels.TryGetValue(key, out var value) ? value : null;
 
     private async Task<V1StatefulSet?> Read(string name, CancellationToken cancellationToken)
     {
@@ -231,7 +369,7 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
     }
 
     /// <summary>Creates the group's StatefulSet from the template; null when it already exists (409).</summary>
-    private async Task<V1StatefulSet?> Create(string nodeGroup, string name, int replicas, CancellationToken cancellationToken)
+    private async Task<V1StatefulSet?> Create(SiloGroup nodeGroup, string name, int replicas, CancellationToken cancellationToken)
     {
         var template = await Read(_template, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException(
@@ -263,6 +401,9 @@ public sealed partial class SiloStatefulSets : ISiloStatefulSets
 
     [LoggerMessage(EventId = 51102, Level = LogLevel.Information, Message = "Deleted StatefulSet {Namespace}/{Name}")]
     private static partial void LogRemoved(ILogger logger, string @namespace, string name);
+
+    [LoggerMessage(EventId = 51104, Level = LogLevel.Information, Message = "Cordoned node {Node}: nothing new is scheduled there before it goes")]
+    private static partial void LogCordoned(ILogger logger, string node);
 
     [LoggerMessage(EventId = 51103, Level = LogLevel.Warning,
         Message = "StatefulSet {Namespace}/{Name} is the template of new node groups and is kept (at its current replicas) although its group was removed")]

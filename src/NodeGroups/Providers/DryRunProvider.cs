@@ -21,6 +21,7 @@ public sealed class DryRunProvider : INodeGroupProvider
     private readonly IReadOnlyList<string> _configuredSubnets;
     private readonly INodeGroupSubnets? _subnets;
     private readonly KubernetesOptions? _kubernetes;
+    private readonly bool _zonal;
     private readonly TextWriter _output;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -42,6 +43,7 @@ public sealed class DryRunProvider : INodeGroupProvider
         _configuredSubnets = options.Subnets;
         _subnets = subnets;
         _kubernetes = kubernetes;
+        _zonal = options.ZonalNodeGroups;
         _output = output ?? Console.Out;
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
@@ -59,51 +61,71 @@ public sealed class DryRunProvider : INodeGroupProvider
             var lines = new List<string>();
             var errors = new List<string>();
             var next = new Dictionary<string, EksNodegroup>(StringComparer.Ordinal);
-            foreach (var spec in desired.Groups.DistinctBy(spec => spec.Name, StringComparer.Ordinal))
+            var observed = new List<ObservedGroup>();
+            foreach (var planned in desired.Groups.DistinctBy(spec => spec.Name, StringComparer.Ordinal))
             {
-                if (!_applied.TryGetValue(spec.Name, out var group))
+                IReadOnlyList<(NodeGroupSpec Spec, Kubernetes.SiloGroup Silos)> parts;
+                try
                 {
-                    IReadOnlyList<string> subnets;
-                    try
-                    {
-                        subnets = await SubnetsFor(spec, cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (SubnetSelectionException e)
-                    {
-                        errors.Add(e.Message);
-                        continue;
-                    }
-
-                    var create = NodeGroupPlan.Create(_requests.ClusterName, desired.Generation, spec, subnets, _nodeRole);
-                    lines.Add(_requests.CreateNodegroup(create).ToString());
-                    group = NodeGroupPlan.AsCreated(_requests.ClusterName, create);
-                    Scale(lines, spec.Name, from: 0, to: spec.Desired);
+                    parts = await Parts(planned, cancellationToken).ConfigureAwait(false);
                 }
-                else if (NodeGroupPlan.Update(_requests.ClusterName, desired.Generation, group, spec) is { } update)
+                catch (SubnetSelectionException e)
                 {
-                    var from = group.ScalingConfig?.DesiredSize ?? 0;
-                    if (spec.Desired < from)
-                    {
-                        Scale(lines, spec.Name, from, spec.Desired); // shrinking: silos first, as the eks provider does
-                    }
-
-                    lines.Add(_requests.UpdateNodegroupConfig(spec.Name, update).ToString());
-                    group = NodeGroupPlan.AsUpdated(group, update);
-                    if (spec.Desired > from)
-                    {
-                        Scale(lines, spec.Name, from, spec.Desired);
-                    }
+                    errors.Add(e.Message);
+                    continue;
                 }
 
-                next[spec.Name] = group;
+                var partStates = new List<ObservedGroup>();
+                foreach (var (spec, silos) in parts)
+                {
+                    if (!_applied.TryGetValue(spec.Name, out var group))
+                    {
+                        IReadOnlyList<string> subnets;
+                        try
+                        {
+                            subnets = await SubnetsFor(spec, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (SubnetSelectionException e)
+                        {
+                            errors.Add(e.Message);
+                            continue;
+                        }
+
+                        var create = NodeGroupPlan.Create(_requests.ClusterName, desired.Generation, spec, subnets, _nodeRole);
+                        lines.Add(_requests.CreateNodegroup(create).ToString());
+                        group = NodeGroupPlan.AsCreated(_requests.ClusterName, create);
+                        Scale(lines, silos, from: 0, to: spec.Desired);
+                    }
+                    else if (NodeGroupPlan.Update(_requests.ClusterName, desired.Generation, group, spec) is { } update)
+                    {
+                        var from = group.ScalingConfig?.DesiredSize ?? 0;
+                        if (spec.Desired < from)
+                        {
+                            Scale(lines, silos, from, spec.Desired); // shrinking: silos first, as the eks provider does
+                        }
+
+                        lines.Add(_requests.UpdateNodegroupConfig(spec.Name, update).ToString());
+                        group = NodeGroupPlan.AsUpdated(group, update);
+                        if (spec.Desired > from)
+                        {
+                            Scale(lines, silos, from, spec.Desired);
+                        }
+                    }
+
+                    next[spec.Name] = group;
+                    partStates.Add(new ObservedGroup(group.NodegroupName, group.Status, group.ScalingConfig?.DesiredSize ?? 0, group.ScalingConfig?.DesiredSize ?? 0, []));
+                }
+
+                observed.Add(ZonalSplit.Merge(planned.Name, partStates));
             }
 
             foreach (var name in _applied.Keys.Where(name => !next.ContainsKey(name)).Order(StringComparer.Ordinal))
             {
                 if (_kubernetes is not null)
                 {
-                    Scale(lines, name, from: _applied[name].ScalingConfig?.DesiredSize ?? 0, to: 0);
-                    lines.Add($"DELETE {StatefulSet(name)}");
+                    var silos = Kubernetes.SiloGroup.Of(name, _applied[name].Labels);
+                    Scale(lines, silos, from: _applied[name].ScalingConfig?.DesiredSize ?? 0, to: 0);
+                    lines.Add($"DELETE {StatefulSet(silos)}");
                 }
 
                 lines.Add(_requests.DeleteNodegroup(name).ToString());
@@ -120,13 +142,31 @@ public sealed class DryRunProvider : INodeGroupProvider
                 desired.Generation,
                 _timeProvider.GetUtcNow(),
                 Name,
-                [.. next.Values.Select(g => new ObservedGroup(g.NodegroupName, g.Status, g.ScalingConfig?.DesiredSize ?? 0, g.ScalingConfig?.DesiredSize ?? 0, []))],
+                observed,
                 errors.Count == 0 ? null : string.Join("; ", errors));
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>
+    /// The EKS groups of a plan group: one per zone when zonal and its zones are known (from EC2, or named by the spec),
+    /// else the group as it is (a dry run without EC2 access cannot know "every zone").
+    /// </summary>
+    private async Task<IReadOnlyList<(NodeGroupSpec Spec, Kubernetes.SiloGroup Silos)>> Parts(NodeGroupSpec spec, CancellationToken cancellationToken)
+    {
+        if (_zonal)
+        {
+            var zones = _subnets is not null ? await _subnets.ZonesFor(spec, cancellationToken).ConfigureAwait(false) : spec.Zones;
+            if (zones.Count > 0)
+            {
+                return ZonalSplit.Split(spec, zones);
+            }
+        }
+
+        return [(spec, Kubernetes.SiloGroup.Across(spec.Name))];
     }
 
     private async Task<IReadOnlyList<string>> SubnetsFor(NodeGroupSpec spec, CancellationToken cancellationToken)
@@ -141,10 +181,10 @@ public sealed class DryRunProvider : INodeGroupProvider
             return _configuredSubnets;
         }
 
-        return spec.Zones.Count == 0 ? ["<default subnet of each zone>"] : [.. spec.Zones.Select(zone => $"<default subnet of {zone}>")];
+        return spec.Zones.Count == 0 ? ["<the cluster's subnets>"] : [.. spec.Zones.Select(zone => $"<the cluster's subnets in {zone}>")];
     }
 
-    private void Scale(List<string> lines, string group, int from, int to)
+    private void Scale(List<string> lines, Kubernetes.SiloGroup group, int from, int to)
     {
         if (_kubernetes is not null && from != to)
         {
@@ -152,6 +192,6 @@ public sealed class DryRunProvider : INodeGroupProvider
         }
     }
 
-    private string StatefulSet(string group) =>
-        $"{KubernetesApi}/apis/apps/v1/namespaces/{Uri.EscapeDataString(_kubernetes!.Namespace)}/statefulsets/{Uri.EscapeDataString(Kubernetes.SiloStatefulSets.StatefulSetName(group))}";
+    private string StatefulSet(Kubernetes.SiloGroup group) =>
+        $"{KubernetesApi}/apis/apps/v1/namespaces/{Uri.EscapeDataString(_kubernetes!.Namespace)}/statefulsets/{Uri.EscapeDataString(group.StatefulSetName)}";
 }

@@ -13,7 +13,9 @@ namespace Kbl.NodeGroups.Providers;
 /// differ and waits for the update, and deletes the Kbl-managed groups no longer wanted and waits until they are gone.
 /// Groups without the tag are never changed or deleted. With an <see cref="ISiloStatefulSets"/>, each ACTIVE group's
 /// silo StatefulSet is scaled to the group's size, and a group's silos are scaled to 0 and their StatefulSet removed
-/// before the group is deleted.
+/// before the group is deleted. With <see cref="EksOptions.ZonalNodeGroups"/> each group of the plan is one EKS group
+/// and StatefulSet per zone (<see cref="ZonalSplit"/>). Scale-in and drains are in EksNodeGroupProvider.ScaleIn.cs,
+/// the waits in EksNodeGroupProvider.Waits.cs.
 /// </summary>
 /// <remarks>
 /// Level-triggered and idempotent: a second round for the same state makes no create, update or delete. A create
@@ -40,6 +42,8 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
     private readonly EksClient _eks;
     private readonly INodeGroupSubnets _subnets;
     private readonly ISiloStatefulSets? _statefulSets;
+    private readonly AutoScalingClient? _autoScaling;
+    private readonly bool _zonal;
     private readonly string _nodeRole;
     private readonly TimeSpan _pollInterval;
     private readonly TimeSpan _waitTimeout;
@@ -52,13 +56,15 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
     /// <param name="statefulSets">Null: no Kubernetes side; a group's ready count is then its desired size once ACTIVE.</param>
     /// <param name="timeProvider">The clock of the waits.</param>
     /// <param name="logger">Every change is logged.</param>
+    /// <param name="autoScaling">Where the targeted scale-in terminates chosen nodes; null: shrinking only lowers the desired size.</param>
     public EksNodeGroupProvider(
         EksClient eks,
         INodeGroupSubnets subnets,
         EksOptions options,
         ISiloStatefulSets? statefulSets = null,
         TimeProvider? timeProvider = null,
-        ILogger<EksNodeGroupProvider>? logger = null)
+        ILogger<EksNodeGroupProvider>? logger = null,
+        AutoScalingClient? autoScaling = null)
     {
         ArgumentNullException.ThrowIfNull(eks);
         ArgumentNullException.ThrowIfNull(subnets);
@@ -70,6 +76,8 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
         _eks = eks;
         _subnets = subnets;
         _statefulSets = statefulSets;
+        _autoScaling = autoScaling;
+        _zonal = options.ZonalNodeGroups;
         _nodeRole = options.NodeRole;
         _pollInterval = options.PollInterval;
         _waitTimeout = options.WaitTimeout;
@@ -80,19 +88,26 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
     /// <inheritdoc />
     public string Name => "eks";
 
+    /// <summary>Beaten on every poll of a wait, so a long but moving wait does not count as a hung reconciler.</summary>
+    public ReconcilerProgress? Progress { get; init; }
+
     private string Cluster => _eks.Requests.ClusterName;
 
     /// <summary>
     /// The provider on its own HTTP and EC2 clients, from options alone: <see cref="EksClient"/> and <see cref="Ec2Zones"/>
     /// with the SDK's default credential chain (IRSA in a pod). For tests and tools; a host wires the parts through DI.
     /// </summary>
-    public static EksNodeGroupProvider Create(EksOptions options, ISiloStatefulSets? statefulSets = null, ILoggerFactory? loggers = null)
+    public static EksNodeGroupProvider Create(EksOptions options, ISiloStatefulSets? statefulSets = null, ILoggerFactory? loggers = null, ReconcilerProgress? progress = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         loggers ??= NullLoggerFactory.Instance;
         // The clients live as long as the provider, a process-wide singleton: nothing to dispose before the process ends.
         var eks = new EksClient(new HttpClient(), options, logger: loggers.CreateLogger<EksClient>());
-        return new EksNodeGroupProvider(eks, new Ec2Zones(options), options, statefulSets, logger: loggers.CreateLogger<EksNodeGroupProvider>());
+        var autoScaling = new AutoScalingClient(new HttpClient(), options, logger: loggers.CreateLogger<AutoScalingClient>());
+        return new EksNodeGroupProvider(eks, new Ec2Zones(options, eks), options, statefulSets, logger: loggers.CreateLogger<EksNodeGroupProvider>(), autoScaling: autoScaling)
+        {
+            Progress = progress,
+        };
     }
 
     /// <inheritdoc />
@@ -111,17 +126,45 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
         }
 
         var errors = new ConcurrentQueue<string>();
-        var converging = desired.Groups
-            .DistinctBy(spec => spec.Name, StringComparer.Ordinal)
-            .Select(spec => Converge(spec, existing.GetValueOrDefault(spec.Name), desired.Generation, errors, cancellationToken))
+        var parts = new List<(string Group, NodeGroupSpec Spec, SiloGroup Silos)>();
+        var unplaced = new Dictionary<string, ObservedGroup>(StringComparer.Ordinal);
+        foreach (var spec in desired.Groups.DistinctBy(spec => spec.Name, StringComparer.Ordinal))
+        {
+            if (!_zonal)
+            {
+                parts.Add((spec.Name, spec, SiloGroup.Across(spec.Name)));
+                continue;
+            }
+
+            try
+            {
+                var zones = await _subnets.ZonesFor(spec, cancellationToken).ConfigureAwait(false);
+                parts.AddRange(ZonalSplit.Split(spec, zones).Select(part => (spec.Name, part.Spec, part.Silos)));
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                LogFailed(_logger, Cluster, spec.Name, e.Message);
+                errors.Enqueue(e is SubnetSelectionException ? e.Message : $"node group {spec.Name}: {e.Message}");
+                unplaced[spec.Name] = new ObservedGroup(spec.Name, "MISSING", 0, 0, []);
+            }
+        }
+
+        var wanted = parts.Select(p => p.Spec.Name).ToHashSet(StringComparer.Ordinal);
+        var converging = parts
+            .Select(part => Converge(part.Spec, part.Silos, existing.GetValueOrDefault(part.Spec.Name), desired.Generation, errors, cancellationToken))
             .ToList();
         var retiring = existing.Values
-            .Where(group => desired.Group(group.NodegroupName) is null && NodeGroupPlan.IsManaged(group))
+            .Where(group => !wanted.Contains(group.NodegroupName) && !unplaced.ContainsKey(group.NodegroupName) && NodeGroupPlan.IsManaged(group))
             .OrderBy(group => group.NodegroupName, StringComparer.Ordinal)
             .Select(group => Retire(group, errors, cancellationToken))
             .ToList();
-        var groups = await Task.WhenAll(converging).ConfigureAwait(false);
+        var observedParts = await Task.WhenAll(converging).ConfigureAwait(false);
         var leftovers = await Task.WhenAll(retiring).ConfigureAwait(false);
+        var groups = desired.Groups
+            .DistinctBy(spec => spec.Name, StringComparer.Ordinal)
+            .Select(spec => unplaced.TryGetValue(spec.Name, out var missing)
+                ? missing
+                : ZonalSplit.Merge(spec.Name, [.. parts.Select((part, i) => (part, i)).Where(p => p.part.Group == spec.Name).Select(p => observedParts[p.i])]));
 
         return new ObservedState(
             desired.Generation,
@@ -147,7 +190,7 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
     }
 
     /// <summary>Creates, waits for and updates one desired group; reports it as it is at the end.</summary>
-    private async Task<ObservedGroup> Converge(NodeGroupSpec spec, EksNodegroup? group, long generation, ConcurrentQueue<string> errors, CancellationToken cancellationToken)
+    private async Task<ObservedGroup> Converge(NodeGroupSpec spec, SiloGroup silos, EksNodegroup? group, long generation, ConcurrentQueue<string> errors, CancellationToken cancellationToken)
     {
         var issues = new List<string>();
         try
@@ -168,12 +211,18 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
             }
 
             group = await WaitSettled(group, cancellationToken).ConfigureAwait(false);
+            spec = NodeGroupPlan.Effective(group, spec, issues);
+            if (group.Status == Active && _statefulSets is not null && _autoScaling is not null && spec.Desired < (group.ScalingConfig?.DesiredSize ?? 0))
+            {
+                group = await ScaleIn(spec, silos, group, generation, issues, cancellationToken).ConfigureAwait(false);
+            }
+
             if (group.Status == Active && NodeGroupPlan.Update(Cluster, generation, group, spec) is { } update)
             {
                 if (_statefulSets is not null && spec.Desired < (group.ScalingConfig?.DesiredSize ?? 0))
                 {
-                    // Shrinking: fewer silos first, then fewer nodes.
-                    await _statefulSets.Scale(spec.Name, spec.Desired, cancellationToken).ConfigureAwait(false);
+                    // Shrinking without a chosen node: fewer silos first, then fewer nodes (EKS picks which).
+                    await _statefulSets.Scale(silos, spec.Desired, cancellationToken).ConfigureAwait(false);
                 }
 
                 LogUpdating(_logger, Cluster, spec.Name, EksJson.Serialize(update with { ClientRequestToken = null }));
@@ -194,7 +243,7 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
             if (group.Status == Active)
             {
                 var size = group.ScalingConfig?.DesiredSize ?? 0;
-                ready = _statefulSets is null ? size : await _statefulSets.Scale(spec.Name, size, cancellationToken).ConfigureAwait(false);
+                ready = _statefulSets is null ? size : await _statefulSets.Scale(silos, size, cancellationToken).ConfigureAwait(false);
             }
 
             return Observed(group, ready, issues);
@@ -233,12 +282,13 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
     private async Task<ObservedGroup?> Retire(EksNodegroup group, ConcurrentQueue<string> errors, CancellationToken cancellationToken)
     {
         var name = group.NodegroupName;
+        var silos = SiloGroup.Of(name, group.Labels);
         try
         {
             if (_statefulSets is not null)
             {
-                await Drain(name, cancellationToken).ConfigureAwait(false);
-                await _statefulSets.Remove(name, cancellationToken).ConfigureAwait(false);
+                await Drain(silos, cancellationToken).ConfigureAwait(false);
+                await _statefulSets.Remove(silos, cancellationToken).ConfigureAwait(false);
             }
 
             if (group.Status != Deleting)
@@ -266,86 +316,6 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
         }
     }
 
-    /// <summary>Scales the group's silos to 0 and waits until none is ready (they drain their KBLs first).</summary>
-    private async Task Drain(string name, CancellationToken cancellationToken)
-    {
-        var deadline = _timeProvider.GetUtcNow() + _waitTimeout;
-        int ready;
-        while ((ready = await _statefulSets!.Scale(name, 0, cancellationToken).ConfigureAwait(false)) > 0)
-        {
-            if (_timeProvider.GetUtcNow() >= deadline)
-            {
-                throw new TimeoutException($"{ready} silos still ready after {_waitTimeout}; the group is deleted once they are gone");
-            }
-
-            await Task.Delay(_pollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>
-    /// Waits while the group is CREATING or UPDATING, as the SDK's NodegroupActive waiter does, but stops at any settled
-    /// status (ACTIVE, CREATE_FAILED, DEGRADED, DELETE_FAILED…): those are reported, not waited out.
-    /// </summary>
-    private async Task<EksNodegroup> WaitSettled(EksNodegroup group, CancellationToken cancellationToken)
-    {
-        var deadline = _timeProvider.GetUtcNow() + _waitTimeout;
-        while (group.Status is "CREATING" or "UPDATING")
-        {
-            if (_timeProvider.GetUtcNow() >= deadline)
-            {
-                throw new TimeoutException($"still {group.Status} after {_waitTimeout}; the next round goes on waiting");
-            }
-
-            await Task.Delay(_pollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
-            group = await _eks.DescribeNodegroup(group.NodegroupName, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"disappeared while {group.Status}");
-        }
-
-        return group;
-    }
-
-    /// <summary>Waits until the group is gone (null), as the NodegroupDeleted waiter does; the group when its delete failed.</summary>
-    private async Task<EksNodegroup?> WaitGone(EksNodegroup group, CancellationToken cancellationToken)
-    {
-        var deadline = _timeProvider.GetUtcNow() + _waitTimeout;
-        EksNodegroup? now;
-        while ((now = await _eks.DescribeNodegroup(group.NodegroupName, cancellationToken).ConfigureAwait(false)) is { Status: not "DELETE_FAILED" })
-        {
-            if (_timeProvider.GetUtcNow() >= deadline)
-            {
-                throw new TimeoutException($"still {now.Status} after {_waitTimeout}; the next round goes on waiting");
-            }
-
-            await Task.Delay(_pollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-
-        return now;
-    }
-
-    /// <summary>Waits for an update to end; null when it succeeded, else why not.</summary>
-    private async Task<string?> WaitUpdate(string name, EksUpdate update, CancellationToken cancellationToken)
-    {
-        var deadline = _timeProvider.GetUtcNow() + _waitTimeout;
-        while (update.Status == "InProgress")
-        {
-            if (_timeProvider.GetUtcNow() >= deadline)
-            {
-                throw new TimeoutException($"update {update.Id} still InProgress after {_waitTimeout}; the next round goes on waiting");
-            }
-
-            await Task.Delay(_pollInterval, _timeProvider, cancellationToken).ConfigureAwait(false);
-            update = await _eks.DescribeUpdate(name, update.Id, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (update.Status == "Successful")
-        {
-            return null;
-        }
-
-        var details = string.Join(", ", (update.Errors ?? []).Select(e => $"{e.ErrorCode}: {e.ErrorMessage}"));
-        return $"node group {name}: update {update.Id} {update.Status}" + (details.Length > 0 ? $" ({details})" : "");
-    }
-
     private static IEnumerable<string> HealthIssues(EksNodegroup group) =>
         (group.Health?.Issues ?? []).Select(issue => $"{issue.Code}: {issue.Message}");
 
@@ -363,6 +333,10 @@ public sealed partial class EksNodeGroupProvider : INodeGroupProvider
     [LoggerMessage(EventId = 43112, Level = LogLevel.Information,
         Message = "EKS cluster {Cluster}: updating node group {NodeGroup}: {Update}")]
     private static partial void LogUpdating(ILogger logger, string cluster, string nodeGroup, string update);
+
+    [LoggerMessage(EventId = 43115, Level = LogLevel.Information,
+        Message = "EKS cluster {Cluster}: node group {NodeGroup} shrinks by instance {Instance} (node {Node}, its silo {Pod} drained)")]
+    private static partial void LogTerminating(ILogger logger, string cluster, string nodeGroup, string instance, string node, string pod);
 
     [LoggerMessage(EventId = 43113, Level = LogLevel.Information,
         Message = "EKS cluster {Cluster}: deleting node group {NodeGroup}")]

@@ -15,6 +15,7 @@ namespace Kbl.Tests.Cluster;
 /// written is read back.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class BalanceProperties(ClusterFixture fixture)
 {
     private static int _runs;

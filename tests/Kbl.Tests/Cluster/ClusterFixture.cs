@@ -1,64 +1,20 @@
 using Kbl.Hosting;
-using Kbl.Persistence.Sqlite;
 using Kbl.Placement;
-using Kbl.Silo.Routing;
-using Kbl.Storage;
-using Orleans.TestingHost;
 
 namespace Kbl.Tests.Cluster;
 
-/// <summary>
-/// Three in-process silos sharing one SQLite metadata file, each with its own record store and stable name
-/// (<c>silo-0</c>, <c>silo-1</c>, …), as separate processes on one machine would be.
-/// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
+/// <summary>Three silos of one node group, feeding back every 200 ms, with no rebalancing between them.</summary>
+public sealed class ClusterFixture() : KblTestCluster(3, "cluster")
 {
     public static readonly TimeSpan FeedbackPeriod = TimeSpan.FromMilliseconds(200);
 
-    public string Root { get; } = Path.Combine(Path.GetTempPath(), "kbl-cluster-" + Guid.NewGuid().ToString("N")[..8]);
-
-    public InProcessTestCluster Cluster { get; private set; } = null!;
-
-    public ColonyRouter Router { get; private set; } = null!;
-
-    public IGrainFactory Grains => Cluster.Client;
-
-    public static string StableName(string testSiloName) => testSiloName.ToLowerInvariant().Replace('_', '-');
-
-    public async Task InitializeAsync()
+    protected override (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options)
     {
-        var builder = new InProcessTestClusterBuilder(3);
-        var metadata = Path.Combine(Root, "meta.db");
-        builder.ConfigureSilo((options, silo) =>
-        {
-            var name = StableName(options.SiloName);
-            silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = metadata);
-            silo.AddKblGrains(
-                new KblOptions
-                {
-                    DataPath = Path.Combine(Root, name),
-                    SiloName = name,
-                    FeedbackPeriod = FeedbackPeriod,
-                },
-                // KBLs stay where divisions put them: these tests check that placement (rebalancing between silos
-                // has its own tests, on NodeGroupClusterFixture).
-                new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero });
-        });
-        Cluster = builder.Build();
-        await Cluster.DeployAsync();
-        Router = new ColonyRouter(Cluster.Client);
-    }
+        options.FeedbackPeriod = FeedbackPeriod;
 
-    public async Task DisposeAsync()
-    {
-        await Cluster.DisposeAsync();
-        try
-        {
-            Directory.Delete(Root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
+        // KBLs stay where divisions put them: these tests check that placement (rebalancing between silos has its
+        // own tests, on NodeGroupClusterFixture).
+        return (options, new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero });
     }
 }
 

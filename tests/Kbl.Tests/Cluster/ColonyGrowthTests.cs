@@ -10,6 +10,7 @@ namespace Kbl.Tests.Cluster;
 
 /// <summary>A colony taking 20,000 records divides itself, and every record stays readable, scannable and counted.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class ColonyGrowthTests(ClusterFixture fixture) : IAsyncLifetime
 {
     private const int Records = 20_000;

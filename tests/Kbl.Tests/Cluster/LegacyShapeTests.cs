@@ -18,6 +18,7 @@ namespace Kbl.Tests.Cluster;
 /// the tree answers at that depth (nested and flat); and new growth at its end is balanced.
 /// </summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class LegacyShapeTests(ClusterFixture fixture)
 {
     private const string Colony = "legacy-chain";

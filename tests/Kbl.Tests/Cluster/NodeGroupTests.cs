@@ -10,6 +10,7 @@ namespace Kbl.Tests.Cluster;
 
 /// <summary>KBLs live on the silos of their node group, move with their records, and are handed over when a silo stops.</summary>
 [Collection(NodeGroupCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
 {
     private static readonly Dictionary<string, string> GroupOfSilo = new()

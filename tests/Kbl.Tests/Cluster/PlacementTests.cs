@@ -8,6 +8,7 @@ namespace Kbl.Tests.Cluster;
 
 /// <summary>Records sit on their KBL's home silo; deactivated KBLs come back there, so nothing is lost.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class PlacementTests(ClusterFixture fixture)
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Kbl.Tests.Cluster;
 
 /// <summary>Splits and merges under load: no acknowledged write is lost, no read is stale, no client sees an error.</summary>
 [Collection(ClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
 public sealed class ShapeChangeTests(ClusterFixture fixture)
 {
     private IKblGrain Root(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));

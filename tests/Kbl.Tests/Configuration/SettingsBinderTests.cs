@@ -9,6 +9,7 @@ namespace Kbl.Tests.Configuration;
 /// How a setting a user types is read, for the silo and the Provisioner alike: modes by the names users type, in any
 /// case; anything else (a misspelled mode, an unknown key at any depth) refused with one line naming the setting.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class SettingsBinderTests
 {
     [Theory]

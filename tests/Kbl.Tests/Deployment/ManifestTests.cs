@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s.Models;
 using Kbl.Hosting;
+using Kbl.NodeGroups.Kubernetes;
 using Orleans.Hosting.Kubernetes;
 using YamlDotNet.Core;
 
@@ -12,6 +13,7 @@ namespace Kbl.Tests.Deployment;
 /// The Kubernetes manifests (k8s/) checked against the models of the Kubernetes API and against the silo's own code:
 /// what the example overlay would apply (rendered as kustomize does) must be a working Kbl cluster.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed partial class ManifestTests
 {
     private const string NodeGroupLabel = "kbl/node-group";
@@ -85,26 +87,111 @@ public sealed partial class ManifestTests
     }
 
     [Fact]
-    public void Each_node_group_is_one_statefulset_pinned_to_the_nodes_of_that_group()
+    public void Each_node_group_and_zone_is_one_statefulset_pinned_to_the_nodes_of_that_group_in_that_zone()
     {
-        Assert.True(Silos.Count >= 2, $"the example overlay has {Silos.Count} node groups, expected two or more");
+        Assert.True(Silos.Count >= 2, $"the example overlay has {Silos.Count} silo groups, expected two or more");
         var groups = new HashSet<string>(StringComparer.Ordinal);
         foreach (var set in Silos)
         {
             var name = set.Metadata.Name;
             var pod = set.Spec.Template;
             var group = set.Silo().Env("Kbl__NodeGroup");
+            var zone = set.Silo().Env("Kbl__Zone");
             Assert.False(string.IsNullOrEmpty(group), $"{name} sets no literal Kbl__NodeGroup");
-            Assert.True(pod.Spec.NodeSelector?.TryGetValue(EksNodeGroupLabel, out var eksGroup) == true && eksGroup == group,
-                $"{name}: nodeSelector {EksNodeGroupLabel} must equal Kbl__NodeGroup '{group}'");
+            Assert.False(string.IsNullOrEmpty(zone), $"{name} sets no literal Kbl__Zone: an EBS-backed group lives in one zone");
+
+            // One EKS node group per Kbl group and zone (SiloGroup: {group}-{zone}), and the pods can only land on its nodes.
+            var eksGroup = new SiloGroup(group!, zone).EksNodeGroup;
+            Assert.True(pod.Spec.NodeSelector?.TryGetValue(EksNodeGroupLabel, out var selected) == true && selected == eksGroup,
+                $"{name}: nodeSelector {EksNodeGroupLabel} must be '{eksGroup}' (Kbl__NodeGroup and Kbl__Zone)");
+            Assert.Equal(zone, Label(pod.Spec.NodeSelector, ZoneLabel));
             Assert.Equal(group, Label(pod.Metadata.Labels, NodeGroupLabel));
             Assert.Equal(group, Label(set.Spec.Selector.MatchLabels, NodeGroupLabel));
-            Assert.True(groups.Add(group!), $"node group {group} has two StatefulSets");
+            Assert.Equal(zone, Label(set.Spec.Selector.MatchLabels, "kbl/zone"));
+            Assert.True(groups.Add(eksGroup), $"node group {group} has two StatefulSets in zone {zone}");
 
             // The silo's own validation: the group name, and the pod names (the silos' stable names) it will get.
             var last = $"{name}-{(set.Spec.Replicas ?? 1) - 1}";
             var check = new KblOptionsValidator().Validate(null, new KblOptions { NodeGroup = group!, SiloName = last });
             Assert.True(check.Succeeded, $"{name}: {check.FailureMessage}");
+        }
+    }
+
+    [Fact]
+    public void No_manifest_names_the_replicas_the_provisioner_sizes()
+    {
+        // kubectl apply (client-side or --server-side) resets a field the manifest names: the Provisioner owns replicas.
+        foreach (var file in Manifests.YamlFiles())
+        {
+            foreach (var document in YamlJson.Documents(File.ReadAllText(file)).OfType<JsonObject>())
+            {
+                Assert.False((string?)document["kind"] == "StatefulSet" && document["spec"]?["replicas"] is not null, $"{Manifests.Relative(file)} names the replicas of a silo StatefulSet");
+            }
+        }
+
+        foreach (var file in Manifests.KustomizationFiles())
+        {
+            foreach (var patch in InlinePatches(YamlJson.Single(File.ReadAllText(file), file)))
+            {
+                Assert.False((string?)patch["kind"] == "StatefulSet" && patch["spec"]?["replicas"] is not null, $"a patch in {Manifests.Relative(file)} names the replicas of a silo StatefulSet");
+            }
+        }
+
+        Assert.All(Silos, set => Assert.Null(set.Spec.Replicas));
+    }
+
+    /// <summary>The patches a kustomization writes inline (<c>patches: - patch: |</c>); those in files are among the YAML files.</summary>
+    private static IEnumerable<JsonObject> InlinePatches(JsonObject kustomization) =>
+        (kustomization["patches"] as JsonArray ?? [])
+            .OfType<JsonObject>()
+            .Select(entry => (string?)entry["patch"])
+            .OfType<string>()
+            .SelectMany(text => YamlJson.Documents(text).OfType<JsonObject>());
+
+    [Fact]
+    public void No_account_arn_or_region_is_written_under_k8s_but_in_the_generated_stack_file()
+    {
+        // The by-hand IAM documents (k8s/iam) are templates for the guide's appendix; everything else takes these from stack.env.
+        var literals = new Regex(@"\b[0-9]{12}\b|arn:aws|\b(?:us|eu|ap|ca|sa|me|af)-[a-z]+-[0-9]\b(?![a-z])", RegexOptions.CultureInvariant);
+        var offenders = Manifests.YamlFiles()
+            .Where(f => !Manifests.Relative(f).StartsWith("k8s/iam/", StringComparison.Ordinal))
+            .SelectMany(f => File.ReadAllLines(f).Select((line, i) => (File: Manifests.Relative(f), Line: i + 1, Text: line)))
+            .Where(l => !l.Text.TrimStart().StartsWith('#') && literals.IsMatch(l.Text))
+            .Select(l => $"{l.File}:{l.Line}: {l.Text.Trim()}")
+            .ToList();
+        Assert.True(offenders.Count == 0, "typed by hand instead of coming from stack.env: " + string.Join("; ", offenders));
+
+        var generated = File.ReadAllLines(Manifests.PathOf(Manifests.ExampleOverlay + "/stack.env")).Where(l => l.Length > 0 && !l.StartsWith('#')).ToList();
+        Assert.Contains(generated, l => l.StartsWith("QueueUrl=", StringComparison.Ordinal));
+        Assert.Equal(Manifests.ExampleResources.Named<V1ServiceAccount>("kbl-silo").Metadata.Annotations["eks.amazonaws.com/role-arn"],
+            generated.Single(l => l.StartsWith("SiloRoleArn=", StringComparison.Ordinal))["SiloRoleArn=".Length..]);
+    }
+
+    [Fact]
+    public void Every_pod_meets_the_restricted_pod_security_standard_its_namespace_enforces()
+    {
+        var ns = Assert.Single(Example.Of<V1Namespace>());
+        Assert.Equal("restricted", ns.Metadata.Labels["pod-security.kubernetes.io/enforce"]);
+        var pods = Silos.Select(s => (s.Metadata.Name, s.Spec.Template.Spec))
+            .Concat(Example.Of<V1Deployment>().Select(d => (d.Metadata.Name, d.Spec.Template.Spec)));
+        foreach (var (name, pod) in pods)
+        {
+            // The rules of the restricted profile (Kubernetes' Pod Security Standards, restricted, latest).
+            Assert.True(pod.HostNetwork != true && pod.HostPID != true && pod.HostIPC != true, $"{name}: host namespaces");
+            Assert.All(pod.Volumes ?? [], v => Assert.True(v.HostPath is null, $"{name}: hostPath volume {v.Name}"));
+            Assert.Equal("RuntimeDefault", pod.SecurityContext?.SeccompProfile?.Type);
+            foreach (var container in pod.Containers.Concat(pod.InitContainers ?? []))
+            {
+                Assert.True(container.SecurityContext is not null, $"{name}/{container.Name} has no securityContext");
+                var security = container.SecurityContext!;
+                Assert.True(security.AllowPrivilegeEscalation == false, $"{name}/{container.Name}: allowPrivilegeEscalation must be false");
+                Assert.True(security.Privileged != true, $"{name}/{container.Name}: privileged");
+                Assert.Equal(["ALL"], security.Capabilities?.Drop);
+                Assert.True((security.Capabilities?.Add ?? []).All(c => c == "NET_BIND_SERVICE"), $"{name}/{container.Name}: adds capabilities");
+                Assert.True((security.RunAsNonRoot ?? pod.SecurityContext?.RunAsNonRoot) == true, $"{name}/{container.Name}: runAsNonRoot");
+                Assert.True((security.RunAsUser ?? pod.SecurityContext?.RunAsUser) != 0, $"{name}/{container.Name}: runs as root");
+                Assert.All(container.Ports ?? [], p => Assert.Null(p.HostPort));
+            }
         }
     }
 
@@ -163,7 +250,13 @@ public sealed partial class ManifestTests
             Assert.Equal(settings["Kbl:Cluster:ServiceId"].Value, Label(labels, KubernetesHostingOptions.ServiceIdLabel));
             Assert.Equal(settings["Kbl:Cluster:ClusterId"].Value, Label(labels, KubernetesHostingOptions.ClusterIdLabel));
             Assert.Equal("redis", settings["Kbl:Cluster:Mode"].Value);
-            Assert.False(string.IsNullOrEmpty(settings["Kbl:Cluster:Redis"].Value), $"{set.Metadata.Name}: Redis clustering without Kbl:Cluster:Redis");
+
+            // ElastiCache with AUTH: the connection string holds the password, so it comes from a Secret the guide creates.
+            var redis = set.Silo().Env?.SingleOrDefault(e => e.Name == "Kbl__Cluster__Redis")?.ValueFrom?.SecretKeyRef;
+            Assert.True(redis is not null, $"{set.Metadata.Name}: Kbl__Cluster__Redis must come from a Secret (it holds the AUTH password)");
+            var guide = File.ReadAllText(Manifests.PathOf("docs/deploy-eks.md"));
+            Assert.Contains($"create secret generic {redis!.Name}", guide, StringComparison.Ordinal);
+            Assert.Contains($"--from-literal={redis.Key}=", guide, StringComparison.Ordinal);
         }
     }
 
@@ -362,7 +455,7 @@ public sealed partial class ManifestTests
         var ns = Assert.Single(Example.Of<V1Namespace>()).Metadata.Name;
         foreach (var resource in Example.OfType<IMetadata<V1ObjectMeta>>())
         {
-            if (resource is V1Namespace or V1StorageClass)
+            if (resource is V1Namespace or V1StorageClass or V1ClusterRole or V1ClusterRoleBinding)
             {
                 continue;
             }
@@ -374,11 +467,11 @@ public sealed partial class ManifestTests
     [Fact]
     public void Rbac_grants_only_what_orleans_kubernetes_hosting_calls()
     {
-        Assert.Empty(Example.Of<V1ClusterRole>());
-        Assert.Empty(Example.Of<V1ClusterRoleBinding>());
+        // Nothing cluster-wide for the silos (the Provisioner's node ClusterRole is checked in ProvisionerManifestTests).
+        var siloAccount = Silos[0].Spec.Template.Spec.ServiceAccountName;
+        Assert.DoesNotContain(Example.Of<V1ClusterRoleBinding>(), b => b.Subjects.Any(s => s.Kind == "ServiceAccount" && s.Name == siloAccount));
 
         // The silos' Role (the Provisioner's own is checked in ProvisionerManifestTests).
-        var siloAccount = Silos[0].Spec.Template.Spec.ServiceAccountName;
         var binding = Assert.Single(Example.Of<V1RoleBinding>(), b => b.Subjects.Any(s => s.Kind == "ServiceAccount" && s.Name == siloAccount));
         var role = Example.Named<V1Role>(binding.RoleRef.Name);
         var rule = Assert.Single(role.Rules);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using k8s.Models;
 using Kbl.NodeGroups;
+using Kbl.NodeGroups.Eks;
 using Kbl.NodeGroups.Kubernetes;
 using Kbl.NodeGroups.Queue;
 
@@ -15,6 +16,7 @@ namespace Kbl.Tests.Deployment;
 /// own code: its settings, the Kubernetes calls of <see cref="SiloStatefulSets"/> and the SQS calls of
 /// <see cref="SqsDeploymentQueue"/>.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed partial class ProvisionerManifestTests
 {
     private const string Name = "kbl-provisioner";
@@ -105,17 +107,42 @@ public sealed partial class ProvisionerManifestTests
     }
 
     [Fact]
-    public void The_template_statefulset_is_a_silo_group_that_takes_its_zone_from_the_pod()
+    public void Every_silo_statefulset_and_the_template_are_named_as_the_provisioner_names_its_own()
     {
         var template = Example.Named<V1StatefulSet>(Env("Kbl__Provisioning__Kubernetes__TemplateStatefulSet")!);
-        var group = template.Silo().Env("Kbl__NodeGroup")!;
 
-        // Named as the Provisioner names the StatefulSets it creates, so the group is scaled in place, never copied.
-        Assert.Equal(SiloStatefulSets.StatefulSetName(group), template.Metadata.Name);
-        Assert.All(Silos, set => Assert.Equal(SiloStatefulSets.StatefulSetName(set.Silo().Env("Kbl__NodeGroup")!), set.Metadata.Name));
-        Assert.NotNull(template.Silo().Env?.Single(e => e.Name == "Kbl__Zone").ValueFrom);
-        Assert.False(template.Spec.Template.Spec.NodeSelector.ContainsKey("topology.kubernetes.io/zone"), "a copy of a zone-pinned template would be pinned to that zone");
-        Assert.Equal(group, template.Spec.Selector.MatchLabels[SiloStatefulSets.NodeGroupLabel]);
+        // Named as the Provisioner names the StatefulSets it creates (SiloGroup: kbl-{group}-{zone} on the EKS group
+        // {group}-{zone}), so the overlay's groups are sized in place, never copied beside themselves.
+        foreach (var set in Silos.Append(template))
+        {
+            var group = new SiloGroup(set.Silo().Env("Kbl__NodeGroup")!, set.Silo().Env("Kbl__Zone"));
+            Assert.Equal(group.StatefulSetName, set.Metadata.Name);
+            Assert.Equal(group.EksNodeGroup, set.Spec.Template.Spec.NodeSelector[SiloStatefulSets.EksNodeGroupLabel]);
+            Assert.Equal(group.NodeGroup, set.Spec.Selector.MatchLabels[SiloStatefulSets.NodeGroupLabel]);
+            Assert.Equal(group.Zone, set.Spec.Selector.MatchLabels[SiloStatefulSets.ZoneLabel]);
+        }
+
+        // A copy for another group and zone is that group's and zone's only: its selector takes none of the template's pods.
+        var copy = SiloStatefulSets.FromTemplate(template, new SiloGroup("warm", "us-east-1b"), 2);
+        Assert.Equal("kbl-warm-us-east-1b", copy.Metadata.Name);
+        Assert.Equal(("warm", "us-east-1b"), (copy.Silo().Env("Kbl__NodeGroup"), copy.Silo().Env("Kbl__Zone")));
+        Assert.Equal("us-east-1b", copy.Spec.Template.Spec.NodeSelector[SiloStatefulSets.TopologyZoneLabel]);
+        Assert.All(Silos, set => Assert.False(copy.Spec.Selector.Matches(set.Spec.Template.Metadata.Labels), $"the copy selects the pods of {set.Metadata.Name}"));
+    }
+
+    [Fact]
+    public void The_provisioner_is_restarted_when_its_reconciler_stops_making_progress()
+    {
+        var probe = Container.LivenessProbe;
+        Assert.True(probe?.HttpGet is not null, "the Provisioner has no HTTP liveness probe");
+        Assert.Equal(HealthEndpoint.Path, probe!.HttpGet.Path);
+        var port = Container.Ports.Single(p => p.Name == probe.HttpGet.Port.Value).ContainerPort;
+        Assert.Equal(port.ToString(CultureInfo.InvariantCulture), Env("Kbl__Provisioning__HealthPort"));
+
+        // The probe gives up only well after the stall timeout says the reconciler is stuck, never during a slow wait.
+        var stall = TimeSpan.Parse(Env("Kbl__Provisioning__StallTimeout")!, CultureInfo.InvariantCulture);
+        Assert.True(stall > new EksOptions().PollInterval * 2, $"StallTimeout {stall} is shorter than two polls of a wait");
+        Assert.True(probe.PeriodSeconds * probe.FailureThreshold < stall.TotalSeconds, "the probe restarts the Provisioner before StallTimeout could pass");
     }
 
     [Fact]
@@ -157,29 +184,35 @@ public sealed partial class ProvisionerManifestTests
     }
 
     [Fact]
-    public void Provisioner_rbac_is_namespaced_and_covers_exactly_statefulsets_and_their_scale()
+    public void Provisioner_rbac_is_namespaced_but_for_cordoning_nodes_and_grants_exactly_what_its_code_calls()
     {
-        Assert.Empty(Example.Of<V1ClusterRole>());
-        Assert.Empty(Example.Of<V1ClusterRoleBinding>());
         var role = Example.Named<V1Role>(Name);
         Assert.Equal(Provisioner.Metadata.NamespaceProperty, role.Metadata.NamespaceProperty);
-        var granted = role.Rules
-            .SelectMany(rule => from apiGroup in rule.ApiGroups from resource in rule.Resources from verb in rule.Verbs select $"{apiGroup}/{resource}:{verb}")
-            .ToHashSet(StringComparer.Ordinal);
+        var granted = Grants(role.Rules);
         string[] expected =
         [
             "apps/statefulsets:get", "apps/statefulsets:list", "apps/statefulsets:create", "apps/statefulsets:patch",
             "apps/statefulsets:update", "apps/statefulsets:delete",
             "apps/statefulsets/scale:get", "apps/statefulsets/scale:patch", "apps/statefulsets/scale:update",
+            "/pods:get",
         ];
         Assert.Equal(expected.Order(StringComparer.Ordinal), granted.Order(StringComparer.Ordinal));
         Assert.All(role.Rules, rule => Assert.Null(rule.ResourceNames));
 
-        // Every Kubernetes call of the code is granted.
+        // Nodes are cluster-wide: the one ClusterRole, for the targeted scale-in's cordon, reads and patches nodes only.
+        var nodes = Assert.Single(Example.Of<V1ClusterRole>());
+        Assert.Equal(["/nodes:get", "/nodes:patch"], Grants(nodes.Rules).Order(StringComparer.Ordinal));
+        var nodesBinding = Assert.Single(Example.Of<V1ClusterRoleBinding>());
+        Assert.Equal(("ClusterRole", nodes.Metadata.Name), (nodesBinding.RoleRef.Kind, nodesBinding.RoleRef.Name));
+        Assert.Equal(("ServiceAccount", Name, role.Metadata.NamespaceProperty), Assert.Single(nodesBinding.Subjects) is var n ? (n.Kind, n.Name, n.NamespaceProperty) : default);
+
+        // Every Kubernetes call of the code is granted, and every grant is called (update: the scale subresource's PUT).
         var calls = KubernetesCalls();
         Assert.Contains("apps/statefulsets/scale:patch", calls);
         Assert.Contains("apps/statefulsets:create", calls);
-        Assert.Subset(granted, calls);
+        Assert.Contains("/nodes:patch", calls);
+        var all = granted.Concat(Grants(nodes.Rules)).ToHashSet(StringComparer.Ordinal);
+        Assert.Subset(all, calls);
 
         var binding = Example.Named<V1RoleBinding>(Name);
         Assert.Equal(("rbac.authorization.k8s.io", "Role", Name), (binding.RoleRef.ApiGroup, binding.RoleRef.Kind, binding.RoleRef.Name));
@@ -189,52 +222,78 @@ public sealed partial class ProvisionerManifestTests
     }
 
     [Fact]
-    public void The_provisioner_policy_allows_the_node_group_zone_pass_role_and_queue_actions_on_this_cluster_only()
+    public void The_provisioner_policy_allows_what_its_code_calls_on_this_cluster_only_and_changes_only_kbl_tagged_groups()
     {
         var policy = Policy("k8s/iam/provisioner-policy.json");
-        string[] expected =
-        [
-            "eks:CreateNodegroup", "eks:DescribeNodegroup", "eks:ListNodegroups", "eks:UpdateNodegroupConfig",
-            "eks:DeleteNodegroup", "eks:DescribeUpdate", "eks:TagResource",
-            "ec2:DescribeSubnets", "ec2:DescribeAvailabilityZones",
-            "iam:PassRole",
-            "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
-        ];
-        Assert.Equal(expected.Order(StringComparer.Ordinal), policy.SelectMany(s => s.Actions).Order(StringComparer.Ordinal));
+        var needed = CodeCalls.Provisioner();
+        Assert.Contains("eks:DescribeCluster", needed);
+        Assert.Contains("autoscaling:TerminateInstanceInAutoScalingGroup", needed);
+        Assert.Equal(needed.Order(StringComparer.Ordinal), policy.SelectMany(s => s.Actions).Distinct().Order(StringComparer.Ordinal));
 
         var (cluster, region) = (Env("Kbl__Provisioning__Eks__ClusterName")!, Env("Kbl__Provisioning__Eks__Region")!);
-        var account = Account(Env("Kbl__Provisioning__Eks__NodeRole")!);
-        var clusterArn = $"arn:aws:eks:{region}:{account}:cluster/{cluster}";
-        var nodeGroupArns = $"arn:aws:eks:{region}:{account}:nodegroup/{cluster}/*/*";
+        var nodeRole = Env("Kbl__Provisioning__Eks__NodeRole")!;
+        var account = Account(nodeRole);
+        var rules = ProvisionerRules(region, account, cluster, nodeRole, QueueArn(Env("Kbl__Provisioning__Sqs__QueueUrl")!));
         foreach (var statement in policy)
         {
             foreach (var action in statement.Actions)
             {
-                string[] allowed = action.Split(':')[0] switch
-                {
-                    "eks" => [clusterArn, nodeGroupArns],
-                    "ec2" => ["*"], // Describe* calls take no resource-level permissions.
-                    "iam" => [Env("Kbl__Provisioning__Eks__NodeRole")!],
-                    "sqs" => [QueueArn(Env("Kbl__Provisioning__Sqs__QueueUrl")!)],
-                    _ => Array.Empty<string>(),
-                };
-                Assert.All(statement.Resources, r => Assert.True(allowed.Contains(r), $"{statement.Sid}: {action} on {r}, not on this cluster's {string.Join(" or ", allowed)}"));
+                Assert.True(rules.TryGetValue(action, out var rule), $"{statement.Sid}: {action} has no rule");
+                Assert.All(statement.Resources, r => Assert.True(rule!.Resources.Contains(r), $"{statement.Sid}: {action} on {r}, not on {string.Join(" or ", rule!.Resources)}"));
+                Assert.True(
+                    rule!.Condition is null ? statement.Condition is null : JsonNode.DeepEquals(JsonNode.Parse(rule.Condition), statement.Condition),
+                    $"{statement.Sid}: {action} has the condition {statement.Condition?.ToJsonString() ?? "none"}, expected {rule.Condition ?? "none"}");
             }
         }
 
-        // PassRole only of the node role, only to EKS.
-        var passRole = Assert.Single(policy, s => s.Actions.Contains("iam:PassRole"));
-        Assert.Equal(["iam:PassRole"], passRole.Actions);
-        Assert.Equal("eks.amazonaws.com", (string?)passRole.Condition?["StringEquals"]?["iam:PassedToService"]);
-        Assert.All(policy.Where(s => s != passRole), s => Assert.Null(s.Condition));
-        Assert.Contains(policy, s => s.Actions.Contains("eks:CreateNodegroup") && s.Resources.SequenceEqual([clusterArn]));
-        Assert.Contains(policy, s => s.Actions.Contains("eks:DeleteNodegroup") && s.Resources.SequenceEqual([nodeGroupArns]));
+        // Each action is allowed for every resource its rule names (GetRole: the node role and the service-linked role).
+        foreach (var (action, rule) in rules.Where(r => needed.Contains(r.Key)))
+        {
+            Assert.Equal(rule.Resources.Order(StringComparer.Ordinal), policy.Where(s => s.Actions.Contains(action)).SelectMany(s => s.Resources).Distinct().Order(StringComparer.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// For each action the Provisioner's role allows: the resources it may name and the condition it must carry. The
+    /// kbl.io/managed-by rule lives here as well as in the code: a node group is created and tagged only with the tag
+    /// (<c>aws:RequestTag</c>), changed or deleted only when it has it (<c>aws:ResourceTag</c>), so a bug cannot touch the
+    /// system group; instances are terminated only in the cluster's own Auto Scaling groups.
+    /// </summary>
+    internal static Dictionary<string, (string[] Resources, string? Condition)> ProvisionerRules(string region, string account, string cluster, string nodeRole, string queue)
+    {
+        var clusterArn = $"arn:aws:eks:{region}:{account}:cluster/{cluster}";
+        var nodeGroups = $"arn:aws:eks:{region}:{account}:nodegroup/{cluster}/*/*";
+        var serviceRole = $"arn:aws:iam::{account}:{CodeCalls.NodegroupServiceLinkedRole}";
+        const string Requested = """{"StringEquals":{"aws:RequestTag/kbl.io/managed-by":"kbl"}}""";
+        const string Tagged = """{"StringEquals":{"aws:ResourceTag/kbl.io/managed-by":"kbl"}}""";
+        return new(StringComparer.Ordinal)
+        {
+            ["eks:DescribeCluster"] = ([clusterArn], null),
+            ["eks:ListNodegroups"] = ([clusterArn], null),
+            ["eks:CreateNodegroup"] = ([clusterArn], Requested),
+            ["eks:TagResource"] = ([nodeGroups], Requested),
+            ["eks:DescribeNodegroup"] = ([nodeGroups], null),
+            ["eks:DescribeUpdate"] = ([nodeGroups], null),
+            ["eks:UpdateNodegroupConfig"] = ([nodeGroups], Tagged),
+            ["eks:DeleteNodegroup"] = ([nodeGroups], Tagged),
+            ["ec2:DescribeSubnets"] = (["*"], null), // EC2 Describe* calls take no resource-level permissions
+            ["ec2:DescribeAvailabilityZones"] = (["*"], null),
+            ["ec2:DescribeRouteTables"] = (["*"], null),
+            ["autoscaling:DescribeAutoScalingGroups"] = (["*"], null),
+            ["autoscaling:TerminateInstanceInAutoScalingGroup"] = (["*"], $$$"""{"StringEquals":{"aws:ResourceTag/k8s.io/cluster-autoscaler/{{{cluster}}}":"owned"}}"""),
+            ["iam:PassRole"] = ([nodeRole], """{"StringEquals":{"iam:PassedToService":"eks.amazonaws.com"}}"""),
+            ["iam:GetRole"] = ([nodeRole, serviceRole], null),
+            ["iam:ListAttachedRolePolicies"] = ([nodeRole], null),
+            ["iam:CreateServiceLinkedRole"] = ([serviceRole], """{"StringEquals":{"iam:AWSServiceName":"eks-nodegroup.amazonaws.com"}}"""),
+            ["sqs:ReceiveMessage"] = ([queue], null),
+            ["sqs:DeleteMessage"] = ([queue], null),
+        };
     }
 
     [Fact]
     public void The_queue_calls_of_the_code_are_split_between_the_silo_and_provisioner_policies()
     {
-        var calls = SqsCalls();
+        var calls = CodeCalls.Sqs();
         Assert.Equal(["sqs:DeleteMessage", "sqs:ReceiveMessage", "sqs:SendMessage"], calls.Order(StringComparer.Ordinal));
         var queue = QueueArn(Env("Kbl__Provisioning__Sqs__QueueUrl")!);
 
@@ -273,10 +332,11 @@ public sealed partial class ProvisionerManifestTests
         }
     }
 
-    /// <summary>The Kubernetes API calls of SiloStatefulSets as RBAC sees them (<c>apps/statefulsets/scale:patch</c>).</summary>
+    /// <summary>The Kubernetes API calls of SiloStatefulSets as RBAC sees them (<c>apps/statefulsets/scale:patch</c>, <c>/nodes:patch</c>).</summary>
     private static HashSet<string> KubernetesCalls()
     {
         var source = File.ReadAllText(Manifests.PathOf("src/NodeGroups/Kubernetes/SiloStatefulSets.cs"));
+        var core = CoreCall().Matches(source).Select(m => (m.Groups["kind"].Value == "Node" ? "/nodes" : "/pods") + ":" + (m.Groups["verb"].Value == "Read" ? "get" : "patch"));
         return KubernetesCall().Matches(source).Select(m =>
         {
             var verb = m.Groups["verb"].Value switch
@@ -290,15 +350,12 @@ public sealed partial class ProvisionerManifestTests
                 var other => throw new InvalidOperationException($"an unknown Kubernetes call {other}"),
             };
             return $"apps/statefulsets{(m.Groups["scale"].Success ? "/scale" : "")}:{verb}";
-        }).ToHashSet(StringComparer.Ordinal);
+        }).Concat(core).ToHashSet(StringComparer.Ordinal);
     }
 
-    /// <summary>The SQS calls of SqsDeploymentQueue (<c>_client.SendMessageAsync</c> → <c>sqs:SendMessage</c>).</summary>
-    private static HashSet<string> SqsCalls()
-    {
-        var source = File.ReadAllText(Manifests.PathOf("src/NodeGroups/Queue/SqsDeploymentQueue.cs"));
-        return SqsCall().Matches(source).Select(m => $"sqs:{m.Groups["api"].Value}").ToHashSet(StringComparer.Ordinal);
-    }
+    private static HashSet<string> Grants(IEnumerable<V1PolicyRule> rules) =>
+        rules.SelectMany(rule => from apiGroup in rule.ApiGroups from resource in rule.Resources from verb in rule.Verbs select $"{apiGroup}/{resource}:{verb}")
+            .ToHashSet(StringComparer.Ordinal);
 
     private static List<Statement> Policy(string path)
     {
@@ -343,8 +400,8 @@ public sealed partial class ProvisionerManifestTests
     [GeneratedRegex(@"AppsV1\.(?<verb>Read|List|Create|Patch|Replace|Delete)NamespacedStatefulSet(?<scale>Scale)?Async\(")]
     private static partial Regex KubernetesCall();
 
-    [GeneratedRegex(@"_client\.(?<api>\w+?)Async\(")]
-    private static partial Regex SqsCall();
+    [GeneratedRegex(@"CoreV1\.(?<verb>Read|Patch)(?<kind>NamespacedPod|Node)Async\(")]
+    private static partial Regex CoreCall();
 
     [GeneratedRegex(@"^https://sqs\.(?<region>[a-z0-9-]+)\.amazonaws\.com/(?<account>[0-9]{12})/(?<name>[A-Za-z0-9_-]{1,80})$")]
     private static partial Regex QueueUrl();

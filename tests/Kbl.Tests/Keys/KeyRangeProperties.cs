@@ -3,6 +3,7 @@ using Kbl.Keys;
 
 namespace Kbl.Tests.Keys;
 
+[Trait("Category", Category.Unit)]
 public sealed class KeyRangeProperties
 {
     private static readonly Gen<byte[]> Key = Gen.Byte[0, 6].Array[0, 5];

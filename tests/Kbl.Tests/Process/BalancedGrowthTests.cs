@@ -11,6 +11,7 @@ namespace Kbl.Tests.Process;
 /// acknowledged write reads back as acknowledged, never older.
 /// </summary>
 [Collection(SiloProcessCollection.Name)]
+[Trait("Category", Category.Process)]
 public sealed class BalancedGrowthTests(SiloProcessFixture fixture)
 {
     private HttpClient Http => fixture.Http;

@@ -15,6 +15,7 @@ namespace Kbl.Tests.Process;
 /// wrong place, and with header and path tricks — and a refused request changes nothing.
 /// Requests go over raw sockets where a client library would tidy the request (dot segments, content types).
 /// </summary>
+[Trait("Category", Category.Process)]
 public sealed class GatewayAuthTests(GatewayAuthTests.TokenSilo fixture) : IClassFixture<GatewayAuthTests.TokenSilo>
 {
     private const string Token = "right-token-6f1c";

@@ -8,6 +8,7 @@ namespace Kbl.Tests.Process;
 
 /// <summary>The gRPC API of a real silo process, on its own HTTP/2 port.</summary>
 [Collection(SiloProcessCollection.Name)]
+[Trait("Category", Category.Process)]
 public sealed class GrpcApiTests(SiloProcessFixture fixture) : IDisposable
 {
     private readonly GrpcChannel _channel = GrpcChannel.ForAddress(fixture.Silo.GrpcAddress);

@@ -7,6 +7,7 @@ namespace Kbl.Tests.Process;
 
 /// <summary>The HTTP/JSON API of a real silo process: what users send, what they get back, and what bad input gets.</summary>
 [Collection(SiloProcessCollection.Name)]
+[Trait("Category", Category.Process)]
 public sealed class HttpApiTests(SiloProcessFixture fixture)
 {
     private HttpClient Http => fixture.Http;

@@ -4,6 +4,7 @@ using System.Text.Json;
 namespace Kbl.Tests.Process;
 
 /// <summary>Which silo runs the in-silo reconciler: the primary of a localhost cluster, however it is named so.</summary>
+[Trait("Category", Category.Process)]
 public sealed class InSiloProvisioningTests : IAsyncLifetime
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-insilo-" + Guid.NewGuid().ToString("N")[..8]);

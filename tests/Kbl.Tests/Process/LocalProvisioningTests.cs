@@ -10,6 +10,7 @@ namespace Kbl.Tests.Process;
 /// a second silo process of the group and KBLs spread onto it; when the load stops, after the cool-down, that silo
 /// drains and stops. Nothing acknowledged is lost and no request fails.
 /// </summary>
+[Trait("Category", Category.Process)]
 public sealed class LocalProvisioningTests : IAsyncLifetime
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "kbl-provision-" + Guid.NewGuid().ToString("N")[..8]);
@@ -183,6 +184,7 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
 /// starts a silo of the new group, the provisioning grain moves the subtree (KBLs and records) onto it; when the
 /// subtree cools, it moves back and the group and its silo go away. Nothing acknowledged is lost.
 /// </summary>
+[Trait("Category", Category.Process)]
 public sealed class HotSubtreeProvisioningTests : IAsyncLifetime
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "kbl-hot-subtree-" + Guid.NewGuid().ToString("N")[..8]);

@@ -5,6 +5,7 @@ using System.Text.Json;
 namespace Kbl.Tests.Process;
 
 /// <summary>Three real silo processes, two in node group a and one in b, driven through the HTTP API.</summary>
+[Trait("Category", Category.Process)]
 public sealed class NodeGroupProcessTests : IAsyncLifetime
 {
     private readonly string _root = Path.Combine(Path.GetTempPath(), "kbl-groups-proc-" + Guid.NewGuid().ToString("N")[..8]);

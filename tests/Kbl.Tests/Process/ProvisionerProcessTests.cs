@@ -17,6 +17,7 @@ namespace Kbl.Tests.Process;
 /// back to the silo's gateway. Load scales the group up and its end scales it down; a crashed Provisioner, a
 /// stale and a repeated message change nothing wrong.
 /// </summary>
+[Trait("Category", Category.Process)]
 public sealed class ProvisionerProcessTests : IAsyncLifetime
 {
     private const string Cluster = "kbl-e2e";
@@ -28,6 +29,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
     private AmazonSQSClient _sqs = null!;
     private string _queueUrl = "";
     private HttpClient _eksHttp = null!;
+    private readonly int _healthPort = SiloProcess.FreePort();
     private EksClient _eks = null!;
 
     public async Task InitializeAsync()
@@ -39,7 +41,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
         _queueUrl = (await _sqs.CreateQueueAsync(new CreateQueueRequest { QueueName = "kbl-desired", Attributes = new() { ["VisibilityTimeout"] = "2" } })).QueueUrl;
         _eksHttp = new HttpClient();
         _eks = new EksClient(_eksHttp, Eks(), credentials);
-        await EksMoto.CreateCluster(_eks, Cluster);
+        await EksMoto.CreateCluster(_eks, Cluster, _moto.ServiceUrl);
 
         _silo = new SiloProcess(Path.Combine(_root, "silo"), "silo", new Dictionary<string, string>(Queue)
         {
@@ -101,6 +103,13 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
 
         // At rest: the silo's own group, one node, created in EKS and reported back.
         await Converged(http, 1, "the default group created at one node");
+
+        // Its liveness endpoint says the reconciler is moving.
+        using (var health = await http.GetAsync(new Uri($"http://127.0.0.1:{_healthPort}/healthz")))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode);
+            Assert.Contains("\"progressing\"", await health.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
 
         // Load: the plan grows the group and the Provisioner resizes the node group.
         Assert.True((await http.PutAsync("/v1/colonies/loaded", JsonContent.Create(new { splitKeys = 1000 }))).IsSuccessStatusCode);
@@ -183,6 +192,10 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
             ["Kbl:Provisioning:Eks:PollInterval"] = "00:00:00.100",
             ["Kbl:Provisioning:Eks:Backoff"] = "00:00:00.050",
             ["Kbl:Provisioning:Kubernetes:Enabled"] = "false",
+            // No silo StatefulSets here (no Kubernetes API), so no zonal volumes: one node group across the zones.
+            // Per-zone groups and the targeted scale-in are tested on the provider (EksScaleInTests).
+            ["Kbl:Provisioning:Eks:ZonalNodeGroups"] = "false",
+            ["Kbl:Provisioning:HealthPort"] = _healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
         var environment = new Dictionary<string, string>
         {
@@ -208,6 +221,7 @@ public sealed class ProvisionerProcessTests : IAsyncLifetime
 }
 
 /// <summary>The Provisioner process refuses bad configuration with one line and exit code 2, before it touches anything.</summary>
+[Trait("Category", Category.Process)]
 public sealed class ProvisionerSettingsTests
 {
     [Theory]
@@ -216,6 +230,10 @@ public sealed class ProvisionerSettingsTests
     [InlineData("--Kbl:Provisioning:Provider=dry-run", "Kbl:Provisioning:ClusterUrl")]
     [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Queue=sqs", "Kbl:Provisioning:Sqs:QueueUrl")]
     [InlineData("--Kbl:Provisioning:Provider=eks --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:ClusterName=kbl --Kbl:Provisioning:Eks:NodeRole=kbl-node", "Kbl:Provisioning:Eks:NodeRole")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:HealthPort=70000", "Kbl:Provisioning:HealthPort")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:StallTimeout=00:00:10", "Kbl:Provisioning:StallTimeout")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:ZonalNodeGroups=maybe", "Kbl:Provisioning:Eks:ZonalNodeGroups")]
+    [InlineData("--Kbl:Provisioning:Provider=dry-run --Kbl:Provisioning:ClusterUrl=http://kbl:8080 --Kbl:Provisioning:Eks:AutoScalingServiceUrl=ftp://autoscaling", "Kbl:Provisioning:Eks:AutoScalingServiceUrl")]
     public async Task A_bad_setting_stops_the_Provisioner_with_one_line(string arguments, string named)
     {
         var (exitCode, stderr) = await ProvisionerProcess.RunToExit(arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries));

@@ -12,6 +12,7 @@ namespace Kbl.Tests.Process;
 /// Three silo processes on Redis membership (no primary silo) form one cluster, serve one colony through every
 /// gateway, and keep serving it when one of them stops, the first one included. The cluster runs with a bearer token.
 /// </summary>
+[Trait("Category", Category.Process)]
 public sealed class RedisClusterTests : IAsyncLifetime
 {
     private const string Token = "test-token-0123456789abcdef";

@@ -5,6 +5,7 @@ using System.Text.Json;
 namespace Kbl.Tests.Process;
 
 /// <summary>A real silo process stopped (or killed) and started again on the same data directory loses nothing.</summary>
+[Trait("Category", Category.Process)]
 public sealed class RestartTests : IDisposable
 {
     private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-restart-" + Guid.NewGuid().ToString("N")[..8]);

@@ -11,10 +11,9 @@ namespace Kbl.Tests.Process;
 /// A real silo process (<c>dotnet Kbl.Silo.dll</c>) on free loopback ports, with its own data directory.
 /// Stop sends SIGTERM (a graceful shutdown); Kill sends SIGKILL (a crash).
 /// </summary>
-public sealed partial class SiloProcess : IAsyncDisposable
+public sealed class SiloProcess : IAsyncDisposable
 {
-    private readonly StringBuilder _output = new();
-    private System.Diagnostics.Process? _process;
+    private DotnetProcess? _process;
 
     public SiloProcess(string dataDirectory, string siloName = "test-silo", IReadOnlyDictionary<string, string>? settings = null)
     {
@@ -41,16 +40,7 @@ public sealed partial class SiloProcess : IAsyncDisposable
 
     public Uri GrpcAddress => new($"http://127.0.0.1:{GrpcPort}");
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _process?.Output ?? "";
 
     public static int FreePort()
     {
@@ -119,86 +109,27 @@ public sealed partial class SiloProcess : IAsyncDisposable
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunToExit(params string[] arguments) => RunToExit(SiloAssembly, arguments);
 
     /// <summary>Runs <c>dotnet <paramref name="assembly"/></c> with <paramref name="arguments"/> to its exit, within a minute.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToExit(string assembly, IEnumerable<string> arguments)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(assembly);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        using var process = System.Diagnostics.Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunToExit(string assembly, IEnumerable<string> arguments) =>
+        DotnetProcess.RunToExit(assembly, arguments);
 
     /// <summary>SIGTERM, then waits for the process to exit by itself.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is { HasExited: false })
-        {
-            _ = SendSignal(_process.Id, 15);
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            await _process.WaitForExitAsync(timeout.Token);
-        }
-    }
+    public Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
     /// <summary>SIGKILL: the process dies at once, as in a crash.</summary>
-    public async Task KillAsync()
-    {
-        if (_process is { HasExited: false })
-        {
-            _process.Kill();
-            await _process.WaitForExitAsync();
-        }
-    }
+    public Task KillAsync() => _process?.KillAsync() ?? Task.CompletedTask;
 
     public async ValueTask DisposeAsync()
     {
-        await KillAsync();
-        _process?.Dispose();
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
     }
 
-    private System.Diagnostics.Process Launch(IEnumerable<string> arguments)
+    private DotnetProcess Launch(IEnumerable<string> arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = DataDirectory,
-        };
-        start.ArgumentList.Add(SiloAssembly);
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-
-        start.Environment["Logging__LogLevel__Default"] = "Warning";
-        start.Environment["Logging__LogLevel__Kbl"] = "Information";
         Directory.CreateDirectory(DataDirectory);
-        var process = System.Diagnostics.Process.Start(start)!;
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        var environment = new Dictionary<string, string> { ["Logging__LogLevel__Default"] = "Warning", ["Logging__LogLevel__Kbl"] = "Information" };
+        return DotnetProcess.Start(SiloAssembly, arguments, environment, DataDirectory);
     }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int SendSignal(int pid, int signal);
 }

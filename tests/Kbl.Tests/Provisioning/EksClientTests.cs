@@ -6,6 +6,7 @@ using Kbl.Provisioning;
 namespace Kbl.Tests.Provisioning;
 
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksClientTests : IDisposable
 {
     private readonly EksMoto _aws;
@@ -103,7 +104,7 @@ public sealed class EksClientTests : IDisposable
     {
         var options = _aws.Options("kbl-wire");
         var client = new EksClient(_http, options, new SessionAWSCredentials("ASIAKBLTEST", "kbl-secret", "kbl-session-token"));
-        await EksMoto.CreateCluster(client, "kbl-wire");
+        await _aws.CreateCluster(client, "kbl-wire");
 
         var update = await client.CreateNodegroup(Group("g"), CancellationToken.None);
 
@@ -151,8 +152,9 @@ public sealed class EksClientTests : IDisposable
         var subnets = (await ec2.DescribeSubnetsAsync(new Amazon.EC2.Model.DescribeSubnetsRequest())).Subnets
             .Where(s => s.DefaultForAz == true).ToDictionary(s => s.AvailabilityZone, s => s.SubnetId);
         var zoneIdOfC = (await ec2.DescribeAvailabilityZonesAsync(new Amazon.EC2.Model.DescribeAvailabilityZonesRequest())).AvailabilityZones.Single(z => z.ZoneName == "us-east-1c").ZoneId;
-        var defaults = new Ec2Zones(ec2, []);
-        var configured = new Ec2Zones(ec2, [subnets["us-east-1a"], subnets["us-east-1b"]]);
+        var client = await NewCluster("kbl-zones-of"); // in the default VPC's subnets, one per zone
+        var defaults = _aws.Zones(ec2, client);
+        var configured = _aws.Zones(ec2, client, [subnets["us-east-1a"], subnets["us-east-1b"]]);
 
         var two = await defaults.SubnetsFor(Spec("two", "us-east-1b", zoneIdOfC), CancellationToken.None);
         var all = await configured.SubnetsFor(Spec("all"), CancellationToken.None);
@@ -168,7 +170,7 @@ public sealed class EksClientTests : IDisposable
     private async Task<EksClient> NewCluster(string name)
     {
         var client = EksMoto.Client(_http, _aws.Options(name));
-        await EksMoto.CreateCluster(client, name);
+        await _aws.CreateCluster(client, name);
         return client;
     }
 

@@ -7,6 +7,7 @@ namespace Kbl.Tests.Provisioning;
 
 /// <summary>The dry run prints the eks provider's calls (named Eks… so the EKS test filter picks it up).</summary>
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksDryRunProviderTests(EksMoto aws)
 {
     private static readonly NodeGroupSpec Hot = new(
@@ -32,7 +33,7 @@ public sealed class EksDryRunProviderTests(EksMoto aws)
     [Fact]
     public async Task Prints_the_exact_calls_from_nothing_to_two_groups_then_a_scale_up_and_a_removal()
     {
-        var options = new EksOptions { ClusterName = "kbl", Region = "us-east-1", NodeRole = EksMoto.NodeRole, Subnets = ["subnet-0a", "subnet-0b"] };
+        var options = new EksOptions { ClusterName = "kbl", Region = "us-east-1", NodeRole = EksMoto.NodeRole, Subnets = ["subnet-0a", "subnet-0b"], ZonalNodeGroups = false };
         using var output = new StringWriter { NewLine = "\n" };
         var dryRun = new DryRunProvider(options, output, new KubernetesOptions());
 
@@ -47,9 +48,9 @@ public sealed class EksDryRunProviderTests(EksMoto aws)
         const string StatefulSets = "https://kubernetes.default.svc/apis/apps/v1/namespaces/kbl/statefulsets";
         Assert.Equal(
             $$$"""
-            POST {{{Eks}}} {"nodegroupName":"kbl-hot","scalingConfig":{"minSize":1,"maxSize":4,"desiredSize":2},"subnets":["subnet-0a","subnet-0b"],"instanceTypes":["m5.large"],"nodeRole":"arn:aws:iam::123456789012:role/kbl-nodes","labels":{"kbl.io/node-group":"kbl-hot","kbl.io/tier":"hot"},"taints":[{"key":"kbl.io/hot","value":"true","effect":"NO_SCHEDULE"}],"tags":{"kbl.io/managed-by":"kbl"},"clientRequestToken":"761b1b8c-9544-1d64-f9d6-b26883dc3671"}
+            POST {{{Eks}}} {"nodegroupName":"kbl-hot","scalingConfig":{"minSize":1,"maxSize":4,"desiredSize":2},"subnets":["subnet-0a","subnet-0b"],"instanceTypes":["m5.large"],"nodeRole":"arn:aws:iam::123456789012:role/kbl-nodes","labels":{"kbl.io/node-group":"kbl-hot","kbl.io/tier":"hot"},"taints":[{"key":"kbl.io/hot","value":"true","effect":"NO_SCHEDULE"}],"tags":{"kbl.io/created-by":"kbl","kbl.io/managed-by":"kbl"},"clientRequestToken":"9e3b84f5-48b4-9ce7-7db7-6c28d22d5b91"}
             PATCH {{{StatefulSets}}}/kbl-kbl-hot/scale {"spec":{"replicas":2}}
-            POST {{{Eks}}} {"nodegroupName":"kbl-cold","scalingConfig":{"minSize":0,"maxSize":3,"desiredSize":2},"subnets":["subnet-0a","subnet-0b"],"instanceTypes":["t3.large"],"nodeRole":"arn:aws:iam::123456789012:role/kbl-nodes","labels":{"kbl.io/node-group":"kbl-cold","team":"data"},"tags":{"kbl.io/managed-by":"kbl"},"clientRequestToken":"d05a6822-a52a-1f1f-faca-44732a56e216"}
+            POST {{{Eks}}} {"nodegroupName":"kbl-cold","scalingConfig":{"minSize":0,"maxSize":3,"desiredSize":2},"subnets":["subnet-0a","subnet-0b"],"instanceTypes":["t3.large"],"nodeRole":"arn:aws:iam::123456789012:role/kbl-nodes","labels":{"kbl.io/node-group":"kbl-cold","team":"data"},"tags":{"kbl.io/created-by":"kbl","kbl.io/managed-by":"kbl"},"clientRequestToken":"640a1a90-8487-7bf0-45a9-8fcda1cb255f"}
             PATCH {{{StatefulSets}}}/kbl-kbl-cold/scale {"spec":{"replicas":2}}
 
             """,
@@ -78,10 +79,10 @@ public sealed class EksDryRunProviderTests(EksMoto aws)
         using var http = new HttpClient();
         using var ec2 = aws.Ec2();
         var client = EksMoto.Client(http, options);
-        await EksMoto.CreateCluster(client, "kbl-dry");
-        var eks = new EksNodeGroupProvider(client, new Ec2Zones(ec2, []), options);
+        await aws.CreateCluster(client, "kbl-dry");
+        var eks = new EksNodeGroupProvider(client, aws.Zones(ec2, client), options);
         using var output = new StringWriter { NewLine = "\n" };
-        var dryRun = new DryRunProvider(options, output, subnets: new Ec2Zones(ec2, []));
+        var dryRun = new DryRunProvider(options, output, subnets: aws.Zones(ec2, client));
 
         DesiredState[] transitions =
         [

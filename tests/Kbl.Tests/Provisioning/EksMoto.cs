@@ -37,13 +37,18 @@ public sealed class EksMoto : IAsyncLifetime
         await _moto.DisposeAsync();
     }
 
-    /// <summary>Options for cluster <paramref name="cluster"/>: EKS through the proxy, EC2 straight to moto, short waits and backoffs.</summary>
-    public EksOptions Options(string cluster) => new()
+    /// <summary>
+    /// Options for cluster <paramref name="cluster"/>: EKS and Auto Scaling through the proxy, EC2 straight to moto, short
+    /// waits and backoffs; one node group across zones unless <paramref name="zonal"/>.
+    /// </summary>
+    public EksOptions Options(string cluster, bool zonal = false) => new()
     {
         ClusterName = cluster,
         Region = Region,
         ServiceUrl = Proxy.Url,
         Ec2ServiceUrl = _moto.ServiceUrl,
+        AutoScalingServiceUrl = Proxy.Url,
+        ZonalNodeGroups = zonal,
         NodeRole = NodeRole,
         PollInterval = TimeSpan.FromMilliseconds(50),
         WaitTimeout = TimeSpan.FromSeconds(10),
@@ -55,12 +60,29 @@ public sealed class EksMoto : IAsyncLifetime
 
     public AmazonEC2Client Ec2() => new(Credentials, new AmazonEC2Config { ServiceURL = _moto.ServiceUrl, AuthenticationRegion = Region });
 
-    /// <summary>Creates the EKS cluster (moto wants one before node groups) with a raw signed call.</summary>
-    public static async Task CreateCluster(EksClient client, string name)
+    /// <summary>Creates the EKS cluster in the default VPC's subnets, one per zone (see the static overload).</summary>
+    public Task CreateCluster(EksClient client, string name) => CreateCluster(client, name, MotoUrl);
+
+    /// <summary>
+    /// Creates the EKS cluster (moto wants one before node groups) with a raw signed call, in <paramref name="subnetIds"/>
+    /// (null: the default VPC's subnet of each zone, read from moto's EC2 at <paramref name="motoUrl"/>).
+    /// </summary>
+    public static async Task CreateCluster(EksClient client, string name, string motoUrl, IReadOnlyList<string>? subnetIds = null)
     {
-        var body = System.Text.Json.JsonSerializer.Serialize(new { name, roleArn = "arn:aws:iam::123456789012:role/kbl-cluster", resourcesVpcConfig = new { subnetIds = Array.Empty<string>() } });
+        if (subnetIds is null)
+        {
+            using var ec2 = new AmazonEC2Client(Credentials, new AmazonEC2Config { ServiceURL = motoUrl, AuthenticationRegion = Region });
+            var defaults = await ec2.DescribeSubnetsAsync(new Amazon.EC2.Model.DescribeSubnetsRequest { Filters = [new Amazon.EC2.Model.Filter("default-for-az", ["true"])] });
+            subnetIds = [.. defaults.Subnets.Select(s => s.SubnetId)];
+        }
+
+        var body = System.Text.Json.JsonSerializer.Serialize(new { name, roleArn = "arn:aws:iam::123456789012:role/kbl-cluster", resourcesVpcConfig = new { subnetIds } });
         await client.Send(new EksCall("CreateCluster", HttpMethod.Post, client.Requests.Endpoint, "/clusters", body: body), CancellationToken.None);
     }
+
+    /// <summary>Subnets from the cluster of <paramref name="client"/> (DescribeCluster), as the eks provider takes them.</summary>
+    public Ec2Zones Zones(AmazonEC2Client ec2, EksClient client, IReadOnlyList<string>? configured = null) =>
+        new(ec2, configured ?? [], Ec2Zones.ClusterSubnetsOf(client));
 }
 
 [CollectionDefinition(Name)]

@@ -9,6 +9,7 @@ namespace Kbl.Tests.Provisioning;
 
 /// <summary>The eks provider against moto's EKS and EC2, through the fault-injecting proxy.</summary>
 [Collection(EksMotoCollection.Name)]
+[Trait("Category", Category.AwsLocal)]
 public sealed class EksProviderTests : IDisposable
 {
     private static readonly NodeGroupSpec Hot = new(
@@ -48,7 +49,7 @@ public sealed class EksProviderTests : IDisposable
         var defaults = await DefaultSubnets();
         await client.CreateNodegroup(new EksCreateNodegroupRequest("theirs", new(1, 1, 1), [defaults["us-east-1a"]], null, EksMoto.NodeRole, null, null, null, null), CancellationToken.None);
         var silos = new RecordingStatefulSets(group => proxy.Requests.Count(r => r.IsMutating && r.Nodegroup == group && r.UpstreamStatus == 200));
-        var provider = new EksNodeGroupProvider(client, new Ec2Zones(_ec2, []), options, silos);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client), options, silos);
 
         // 1. Two new groups: throttled creates, a create whose answer is lost after moto made the group, a slow CREATING.
         proxy.Fail("POST", "/node-groups$", 2, EksFault.Throttling, bodyContains: "\"nodegroupName\":\"kbl-hot\"");
@@ -127,7 +128,7 @@ public sealed class EksProviderTests : IDisposable
     {
         var (client, options) = await NewCluster("kbl-zones");
         var defaults = await DefaultSubnets();
-        var provider = new EksNodeGroupProvider(client, new Ec2Zones(_ec2, [defaults["us-east-1a"]]), options);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client, [defaults["us-east-1a"]]), options);
         var ok = Hot with { Name = "kbl-ok", Zones = ["us-east-1a"] };
         var lost = Hot with { Name = "kbl-lost", Zones = ["us-east-1a", "us-east-1c"] };
 
@@ -144,7 +145,7 @@ public sealed class EksProviderTests : IDisposable
     public async Task Failed_and_degraded_groups_report_their_health_issues_without_waiting_them_out()
     {
         var (client, options) = await NewCluster("kbl-health");
-        var provider = new EksNodeGroupProvider(client, new Ec2Zones(_ec2, []), options);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client), options);
         _aws.Proxy.ShowStatus("kbl-broken", "CREATE_FAILED", 1000, ("Ec2SubnetInvalidConfiguration", "One or more Amazon EC2 Subnets do not automatically assign public IP addresses"));
         _aws.Proxy.ShowStatus("kbl-sick", "CREATING", 1);
         _aws.Proxy.ShowStatus("kbl-sick", "DEGRADED", 1000, ("InsufficientFreeAddresses", "One or more of the subnets has no free addresses"));
@@ -168,7 +169,7 @@ public sealed class EksProviderTests : IDisposable
     {
         var (client, options) = await NewCluster("kbl-slow");
         options.WaitTimeout = TimeSpan.FromMilliseconds(300);
-        var provider = new EksNodeGroupProvider(client, new Ec2Zones(_ec2, []), options);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client), options);
         _aws.Proxy.ShowStatus("kbl-hot", "CREATING", 1000);
         var desired = Desired(7, Hot);
 
@@ -186,7 +187,7 @@ public sealed class EksProviderTests : IDisposable
     public async Task A_failed_update_is_an_error_with_EKS_reasons()
     {
         var (client, options) = await NewCluster("kbl-upfail");
-        var provider = new EksNodeGroupProvider(client, new Ec2Zones(_ec2, []), options);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client), options);
         Assert.True((await provider.Reconcile(Desired(1, Cold), CancellationToken.None)).Matches(Desired(1, Cold)));
         _aws.Proxy.HoldUpdates(1, 1, "Failed");
 
@@ -200,7 +201,7 @@ public sealed class EksProviderTests : IDisposable
     {
         var (client, options) = await NewCluster("kbl-foreign");
         await client.CreateNodegroup(new EksCreateNodegroupRequest("kbl-cold", new(1, 1, 1), ["subnet-1"], null, EksMoto.NodeRole, null, null, null, null), CancellationToken.None);
-        var provider = new EksNodeGroupProvider(client, new Ec2Zones(_ec2, []), options);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client), options);
 
         var observed = await provider.Reconcile(Desired(1, Cold), CancellationToken.None);
 
@@ -211,11 +212,46 @@ public sealed class EksProviderTests : IDisposable
         Assert.Equal(new EksScalingConfig(1, 1, 1), group?.ScalingConfig);
     }
 
+    [Fact]
+    public async Task A_group_handed_over_keeps_its_owners_limits_labels_and_taints()
+    {
+        var (client, options) = await NewCluster("kbl-adopt");
+        var defaults = await DefaultSubnets();
+        await client.CreateNodegroup(new EksCreateNodegroupRequest(
+            "hot", new(2, 5, 2), [defaults["us-east-1a"]], ["m5.large"], EksMoto.NodeRole,
+            new Dictionary<string, string> { ["alpha.eksctl.io/nodegroup-name"] = "hot", ["kbl.io/old"] = "x" },
+            [new EksTaint("dedicated", "db", "NO_SCHEDULE")],
+            new Dictionary<string, string> { ["kbl.io/managed-by"] = "kbl", ["alpha.eksctl.io/cluster-name"] = "kbl-adopt" }, null), CancellationToken.None);
+        var provider = new EksNodeGroupProvider(client, _aws.Zones(_ec2, client), options);
+        var wanted = Hot with { Name = "hot", Min = 1, Max = 10, Desired = 4, Labels = new Dictionary<string, string> { ["kbl.io/tier"] = "hot" } };
+
+        var grown = await provider.Reconcile(Desired(1, wanted), CancellationToken.None);
+        var afterGrowth = (await client.DescribeNodegroup("hot", CancellationToken.None))!;
+        var capped = await provider.Reconcile(Desired(2, wanted with { Desired = 8 }), CancellationToken.None);
+        var afterCap = (await client.DescribeNodegroup("hot", CancellationToken.None))!;
+
+        // Kbl owns the desired size; the owner keeps min and max: the plan's 1..10 does not replace 2..5.
+        Assert.True(grown.Matches(Desired(1, wanted)), Show(grown));
+        Assert.Equal(new EksScalingConfig(2, 5, 4), afterGrowth.ScalingConfig);
+        Assert.Equal(new EksScalingConfig(2, 5, 5), afterCap.ScalingConfig);
+        Assert.Contains(Assert.Single(capped.Groups).Issues, i => i.StartsWith("DesiredOutsideLimits: the plan wants 8 nodes", StringComparison.Ordinal));
+
+        // Kbl adds its labels and taints and removes only its own kbl.io/ ones; eksctl's stay.
+        Assert.Equal(
+            new Dictionary<string, string> { ["alpha.eksctl.io/nodegroup-name"] = "hot", ["kbl.io/node-group"] = "hot", ["kbl.io/tier"] = "hot" },
+            afterCap.Labels);
+        Assert.Equal(
+            [("dedicated", "db", "NO_SCHEDULE"), ("kbl.io/hot", "true", "NO_SCHEDULE")],
+            (afterCap.Taints ?? []).Select(t => (t.Key, t.Value ?? "", t.Effect)).Order());
+        Assert.Single(_aws.Proxy.Requests, r => r.Method == "POST" && r.Path.EndsWith("/node-groups", StringComparison.Ordinal)); // the test's own
+        Assert.DoesNotContain(_aws.Proxy.Requests, r => r.Method == "DELETE");
+    }
+
     private async Task<(EksClient Client, EksOptions Options)> NewCluster(string name)
     {
         var options = _aws.Options(name);
         var client = EksMoto.Client(_http, options);
-        await EksMoto.CreateCluster(client, name);
+        await _aws.CreateCluster(client, name);
         return (client, options);
     }
 

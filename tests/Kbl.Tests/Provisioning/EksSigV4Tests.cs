@@ -10,6 +10,7 @@ namespace Kbl.Tests.Provisioning;
 /// specification (canonical request, string to sign, derived key), and against botocore 1.43.11's
 /// <c>SigV4Auth(credentials, "eks", "us-east-1")</c> for the same requests at the same instant.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class EksSigV4Tests
 {
     private const string AccessKey = "AKIDEXAMPLE";

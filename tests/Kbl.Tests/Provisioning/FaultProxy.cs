@@ -18,7 +18,7 @@ public sealed partial class FaultProxy : IAsyncDisposable
 {
     private static readonly string[] HopByHop = ["Connection", "Keep-Alive", "Transfer-Encoding", "Content-Length", "Expect", "Proxy-Connection", "TE", "Upgrade"];
 
-    private readonly HttpListener _listener = new();
+    private readonly LoopbackHttpServer _server;
     private readonly HttpClient _upstream = new(new SocketsHttpHandler { UseCookies = false, AllowAutoRedirect = false, AutomaticDecompression = DecompressionMethods.None });
     private readonly string _upstreamUrl;
     private readonly Lock _gate = new();
@@ -27,18 +27,14 @@ public sealed partial class FaultProxy : IAsyncDisposable
     private readonly List<StatusOverride> _statuses = [];
     private readonly Dictionary<string, HeldUpdate> _updates = new(StringComparer.Ordinal);
     private HoldRule? _hold;
-    private readonly Task _loop;
 
     public FaultProxy(string upstreamUrl)
     {
         _upstreamUrl = upstreamUrl.TrimEnd('/');
-        Port = SiloProcess.FreePort();
-        _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
-        _listener.Start();
-        _loop = Task.Run(Serve);
+        _server = new LoopbackHttpServer(Handle, concurrent: true);
     }
 
-    public int Port { get; }
+    public int Port => _server.Port;
 
     public string Url => $"http://127.0.0.1:{Port}";
 
@@ -114,35 +110,8 @@ public sealed partial class FaultProxy : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _listener.Stop();
-        _listener.Close();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-
+        await _server.DisposeAsync();
         _upstream.Dispose();
-    }
-
-    private async Task Serve()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            _ = Task.Run(() => Handle(context));
-        }
     }
 
     private async Task Handle(HttpListenerContext context)
@@ -299,8 +268,11 @@ public sealed partial class FaultProxy : IAsyncDisposable
         return answer;
     }
 
-    private static (int, byte[], IEnumerable<KeyValuePair<string, IEnumerable<string>>>) Error(EksFault fault) =>
-        (fault.Status,
+    private static (int, byte[], IEnumerable<KeyValuePair<string, IEnumerable<string>>>) Error(EksFault fault) => fault.Query
+        ? (fault.Status,
+           Encoding.UTF8.GetBytes($"<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><Error><Type>Sender</Type><Code>{fault.ErrorType}</Code><Message>{fault.Message}</Message></Error><RequestId>{Guid.NewGuid()}</RequestId></ErrorResponse>"),
+           [new("Content-Type", ["text/xml"])])
+        : (fault.Status,
          Encoding.UTF8.GetBytes(new JsonObject { ["message"] = fault.Message }.ToJsonString()),
          [new("Content-Type", ["application/json"]), new("x-amzn-ErrorType", [fault.ErrorType + ":http://internal.amazon.com/coral/com.amazonaws.eks/"]), new("x-amzn-RequestId", [Guid.NewGuid().ToString()])]);
 
@@ -336,9 +308,14 @@ public sealed partial class FaultProxy : IAsyncDisposable
     }
 }
 
-/// <summary>An EKS error the proxy answers with.</summary>
+/// <summary>An EKS error the proxy answers with (rest-json), or with <see cref="Query"/> an EC2 Auto Scaling one (Query protocol, XML).</summary>
 public sealed record EksFault(int Status, string ErrorType, string Message)
 {
+    public bool Query { get; init; }
+
+    /// <summary>What EC2 Auto Scaling answers a caller over its rate: 400 with the code Throttling.</summary>
+    public static EksFault AutoScalingThrottling { get; } = new(400, "Throttling", "Rate exceeded") { Query = true };
+
     public static EksFault Throttling { get; } = new(429, "ThrottlingException", "Rate exceeded");
 
     public static EksFault ResourceInUse { get; } = new(409, "ResourceInUseException", "Nodegroup is currently being updated");
@@ -349,14 +326,22 @@ public sealed record EksFault(int Status, string ErrorType, string Message)
 /// <summary>One request the proxy saw: what came in, what it answered, and what moto answered when the request got there.</summary>
 public sealed record ProxiedRequest(string Method, string PathAndQuery, string Body, IReadOnlyDictionary<string, string> Headers, int Status, int? UpstreamStatus, string? InjectedError)
 {
+    /// <summary>Where the answer falls among all test servers' calls (<see cref="CallOrder"/>).</summary>
+    public long Order { get; init; } = CallOrder.Next();
+
     public string Path => PathAndQuery.Split('?')[0];
 
-    public bool IsMutating => Method != "GET";
+    /// <summary>A Query-protocol call (EC2 Auto Scaling): its <c>Action</c>, else null.</summary>
+    public string? Action =>
+        Body.StartsWith("Action=", StringComparison.Ordinal) ? Uri.UnescapeDataString(Body["Action=".Length..].Split('&')[0]) : null;
+
+    /// <summary>Anything but a read: a GET, or a Query-protocol Describe… is a read.</summary>
+    public bool IsMutating => Method != "GET" && Action?.StartsWith("Describe", StringComparison.Ordinal) != true;
 
     /// <summary>The node group the request is about: from the path, or the body of a create.</summary>
     public string? Nodegroup =>
         System.Text.RegularExpressions.Regex.Match(Path, "/node-groups/(?<name>[^/]+)") is { Success: true } m ? m.Groups["name"].Value
-        : Body.Length > 0 && JsonNode.Parse(Body)?["nodegroupName"]?.GetValue<string>() is { } name ? name
+        : Body.StartsWith('{') && JsonNode.Parse(Body)?["nodegroupName"]?.GetValue<string>() is { } name ? name
         : null;
 
     public override string ToString() => $"{Method} {PathAndQuery} {Body} -> {Status}";

@@ -29,6 +29,11 @@ namespace Kbl.Tests.Provisioning;
 /// the API's ordinary answers, not rejections.</para>
 /// <para>It runs no controller: a StatefulSet's status changes only through <see cref="SetReadyReplicas"/>, as when
 /// pods come up. Requests are handled one at a time.</para>
+/// <para>For the targeted scale-in it also serves <c>GET /api/v1/namespaces/{ns}/pods/{name}</c>, and
+/// <c>GET</c>/<c>PATCH</c> (merge patch) <c>/api/v1/nodes/{name}</c>, of nodes a test adds (<see cref="AddNode"/>). Pods
+/// exist only for StatefulSets a test hands to <see cref="RunPods"/>, which then plays the StatefulSet controller and
+/// the kubelet for them: pods <c>0…replicas-1</c> run on the nodes the test names and count as ready; a pod above the
+/// replicas is terminating (draining) for one more read, then gone.</para>
 /// </remarks>
 public sealed class KubernetesApiDouble : IDisposable
 {
@@ -41,44 +46,30 @@ public sealed class KubernetesApiDouble : IDisposable
         "application/json-patch+json",
     ];
 
-    private readonly HttpListener _listener;
-    private readonly Task _loop;
+    private readonly LoopbackHttpServer _server;
     private readonly Lock _gate = new();
     private readonly Dictionary<(string Namespace, string Name), JsonObject> _sets = [];
+    private readonly Dictionary<(string Namespace, string Name), JsonObject> _pods = [];
+    private readonly Dictionary<string, JsonObject> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Namespace, string Set), Func<int, string?>> _podControllers = [];
     private readonly List<ApiCall> _calls = [];
     private long _resourceVersion = 1000;
 
     public KubernetesApiDouble()
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            var port = SiloProcess.FreePort();
-            var listener = new HttpListener();
-            listener.Prefixes.Add($"http://127.0.0.1:{port}/");
-            try
-            {
-                listener.Start();
-                _listener = listener;
-                Url = new Uri($"http://127.0.0.1:{port}");
-                break;
-            }
-            catch (HttpListenerException) when (attempt < 5)
-            {
-                // Another process took the free port between the probe and the start.
-                listener.Close();
-            }
-        }
-
-        _loop = Task.Run(Serve);
+        // One request after the other, as the double's state changes are easiest to reason about in order.
+        _server = new LoopbackHttpServer(Handle, concurrent: false);
     }
 
-    /// <summary>One request as it arrived and the status it got.</summary>
+    /// <summary>One request as it arrived and the status it got; <see cref="Order"/> places it among the AWS calls (<see cref="CallOrder"/>).</summary>
     public sealed record ApiCall(string Method, string Path, string? ContentType, string? Body, int Status, string? Rejection)
     {
+        public long Order { get; init; } = CallOrder.Next();
+
         public override string ToString() => $"{Method} {Path} ({ContentType}) -> {Status}{(Rejection is null ? "" : ": " + Rejection)}";
     }
 
-    public Uri Url { get; }
+    public Uri Url => _server.Url;
 
     /// <summary>A client configuration that talks to this double.</summary>
     public KubernetesClientConfiguration Configuration => new() { Host = Url.ToString() };
@@ -150,43 +141,70 @@ public sealed class KubernetesApiDouble : IDisposable
         }
     }
 
-    public void Dispose()
+    /// <summary>Adds a node as EKS registers one: its <c>spec.providerID</c> (<c>aws:///ZONE/INSTANCE</c>) and zone and group labels.</summary>
+    public void AddNode(string name, string zone, string instanceId, string eksNodeGroup)
     {
-        _listener.Stop();
-        _listener.Close();
-        try
+        lock (_gate)
         {
-            _loop.GetAwaiter().GetResult();
-        }
-        catch (ObjectDisposedException)
-        {
+            var node = new JsonObject
+            {
+                ["apiVersion"] = "v1",
+                ["kind"] = "Node",
+                ["metadata"] = new JsonObject
+                {
+                    ["name"] = name,
+                    ["labels"] = new JsonObject
+                    {
+                        ["topology.kubernetes.io/zone"] = zone,
+                        ["eks.amazonaws.com/nodegroup"] = eksNodeGroup,
+                        ["kubernetes.io/hostname"] = name,
+                    },
+                },
+                ["spec"] = new JsonObject { ["providerID"] = $"aws:///{zone}/{instanceId}" },
+                ["status"] = new JsonObject(),
+            };
+            Stamp(node);
+            node["status"] = new JsonObject();
+            _nodes[name] = node;
         }
     }
 
-    private async Task Serve()
+    /// <summary>Whether the node is cordoned (<c>spec.unschedulable</c>).</summary>
+    public bool IsCordoned(string node)
     {
-        while (_listener.IsListening)
+        lock (_gate)
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
+            return (bool?)_nodes[node]["spec"]?["unschedulable"] == true;
+        }
+    }
 
-            try
+    /// <summary>The pods of a StatefulSet and their nodes, by ordinal (terminating ones included).</summary>
+    public IReadOnlyDictionary<int, string> PodNodes(string ns, string set)
+    {
+        lock (_gate)
+        {
+            return _pods.Where(p => p.Key.Namespace == ns && (string?)p.Value["metadata"]!["labels"]!["statefulset.kubernetes.io/set"] == set)
+                .ToDictionary(p => int.Parse((string)p.Value["metadata"]!["labels"]!["apps.kubernetes.io/pod-index"]!, CultureInfo.InvariantCulture), p => (string)p.Value["spec"]!["nodeName"]!);
+        }
+    }
+
+    /// <summary>
+    /// Plays the StatefulSet controller and kubelet for <paramref name="set"/> (now and whenever it is created or scaled):
+    /// pod <c>i</c> below the replicas runs on node <paramref name="nodeOf"/>(i) and is ready; one above them drains and goes.
+    /// </summary>
+    public void RunPods(string ns, string set, Func<int, string?> nodeOf)
+    {
+        lock (_gate)
+        {
+            _podControllers[(ns, set)] = nodeOf;
+            if (_sets.TryGetValue((ns, set), out var node))
             {
-                await Handle(context);
-            }
-            catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException)
-            {
-                // The client went away mid-answer: serve the next request.
+                Reconcile(ns, set, node);
             }
         }
     }
+
+    public void Dispose() => _server.DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     private async Task Handle(HttpListenerContext context)
     {
@@ -225,6 +243,11 @@ public sealed class KubernetesApiDouble : IDisposable
 
     private Answer Route(string method, string path, string? contentType, string? body)
     {
+        if (path.StartsWith("/api/v1/", StringComparison.Ordinal))
+        {
+            return CoreRoute(method, path["/api/v1/".Length..].Split('/'), contentType, body);
+        }
+
         if (!path.StartsWith(Prefix, StringComparison.Ordinal))
         {
             return Reject(HttpStatusCode.NotFound, "NotFound", $"the double serves only {Prefix}…, not {path}");
@@ -248,6 +271,118 @@ public sealed class KubernetesApiDouble : IDisposable
             (4, "PUT") => ReplaceScale(ns, parts[2], contentType, body),
             _ => Reject(HttpStatusCode.MethodNotAllowed, "MethodNotAllowed", $"the double does not serve {method} {path}"),
         };
+    }
+
+    /// <summary><c>/api/v1/namespaces/{ns}/pods/{name}</c> (GET) and <c>/api/v1/nodes/{name}</c> (GET, PATCH).</summary>
+    private Answer CoreRoute(string method, string[] parts, string? contentType, string? body)
+    {
+        switch (parts, method)
+        {
+            case (["namespaces", var ns, "pods", var name], "GET"):
+                if (!_pods.TryGetValue((ns, name), out var pod))
+                {
+                    return Missing("pods", name);
+                }
+
+                if (pod["metadata"]?["deletionTimestamp"] is not null && (int)pod["status"]!["readsLeft"]! <= 0)
+                {
+                    // It drained and exited: the kubelet removed it.
+                    _pods.Remove((ns, name));
+                    return Missing("pods", name);
+                }
+
+                if (pod["metadata"]?["deletionTimestamp"] is not null)
+                {
+                    pod["status"]!["readsLeft"] = (int)pod["status"]!["readsLeft"]! - 1;
+                }
+
+                return Ok(pod.DeepClone().AsObject());
+            case (["nodes", var name], "GET"):
+                return _nodes.TryGetValue(name, out var node) ? Ok(node.DeepClone().AsObject()) : Missing("nodes", name);
+            case (["nodes", var name], "PATCH"):
+                if (MediaType(contentType) != "application/merge-patch+json")
+                {
+                    return Reject(HttpStatusCode.UnsupportedMediaType, "UnsupportedMediaType", $"the double patches nodes with merge patches only, got '{contentType}'");
+                }
+
+                if (!_nodes.TryGetValue(name, out var current))
+                {
+                    return Missing("nodes", name);
+                }
+
+                if (JsonNode.Parse(body ?? "") is not JsonObject patch || patch.Any(p => p.Key != "spec") || patch["spec"] is not JsonObject spec || spec.Any(p => p.Key != "unschedulable"))
+                {
+                    return Reject(HttpStatusCode.UnprocessableEntity, "Invalid", "the double lets the Provisioner change spec.unschedulable of a node and nothing else");
+                }
+
+                var patched = MergePatch(current, patch)!.AsObject();
+                patched["metadata"]!["resourceVersion"] = NextVersion();
+                _nodes[name] = patched;
+                return Ok(patched.DeepClone().AsObject());
+            default:
+                return Reject(HttpStatusCode.NotFound, "NotFound", $"the double serves only pods (GET) and nodes (GET, PATCH) of the core API, not {method} /api/v1/{string.Join('/', parts)}");
+        }
+    }
+
+    /// <summary>The StatefulSet controller and kubelet for a set handed to <see cref="RunPods"/>: pods up to the replicas, ready; those above, terminating.</summary>
+    private void Reconcile(string ns, string name, JsonObject set)
+    {
+        if (!_podControllers.TryGetValue((ns, name), out var nodeOf))
+        {
+            return;
+        }
+
+        var replicas = (int)(Number(set["spec"]?["replicas"]) ?? 1);
+        var ready = 0;
+        for (var ordinal = 0; ordinal < Math.Max(replicas, 64); ordinal++)
+        {
+            var podName = string.Create(CultureInfo.InvariantCulture, $"{name}-{ordinal}");
+            var exists = _pods.TryGetValue((ns, podName), out var pod);
+            if (ordinal < replicas)
+            {
+                if (!exists && nodeOf(ordinal) is { } node)
+                {
+                    pod = new JsonObject
+                    {
+                        ["apiVersion"] = "v1",
+                        ["kind"] = "Pod",
+                        ["metadata"] = new JsonObject
+                        {
+                            ["name"] = podName,
+                            ["namespace"] = ns,
+                            ["labels"] = new JsonObject { ["statefulset.kubernetes.io/set"] = name, ["apps.kubernetes.io/pod-index"] = ordinal.ToString(CultureInfo.InvariantCulture) },
+                        },
+                        ["spec"] = new JsonObject { ["nodeName"] = node, ["containers"] = new JsonArray(new JsonObject { ["name"] = "silo", ["image"] = "kbl-silo" }) },
+                        ["status"] = new JsonObject { ["phase"] = "Running" },
+                    };
+                    Stamp(pod);
+                    pod["status"] = new JsonObject { ["phase"] = "Running" };
+                    _pods[(ns, podName)] = pod;
+                    exists = true;
+                }
+
+                ready += exists ? 1 : 0;
+            }
+            else if (exists && pod!["metadata"]?["deletionTimestamp"] is null)
+            {
+                // SIGTERM: the silo drains; the pod is still there for one more read, then gone.
+                pod["metadata"]!["deletionTimestamp"] = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+                pod["status"]!["readsLeft"] = 1;
+            }
+        }
+
+        var status = set["status"] as JsonObject ?? [];
+        status["replicas"] = ready;
+        status["readyReplicas"] = ready;
+        status["availableReplicas"] = ready;
+        set["status"] = status;
+    }
+
+    private static Answer Missing(string resource, string name)
+    {
+        var answer = Failure(HttpStatusCode.NotFound, "NotFound", $"{resource} \"{name}\" not found", name);
+        answer.Body["details"] = new JsonObject { ["name"] = name, ["kind"] = resource };
+        return answer;
     }
 
     private Answer List(string ns) => Ok(new JsonObject
@@ -303,6 +438,7 @@ public sealed class KubernetesApiDouble : IDisposable
         set.Remove("status");
         Stamp(set);
         _sets[(ns, name)] = set;
+        Reconcile(ns, name, set);
         return new Answer(HttpStatusCode.Created, set.DeepClone().AsObject(), null);
     }
 
@@ -417,6 +553,7 @@ public sealed class KubernetesApiDouble : IDisposable
             set["spec"]!["replicas"] = replicas;
             set["metadata"]!["generation"] = (Number(set["metadata"]!["generation"]) ?? 0) + 1;
             set["metadata"]!["resourceVersion"] = NextVersion();
+            Reconcile((string)set["metadata"]!["namespace"]!, name, set);
         }
 
         return Ok(Scale(set));

@@ -4,6 +4,7 @@ using Kbl.Provisioning;
 namespace Kbl.Tests.Provisioning;
 
 /// <summary>The local deployment queue: a spool directory that survives restarts and hands out each message until it is deleted.</summary>
+[Trait("Category", Category.Unit)]
 public sealed class LocalSpoolQueueTests : IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "kbl-spool-" + Guid.NewGuid().ToString("N")[..8]);

@@ -4,6 +4,7 @@ using Kbl.Provisioning;
 namespace Kbl.Tests.Provisioning;
 
 /// <summary>The provisioning policy on its own: deterministic steps over chosen and generated demand.</summary>
+[Trait("Category", Category.Unit)]
 public sealed class ProvisioningPolicyTests
 {
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);

@@ -13,6 +13,7 @@ namespace Kbl.Tests.Provisioning;
 /// <see cref="SqsDeploymentQueue"/> against moto_server's SQS (AWS JSON 1.0 protocol, as AWSSDK.SQS 4 speaks it). Each
 /// test makes a queue of its own with the SDK (visibility timeout 30 s, or 1 s where a test waits for a redelivery).
 /// </summary>
+[Trait("Category", Category.AwsLocal)]
 public sealed class SqsDeploymentQueueTests : IClassFixture<MotoFixture>, IAsyncLifetime
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(20);

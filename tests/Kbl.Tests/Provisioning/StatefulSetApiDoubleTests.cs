@@ -12,6 +12,7 @@ namespace Kbl.Tests.Provisioning;
 /// The Kubernetes API double itself: it must refuse what a real API server refuses, or the StatefulSet tests would pass
 /// against a server that accepts anything.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class StatefulSetApiDoubleTests : IDisposable
 {
     private const string Sets = "/apis/apps/v1/namespaces/kbl/statefulsets";
@@ -24,7 +25,7 @@ public sealed class StatefulSetApiDoubleTests : IDisposable
     {
         _http = new HttpClient { BaseAddress = _api.Url };
         _client = new k8s.Kubernetes(_api.Configuration);
-        _api.Put(Manifests.ExampleResources.Named<V1StatefulSet>("kbl-hot"));
+        _api.Put(Hot());
     }
 
     public void Dispose()
@@ -48,7 +49,7 @@ public sealed class StatefulSetApiDoubleTests : IDisposable
     [Fact]
     public async Task A_duplicate_create_is_409_already_exists()
     {
-        var set = KubernetesJson.Deserialize<V1StatefulSet>(KubernetesJson.Serialize(Manifests.ExampleResources.Named<V1StatefulSet>("kbl-hot")));
+        var set = KubernetesJson.Deserialize<V1StatefulSet>(KubernetesJson.Serialize(Hot()));
         set.ApiVersion = "apps/v1";
         set.Kind = "StatefulSet";
 
@@ -76,7 +77,7 @@ public sealed class StatefulSetApiDoubleTests : IDisposable
     [Fact]
     public async Task A_create_that_a_real_server_would_refuse_is_rejected()
     {
-        var good = JsonNode.Parse(KubernetesJson.Serialize(Manifests.ExampleResources.Named<V1StatefulSet>("kbl-hot")))!.AsObject();
+        var good = JsonNode.Parse(KubernetesJson.Serialize(Hot()))!.AsObject();
         good["apiVersion"] = "apps/v1";
         good["kind"] = "StatefulSet";
         good["metadata"]!["name"] = "kbl-warm";
@@ -175,5 +176,14 @@ public sealed class StatefulSetApiDoubleTests : IDisposable
 
         Assert.Equal(4, _api.Rejected.Count);
         Assert.Equal(3, _api.Get("kbl", "kbl-hot")!.Spec.Replicas);
+    }
+
+    /// <summary>The example overlay's hot group as the double's test object: named kbl-hot, at 3 replicas (as the Provisioner would have set it).</summary>
+    private static V1StatefulSet Hot()
+    {
+        var set = KubernetesJson.Deserialize<V1StatefulSet>(KubernetesJson.Serialize(Manifests.ExampleResources.Named<V1StatefulSet>("kbl-hot-us-east-1a")));
+        set.Metadata.Name = "kbl-hot";
+        set.Spec.Replicas = 3;
+        return set;
     }
 }

@@ -10,12 +10,13 @@ namespace Kbl.Tests.Provisioning;
 
 /// <summary>
 /// <see cref="SiloStatefulSets"/> against <see cref="KubernetesApiDouble"/> through the real KubernetesClient, with the
-/// example overlay's own <c>kbl-hot</c> StatefulSet (rendered from k8s/) as the template.
+/// example overlay's own <c>kbl-hot-us-east-1a</c> StatefulSet (rendered from k8s/) as the template.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class StatefulSetTests : IDisposable
 {
     private const string Namespace = "kbl";
-    private const string Template = "kbl-hot";
+    private const string Template = "kbl-hot-us-east-1a";
 
     private readonly KubernetesApiDouble _api = new();
     private readonly k8s.Kubernetes _client;
@@ -62,7 +63,7 @@ public sealed class StatefulSetTests : IDisposable
         Assert.False(hot.Spec.Selector.Matches(set.Spec.Template.Metadata.Labels));
 
         Assert.Equal(
-            ["GET /apis/apps/v1/namespaces/kbl/statefulsets/kbl-warm -> 404", "GET /apis/apps/v1/namespaces/kbl/statefulsets/kbl-hot -> 200", "POST /apis/apps/v1/namespaces/kbl/statefulsets -> 201"],
+            ["GET /apis/apps/v1/namespaces/kbl/statefulsets/kbl-warm -> 404", "GET /apis/apps/v1/namespaces/kbl/statefulsets/kbl-hot-us-east-1a -> 200", "POST /apis/apps/v1/namespaces/kbl/statefulsets -> 201"],
             _api.Calls.Select(c => $"{c.Method} {c.Path} -> {c.Status}"));
         Assert.Empty(_api.Rejected);
     }
@@ -99,18 +100,43 @@ public sealed class StatefulSetTests : IDisposable
         Assert.Equal(template.Spec.ServiceName, copy.Spec.ServiceName);
         Assert.NotNull(copy.Silo().Env.Single(e => e.Name == "Kbl__Zone").ValueFrom);
 
+        // A group across zones copied from a zonal template: the template's zone goes (labels, node selector), and each
+        // silo reads its zone from its pod's label instead.
         var expected = KubernetesJson.Deserialize<V1StatefulSetSpec>(KubernetesJson.Serialize(template.Spec));
         expected.Replicas = 3;
         expected.Selector.MatchLabels[SiloStatefulSets.NodeGroupLabel] = "warm";
+        expected.Selector.MatchLabels.Remove(SiloStatefulSets.ZoneLabel);
         expected.Template.Metadata.Labels[SiloStatefulSets.NodeGroupLabel] = "warm";
+        expected.Template.Metadata.Labels.Remove(SiloStatefulSets.ZoneLabel);
         expected.Template.Spec.NodeSelector[SiloStatefulSets.EksNodeGroupLabel] = "warm";
-        expected.Template.Spec.Containers.Single(c => c.Name == "silo").Env.Single(e => e.Name == "Kbl__NodeGroup").Value = "warm";
+        expected.Template.Spec.NodeSelector.Remove(SiloStatefulSets.TopologyZoneLabel);
+        var env = expected.Template.Spec.Containers.Single(c => c.Name == "silo").Env;
+        env.Single(e => e.Name == "Kbl__NodeGroup").Value = "warm";
+        var zone = env.Single(e => e.Name == "Kbl__Zone");
+        zone.Value = null;
+        zone.ValueFrom = new V1EnvVarSource { FieldRef = new V1ObjectFieldSelector { FieldPath = "metadata.labels['topology.kubernetes.io/zone']" } };
         foreach (var claim in expected.VolumeClaimTemplates)
         {
             claim.Metadata.Labels[SiloStatefulSets.NodeGroupLabel] = "warm";
+            claim.Metadata.Labels.Remove(SiloStatefulSets.ZoneLabel);
         }
 
         Assert.Equal(Json(expected), Json(copy.Spec));
+        Assert.Empty(_api.Rejected);
+    }
+
+    [Fact]
+    public async Task A_zonal_group_gets_its_zone_as_labels_node_selectors_and_a_literal()
+    {
+        await _sets.Scale(new SiloGroup("warm", "us-east-1b"), 2, CancellationToken.None);
+
+        var set = _api.Get(Namespace, "kbl-warm-us-east-1b") ?? throw new Xunit.Sdk.XunitException("kbl-warm-us-east-1b was not created");
+        Assert.Equal(("warm", "us-east-1b"), (set.Spec.Selector.MatchLabels[SiloStatefulSets.NodeGroupLabel], set.Spec.Selector.MatchLabels[SiloStatefulSets.ZoneLabel]));
+        Assert.Equal("warm-us-east-1b", set.Spec.Template.Spec.NodeSelector[SiloStatefulSets.EksNodeGroupLabel]);
+        Assert.Equal("us-east-1b", set.Spec.Template.Spec.NodeSelector[SiloStatefulSets.TopologyZoneLabel]);
+        Assert.Equal(("warm", "us-east-1b"), (set.Silo().Env("Kbl__NodeGroup"), set.Silo().Env("Kbl__Zone")));
+        Assert.All(set.Spec.VolumeClaimTemplates, claim => Assert.Equal("us-east-1b", claim.Metadata.Labels[SiloStatefulSets.ZoneLabel]));
+        Assert.False(set.Spec.Selector.Matches(TemplateSet.Spec.Template.Metadata.Labels));
         Assert.Empty(_api.Rejected);
     }
 
@@ -135,13 +161,13 @@ public sealed class StatefulSetTests : IDisposable
     [Fact]
     public async Task A_group_the_overlay_deployed_is_scaled_in_place_not_copied()
     {
-        await _sets.Scale("cold", 4, CancellationToken.None);
+        await _sets.Scale(new SiloGroup("cold", "us-east-1a"), 4, CancellationToken.None);
 
-        var cold = _api.Get(Namespace, "kbl-cold")!;
+        var cold = _api.Get(Namespace, "kbl-cold-us-east-1a")!;
         Assert.Equal(4, cold.Spec.Replicas);
         Assert.Equal("us-east-1a", cold.Spec.Template.Spec.NodeSelector["topology.kubernetes.io/zone"]);
         Assert.Equal(["PATCH"], _api.Writes.Select(w => w.Method));
-        Assert.Equal(["kbl-cold", "kbl-hot"], _api.Names(Namespace));
+        Assert.Equal(["kbl-cold-us-east-1a", "kbl-hot-us-east-1a"], _api.Names(Namespace));
         Assert.Empty(_api.Rejected);
     }
 
@@ -164,7 +190,7 @@ public sealed class StatefulSetTests : IDisposable
         for (var i = 0; i < 3; i++)
         {
             await _sets.Scale("warm", 2, CancellationToken.None);
-            await _sets.Scale("hot", TemplateSet.Spec.Replicas!.Value, CancellationToken.None);
+            await _sets.Scale(new SiloGroup("hot", "us-east-1a"), TemplateSet.Spec.Replicas ?? 1, CancellationToken.None); // the API's default
         }
 
         Assert.Equal(writes, _api.Writes.Count);
@@ -180,11 +206,11 @@ public sealed class StatefulSetTests : IDisposable
         await _sets.Remove("warm", CancellationToken.None);
         Assert.Null(_api.Get(Namespace, "kbl-warm"));
         await _sets.Remove("warm", CancellationToken.None);
-        await _sets.Remove("cold", CancellationToken.None);
+        await _sets.Remove(new SiloGroup("cold", "us-east-1a"), CancellationToken.None);
 
-        Assert.Equal(["kbl-hot"], _api.Names(Namespace));
+        Assert.Equal(["kbl-hot-us-east-1a"], _api.Names(Namespace));
         Assert.Equal(
-            ["DELETE kbl-warm -> 200", "DELETE kbl-warm -> 404", "DELETE kbl-cold -> 200"],
+            ["DELETE kbl-warm -> 200", "DELETE kbl-warm -> 404", "DELETE kbl-cold-us-east-1a -> 200"],
             _api.Writes.Where(w => w.Method == "DELETE").Select(w => $"DELETE {w.Path.Split('/')[^1]} -> {w.Status}"));
         Assert.Empty(_api.Rejected);
     }
@@ -192,7 +218,7 @@ public sealed class StatefulSetTests : IDisposable
     [Fact]
     public async Task The_template_is_never_removed_new_groups_are_copied_from_it()
     {
-        await _sets.Remove("hot", CancellationToken.None);
+        await _sets.Remove(new SiloGroup("hot", "us-east-1a"), CancellationToken.None);
 
         Assert.NotNull(_api.Get(Namespace, Template));
         Assert.Empty(_api.Writes);

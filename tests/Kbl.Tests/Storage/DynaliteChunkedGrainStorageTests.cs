@@ -7,6 +7,7 @@ namespace Kbl.Tests.Storage;
 /// whole conformance suite (concurrent writers, clears, random sequences) runs through the chunk path:
 /// readers racing the deletion of superseded chunks, losers cleaning up, multi-chunk reassembly.
 /// </summary>
+[Trait("Category", Category.AwsLocal)]
 public sealed class DynaliteChunkedGrainStorageTests(DynaliteFixture fixture)
     : DynamoDbGrainStorageConformance<DynaliteFixture>(fixture), IClassFixture<DynaliteFixture>
 {

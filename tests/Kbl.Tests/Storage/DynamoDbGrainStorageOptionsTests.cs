@@ -8,6 +8,7 @@ using Orleans.Storage;
 namespace Kbl.Tests.Storage;
 
 /// <summary>Bad DynamoDB settings stop the host with one line naming the configuration key.</summary>
+[Trait("Category", Category.Unit)]
 public sealed class DynamoDbGrainStorageOptionsTests
 {
     [Theory]

@@ -13,6 +13,7 @@ namespace Kbl.Tests.Storage;
 /// directory does not exist beforehand. Each provider instance has its own service container, as it
 /// would in its own silo process.
 /// </summary>
+[Trait("Category", Category.Unit)]
 public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposable
 {
     private readonly string _directory = Path.Combine(Path.GetTempPath(), "kbl-sqlite-tests-" + Guid.NewGuid().ToString("N"));

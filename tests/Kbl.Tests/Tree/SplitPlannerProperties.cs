@@ -5,6 +5,7 @@ using Kbl.Tree;
 
 namespace Kbl.Tests.Tree;
 
+[Trait("Category", Category.Unit)]
 public sealed class SplitPlannerProperties
 {
     /// <summary>Distinct keys in order, each with a weight (record bytes or hits).</summary>

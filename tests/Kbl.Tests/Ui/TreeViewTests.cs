@@ -11,6 +11,7 @@ namespace Kbl.Tests.Ui;
 /// The living tree view at <c>/ui</c> in a real browser (Debian's chromium driven by Playwright) against a real silo
 /// process: what the API says about a colony's tree is what the page shows.
 /// </summary>
+[Trait("Category", Category.Browser)]
 public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClassFixture<TreeViewTests.SiloAndBrowser>, IAsyncLifetime
 {
     private HttpClient Http => fixture.Http;

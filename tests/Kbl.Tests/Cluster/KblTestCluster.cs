@@ -1,0 +1,62 @@
+using Kbl.Hosting;
+using Kbl.Persistence.Sqlite;
+using Kbl.Placement;
+using Kbl.Silo.Routing;
+using Kbl.Storage;
+using Orleans.TestingHost;
+
+namespace Kbl.Tests.Cluster;
+
+/// <summary>
+/// In-process silos sharing one SQLite metadata file, each with its own record store and stable name (<c>silo-0</c>,
+/// <c>silo-1</c>, …), as separate processes on one machine would be; a route cache on the cluster client. What the
+/// cluster fixtures share: each says how many silos it starts and how each is configured.
+/// </summary>
+public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
+{
+    public string Root { get; } = Path.Combine(Path.GetTempPath(), $"kbl-{name}-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public ColonyRouter Router { get; private set; } = null!;
+
+    public IGrainFactory Grains => Cluster.Client;
+
+    /// <summary>The number the test host gives a silo (<c>Silo_2</c> → 2); silos started later count on.</summary>
+    public static int Index(string testSiloName) =>
+        int.TryParse(new string([.. testSiloName.Reverse().TakeWhile(char.IsAsciiDigit).Reverse()]), out var i) ? i : 0;
+
+    /// <summary>The stable name (<c>Kbl:SiloName</c>) of a test silo: <c>silo-{index}</c>.</summary>
+    public static string StableName(string testSiloName) => $"silo-{Index(testSiloName)}";
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        var metadata = Path.Combine(Root, "meta.db");
+        builder.ConfigureSilo((options, silo) =>
+        {
+            var index = Index(options.SiloName);
+            var (kbl, placement) = Configure(index, new KblOptions { DataPath = Path.Combine(Root, $"silo-{index}"), SiloName = $"silo-{index}" });
+            silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = metadata);
+            silo.AddKblGrains(kbl, placement);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+        Router = new ColonyRouter(Cluster.Client);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        try
+        {
+            Directory.Delete(Root, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    /// <summary>The options of silo <paramref name="index"/>, given its data path and stable name already set.</summary>
+    protected abstract (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options);
+}
