@@ -126,7 +126,13 @@ public static class KblSiloExtensions
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024);
+
+            // The colony a gRPC request names is inside its message: checked there against the caller's grants.
+            o.Interceptors.Add<ColonyGrantInterceptor>();
         });
+
+        // JWT bearer tokens beside the static one (Kbl:Auth:Jwt); BearerTokenMiddleware is still the one door.
+        builder.Services.AddKblJwt(settings.Auth);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // A safety net only: the gateway measures bodies itself and answers 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC) with a message.
@@ -148,7 +154,7 @@ public static class KblSiloExtensions
         app.MapKblHttpApi();
         app.MapKblHealth();
         app.MapKblTreeView();
-        app.MapOrleansDashboard(routePrefix: "/dashboard").WithMetadata(BrowserEntry.Instance);
+        app.MapOrleansDashboard(routePrefix: "/dashboard").WithMetadata(BrowserEntry.Instance, ClusterAdmin.Instance);
         if (app.Services.GetRequiredService<KblSettings>().Telemetry.Prometheus)
         {
             app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
