@@ -11,8 +11,20 @@ public sealed class KblClusterOptions
     /// </summary>
     public ClusterMode Mode { get; set; } = ClusterMode.Localhost;
 
-    /// <summary>With <c>Mode=redis</c>: a StackExchange.Redis connection string (<c>redis:6379</c>).</summary>
+    /// <summary>
+    /// With <c>Mode=redis</c>: a StackExchange.Redis connection string (<c>redis:6379</c>; with AUTH and TLS
+    /// <c>redis:6379,ssl=true,password=…</c>). It holds a password, so it is never logged.
+    /// </summary>
     public string Redis { get; set; } = "";
+
+    /// <summary>
+    /// With <c>ssl=true</c> in <see cref="Redis"/>: a PEM file of the authority that issued Redis's certificate, when it
+    /// is not one the system trusts (a self-managed Redis). Empty: the system's trust store.
+    /// </summary>
+    public string RedisCaPath { get; set; } = "";
+
+    /// <summary>TLS between silos (<c>Kbl:Cluster:Tls:*</c>): off unless a certificate is named.</summary>
+    public KblClusterTlsOptions Tls { get; set; } = new();
 
     /// <summary>
     /// Run under Kubernetes (Orleans' Kubernetes hosting: silo name, address and cluster ids from the pod).

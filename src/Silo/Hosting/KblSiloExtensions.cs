@@ -11,7 +11,6 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Orleans.Configuration;
 using Orleans.Dashboard;
-using StackExchange.Redis;
 
 namespace Kbl.Silo.Hosting;
 
@@ -19,8 +18,8 @@ public static class KblSiloExtensions
 {
     /// <summary>
     /// The silo: Orleans with localhost clustering (processes on one machine, membership kept by the primary) or
-    /// Redis clustering (any silo may die), Kubernetes hosting when in a pod, the metadata storage, the KBL grains
-    /// and the Orleans dashboard.
+    /// Redis clustering (any silo may die; AUTH and TLS from its connection string), Kubernetes hosting when in a pod,
+    /// TLS between silos when configured, the metadata storage, the KBL grains and the Orleans dashboard.
     /// </summary>
     public static KblSettings AddKblSilo(this WebApplicationBuilder builder)
     {
@@ -30,7 +29,7 @@ public static class KblSiloExtensions
         {
             if (cluster.Mode == ClusterMode.Redis)
             {
-                silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(cluster.Redis));
+                silo.UseRedisClustering(o => o.ConfigurationOptions = RedisConnection.Options(cluster));
                 silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
                 if (!settings.Kubernetes)
                 {
@@ -55,6 +54,9 @@ public static class KblSiloExtensions
             {
                 silo.UseKubernetesHosting();
             }
+
+            // Mutual TLS on the silo and client gateway ports when Kbl:Cluster:Tls names a certificate.
+            SiloTls.Configure(silo, cluster.Tls);
 
             silo.Configure<SiloOptions>(o => o.SiloName = settings.Kbl.SiloName);
             if (settings.Storage.Mode == StorageMode.DynamoDb)
@@ -124,7 +126,13 @@ public static class KblSiloExtensions
         builder.Services.AddGrpc(o =>
         {
             o.MaxReceiveMessageSize = settings.Gateway.MaxValueBytes + (64 * 1024);
+
+            // The colony a gRPC request names is inside its message: checked there against the caller's grants.
+            o.Interceptors.Add<ColonyGrantInterceptor>();
         });
+
+        // JWT bearer tokens beside the static one (Kbl:Auth:Jwt); BearerTokenMiddleware is still the one door.
+        builder.Services.AddKblJwt(settings.Auth);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // A safety net only: the gateway measures bodies itself and answers 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC) with a message.
@@ -146,7 +154,7 @@ public static class KblSiloExtensions
         app.MapKblHttpApi();
         app.MapKblHealth();
         app.MapKblTreeView();
-        app.MapOrleansDashboard(routePrefix: "/dashboard").WithMetadata(BrowserEntry.Instance);
+        app.MapOrleansDashboard(routePrefix: "/dashboard").WithMetadata(BrowserEntry.Instance, ClusterAdmin.Instance);
         if (app.Services.GetRequiredService<KblSettings>().Telemetry.Prometheus)
         {
             app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();

@@ -3,22 +3,36 @@ using System.Net.Sockets;
 
 namespace Kbl.Tests.Process;
 
-/// <summary>A real redis-server (Debian's package, installed by the test script) on a free loopback port.</summary>
-public sealed class RedisServer : IAsyncDisposable
+/// <summary>
+/// A real redis-server (Debian's package, installed by the test script) on a free loopback port; with
+/// <c>password</c> it requires AUTH (<c>--requirepass</c>), with <c>tls</c> it speaks only TLS on that port
+/// (<c>--tls-port</c>, the plaintext port off), with the certificate and key files given.
+/// </summary>
+public sealed class RedisServer(string? password = null, (string Certificate, string Key)? tls = null) : IAsyncDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "kbl-redis-" + Guid.NewGuid().ToString("N")[..8]);
     private System.Diagnostics.Process? _process;
 
     public int Port { get; private set; }
 
-    public string ConnectionString => $"127.0.0.1:{Port}";
+    /// <summary>The StackExchange.Redis connection string, with the password and <c>ssl=true</c> when the server wants them.</summary>
+    public string ConnectionString => $"127.0.0.1:{Port}" + (password is null ? "" : $",password={password}") + (tls is null ? "" : ",ssl=true");
 
     public async Task StartAsync()
     {
         Directory.CreateDirectory(_dir);
         Port = SiloProcess.FreePort();
         var start = new ProcessStartInfo("redis-server") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "--bind", "127.0.0.1", "--port", Port.ToString(), "--save", "", "--appendonly", "no", "--dir", _dir })
+        var arguments = new List<string> { "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dir };
+        arguments.AddRange(tls is { } files
+            ? ["--port", "0", "--tls-port", Port.ToString(), "--tls-cert-file", files.Certificate, "--tls-key-file", files.Key, "--tls-auth-clients", "no"]
+            : ["--port", Port.ToString()]);
+        if (password is not null)
+        {
+            arguments.AddRange(["--requirepass", password]);
+        }
+
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }

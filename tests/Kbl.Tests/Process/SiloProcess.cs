@@ -54,6 +54,51 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <param name="primaryIsItself">Name this silo's own port as the primary's (the other way to make it the primary).</param>
     public async Task StartAsync(int primarySiloPort = 0, bool primaryIsItself = false)
     {
+        Begin(primarySiloPort, primaryIsItself);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            if (_process!.HasExited)
+            {
+                throw new InvalidOperationException($"the silo exited with {_process.ExitCode} before it was ready:\n{Output}");
+            }
+
+            if (await IsReadyAsync(http))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the silo was not ready within a minute:\n{Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Whether the silo answers <c>/readyz</c> with 200 now.</summary>
+    public async Task<bool> IsReadyAsync(HttpClient? client = null)
+    {
+        using var own = client is null ? new HttpClient { Timeout = TimeSpan.FromSeconds(5) } : null;
+        try
+        {
+            return (await (client ?? own!).GetAsync(new Uri(HttpAddress, "/readyz"))).IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+        catch (TaskCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Starts the silo on fresh ports without waiting for it to be ready (for a silo that is meant not to get there).</summary>
+    public void Begin(int primarySiloPort = 0, bool primaryIsItself = false)
+    {
         (HttpPort, GrpcPort, SiloPort) = (FreePort(), FreePort(), FreePort());
         primarySiloPort = primaryIsItself ? SiloPort : primarySiloPort;
         var arguments = new Dictionary<string, string>
@@ -73,36 +118,6 @@ public sealed class SiloProcess : IAsyncDisposable
         }
 
         _process = Launch(arguments.Select(a => $"--{a.Key}={a.Value}"));
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (true)
-        {
-            if (_process.HasExited)
-            {
-                throw new InvalidOperationException($"the silo exited with {_process.ExitCode} before it was ready:\n{Output}");
-            }
-
-            try
-            {
-                if ((await http.GetAsync(new Uri(HttpAddress, "/readyz"))).IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException)
-            {
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"the silo was not ready within a minute:\n{Output}");
-            }
-
-            await Task.Delay(100);
-        }
     }
 
     /// <summary>Runs the silo with <paramref name="arguments"/> to its exit (for configuration errors).</summary>
