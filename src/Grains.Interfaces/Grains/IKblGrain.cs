@@ -34,14 +34,22 @@ public interface IKblGrain : IGrainWithStringKey
     [Alias("Delete")]
     Task<WriteResult> Delete(byte[] key, Precondition condition);
 
-    /// <summary>Up to <paramref name="limit"/> records from <paramref name="from"/> (after it when <paramref name="exclusive"/>) to <paramref name="to"/>.</summary>
-    [Alias("Scan")]
-    Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, int limit);
+    /// <summary>
+    /// A page of the records from <paramref name="from"/> (after it when <paramref name="exclusive"/>) to
+    /// <paramref name="to"/>, within <paramref name="bounds"/> (records and bytes).
+    /// </summary>
+    [Alias("ScanPage")]
+    Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, PageBounds bounds, CancellationToken cancellationToken = default);
 
     // ---- subtree operations (any role: self-similar recursion) ----
 
-    [Alias("Aggregate")]
-    Task<AggregatePartial> Aggregate(AggregateQuery query);
+    /// <summary>
+    /// The partial aggregate of this subtree. An interior KBL answers for its whole subtree; a leaf answers one page
+    /// per call, a turn each (<see cref="AggregatePartial.Resume"/>: ask again from there), so writes to it go on
+    /// between pages. A cancelled call stops at the next page.
+    /// </summary>
+    [Alias("AggregatePaged")]
+    Task<AggregatePartial> Aggregate(AggregateQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// This KBL and <paramref name="levels"/> levels below it; deeper subtrees are collapsed into their roll-up,

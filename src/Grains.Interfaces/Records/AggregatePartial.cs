@@ -2,7 +2,9 @@ namespace Kbl.Records;
 
 /// <summary>
 /// What one subtree computed over its own records. Partials combine associatively, so a parent adds its
-/// children's partials and only these few numbers travel, never the records.
+/// children's partials and only these few numbers travel, never the records. A leaf computes its partial in pages,
+/// one turn each (so writes to it go on between them): <see cref="Resume"/> is the key its next page starts at,
+/// null once it has covered its range; it counts itself in <see cref="Leaves"/> on its last page.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.AggregatePartial")]
 public sealed record AggregatePartial(
@@ -14,10 +16,12 @@ public sealed record AggregatePartial(
     [property: Id(5)] long Skipped,
     [property: Id(6)] int Leaves,
     [property: Id(7)] KblStatus Status = KblStatus.Ok,
-    [property: Id(8)] string? Message = null)
+    [property: Id(8)] string? Message = null,
+    [property: Id(9)] byte[]? Resume = null)
 {
     public static AggregatePartial Empty { get; } = new(0, 0, 0, null, null, 0, 0);
 
+    /// <summary>The sum of two partials (with no <see cref="Resume"/>: a sum is over whole pages).</summary>
     public AggregatePartial Combine(AggregatePartial other) => new(
         Records + other.Records,
         Numeric + other.Numeric,

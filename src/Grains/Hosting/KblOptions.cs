@@ -26,4 +26,10 @@ public sealed class KblOptions
     /// in the page cache) but not a machine crash.
     /// </summary>
     public bool SyncWrites { get; set; }
+
+    /// <summary>
+    /// The most records a leaf aggregates in one turn (and at most 4 MiB of them): an aggregate over a large leaf
+    /// goes in pages, and the leaf's writes go on between them.
+    /// </summary>
+    public int AggregatePageRecords { get; set; } = 4096;
 }

@@ -9,26 +9,37 @@ namespace Kbl.Tree;
 // children's partial results; the tree view is built the same way.
 public sealed partial class KblGrain
 {
-    public async Task<AggregatePartial> Aggregate(AggregateQuery query)
+    public async Task<AggregatePartial> Aggregate(AggregateQuery query, CancellationToken cancellationToken)
     {
         if (_presence == Presence.Displaced)
         {
             return AggregatePartial.Empty with { Status = KblStatus.Unavailable, Message = Refuse(query.From)!.Message };
         }
 
+        if (_presence == Presence.Relocated)
+        {
+            return AggregatePartial.Empty with { Status = KblStatus.Moved }; // its records are on its new silo now: ask it there
+        }
+
         switch (State.Role)
         {
             case KblRole.Leaf:
+                // One page per turn: the writes queued for this leaf go in between pages, and a cancelled query
+                // stops at the next one (its caller asks for no more).
                 _meter.Touch(time.GetUtcNow());
+                metrics.AggregatePage(_colony);
                 var from = KeyOrder.Compare(query.From, State.Range.Lo) > 0 ? query.From : State.Range.Lo;
                 var to = State.Range.Hi is null || (query.To is not null && KeyOrder.Compare(query.To, State.Range.Hi) < 0) ? query.To : State.Range.Hi;
+                var page = new PageBounds(options.Value.AggregatePageRecords, PageBounds.TransferBytes);
                 return to is not null && KeyOrder.Compare(from, to) >= 0
                     ? AggregatePartial.Empty with { Leaves = 1 }
-                    : AggregateEvaluator.Evaluate(store.Scan(_colony, from, exclusive: false, to), query);
+                    : AggregateEvaluator.Evaluate(store.Scan(_colony, from, exclusive: false, to), query, page, cancellationToken);
             case KblRole.Interior:
+                // Each child's whole partial, page by page, the children in parallel. The subtree keeps its shape
+                // meanwhile: its divisions and merges wait for this turn.
                 var parts = await Task.WhenAll(State.Children
                     .Where(c => c.Range.Overlaps(query.From, query.To))
-                    .Select(c => Kbl<IKblGrain>(c.Path).Aggregate(query)));
+                    .Select(c => AggregatePages.Collect(Kbl<IKblGrain>(c.Path).Aggregate, query, cancellationToken)));
                 return parts.Aggregate(AggregatePartial.Empty, (a, b) => a.Combine(b));
             case KblRole.None when IsRoot:
                 return AggregatePartial.Empty with { Status = KblStatus.NoColony, Message = $"colony '{_colony}' does not exist" };

@@ -71,7 +71,7 @@ public sealed partial class KblGrain
             var exclusive = false;
             while (true)
             {
-                var page = await Child(child.Path).Export(from, exclusive, TransferBatch);
+                var page = await Child(child.Path).Export(from, exclusive, PageBounds.Transfer.Records);
                 if (page.Count == 0)
                 {
                     break;
@@ -124,7 +124,8 @@ public sealed partial class KblGrain
             throw new InvalidOperationException($"KBL {_id} is {State.Role}; only a retired KBL hands over its records.");
         }
 
-        IReadOnlyList<StoredRecord> page = [.. store.Scan(_colony, from, exclusive, State.Range.Hi).Take(limit)];
+        // Bounded by bytes too: a page of large values stays well under Orleans' message limit.
+        IReadOnlyList<StoredRecord> page = new PageBounds(limit, PageBounds.TransferBytes).Take(store.Scan(_colony, from, exclusive, State.Range.Hi)).Records;
         return Task.FromResult(page);
     }
 

@@ -1,5 +1,6 @@
 using Kbl.Grains;
 using Kbl.Placement;
+using Kbl.Records;
 using Orleans.Runtime.Placement;
 
 namespace Kbl.Tree;
@@ -74,10 +75,10 @@ public sealed partial class KblGrain
         {
             var agent = GrainFactory.GetGrain<ISiloAgentGrain>(to);
             await agent.BeginImport(_colony, State.Range);
-            foreach (var batch in store.Scan(_colony, State.Range.Lo, exclusive: false, State.Range.Hi).Chunk(TransferBatch))
+            foreach (var batch in PageBounds.Transfer.Pages(store.Scan(_colony, State.Range.Lo, exclusive: false, State.Range.Hi)))
             {
                 await agent.Import(_colony, batch);
-                moved += batch.Length;
+                moved += batch.Count;
             }
 
             await agent.EndImport(_id, _clock);

@@ -25,7 +25,7 @@ public sealed partial class KblGrain
 
     public Task<WriteResult> Delete(byte[] key, Precondition condition) => Write(key, null, condition);
 
-    public Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, int limit)
+    public Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, PageBounds bounds, CancellationToken cancellationToken)
     {
         if (Refuse(from) is { } refusal)
         {
@@ -34,8 +34,8 @@ public sealed partial class KblGrain
 
         _meter.Touch(time.GetUtcNow());
         var end = State.Range.Hi is null || (to is not null && KeyOrder.Compare(to, State.Range.Hi) < 0) ? to : State.Range.Hi;
-        var records = store.Scan(_colony, from, exclusive, end).Take(limit).ToList();
-        return Task.FromResult(new ScanPage(KblStatus.Ok, records, State.Range.Hi, null));
+        var (records, truncated) = bounds.Take(store.Scan(_colony, from, exclusive, end), cancellationToken);
+        return Task.FromResult(new ScanPage(KblStatus.Ok, records, State.Range.Hi, null, Truncated: truncated));
     }
 
     /// <summary>A put (<paramref name="value"/> set) or delete: checks the condition, takes a version, writes, and asks to divide when the shard outgrew its genome.</summary>

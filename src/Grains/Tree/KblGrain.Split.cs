@@ -384,7 +384,7 @@ public sealed partial class KblGrain
         {
             foreach (var (kbl, reply) in births.Where(b => !b.Reply.Committed && b.Reply.Silo != silo.Name))
             {
-                foreach (var batch in store.Scan(_colony, kbl.Range.Lo, exclusive: false, kbl.Range.Hi).Chunk(TransferBatch))
+                foreach (var batch in PageBounds.Transfer.Pages(store.Scan(_colony, kbl.Range.Lo, exclusive: false, kbl.Range.Hi)))
                 {
                     await Child(kbl.Path).Import(batch);
                 }

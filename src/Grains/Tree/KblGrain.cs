@@ -35,9 +35,6 @@ public sealed partial class KblGrain(
     TimeProvider time,
     ILogger<KblGrain> logger) : Grain, IKblGrain, IKblTreeGrain, IKblPlacementGrain, ILocalKbl
 {
-    /// <summary>Records per call when a shard's records travel between silos (splits, merges, moves).</summary>
-    private const int TransferBatch = 512;
-
     private string _colony = "";
     private string _path = "";
     private string _id = "";

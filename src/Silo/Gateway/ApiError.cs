@@ -7,5 +7,6 @@ public enum ApiError
     NotFound = 404,
     PreconditionFailed = 412,
     TooLarge = 413,
+    TooManyRequests = 429,
     Unavailable = 503,
 }

@@ -4,4 +4,7 @@ namespace Kbl.Silo.Gateway;
 public sealed class ApiException(ApiError kind, string message) : Exception(message)
 {
     public ApiError Kind { get; } = kind;
+
+    /// <summary>For <see cref="ApiError.TooManyRequests"/>: when the client may try again (HTTP <c>Retry-After</c>).</summary>
+    public TimeSpan? RetryAfter { get; init; }
 }

@@ -11,10 +11,11 @@ namespace Kbl.Silo.Gateway;
 
 /// <summary>
 /// What the HTTP and gRPC surfaces share: input checks (every refusal is an <see cref="ApiException"/> with a
-/// message, and changes nothing), routing through the <see cref="ColonyRouter"/>, and KBL answers turned into
-/// API outcomes.
+/// message, and changes nothing), each colony's quota (<see cref="ColonyQuotas"/>), routing through the
+/// <see cref="ColonyRouter"/>, and KBL answers turned into API outcomes. Every call that reads a range takes the
+/// caller's cancellation (an abandoned HTTP request, a cancelled gRPC call) down to the grains.
 /// </summary>
-public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOptions<KblGatewayOptions> options)
+public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOptions<KblGatewayOptions> options, ColonyQuotas quotas)
 {
     public const int MaxKeyBytes = 1024;
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
@@ -23,7 +24,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
 
     public async Task<(Genome Genome, bool Created)> PutColony(string colony, ReadOnlyMemory<byte> genomeJson)
     {
-        CheckColony(colony);
+        Admit(colony);
         var current = await router.Root(colony).GetGenome();
         var json = genomeJson.IsEmpty ? "{}"u8.ToArray() : genomeJson.ToArray();
         if (!GenomeJson.TryParse(json, current ?? Genome.Default, out var genome, out var error))
@@ -36,7 +37,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
 
     public async Task<Genome> GetColony(string colony)
     {
-        CheckColony(colony);
+        Admit(colony);
         return await router.Root(colony).GetGenome() ?? throw NoColony(colony);
     }
 
@@ -44,7 +45,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
 
     public async Task<StoredRecord> Get(string colony, byte[] key)
     {
-        CheckColony(colony);
+        Admit(colony);
         var result = Check(await router.Send(colony, key, g => g.Get(key)));
         return result.Status == KblStatus.NotFound
             ? throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no record '{KeyOrder.Display(key)}'")
@@ -55,22 +56,38 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
     {
         CheckColony(colony);
         CheckValue(value.Length);
+        quotas.Take(colony);
         return Written(await router.Send(colony, key, g => g.Put(key, value, condition)), colony, key);
     }
 
     public async Task<long> Delete(string colony, byte[] key, Precondition condition)
     {
-        CheckColony(colony);
+        Admit(colony);
         return Written(await router.Send(colony, key, g => g.Delete(key, condition)), colony, key);
     }
 
-    public IAsyncEnumerable<StoredRecord> Scan(string colony, byte[] from, bool exclusive, byte[]? to, int limit, CancellationToken cancellationToken)
+    /// <summary>A page of an HTTP scan: at most <paramref name="limit"/> records and <c>MaxScanPageBytes</c> bytes.</summary>
+    public async Task<RecordPage> ScanPage(string colony, byte[] from, bool exclusive, byte[]? to, int limit, CancellationToken cancellationToken)
     {
-        CheckColony(colony);
+        Admit(colony);
+        try
+        {
+            return await router.Page(colony, from, exclusive, to, new PageBounds(limit, Options.MaxScanPageBytes), cancellationToken);
+        }
+        catch (KblStatusException e)
+        {
+            throw Refusal(colony, e);
+        }
+    }
+
+    /// <summary>The records of a gRPC scan, streamed, at most <paramref name="limit"/>; read in leaf pages of <c>MaxScanPage</c> records or <c>MaxScanPageBytes</c>.</summary>
+    public IAsyncEnumerable<StoredRecord> Scan(string colony, byte[] from, bool exclusive, byte[]? to, long limit, CancellationToken cancellationToken)
+    {
+        Admit(colony);
         return ScanChecked(colony, from, exclusive, to, limit, cancellationToken);
     }
 
-    public async Task<AggregatePartial> Aggregate(string colony, AggregateQuery query)
+    public async Task<AggregatePartial> Aggregate(string colony, AggregateQuery query, CancellationToken cancellationToken = default)
     {
         CheckColony(colony);
         if (query.Op != AggregateOp.Count && string.IsNullOrEmpty(query.Field))
@@ -78,27 +95,20 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
             throw new ApiException(ApiError.BadRequest, $"aggregate '{query.Op.ToString().ToLowerInvariant()}' needs a 'field'");
         }
 
-        for (var attempt = 0; ; attempt++)
+        quotas.Take(colony);
+        var result = await router.Aggregate(colony, query, cancellationToken);
+        return result.Status switch
         {
-            var result = await router.Root(colony).Aggregate(query);
-            switch (result.Status)
-            {
-                case KblStatus.Ok:
-                    return result;
-                case KblStatus.NoColony:
-                    throw NoColony(colony);
-                case KblStatus.Moved when attempt < 8:
-                    continue; // a subtree changed shape under the query: ask again
-                default:
-                    throw new ApiException(ApiError.Unavailable, result.Message ?? "part of the colony is changing shape; retry");
-            }
-        }
+            KblStatus.Ok => result,
+            KblStatus.NoColony => throw NoColony(colony),
+            _ => throw new ApiException(ApiError.Unavailable, result.Message ?? "part of the colony is changing shape; retry"),
+        };
     }
 
     /// <summary>The colony's tree: <paramref name="levels"/> below the root (deeper subtrees collapsed), and the hot path when asked.</summary>
     public async Task<KblView> Tree(string colony, int levels = int.MaxValue, bool hotPath = false)
     {
-        CheckColony(colony);
+        Admit(colony);
         if (levels < 0)
         {
             throw new ApiException(ApiError.BadRequest, $"depth {levels} must be 0 or more");
@@ -160,10 +170,18 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         }
     }
 
-    private async IAsyncEnumerable<StoredRecord> ScanChecked(
-        string colony, byte[] from, bool exclusive, byte[]? to, int limit, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Checks the colony's name, then takes a request from its quota.</summary>
+    private void Admit(string colony)
     {
-        var records = router.Scan(colony, from, exclusive, to, limit, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        CheckColony(colony);
+        quotas.Take(colony);
+    }
+
+    private async IAsyncEnumerable<StoredRecord> ScanChecked(
+        string colony, byte[] from, bool exclusive, byte[]? to, long limit, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var page = new PageBounds(Options.MaxScanPage, Options.MaxScanPageBytes);
+        var records = router.Scan(colony, from, exclusive, to, limit, page, cancellationToken).GetAsyncEnumerator(cancellationToken);
         try
         {
             while (true)
@@ -177,7 +195,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
                 }
                 catch (KblStatusException e)
                 {
-                    throw e.Status == KblStatus.NoColony ? NoColony(colony) : new ApiException(ApiError.Unavailable, e.Message);
+                    throw Refusal(colony, e);
                 }
 
                 yield return records.Current;
@@ -188,6 +206,9 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
             await records.DisposeAsync();
         }
     }
+
+    private static ApiException Refusal(string colony, KblStatusException e) =>
+        e.Status == KblStatus.NoColony ? NoColony(colony) : new ApiException(ApiError.Unavailable, e.Message);
 
     private static T Check<T>(T reply)
         where T : IKblReply => reply.Status switch

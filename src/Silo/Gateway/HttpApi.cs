@@ -14,7 +14,7 @@ public static class HttpApi
 
     public static IEndpointRouteBuilder MapKblHttpApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors);
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors).RequireRateLimiting(GatewayRateLimiting.Policy);
         v1.MapGet("/colonies", async (ColonyGateway gw) => Results.Ok(new { colonies = await gw.ListColonies() }));
         v1.MapPut("/colonies/{colony}", async (string colony, HttpRequest request, ColonyGateway gw) =>
         {
@@ -85,25 +85,21 @@ public static class HttpApi
             throw new ApiException(ApiError.BadRequest, $"limit must be a whole number from 1 to {gw.Options.MaxScanPage}");
         }
 
-        var from = query.TryGetValue("from", out var f) && f.ToString().Length > 0 ? ColonyGateway.Key(f.ToString()) : [];
-        var to = query.TryGetValue("to", out var t) && t.ToString().Length > 0 ? ColonyGateway.Key(t.ToString()) : null;
+        // Keys in the query string are read from the raw query, as path keys are: invalid UTF-8 is refused, not replaced.
+        var from = QueryBytes(request, "from") is { Length: > 0 } f ? ColonyGateway.Key(f) : [];
+        var to = QueryBytes(request, "to") is { Length: > 0 } t ? ColonyGateway.Key(t) : null;
         var exclusive = false;
-        if (query.TryGetValue("cursor", out var cursor) && cursor.ToString().Length > 0)
+        if (QueryBytes(request, "cursor") is { Length: > 0 } cursor)
         {
-            (from, exclusive) = (DecodeCursor(cursor.ToString()), true);
+            (from, exclusive) = (DecodeCursor(cursor), true);
         }
 
-        var records = new List<StoredRecord>(limit);
-        await foreach (var record in gw.Scan(colony, from, exclusive, to, limit, cancellationToken))
-        {
-            records.Add(record);
-        }
-
-        var next = records.Count == limit ? Base64Url(records[^1].Key) : null;
-        return Results.Ok(new { records = records.Select(ApiJson.Record), next });
+        var page = await gw.ScanPage(colony, from, exclusive, to, limit, cancellationToken);
+        var next = page.More && page.Records.Count > 0 ? Base64Url(page.Records[^1].Key) : null;
+        return Results.Ok(new { records = page.Records.Select(ApiJson.Record), next });
     }
 
-    private static async Task<IResult> Aggregate(string colony, HttpRequest request, ColonyGateway gw)
+    private static async Task<IResult> Aggregate(string colony, HttpRequest request, ColonyGateway gw, CancellationToken cancellationToken)
     {
         ColonyGateway.CheckColony(colony);
         var body = await ReadBody(request, 64 * 1024, gw);
@@ -117,7 +113,7 @@ public static class HttpApi
             throw new ApiException(ApiError.BadRequest, $"the aggregate request is not valid JSON: {e.Message}");
         }
 
-        return Results.Ok(ApiJson.Aggregate(query.Op, await gw.Aggregate(colony, query)));
+        return Results.Ok(ApiJson.Aggregate(query.Op, await gw.Aggregate(colony, query, cancellationToken)));
     }
 
     private static async Task<IResult> Move(string colony, string path, HttpRequest request, ColonyGateway gw, ClusterGateway cluster)
@@ -192,7 +188,34 @@ public static class HttpApi
         return ColonyGateway.Key(PercentDecode(encoded));
     }
 
-    private static byte[] PercentDecode(string s)
+    /// <summary>
+    /// The bytes of query parameter <paramref name="name"/> (its first occurrence, the name matched in any case),
+    /// percent-decoded from the raw query string with <c>+</c> as a space, as forms encode it; null when absent.
+    /// Unlike <see cref="HttpRequest.Query"/>, which turns invalid UTF-8 into U+FFFD, this keeps the bytes as sent,
+    /// so the key checks can refuse them.
+    /// </summary>
+    private static byte[]? QueryBytes(HttpRequest request, string name)
+    {
+        var raw = request.QueryString.Value;
+        if (string.IsNullOrEmpty(raw))
+        {
+            return null;
+        }
+
+        foreach (var pair in raw.TrimStart('?').Split('&'))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = equals < 0 ? pair : pair[..equals];
+            if (string.Equals(Uri.UnescapeDataString(key.Replace('+', ' ')), name, StringComparison.OrdinalIgnoreCase))
+            {
+                return equals < 0 ? [] : PercentDecode(pair[(equals + 1)..].Replace('+', ' '), $"query parameter '{name}'");
+            }
+        }
+
+        return null;
+    }
+
+    private static byte[] PercentDecode(string s, string what = "the key")
     {
         var bytes = new List<byte>(s.Length);
         for (var i = 0; i < s.Length; i++)
@@ -209,7 +232,7 @@ public static class HttpApi
             }
             else
             {
-                throw new ApiException(ApiError.BadRequest, "the key has a malformed percent-escape");
+                throw new ApiException(ApiError.BadRequest, $"{what} has a malformed percent-escape");
             }
         }
 
@@ -279,10 +302,11 @@ public static class HttpApi
 
     private static string Base64Url(byte[] key) => Convert.ToBase64String(key).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private static byte[] DecodeCursor(string cursor)
+    private static byte[] DecodeCursor(byte[] raw)
     {
         try
         {
+            var cursor = StrictAscii(raw);
             var b64 = cursor.Replace('-', '+').Replace('_', '/');
             return ColonyGateway.Key(Convert.FromBase64String(b64.PadRight(b64.Length + ((4 - (b64.Length % 4)) % 4), '=')));
         }
@@ -292,6 +316,9 @@ public static class HttpApi
         }
     }
 
+    /// <summary>A cursor is base64url text: ASCII only.</summary>
+    private static string StrictAscii(byte[] raw) => raw.All(b => b < 0x80) ? Encoding.ASCII.GetString(raw) : throw new FormatException("not ASCII");
+
     private static async ValueTask<object?> ApiErrors(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try
@@ -300,6 +327,11 @@ public static class HttpApi
         }
         catch (ApiException e)
         {
+            if (e.RetryAfter is { } after)
+            {
+                context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             return Results.Json(new { error = e.Message }, statusCode: (int)e.Kind);
         }
         catch (Exception e) when (ColonyGateway.Unavailable(e) is { } message)

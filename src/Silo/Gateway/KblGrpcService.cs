@@ -42,22 +42,30 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
 
     public override Task Scan(ScanRequest request, IServerStreamWriter<Api.V1.Record> responseStream, ServerCallContext context) => Guard(async () =>
     {
-        if (request.Limit < 0)
+        var max = gateway.Options.MaxScanStream;
+        if (request.Limit < 0 || request.Limit > max)
         {
-            throw new ApiException(ApiError.BadRequest, "limit must not be negative");
+            throw new ApiException(ApiError.BadRequest, $"limit {request.Limit} must be from 1 to {max} (Kbl:Gateway:MaxScanStream), or 0 for {max}; continue a longer scan with 'after'");
         }
 
-        var from = request.From.Length == 0 ? [] : ColonyGateway.Key(request.From);
-        var to = request.To.Length == 0 ? null : ColonyGateway.Key(request.To);
-        var limit = request.Limit == 0 ? int.MaxValue : request.Limit;
-        await foreach (var record in gateway.Scan(request.Colony, from, false, to, limit, context.CancellationToken))
+        if (request.From.Length > 0 && request.After.Length > 0)
         {
-            await responseStream.WriteAsync(new Api.V1.Record
-            {
-                Key = KeyOrder.Display(record.Key),
-                Value = ByteString.CopyFrom(record.Value),
-                Version = record.Version,
-            });
+            throw new ApiException(ApiError.BadRequest, "set 'from' or 'after', not both");
+        }
+
+        var (from, exclusive) = request.After.Length > 0 ? (ColonyGateway.Key(request.After), true) : (request.From.Length == 0 ? [] : ColonyGateway.Key(request.From), false);
+        var to = request.To.Length == 0 ? null : ColonyGateway.Key(request.To);
+        var limit = request.Limit == 0 ? max : request.Limit;
+        await foreach (var record in gateway.Scan(request.Colony, from, exclusive, to, limit, context.CancellationToken))
+        {
+            await responseStream.WriteAsync(
+                new Api.V1.Record
+                {
+                    Key = KeyOrder.Display(record.Key),
+                    Value = ByteString.CopyFrom(record.Value),
+                    Version = record.Version,
+                },
+                context.CancellationToken);
         }
 
         return true;
@@ -71,7 +79,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
             request.To.Length == 0 ? null : ColonyGateway.Key(request.To),
             op,
             request.Field.Length == 0 ? null : request.Field);
-        var partial = await gateway.Aggregate(request.Colony, query);
+        var partial = await gateway.Aggregate(request.Colony, query, context.CancellationToken);
         var reply = new AggregateReply
         {
             Op = request.Op,
@@ -95,7 +103,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
     });
 
     private static Precondition Condition(Condition? condition) =>
-        condition is null ? Precondition.None : new Precondition(condition.HasIfMatch ? condition.IfMatch : null, condition.IfNoneMatch);
+        condition is null ? Precondition.None : new Precondition(condition.HasIfMatch ? condition.IfMatch : null, condition.IfNoneMatch, condition.IfExists);
 
     private static async Task<T> Guard<T>(Func<Task<T>> call)
     {
@@ -111,7 +119,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
                     ApiError.NotFound => StatusCode.NotFound,
                     ApiError.PreconditionFailed => StatusCode.FailedPrecondition,
                     ApiError.Unavailable => StatusCode.Unavailable,
-                    ApiError.TooLarge => StatusCode.ResourceExhausted,
+                    ApiError.TooLarge or ApiError.TooManyRequests => StatusCode.ResourceExhausted,
                     _ => StatusCode.InvalidArgument,
                 },
                 e.Message));

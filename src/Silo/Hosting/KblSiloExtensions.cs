@@ -120,6 +120,7 @@ public static class KblSiloExtensions
         // ASP.NET Core's request log ("Request starting …") writes whole URLs at Information, and a browser opens
         // /ui and /dashboard with ?token=: keep that category at Warning so the token never reaches a log.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
+        builder.Services.AddKblRateLimiting(settings.Gateway);
         builder.Services.AddSingleton<ColonyRouter>();
         builder.Services.AddSingleton<ColonyGateway>();
         builder.Services.AddSingleton<ClusterGateway>();
@@ -150,7 +151,8 @@ public static class KblSiloExtensions
     {
         var grpcPort = app.Services.GetRequiredService<IOptions<KblGatewayOptions>>().Value.GrpcPort;
         app.UseMiddleware<BearerTokenMiddleware>();
-        app.MapGrpcService<KblGrpcService>().RequireHost($"*:{grpcPort}");
+        app.UseRateLimiter();
+        app.MapGrpcService<KblGrpcService>().RequireHost($"*:{grpcPort}").RequireRateLimiting(GatewayRateLimiting.Policy);
         app.MapKblHttpApi();
         app.MapKblHealth();
         app.MapKblTreeView();

@@ -16,7 +16,10 @@ namespace Kbl.Silo.Routing;
 public sealed class ColonyRouter(IGrainFactory grains)
 {
     private const int MaxHops = 512;
-    private const int ScanPage = 1000;
+
+    /// <summary>The leaf pages of a <see cref="Scan"/>: 1,000 records or 4 MiB.</summary>
+    public static readonly PageBounds DefaultPage = new(1000, PageBounds.TransferBytes);
+
     private readonly ConcurrentDictionary<string, RouteTable> _routes = new(StringComparer.Ordinal);
     private long _requests;
     private long _calls;
@@ -69,42 +72,82 @@ public sealed class ColonyRouter(IGrainFactory grains)
         throw new KblRoutingException($"no KBL of colony '{colony}' took key '{KeyOrder.Display(key)}' after {MaxHops} hops");
     }
 
-    /// <summary>Records of <c>[from, to)</c> in key order across leaf boundaries (after <paramref name="from"/> when exclusive).</summary>
-    public async IAsyncEnumerable<StoredRecord> Scan(
-        string colony, byte[] from, bool exclusive, byte[]? to, int limit, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>
+    /// One page of the records of <c>[from, to)</c> (after <paramref name="from"/> when exclusive) in key order,
+    /// across leaf boundaries, within <paramref name="bounds"/>: at most that many records and bytes (keys plus
+    /// values), but at least one record. <see cref="RecordPage.More"/>: the range may hold records after the page
+    /// (always so when a bound stopped it; false only when the scan reached the end of the range).
+    /// </summary>
+    public async Task<RecordPage> Page(
+        string colony, byte[] from, bool exclusive, byte[]? to, PageBounds bounds, CancellationToken cancellationToken = default)
     {
-        var remaining = limit;
-        while (remaining > 0)
+        var records = new List<StoredRecord>();
+        long bytes = 0;
+        while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var want = Math.Min(remaining, ScanPage);
+            var want = new PageBounds(bounds.Records - records.Count, bounds.Bytes - bytes, Started: records.Count > 0);
             var (cursor, cursorExclusive) = (from, exclusive);
-            var page = await Send(colony, cursor, g => g.Scan(cursor, cursorExclusive, to, want));
+            var page = await Send(colony, cursor, g => g.Scan(cursor, cursorExclusive, to, want, cancellationToken));
             if (page.Status != KblStatus.Ok)
             {
                 throw new KblStatusException(page.Status, page.Message ?? page.Status.ToString());
             }
 
-            foreach (var record in page.Records)
+            records.AddRange(page.Records);
+            bytes += page.Records.Sum(PageBounds.SizeOf);
+            if (page.Truncated)
+            {
+                return new RecordPage(records, More: true);
+            }
+
+            if (page.RangeEnd is null || (to is not null && KeyOrder.Compare(page.RangeEnd, to) >= 0))
+            {
+                return new RecordPage(records, More: false);
+            }
+
+            (from, exclusive) = (page.RangeEnd, false);
+            if (records.Count >= bounds.Records || bytes >= bounds.Bytes)
+            {
+                return new RecordPage(records, More: true); // full at a leaf's end: the next leaf may hold more
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records of <c>[from, to)</c> in key order across leaf boundaries (after <paramref name="from"/> when exclusive),
+    /// at most <paramref name="limit"/>, fetched in pages of <paramref name="page"/> (default: 1,000 records or 4 MiB).
+    /// </summary>
+    public async IAsyncEnumerable<StoredRecord> Scan(
+        string colony, byte[] from, bool exclusive, byte[]? to, long limit, PageBounds? page = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        page ??= DefaultPage;
+        var remaining = limit;
+        while (remaining > 0)
+        {
+            var next = await Page(colony, from, exclusive, to, page with { Records = (int)Math.Min(remaining, page.Records) }, cancellationToken);
+            foreach (var record in next.Records)
             {
                 yield return record;
             }
 
-            remaining -= page.Records.Count;
-            if (page.Records.Count == want)
-            {
-                (from, exclusive) = (page.Records[^1].Key, true);
-            }
-            else if (page.RangeEnd is null || (to is not null && KeyOrder.Compare(page.RangeEnd, to) >= 0))
+            remaining -= next.Records.Count;
+            if (!next.More || next.Records.Count == 0)
             {
                 yield break;
             }
-            else
-            {
-                (from, exclusive) = (page.RangeEnd, false);
-            }
+
+            (from, exclusive) = (next.Records[^1].Key, true);
         }
     }
+
+    /// <summary>
+    /// A colony's aggregate, from its root: an interior root answers for its whole tree; a root that is a leaf
+    /// answers a page per call and is asked again from where it stopped. Cancellation stops the work in the grains.
+    /// </summary>
+    public Task<AggregatePartial> Aggregate(string colony, AggregateQuery query, CancellationToken cancellationToken = default) =>
+        AggregatePages.Collect(Root(colony).Aggregate, query, cancellationToken);
 
     private IKblGrain Kbl(string colony, string path) => grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path));
 

@@ -3,6 +3,7 @@ using Kbl.Persistence.Sqlite;
 using Kbl.Placement;
 using Kbl.Silo.Routing;
 using Kbl.Storage;
+using Orleans.Configuration;
 using Orleans.TestingHost;
 
 namespace Kbl.Tests.Cluster;
@@ -10,10 +11,15 @@ namespace Kbl.Tests.Cluster;
 /// <summary>
 /// In-process silos sharing one SQLite metadata file, each with its own record store and stable name (<c>silo-0</c>,
 /// <c>silo-1</c>, …), as separate processes on one machine would be; a route cache on the cluster client. What the
-/// cluster fixtures share: each says how many silos it starts and how each is configured.
+/// cluster fixtures share: each says how many silos it starts and how each is configured. Messages between silos
+/// and to the client are limited to <see cref="MaxMessageBytes"/>, a sixth of Orleans' default, so a page of large
+/// values that is bounded by its record count only fails here as it would in production at 100 MB.
 /// </summary>
 public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
 {
+    /// <summary>The largest message body a silo or the client sends or takes (Orleans' <c>MaxMessageBodySize</c>).</summary>
+    public const int MaxMessageBytes = 16 * 1024 * 1024;
+
     public string Root { get; } = Path.Combine(Path.GetTempPath(), $"kbl-{name}-" + Guid.NewGuid().ToString("N")[..8]);
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
@@ -39,7 +45,9 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
             var (kbl, placement) = Configure(index, new KblOptions { DataPath = Path.Combine(Root, $"silo-{index}"), SiloName = $"silo-{index}" });
             silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = metadata);
             silo.AddKblGrains(kbl, placement);
+            silo.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes);
         });
+        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes));
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         Router = new ColonyRouter(Cluster.Client);

@@ -83,5 +83,58 @@ public sealed class GrpcApiTests(SiloProcessFixture fixture) : IDisposable
         Assert.Equal("v", (await Client.GetAsync(new GetRequest { Colony = "grpc-errors", Key = "k" })).Value.ToStringUtf8());
     }
 
+    [Fact]
+    public async Task A_condition_that_the_record_exists_is_the_If_Match_star_of_grpc()
+    {
+        await Client.PutColonyAsync(new PutColonyRequest { Colony = "grpc-exists" });
+        var exists = new Condition { IfExists = true };
+
+        var absent = await Assert.ThrowsAsync<RpcException>(() =>
+            Client.PutAsync(new PutRequest { Colony = "grpc-exists", Key = "k", Value = ByteString.CopyFromUtf8("v1"), Condition = exists }).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, absent.StatusCode);
+        Assert.Contains("does not exist", absent.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.NotFound, (await Assert.ThrowsAsync<RpcException>(() => Client.GetAsync(new GetRequest { Colony = "grpc-exists", Key = "k" }).ResponseAsync)).StatusCode);
+
+        var created = await Client.PutAsync(new PutRequest { Colony = "grpc-exists", Key = "k", Value = ByteString.CopyFromUtf8("v1") });
+        var replaced = await Client.PutAsync(new PutRequest { Colony = "grpc-exists", Key = "k", Value = ByteString.CopyFromUtf8("v2"), Condition = exists });
+        Assert.True(replaced.Version > created.Version);
+        Assert.Equal("v2", (await Client.GetAsync(new GetRequest { Colony = "grpc-exists", Key = "k" })).Value.ToStringUtf8());
+
+        await Client.DeleteAsync(new DeleteRequest { Colony = "grpc-exists", Key = "k", Condition = exists });
+        var gone = await Assert.ThrowsAsync<RpcException>(() =>
+            Client.DeleteAsync(new DeleteRequest { Colony = "grpc-exists", Key = "k", Condition = exists }).ResponseAsync);
+        Assert.Equal(StatusCode.FailedPrecondition, gone.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_scan_streams_at_most_its_limit_and_continues_after_the_last_key()
+    {
+        await Client.PutColonyAsync(new PutColonyRequest { Colony = "grpc-limit", GenomeJson = "{\"splitKeys\":60,\"mergeKeys\":3}" });
+        var keys = Enumerable.Range(0, 250).Select(i => $"r{i:d3}").ToList();
+        foreach (var key in keys)
+        {
+            await Client.PutAsync(new PutRequest { Colony = "grpc-limit", Key = key, Value = ByteString.CopyFromUtf8(key) });
+        }
+
+        async Task<List<string>> Scan(ScanRequest request)
+        {
+            using var call = Client.Scan(request);
+            return await call.ResponseStream.ReadAllAsync().Select(r => r.Key).ToListAsync();
+        }
+
+        // limit 0 asks for the server's maximum (this silo's Kbl:Gateway:MaxScanStream is 200); 'after' continues.
+        var first = await Scan(new ScanRequest { Colony = "grpc-limit" });
+        Assert.Equal(keys.Take(200), first);
+        var rest = await Scan(new ScanRequest { Colony = "grpc-limit", After = first[^1] });
+        Assert.Equal(keys.Skip(200), rest);
+        Assert.Equal(keys.Skip(10).Take(5), await Scan(new ScanRequest { Colony = "grpc-limit", After = "r009", Limit = 5 }));
+
+        var tooMany = await Assert.ThrowsAsync<RpcException>(() => Scan(new ScanRequest { Colony = "grpc-limit", Limit = 201 }));
+        Assert.Equal(StatusCode.InvalidArgument, tooMany.StatusCode);
+        Assert.Contains("200", tooMany.Status.Detail, StringComparison.Ordinal);
+        var both = await Assert.ThrowsAsync<RpcException>(() => Scan(new ScanRequest { Colony = "grpc-limit", From = "r001", After = "r002" }));
+        Assert.Equal(StatusCode.InvalidArgument, both.StatusCode);
+    }
+
     public void Dispose() => _channel.Dispose();
 }

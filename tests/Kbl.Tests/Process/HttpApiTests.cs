@@ -102,6 +102,11 @@ public sealed class HttpApiTests(SiloProcessFixture fixture)
     [InlineData("GET", "/v1/colonies/no-such-colony/tree", null, 404, "does not exist")]
     [InlineData("POST", "/v1/colonies/no-such-colony/aggregate", "{\"op\":\"count\"}", 404, "does not exist")]
     [InlineData("GET", "/v1/colonies/bad-input/records/%FF", null, 400, "UTF-8")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?from=%FF", null, 400, "UTF-8")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?from=a&to=%C3%28", null, 400, "UTF-8")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?from=%E2%82", null, 400, "UTF-8")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?cursor=%FF%FE", null, 400, "cursor")]
+    [InlineData("GET", "/v1/colonies/bad-input/records?cursor=_w", null, 400, "UTF-8")]
     [InlineData("GET", "/v1/colonies/bad-input/records?limit=0", null, 400, "limit")]
     [InlineData("GET", "/v1/colonies/bad-input/records?limit=x", null, 400, "limit")]
     [InlineData("GET", "/v1/colonies/bad-input/records?cursor=***", null, 400, "cursor")]
@@ -132,6 +137,24 @@ public sealed class HttpApiTests(SiloProcessFixture fixture)
         Assert.Contains(message, error, StringComparison.OrdinalIgnoreCase);
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/ok-name")).StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/no-such-colony")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Query_string_keys_are_read_as_sent_so_a_key_in_any_script_scans()
+    {
+        await Http.PutAsync("/v1/colonies/http-utf8", JsonContent.Create(new { }));
+        foreach (var key in new[] { "a b", "a+b", "é", "日本", "z" })
+        {
+            (await Http.PutAsync($"/v1/colonies/http-utf8/records/{Uri.EscapeDataString(key)}", new StringContent("v"))).EnsureSuccessStatusCode();
+        }
+
+        async Task<List<string>> Keys(string query) =>
+            [.. (await Http.GetFromJsonAsync<JsonElement>($"/v1/colonies/http-utf8/records?{query}")).GetProperty("records").EnumerateArray().Select(r => r.GetProperty("key").GetString()!)];
+
+        // Keys in byte order: "a b" < "a+b" < "z" < "é" (C3 A9) < "日本" (E6 97 A5 …).
+        Assert.Equal(["z", "é"], await Keys("from=b&to=%E6%97%A5"));
+        Assert.Equal(["a b", "a+b"], await Keys("from=a+b&to=a%2Bc")); // '+' is a space, as forms send it; %2B a plus
+        Assert.Equal(["日本"], await Keys("FROM=%E6%97%A5"));
     }
 
     [Fact]

@@ -14,6 +14,8 @@ public sealed class SiloProcessFixture : IAsyncLifetime
         Silo = new SiloProcess(_data, settings: new Dictionary<string, string>
         {
             ["Kbl:Gateway:MaxValueBytes"] = "65536",
+            // gRPC scans stream at most 200 records a call (GrpcApiTests continues one with 'after').
+            ["Kbl:Gateway:MaxScanStream"] = "200",
             // Plans only: what the plan shows is then what these tests put there (LocalProvisioningTests runs the loop).
             ["Kbl:Provisioning:Provider"] = "off",
         });

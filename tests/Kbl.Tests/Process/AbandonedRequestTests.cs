@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Kbl.Api.V1;
+
+namespace Kbl.Tests.Process;
+
+/// <summary>
+/// An aggregate its client abandons — an HTTP request whose connection closes, a cancelled gRPC call — stops in the
+/// silo: the colony's root, whose turn an aggregate holds, answers again long before the aggregate could have
+/// finished, and the leaves' page counter (<c>kbl_aggregate_pages_total</c> on <c>/metrics</c>) shows how far it got.
+/// The silo's leaves aggregate one record a turn (<c>Kbl:AggregatePageRecords=1</c>), so a whole aggregate of the
+/// colony takes one page per record.
+/// </summary>
+[Trait("Category", Category.Process)]
+public sealed partial class AbandonedRequestTests(AbandonedRequestTests.PagedSilo fixture) : IClassFixture<AbandonedRequestTests.PagedSilo>, IDisposable
+{
+    private readonly GrpcChannel _channel = GrpcChannel.ForAddress(fixture.Silo.GrpcAddress);
+
+    private HttpClient Http => fixture.Http;
+
+    [Theory]
+    [InlineData("http")]
+    [InlineData("grpc")]
+    public async Task An_abandoned_aggregate_stops_in_the_silo_and_frees_the_colony(string protocol)
+    {
+        var before = await Pages();
+        using var abandon = new CancellationTokenSource();
+        Task aggregate = protocol == "http"
+            ? Http.PostAsync($"/v1/colonies/{PagedSilo.Colony}/aggregate", JsonContent.Create(new { op = "count" }), abandon.Token)
+            : new ColonyService.ColonyServiceClient(_channel).AggregateAsync(new AggregateRequest { Colony = PagedSilo.Colony, Op = "count" }, cancellationToken: abandon.Token).ResponseAsync as Task;
+
+        // Once the leaves are paging, the client goes away.
+        var started = await Eventually.Until(Pages, p => p > before || aggregate.IsCompleted, TimeSpan.FromSeconds(30), "the aggregate's first pages");
+        Assert.False(aggregate.IsCompleted, $"the aggregate finished before it could be abandoned ({started - before} pages)");
+        await abandon.CancelAsync();
+        await Assert.ThrowsAnyAsync<Exception>(() => aggregate);
+
+        // The root answers again (an aggregate holds its turn until it ends), and by then the aggregate had run only
+        // part of its pages: it stopped, rather than running on for no one.
+        (await Http.GetAsync($"/v1/colonies/{PagedSilo.Colony}/tree?depth=0")).EnsureSuccessStatusCode();
+        var stopped = await Pages() - before;
+        Assert.True(stopped < PagedSilo.Records, $"the abandoned aggregate ran {stopped} of its {PagedSilo.Records} pages");
+
+        // The colony is whole and answers a complete aggregate.
+        var whole = await Http.PostAsync($"/v1/colonies/{PagedSilo.Colony}/aggregate", JsonContent.Create(new { op = "count" }));
+        whole.EnsureSuccessStatusCode();
+        Assert.Equal(PagedSilo.Records, (await whole.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("records").GetInt64());
+    }
+
+    public void Dispose() => _channel.Dispose();
+
+    /// <summary>The pages the colony's leaves have aggregated so far, from the silo's Prometheus metrics.</summary>
+    private async Task<long> Pages()
+    {
+        var metrics = await Http.GetStringAsync("/metrics");
+        return PageCounter().Matches(metrics)
+            .Where(m => m.Groups["labels"].Value.Contains($"colony=\"{PagedSilo.Colony}\"", StringComparison.Ordinal))
+            .Sum(m => (long)double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
+    }
+
+    [GeneratedRegex(@"^kbl_aggregate_pages_total\{(?<labels>[^}]*)\} (?<value>[0-9.e+]+)", RegexOptions.Multiline)]
+    private static partial Regex PageCounter();
+
+    /// <summary>
+    /// A silo whose leaves aggregate one record a turn, with colony <see cref="Colony"/>: <see cref="Records"/>
+    /// records under a root that has divided (so an aggregate holds the root's turn while its leaves page).
+    /// </summary>
+    public sealed class PagedSilo : IAsyncLifetime
+    {
+        public const string Colony = "abandoned";
+        public const int Records = 20_000;
+
+        private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-abandon-" + Guid.NewGuid().ToString("N")[..8]);
+
+        public SiloProcess Silo { get; private set; } = null!;
+
+        public HttpClient Http { get; private set; } = null!;
+
+        public async Task InitializeAsync()
+        {
+            Silo = new SiloProcess(_data, "paged-silo", new Dictionary<string, string>
+            {
+                ["Kbl:AggregatePageRecords"] = "1",
+                ["Kbl:Provisioning:Provider"] = "off",
+            });
+            await Silo.StartAsync();
+            Http = new HttpClient { BaseAddress = Silo.HttpAddress, Timeout = TimeSpan.FromMinutes(2) };
+            (await Http.PutAsync($"/v1/colonies/{Colony}", JsonContent.Create(new { splitKeys = Records / 2, mergeKeys = 1, fanOut = 2 }))).EnsureSuccessStatusCode();
+
+            using var channel = GrpcChannel.ForAddress(Silo.GrpcAddress);
+            var client = new ColonyService.ColonyServiceClient(channel);
+            await Parallel.ForEachAsync(Enumerable.Range(0, Records), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, ct) =>
+                await client.PutAsync(new PutRequest { Colony = Colony, Key = $"k{i:d5}", Value = ByteString.CopyFromUtf8("{}") }, cancellationToken: ct));
+            await Eventually.Until(
+                () => Http.GetStringAsync($"/v1/colonies/{Colony}/tree?depth=0"), t => t.Contains("\"interior\"", StringComparison.OrdinalIgnoreCase), TimeSpan.FromSeconds(60), "the root's division");
+        }
+
+        public async Task DisposeAsync()
+        {
+            Http.Dispose();
+            await Silo.DisposeAsync();
+            try
+            {
+                Directory.Delete(_data, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
