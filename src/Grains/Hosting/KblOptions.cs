@@ -26,4 +26,13 @@ public sealed class KblOptions
     /// in the page cache) but not a machine crash.
     /// </summary>
     public bool SyncWrites { get; set; }
+
+    /// <summary>
+    /// The most colonies the cluster holds (those being deleted count until they are gone); creating one more is
+    /// refused (HTTP 409). Read by the colony registry, on whichever silo it runs: set it alike on every silo.
+    /// </summary>
+    public int MaxColonies { get; set; } = 1000;
+
+    /// <summary>The largest <see cref="MaxColonies"/> accepted: the registry rewrites the whole list on every create.</summary>
+    public const int MaxColoniesLimit = 100_000;
 }

@@ -32,6 +32,11 @@ public sealed partial class KblOptionsValidator : IValidateOptions<KblOptions>
             return ValidateOptionsResult.Fail($"Kbl:FeedbackPeriod {options.FeedbackPeriod} must be between 00:00:00.050 and 01:00:00");
         }
 
+        if (options.MaxColonies is < 1 or > KblOptions.MaxColoniesLimit)
+        {
+            return ValidateOptionsResult.Fail($"Kbl:MaxColonies {options.MaxColonies} must be between 1 and {KblOptions.MaxColoniesLimit}");
+        }
+
         return ValidateOptionsResult.Success;
     }
 
