@@ -14,11 +14,11 @@ public static class KblPolicies
     public static readonly IReadOnlyList<string> GrainStateActions =
         ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"];
 
-    /// <summary>The silos' statements: their table, and sending desired states to the deployment queue.</summary>
+    /// <summary>The silos' statements: their table, and sending desired states to the deployment queue (checked at start: GetQueueAttributes).</summary>
     public static PolicyStatement[] Silo(string tableArn, string queueArn) =>
     [
         Allow("KblGrainStateTable", [.. GrainStateActions], [tableArn]),
-        Allow("KblDeploymentQueue", ["sqs:SendMessage"], [queueArn]),
+        Allow("KblDeploymentQueue", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [queueArn]),
     ];
 
     /// <summary>The Provisioner's statements for cluster <paramref name="clusterName"/>.</summary>
@@ -42,7 +42,7 @@ public static class KblPolicies
             Allow("KblPassNodeRole", ["iam:PassRole"], [nodeRoleArn], Equal("iam:PassedToService", "eks.amazonaws.com")),
             Allow("KblNodegroupServiceRole", ["iam:GetRole"], [serviceRole]),
             Allow("KblCreateNodegroupServiceRole", ["iam:CreateServiceLinkedRole"], [serviceRole], Equal("iam:AWSServiceName", "eks-nodegroup.amazonaws.com")),
-            Allow("KblDeploymentQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage"], [queueArn]),
+            Allow("KblDeploymentQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], [queueArn]),
         ];
     }
 

@@ -1,5 +1,6 @@
 using Kbl.Configuration;
 using Kbl.NodeGroups;
+using Kbl.NodeGroups.Queue;
 using Kbl.Provisioner;
 
 // The Provisioner: takes desired states from the deployment queue and reconciles the real node groups to the newest
@@ -26,6 +27,19 @@ builder.Services.AddSingleton(sp => QueueAndProviderFactory.Provider(options, sp
 builder.Services.AddHostedService<Reconciler>();
 builder.Services.AddHostedService<HealthEndpoint>();
 var host = builder.Build();
+if (host.Services.GetRequiredService<IDeploymentQueue>() is SqsDeploymentQueue queue)
+{
+    try
+    {
+        await queue.EnsureReachableAsync(TimeSpan.FromSeconds(20), CancellationToken.None);
+    }
+    catch (KblDependencyException e)
+    {
+        Console.Error.WriteLine($"kbl-provisioner: missing dependency: {e.Message}");
+        return KblDependencyException.ExitCode;
+    }
+}
+
 Console.WriteLine($"kbl-provisioner: provider {options.Provider.SettingName()}, queue {options.Queue.SettingName()}, cluster {options.ClusterUrl}");
 await host.RunAsync();
 return 0;

@@ -16,5 +16,16 @@ catch (KblConfigurationException e)
 app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(
     $"kbl: silo '{settings.Kbl.SiloName}' (node group {settings.Kbl.NodeGroup}) serving HTTP on {string.Join(", ", settings.Urls)}" +
     $" and gRPC on port {settings.Gateway.GrpcPort}; records in {Path.GetFullPath(settings.Kbl.DataPath)}"));
-await app.RunAsync();
+try
+{
+    await app.StartAsync();
+}
+catch (Exception e) when (StartupFailure.MissingDependency(e, settings) is { } missing)
+{
+    Console.Error.WriteLine($"kbl: missing dependency: {missing}");
+    return KblDependencyException.ExitCode;
+}
+
+await app.WaitForShutdownAsync();
+await app.DisposeAsync();
 return 0;

@@ -129,10 +129,10 @@ public sealed partial class KblStackTests(SynthesizedStack stack) : IClassFixtur
     public void The_silos_policy_is_what_their_code_calls_on_the_stacks_table_and_queue()
     {
         var statements = Statements("SiloRole");
-        var needed = CodeCalls.DynamoDb().Where(a => a != "dynamodb:CreateTable").Append("sqs:SendMessage");
+        var needed = CodeCalls.DynamoDb().Where(a => a != "dynamodb:CreateTable").Append("sqs:SendMessage").Append("sqs:GetQueueAttributes");
         Assert.Equal(needed.Order(StringComparer.Ordinal), statements.SelectMany(s => s.Actions).Order(StringComparer.Ordinal));
         Assert.Equal(GetAtt("AWS::DynamoDB::Table", "GrainState", "Arn"), Assert.Single(statements, s => s.Actions.All(a => a.StartsWith("dynamodb:", StringComparison.Ordinal))).Resources.Single());
-        Assert.Equal(GetAtt("AWS::SQS::Queue", "Deployments", "Arn"), Assert.Single(statements, s => s.Actions.SequenceEqual(["sqs:SendMessage"])).Resources.Single());
+        Assert.Equal(GetAtt("AWS::SQS::Queue", "Deployments", "Arn"), Assert.Single(statements, s => s.Actions.SequenceEqual(["sqs:SendMessage", "sqs:GetQueueAttributes"])).Resources.Single());
 
         // The cold tier has no reader or writer in the code yet, so no role may touch the bucket.
         Assert.Empty(CodeCalls.S3());

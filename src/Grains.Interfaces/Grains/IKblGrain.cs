@@ -23,6 +23,18 @@ public interface IKblGrain : IGrainWithStringKey
     [Alias("GetGenome")]
     Task<Genome?> GetGenome();
 
+    /// <summary>
+    /// Deletes the colony (root only): from this call on it refuses every request, then its whole tree is torn down
+    /// from the bottom — records, KBL states, demand — and its name is freed. Idempotent and resumable: a repeated
+    /// call (or the root's next activation or tick) continues an unfinished delete.
+    /// </summary>
+    [Alias("DeleteColony")]
+    Task<ColonyDeletion> DeleteColony();
+
+    /// <summary>Carries on the colony's unfinished delete (root only); does nothing when none is under way.</summary>
+    [Alias("ResumeDelete")]
+    Task ResumeDelete();
+
     // ---- records (leaves serve, others answer Moved) ----
 
     [Alias("Get")]

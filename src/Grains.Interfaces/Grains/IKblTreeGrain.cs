@@ -66,4 +66,13 @@ public interface IKblTreeGrain : IGrainWithStringKey
     /// <summary>Merge, step 3: drops a retired KBL's records from its silo once they have been taken over.</summary>
     [Alias("Purge")]
     Task Purge(long generation);
+
+    /// <summary>
+    /// Colony delete: this KBL refuses every request from now on, tears down the KBLs below it (every path it ever
+    /// gave a child, its children and those of an unfinished change), drops its records and clears its state.
+    /// Idempotent; ignored by a KBL of another life of the colony (<paramref name="incarnation"/>). Throws when part of
+    /// the subtree cannot be removed yet (a leaf whose records are on a silo that is down).
+    /// </summary>
+    [Alias("TearDown")]
+    Task TearDown(long incarnation);
 }

@@ -25,6 +25,10 @@ public interface ISiloAgentGrain : IGrainWithStringKey
     [Alias("EndImport")]
     Task EndImport(string kblId, long clock);
 
+    /// <summary>Drops every record and version clock of a deleted colony from this silo's disk.</summary>
+    [Alias("DropColony")]
+    Task DropColony(string colony);
+
     /// <summary>The records this silo's disk holds in a range of a colony (exact; for tests and operators).</summary>
     [Alias("CountRecords")]
     Task<long> CountRecords(string colony, KeyRange range);

@@ -12,7 +12,11 @@ public sealed record ColonyDemand(
     [property: Id(3)] long Bytes,
     [property: Id(4)] int Kbls,
     [property: Id(5)] int RedundancyFloor,
-    [property: Id(6)] IReadOnlyList<SubtreeDemand> Subtrees);
+    [property: Id(6)] IReadOnlyList<SubtreeDemand> Subtrees)
+{
+    /// <summary>Which life of the colony reports (a colony deleted and created again is another); 0 for colonies of earlier versions.</summary>
+    [Id(7)] public long Incarnation { get; init; }
+}
 
 /// <summary>One subtree of a colony: <see cref="Path"/> is the KBL path (<c>r.2</c>).</summary>
 [GenerateSerializer, Immutable, Alias("kbl.SubtreeDemand")]

@@ -16,6 +16,12 @@ public interface IProvisioningGrain : IGrainWithStringKey
 
     Task<ProvisioningPlan> GetPlan();
 
+    /// <summary>
+    /// A colony was deleted: its demand, and the groups dedicated to its subtrees, leave the plan; late reports of
+    /// that life of the colony (<paramref name="incarnation"/>) are ignored.
+    /// </summary>
+    Task ForgetColony(string colony, long incarnation);
+
     Task ReportObserved(ObservedState observed);
 
     /// <summary>Keeps <paramref name="nodeGroup"/> in the plan (at least its minimum size) even while no colony lives in it.</summary>

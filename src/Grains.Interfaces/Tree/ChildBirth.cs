@@ -17,7 +17,11 @@ public sealed record ChildBirth(
     [property: Id(4)] long Clock,
     [property: Id(5)] string ParentSilo,
     [property: Id(6)] string Parent,
-    [property: Id(7)] IReadOnlyList<ChildRef> Children);
+    [property: Id(7)] IReadOnlyList<ChildRef> Children)
+{
+    /// <summary>The life of the colony the KBL is born into (0 for colonies of earlier versions): a delete tears down only its own.</summary>
+    [Id(8)] public long Incarnation { get; init; }
+}
 
 /// <summary>
 /// A parent's order to divide one of its children: the division's generation (the parent's epoch), the paths

@@ -32,4 +32,13 @@ public sealed class KblOptions
     /// goes in pages, and the leaf's writes go on between them.
     /// </summary>
     public int AggregatePageRecords { get; set; } = 4096;
+
+    /// <summary>
+    /// The most colonies the cluster holds (those being deleted count until they are gone); creating one more is
+    /// refused (HTTP 409). Read by the colony registry, on whichever silo it runs: set it alike on every silo.
+    /// </summary>
+    public int MaxColonies { get; set; } = 1000;
+
+    /// <summary>The largest <see cref="MaxColonies"/> accepted: the registry rewrites the whole list on every create.</summary>
+    public const int MaxColoniesLimit = 100_000;
 }

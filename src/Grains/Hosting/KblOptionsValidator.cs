@@ -37,6 +37,11 @@ public sealed partial class KblOptionsValidator : IValidateOptions<KblOptions>
             return ValidateOptionsResult.Fail($"Kbl:AggregatePageRecords {options.AggregatePageRecords} must be between 1 and 1000000");
         }
 
+        if (options.MaxColonies is < 1 or > KblOptions.MaxColoniesLimit)
+        {
+            return ValidateOptionsResult.Fail($"Kbl:MaxColonies {options.MaxColonies} must be between 1 and {KblOptions.MaxColoniesLimit}");
+        }
+
         return ValidateOptionsResult.Success;
     }
 

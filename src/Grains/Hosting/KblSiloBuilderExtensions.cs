@@ -1,4 +1,5 @@
 using Kbl.Placement;
+using Kbl.Provisioning;
 using Kbl.Records;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -35,6 +36,10 @@ public static class KblSiloBuilderExtensions
         AddParticipant<KblDrainer>(services);
         AddParticipant<KblRebalancer>(services);
         services.TryAddSingleton(TimeProvider.System);
+
+        // The provisioning grain takes colonies' demand (and drops a deleted colony's): a host that sets no policy
+        // (a test cluster) gets the defaults; the silo registers its checked Kbl:Provisioning settings.
+        services.TryAddSingleton(Options.Create(new ProvisioningPolicyOptions()));
         return silo;
     }
 

@@ -78,7 +78,7 @@ public sealed partial class ClusterLoad(
 
     public SiloStats LocalStats()
     {
-        var kbls = local.Snapshot();
+        var kbls = local.Snapshot().Where(k => k.Role != KblRole.None).ToList(); // not an empty activation (a deleted KBL's)
         var leaves = kbls.Where(k => k.Role == KblRole.Leaf).ToList();
         return new SiloStats(
             me.Name,

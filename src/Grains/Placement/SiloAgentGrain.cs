@@ -35,6 +35,12 @@ public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbl
         return Task.CompletedTask;
     }
 
+    public Task DropColony(string colony)
+    {
+        store.DeleteColony(colony);
+        return Task.CompletedTask;
+    }
+
     public Task<long> CountRecords(string colony, KeyRange range) =>
         Task.FromResult(store.Scan(colony, range.Lo, exclusive: false, range.Hi).LongCount());
 }

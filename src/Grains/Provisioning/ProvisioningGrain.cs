@@ -22,6 +22,9 @@ public sealed class ProvisioningGrain(
     ILogger<ProvisioningGrain> logger) : Grain, IProvisioningGrain
 {
     private const int KeptDecisions = 100;
+
+    /// <summary>How long a deleted colony's late reports are ignored: far longer than any message is on its way.</summary>
+    private static readonly TimeSpan ForgetFor = TimeSpan.FromHours(1);
     private readonly ProvisioningPolicy _policy = new(options.Value);
     private readonly IDesiredStatePublisher _publisher = services.GetService<IDesiredStatePublisher>() ?? new NoPublisher();
     private readonly Dictionary<string, DateTimeOffset> _reportedAt = [];
@@ -41,6 +44,16 @@ public sealed class ProvisioningGrain(
 
     public Task ReportDemand(ColonyDemand demand)
     {
+        if (S.Forgotten.TryGetValue(demand.Colony, out var forgotten))
+        {
+            if (forgotten.Incarnation == demand.Incarnation)
+            {
+                return Task.CompletedTask; // sent before its colony was deleted, and arrived after
+            }
+
+            S.Forgotten.Remove(demand.Colony); // the colony was created again
+        }
+
         S.Demand[demand.Colony] = demand;
         _reportedAt[demand.Colony] = time.GetUtcNow();
         return Task.CompletedTask;
@@ -48,6 +61,24 @@ public sealed class ProvisioningGrain(
 
     public Task<ProvisioningPlan> GetPlan() => Task.FromResult(new ProvisioningPlan(
         _publisher.Provider, S.Desired, S.Observed, _policy.Demand(S.Policy, Demand()), [.. S.Decisions]));
+
+    public async Task ForgetColony(string colony, long incarnation)
+    {
+        S.Demand.Remove(colony);
+        _reportedAt.Remove(colony);
+        foreach (var assignment in S.Policy.Assignments.Where(a => a.Colony == colony).ToList())
+        {
+            // The subtree is gone: its dedicated group has nothing to carry, and nothing moves back.
+            S.Policy.Assignments.Remove(assignment);
+            S.Policy.Groups.RemoveAll(g => g.Name == assignment.NodeGroup && g.Dedicated);
+            S.MovedSubtrees.Remove(assignment.Subtree);
+        }
+
+        S.MovedSubtrees.RemoveWhere(s => s.StartsWith(colony + "/", StringComparison.Ordinal));
+        S.Forgotten[colony] = new ForgottenColony(incarnation, time.GetUtcNow());
+        await state.WriteStateAsync();
+        logger.LogInformation("provisioning: colony {Colony} was deleted; its demand left the plan", colony);
+    }
 
     public async Task ReportObserved(ObservedState observed)
     {
@@ -92,6 +123,11 @@ public sealed class ProvisioningGrain(
     private async Task Step()
     {
         var now = time.GetUtcNow();
+        foreach (var (colony, _) in S.Forgotten.Where(f => now - f.Value.At > ForgetFor).ToList())
+        {
+            S.Forgotten.Remove(colony);
+        }
+
         var policy = Clone(S.Policy);
         var step = _policy.Step(policy, Demand(), now, S.Standing);
         if (!step.Changed && S.Desired is not null)

@@ -20,4 +20,7 @@ public sealed class ProvisioningState
 
     /// <summary>Node groups that exist without a colony: the groups silos were started in by hand (or by a deployment).</summary>
     [Id(6)] public HashSet<string> Standing { get; set; } = [];
+
+    /// <summary>Colonies deleted lately, so a report of theirs still on its way does not bring their demand back.</summary>
+    [Id(7)] public Dictionary<string, ForgottenColony> Forgotten { get; set; } = [];
 }

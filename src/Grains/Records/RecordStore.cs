@@ -112,6 +112,24 @@ public sealed class RecordStore : IDisposable
         _db.Write(batch, _writeOptions);
     }
 
+    /// <summary>
+    /// Drops every record of <paramref name="colony"/> and the version clock of each of its KBLs (ids
+    /// <c>{colony}/…</c>): a deleted colony leaves nothing on this disk. Two range deletions, whatever the size.
+    /// </summary>
+    public void DeleteColony(string colony)
+    {
+        var start = ColonyPrefix(colony);
+        var end = ColonyEnd(colony);
+        var clocksFrom = Encoding.UTF8.GetBytes(colony + "/");
+        var clocksTo = Encoding.UTF8.GetBytes(colony + "0"); // '0' follows '/': the first id past the colony's
+        using var batch = new WriteBatch();
+        batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+        batch.DeleteRange(clocksFrom, (ulong)clocksFrom.Length, clocksTo, (ulong)clocksTo.Length, _clocks);
+        _db.Write(batch, _writeOptions);
+    }
+
+    public void DeleteClock(string kblId) => _db.Remove(Encoding.UTF8.GetBytes(kblId), _clocks, _writeOptions);
+
     public long ReadClock(string kblId)
     {
         var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _clocks);

@@ -11,6 +11,11 @@ public sealed partial class KblGrain
 {
     public async Task<AggregatePartial> Aggregate(AggregateQuery query, CancellationToken cancellationToken)
     {
+        if (Deleting)
+        {
+            return AggregatePartial.Empty with { Status = KblStatus.NoColony, Message = $"colony '{_colony}' is being deleted" };
+        }
+
         if (_presence == Presence.Displaced)
         {
             return AggregatePartial.Empty with { Status = KblStatus.Unavailable, Message = Refuse(query.From)!.Message };
@@ -50,6 +55,11 @@ public sealed partial class KblGrain
 
     public async Task<KblView> GetTree(int levels, bool hotPath)
     {
+        if (Deleting)
+        {
+            return View(Feedback.Empty, []) with { Role = KblRole.None }; // the gateway answers as for no colony
+        }
+
         if (State.Role != KblRole.Interior)
         {
             return View(OwnFeedback(), []);

@@ -16,6 +16,11 @@ public sealed partial class KblGrain
             throw new InvalidOperationException("Only a colony's root is configured.");
         }
 
+        if (Deleting && !await TryCompleteDelete())
+        {
+            throw new ColonyConflictException($"colony '{_colony}' is still being deleted ({_deleteBlocker}); create it again once the delete has finished");
+        }
+
         if (State.Role != KblRole.None)
         {
             await UpdateGenome(genome);
@@ -32,14 +37,17 @@ public sealed partial class KblGrain
             throw new NodeGroupUnavailableException(genome.NodeGroup);
         }
 
+        // Registered first: a cluster at its cap (Kbl:MaxColonies) refuses before anything is written.
+        await Registry.Register(_colony);
         State.Role = KblRole.Leaf;
         State.Range = KeyRange.All;
         State.Genome = genome;
         State.Home = silo.Name;
+        State.Incarnation = Random.Shared.NextInt64(1, long.MaxValue);
         State.Epoch++;
         State.ShapeChangedAt = time.GetUtcNow();
         await Save();
-        await GrainFactory.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).Register(_colony);
+        store.DeleteColony(_colony); // whatever an earlier life of the colony left on this disk (this silo was down during its delete)
         LoadShard();
         StartTimer();
         KblLog.ColonyCreated(logger, _colony);
@@ -52,7 +60,7 @@ public sealed partial class KblGrain
         return State.Genome;
     }
 
-    public Task<Genome?> GetGenome() => Task.FromResult(State.Role == KblRole.None ? null : State.Genome);
+    public Task<Genome?> GetGenome() => Task.FromResult(State.Role == KblRole.None || Deleting ? null : State.Genome);
 
     public async Task UpdateGenome(Genome genome)
     {

@@ -55,7 +55,7 @@ public sealed partial class KblGrain
             .ToList();
 
         // Each KBL needs one silo until records are kept on several (redundancy): the floor is one node.
-        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, RedundancyFloor: 1, subtrees);
+        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, RedundancyFloor: 1, subtrees) { Incarnation = State.Incarnation };
     }
 
     private void StartTimer() =>
@@ -65,6 +65,12 @@ public sealed partial class KblGrain
     {
         if (_presence == Presence.Displaced)
         {
+            return;
+        }
+
+        if (Deleting)
+        {
+            await OnDeletingTick();
             return;
         }
 

@@ -133,6 +133,11 @@ public sealed partial class KblGrain
             return done.Pieces;
         }
 
+        if (Deleting)
+        {
+            return [new ChildRef(_path, State.Range)]; // its colony is being deleted: it divides no more
+        }
+
         if (_presence != Presence.AtHome)
         {
             throw new InvalidOperationException($"KBL {_id} is not on the silo that holds it ({State.Home}); it divides once it is home");
@@ -370,7 +375,7 @@ public sealed partial class KblGrain
                     RequestContext.Remove(IPlacementDirector.PlacementHintKey);
                 }
 
-                var birth = new ChildBirth(kbls[i].Range, State.Genome, transition.Generation, _clock, silo.Name, parent, groups is null ? [] : groups[i]);
+                var birth = new ChildBirth(kbls[i].Range, State.Genome, transition.Generation, _clock, silo.Name, parent, groups is null ? [] : groups[i]) { Incarnation = State.Incarnation };
                 births.Add((kbls[i], await Child(kbls[i].Path).Birth(birth)));
             }
         }
@@ -421,6 +426,11 @@ public sealed partial class KblGrain
 
     public async Task<BirthReply> Birth(ChildBirth birth)
     {
+        if (Deleting)
+        {
+            throw new InvalidOperationException($"KBL {_id} is being deleted with its colony; it is born no more");
+        }
+
         if (birth.Generation == State.Generation && State.Role is KblRole.Leaf or KblRole.Interior)
         {
             return new BirthReply(silo.Name, Committed: true);
@@ -437,6 +447,7 @@ public sealed partial class KblGrain
             State.Range = birth.Range;
             State.Genome = birth.Genome;
             State.Generation = birth.Generation;
+            State.Incarnation = birth.Incarnation;
             State.Parent = birth.Parent;
             State.Children = [.. birth.Children];
             State.Transition = null;

@@ -111,6 +111,11 @@ public sealed partial class KblGrain(
     /// <summary>Why this KBL will not serve <paramref name="key"/>, or null when it will.</summary>
     private Refusal? Refuse(byte[] key)
     {
+        if (Deleting)
+        {
+            return new Refusal(KblStatus.NoColony, null, $"colony '{_colony}' is being deleted");
+        }
+
         if (_presence == Presence.Relocated)
         {
             return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);

@@ -51,6 +51,13 @@ public sealed class KblState
     /// </summary>
     [Id(13)] public Division? LastDivision { get; set; }
 
+    /// <summary>
+    /// Which life of its colony this KBL belongs to: drawn when the colony is created, inherited at birth (0 for
+    /// colonies of earlier versions). A delete tears down only KBLs of the life it deletes, so a late message of an
+    /// old delete cannot touch a colony created again under the same name.
+    /// </summary>
+    [Id(14)] public long Incarnation { get; set; }
+
     /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
     public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
         .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)
@@ -78,13 +85,21 @@ public enum TransitionKind
 
     /// <summary>The root, an interior KBL over its maximum fan-out, hands its children to new children of its own.</summary>
     PushDown = 4,
+
+    /// <summary>
+    /// The colony is being deleted: the KBL refuses every request and is torn down with its subtree. Generation is
+    /// the colony's incarnation; <see cref="Transition.Siblings"/> names the KBLs an earlier change of this KBL was
+    /// making or had made (its pieces, its new siblings), torn down with it.
+    /// </summary>
+    Delete = 5,
 }
 
 /// <summary>
 /// A change of shape persisted before its first step, so a crash at any step is finished by the next activation.
 /// <see cref="Children"/>: the new children (Split, PushDown), the children to merge (Merge), the pieces (Handoff,
 /// this KBL first); <see cref="Groups"/>: for Handoff and PushDown of an interior KBL, the children each piece
-/// takes over; <see cref="Child"/> and <see cref="Siblings"/>: for Divide, the child and its new siblings' paths.
+/// takes over; <see cref="Child"/> and <see cref="Siblings"/>: for Divide, the child and its new siblings' paths
+/// (for Delete, the other KBLs torn down with this one).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.Transition")]
 public sealed record Transition(

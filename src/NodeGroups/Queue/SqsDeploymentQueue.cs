@@ -5,6 +5,7 @@ using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Kbl.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -91,6 +92,34 @@ public sealed partial class SqsDeploymentQueue : IDeploymentQueue, IDisposable
                 },
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Checks at start that the queue exists and answers (one <c>GetQueueAttributes</c>), within
+    /// <paramref name="timeout"/>; throws <see cref="KblDependencyException"/> naming the queue when it does not.
+    /// </summary>
+    public async Task EnsureReachableAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        try
+        {
+            await _client.GetQueueAttributesAsync(
+                new GetQueueAttributesRequest { QueueUrl = _queueUrl, AttributeNames = ["QueueArn"] },
+                deadline.Token).ConfigureAwait(false);
+        }
+        catch (QueueDoesNotExistException e)
+        {
+            throw new KblDependencyException($"SQS queue {_queueUrl} (Kbl:Provisioning:Sqs:QueueUrl) does not exist: {KblDependencyException.FirstLine(e.Message)}", e);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new KblDependencyException($"SQS queue {_queueUrl} (Kbl:Provisioning:Sqs:QueueUrl) did not answer within {timeout.TotalSeconds:0} s", e);
+        }
+        catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException)
+        {
+            throw new KblDependencyException($"SQS queue {_queueUrl} (Kbl:Provisioning:Sqs:QueueUrl) is unreachable: {KblDependencyException.FirstLine(e.Message)}", e);
+        }
     }
 
     /// <inheritdoc />

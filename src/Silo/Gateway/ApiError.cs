@@ -5,6 +5,7 @@ public enum ApiError
 {
     BadRequest = 400,
     NotFound = 404,
+    Conflict = 409,
     PreconditionFailed = 412,
     TooLarge = 413,
     TooManyRequests = 429,

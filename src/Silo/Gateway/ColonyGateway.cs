@@ -32,7 +32,26 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
             throw new ApiException(ApiError.BadRequest, error);
         }
 
-        return (await router.Root(colony).Configure(genome), current is null);
+        try
+        {
+            return (await router.Root(colony).Configure(genome), current is null);
+        }
+        catch (ColonyConflictException e)
+        {
+            throw new ApiException(ApiError.Conflict, e.Message); // at the cap, or still being deleted
+        }
+    }
+
+    /// <summary>
+    /// Deletes a colony: <see cref="ColonyDeletionStatus.Deleted"/> when it is gone, <see cref="ColonyDeletionStatus.Deleting"/>
+    /// when the delete is recorded (the colony refuses every request) and finishes in the background.
+    /// </summary>
+    public async Task<ColonyDeletion> DeleteColony(string colony)
+    {
+        CheckColony(colony);
+        var deletion = await router.Root(colony).DeleteColony();
+        router.Forget(colony);
+        return deletion.Status == ColonyDeletionStatus.NoColony ? throw NoColony(colony) : deletion;
     }
 
     public async Task<Genome> GetColony(string colony)
@@ -42,6 +61,9 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
     }
 
     public Task<IReadOnlyList<string>> ListColonies() => grains.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).List();
+
+    /// <summary>The colonies whose delete has not finished (they answer 404 meanwhile).</summary>
+    public Task<IReadOnlyList<string>> ListDeletingColonies() => grains.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key).ListDeleting();
 
     public async Task<StoredRecord> Get(string colony, byte[] key)
     {

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Kbl.Colonies;
 using Kbl.Keys;
 using Kbl.Records;
 using Microsoft.AspNetCore.Http.Features;
@@ -15,7 +16,7 @@ public static class HttpApi
     public static IEndpointRouteBuilder MapKblHttpApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1").AddEndpointFilter(ApiErrors).RequireRateLimiting(GatewayRateLimiting.Policy);
-        v1.MapGet("/colonies", async (ColonyGateway gw) => Results.Ok(new { colonies = await gw.ListColonies() }));
+        v1.MapGet("/colonies", async (ColonyGateway gw) => Results.Ok(new { colonies = await gw.ListColonies(), deleting = await gw.ListDeletingColonies() }));
         v1.MapPut("/colonies/{colony}", async (string colony, HttpRequest request, ColonyGateway gw) =>
         {
             var body = await ReadBody(request, 64 * 1024, gw);
@@ -23,6 +24,13 @@ public static class HttpApi
             return created ? Results.Created($"/v1/colonies/{colony}", ApiJson.Colony(colony, genome)) : Results.Ok(ApiJson.Colony(colony, genome));
         });
         v1.MapGet("/colonies/{colony}", async (string colony, ColonyGateway gw) => Results.Ok(ApiJson.Colony(colony, await gw.GetColony(colony))));
+        v1.MapDelete("/colonies/{colony}", async (string colony, ColonyGateway gw) =>
+        {
+            var deletion = await gw.DeleteColony(colony);
+            return deletion.Status == ColonyDeletionStatus.Deleted
+                ? Results.NoContent()
+                : Results.Json(new { colony, status = "deleting", message = deletion.Message }, statusCode: StatusCodes.Status202Accepted);
+        });
 
         v1.MapGet("/colonies/{colony}/records/{**key}", async (string colony, HttpContext http, ColonyGateway gw) =>
         {

@@ -25,7 +25,14 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
     {
         var reply = new ListColoniesReply();
         reply.Colonies.AddRange(await gateway.ListColonies());
+        reply.Deleting.AddRange(await gateway.ListDeletingColonies());
         return reply;
+    });
+
+    public override Task<DeleteColonyReply> DeleteColony(DeleteColonyRequest request, ServerCallContext context) => Guard(async () =>
+    {
+        var deletion = await gateway.DeleteColony(request.Colony);
+        return new DeleteColonyReply { Deleted = deletion.Status == ColonyDeletionStatus.Deleted, Message = deletion.Message ?? "" };
     });
 
     public override Task<PutReply> Put(PutRequest request, ServerCallContext context) => Guard(async () =>
@@ -117,7 +124,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
                 e.Kind switch
                 {
                     ApiError.NotFound => StatusCode.NotFound,
-                    ApiError.PreconditionFailed => StatusCode.FailedPrecondition,
+                    ApiError.PreconditionFailed or ApiError.Conflict => StatusCode.FailedPrecondition,
                     ApiError.Unavailable => StatusCode.Unavailable,
                     ApiError.TooLarge or ApiError.TooManyRequests => StatusCode.ResourceExhausted,
                     _ => StatusCode.InvalidArgument,

@@ -29,6 +29,9 @@ public sealed class ColonyRouter(IGrainFactory grains)
 
     public IKblGrain Root(string colony) => Kbl(colony, ColonyNames.RootPath);
 
+    /// <summary>Drops the routes learnt for <paramref name="colony"/> (it was deleted): the next request walks from its root.</summary>
+    public void Forget(string colony) => _routes.TryRemove(colony, out _);
+
     /// <summary>Sends <paramref name="call"/> to the leaf that owns <paramref name="key"/>, following moves.</summary>
     public async Task<T> Send<T>(string colony, byte[] key, Func<IKblGrain, Task<T>> call)
         where T : IKblReply

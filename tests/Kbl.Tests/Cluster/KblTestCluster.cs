@@ -28,6 +28,12 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
 
     public IGrainFactory Grains => Cluster.Client;
 
+    /// <summary>The silos running now (the test host's, and any a fixture started again by itself).</summary>
+    public virtual IReadOnlyList<InProcessSiloHandle> LiveSilos => Cluster.Silos;
+
+    /// <summary>The SQLite file every silo keeps its grain state in.</summary>
+    public string MetadataPath => Path.Combine(Root, "meta.db");
+
     /// <summary>The number the test host gives a silo (<c>Silo_2</c> → 2); silos started later count on.</summary>
     public static int Index(string testSiloName) =>
         int.TryParse(new string([.. testSiloName.Reverse().TakeWhile(char.IsAsciiDigit).Reverse()]), out var i) ? i : 0;
@@ -38,14 +44,14 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
     public async Task InitializeAsync()
     {
         var builder = new InProcessTestClusterBuilder((short)silos);
-        var metadata = Path.Combine(Root, "meta.db");
         builder.ConfigureSilo((options, silo) =>
         {
             var index = Index(options.SiloName);
             var (kbl, placement) = Configure(index, new KblOptions { DataPath = Path.Combine(Root, $"silo-{index}"), SiloName = $"silo-{index}" });
-            silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = metadata);
+            silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = MetadataPath);
             silo.AddKblGrains(kbl, placement);
             silo.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes);
+            ConfigureSilo(index, silo);
         });
         builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes));
         Cluster = builder.Build();
@@ -53,7 +59,7 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
         Router = new ColonyRouter(Cluster.Client);
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         await Cluster.DisposeAsync();
         try
@@ -67,4 +73,9 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
 
     /// <summary>The options of silo <paramref name="index"/>, given its data path and stable name already set.</summary>
     protected abstract (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options);
+
+    /// <summary>Anything else silo <paramref name="index"/> needs (Orleans options); nothing by default.</summary>
+    protected virtual void ConfigureSilo(int index, ISiloBuilder silo)
+    {
+    }
 }

@@ -548,7 +548,7 @@ public sealed partial class ManifestTests
         }
 
         Assert.Equal(needed, actions);
-        Assert.Equal(["sqs:SendMessage"], queueActions);
+        Assert.Equal(["sqs:SendMessage", "sqs:GetQueueAttributes"], queueActions);
 
         // The policy belongs to the IRSA role the silos' service account names, in the same account.
         var annotations = Example.Named<V1ServiceAccount>(Silos[0].Spec.Template.Spec.ServiceAccountName).Metadata.Annotations;

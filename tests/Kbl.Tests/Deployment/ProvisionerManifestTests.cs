@@ -287,6 +287,7 @@ public sealed partial class ProvisionerManifestTests
             ["iam:CreateServiceLinkedRole"] = ([serviceRole], """{"StringEquals":{"iam:AWSServiceName":"eks-nodegroup.amazonaws.com"}}"""),
             ["sqs:ReceiveMessage"] = ([queue], null),
             ["sqs:DeleteMessage"] = ([queue], null),
+            ["sqs:GetQueueAttributes"] = ([queue], null), // the check at start that the queue exists
         };
     }
 
@@ -294,12 +295,12 @@ public sealed partial class ProvisionerManifestTests
     public void The_queue_calls_of_the_code_are_split_between_the_silo_and_provisioner_policies()
     {
         var calls = CodeCalls.Sqs();
-        Assert.Equal(["sqs:DeleteMessage", "sqs:ReceiveMessage", "sqs:SendMessage"], calls.Order(StringComparer.Ordinal));
+        Assert.Equal(["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"], calls.Order(StringComparer.Ordinal));
         var queue = QueueArn(Env("Kbl__Provisioning__Sqs__QueueUrl")!);
 
         var silo = Policy("k8s/iam/silo-policy.json").Where(s => s.Actions.Any(a => a.StartsWith("sqs:", StringComparison.Ordinal))).ToList();
         var siloStatement = Assert.Single(silo);
-        Assert.Equal(["sqs:SendMessage"], siloStatement.Actions);
+        Assert.Equal(["sqs:SendMessage", "sqs:GetQueueAttributes"], siloStatement.Actions);
         Assert.Equal([queue], siloStatement.Resources);
 
         var provisioner = Policy("k8s/iam/provisioner-policy.json").Where(s => s.Actions.Any(a => a.StartsWith("sqs:", StringComparison.Ordinal))).SelectMany(s => s.Actions).ToHashSet(StringComparer.Ordinal);

@@ -1,0 +1,213 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Provisioning;
+
+namespace Kbl.Tree;
+
+// Deleting a colony. The root first persists Transition{Delete} and from then on refuses every request (404, "being
+// deleted"), so the delete is decided once and for all before anything is removed. Then the tree is torn down from
+// the bottom: each KBL, in its own turn, persists the same mark (it refuses from then on), tears down the KBLs below
+// it — every path it ever gave a child (a path's prefix is the KBL that allocated it, so these cover every KBL ever
+// born, retired and half-born ones included), its children, and the KBLs an unfinished or last change of its own
+// named — then drops its records and clears its grain state. The root goes last: it sweeps the colony off every
+// silo's disk, drops its demand from the provisioning plan and frees its name. Every step is idempotent and every
+// awaited call goes down the tree; a step that fails (a leaf whose records are on a silo that is down) leaves the
+// marks in place, and the root's next tick, activation or DELETE carries on from there.
+public sealed partial class KblGrain
+{
+    /// <summary>When the root may try an unfinished delete again (it backs off while a silo stays down).</summary>
+    private DateTimeOffset _deleteRetryAt;
+
+    private int _deleteAttempts;
+
+    /// <summary>Why the root's last attempt could not finish the delete.</summary>
+    private string _deleteBlocker = "";
+
+    /// <summary>Whether this KBL's colony is being deleted: it then refuses every request.</summary>
+    private bool Deleting => State.Transition is { Kind: TransitionKind.Delete };
+
+    private IColonyRegistryGrain Registry => GrainFactory.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key);
+
+    public async Task<ColonyDeletion> DeleteColony()
+    {
+        if (!IsRoot)
+        {
+            throw new InvalidOperationException("Only a colony's root deletes it.");
+        }
+
+        if (!Deleting)
+        {
+            if (State.Role == KblRole.None)
+            {
+                // Never created (or deleted already); a name left registered by a create that crashed half-way goes too.
+                await Registry.Unregister(_colony);
+                return new ColonyDeletion(ColonyDeletionStatus.NoColony, $"colony '{_colony}' does not exist");
+            }
+
+            MarkDeleting(State.Incarnation);
+            await Save();
+            KblLog.ColonyDeleting(logger, _colony);
+        }
+
+        return await TryCompleteDelete()
+            ? new ColonyDeletion(ColonyDeletionStatus.Deleted)
+            : new ColonyDeletion(ColonyDeletionStatus.Deleting, $"colony '{_colony}' is being deleted; part of it cannot be removed yet: {_deleteBlocker}");
+    }
+
+    public async Task ResumeDelete()
+    {
+        if (IsRoot && Deleting)
+        {
+            await TryCompleteDelete();
+        }
+    }
+
+    public async Task TearDown(long incarnation)
+    {
+        if (!storage.RecordExists)
+        {
+            // A path given out but never born, or a KBL torn down already. It may be asked again through another
+            // parent, so it stays active until idle rather than deactivate under a caller's feet; no silo counts it.
+            return;
+        }
+
+        if (State.Incarnation != incarnation)
+        {
+            return; // a KBL of another life of the colony: not this delete's to remove
+        }
+
+        if (!Deleting)
+        {
+            MarkDeleting(incarnation);
+            await Save();
+        }
+
+        await CompleteDelete();
+    }
+
+    /// <summary>The root's unfinished delete, tried again from its tick with a back-off while it keeps failing.</summary>
+    private async Task<bool> TryCompleteDelete()
+    {
+        try
+        {
+            await CompleteDelete();
+            return true;
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+        {
+            _deleteBlocker = e.Message;
+            _deleteAttempts++;
+            _deleteRetryAt = time.GetUtcNow() + TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, Math.Min(_deleteAttempts, 5))));
+            KblLog.DeletePending(logger, _colony, e.Message);
+            return false;
+        }
+    }
+
+    /// <summary>The feedback tick of a KBL whose colony is being deleted: no reports; the root carries the delete on.</summary>
+    private async Task OnDeletingTick()
+    {
+        if (IsRoot && time.GetUtcNow() >= _deleteRetryAt)
+        {
+            await TryCompleteDelete();
+        }
+    }
+
+    /// <summary>
+    /// Persisted by the caller: the Delete mark, which also names the KBLs this KBL's last or unfinished change was
+    /// making (pieces, new siblings, children it was handing over), since the change will not finish now.
+    /// </summary>
+    private void MarkDeleting(long incarnation)
+    {
+        var named = State.Children.Select(c => c.Path).ToList();
+        if (State.Transition is { } unfinished)
+        {
+            named.AddRange(unfinished.Children.Select(c => c.Path));
+            named.AddRange(unfinished.Siblings);
+            named.AddRange(unfinished.Groups.SelectMany(g => g.Select(c => c.Path)));
+            if (unfinished.Child is { } child)
+            {
+                named.Add(child);
+            }
+        }
+
+        if (State.LastDivision is { } division)
+        {
+            named.AddRange(division.Pieces.Select(p => p.Path));
+        }
+
+        State.Transition = new Transition(TransitionKind.Delete, incarnation, [])
+        {
+            Siblings = [.. named.Where(p => p != _path).Distinct(StringComparer.Ordinal)],
+        };
+    }
+
+    /// <summary>Tears down what is below, drops this KBL's records, and (the root) the colony's traces elsewhere; then clears the state.</summary>
+    private async Task CompleteDelete()
+    {
+        var incarnation = State.Transition!.Generation;
+        if (IsRoot)
+        {
+            await Registry.MarkDeleting(_colony);
+        }
+
+        var below = Enumerable.Range(0, State.NextChildIndex(_path)).Select(i => ColonyNames.ChildPath(_path, i))
+            .Concat(State.Transition.Siblings)
+            .Distinct(StringComparer.Ordinal)
+            .Where(p => p != _path);
+        var tornDown = Task.WhenAll(below.Select(p => Child(p).TearDown(incarnation)));
+        try
+        {
+            await tornDown;
+        }
+        finally
+        {
+            // Its own records go now even if part of what is below must wait: they hold up nothing else.
+            DropOwnRecords();
+        }
+
+        if (IsRoot)
+        {
+            // What no KBL accounts for any more (leftovers of moves, clocks of KBLs gone long ago), on every silo up.
+            await Task.WhenAll(load.ActiveSilos().Select(s => GrainFactory.GetGrain<ISiloAgentGrain>(s.Identity.Name).DropColony(_colony)));
+            await GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ForgetColony(_colony, incarnation);
+            await Registry.Unregister(_colony);
+        }
+
+        await storage.ClearStateAsync();
+        _timer?.Dispose();
+        _timer = null;
+        (_keys, _bytes) = (0, 0);
+        _childFeedback.Clear();
+        RefreshSiloView(); // role None: no silo counts it any more; the activation is collected when idle
+        if (IsRoot)
+        {
+            KblLog.ColonyDeleted(logger, _colony);
+        }
+    }
+
+    /// <summary>
+    /// A leaf (or a leaf being born) drops its shard here, and only here, where its records are: one whose records
+    /// are on a silo that is down keeps the delete waiting, or they would outlive the colony on that disk. A retired
+    /// KBL drops what may be left of its old shard if it is at home, and never waits (its silo may be gone for good).
+    /// </summary>
+    private void DropOwnRecords()
+    {
+        var holdsShard = State.Role == KblRole.Leaf || (State.Role == KblRole.Pending && State.Children.Count == 0);
+        if (holdsShard && _presence != Presence.AtHome)
+        {
+            if (_presence == Presence.Displaced && !MigrateHome())
+            {
+                DeactivateOnIdle(); // the next attempt activates it afresh, at home once its silo is back
+            }
+
+            throw new InvalidOperationException($"KBL {_id} keeps its records on silo '{State.Home}', which is not up; the delete finishes when it is back");
+        }
+
+        if ((holdsShard || State.Role == KblRole.Retired) && _presence == Presence.AtHome)
+        {
+            store.DeleteRange(_colony, State.Range);
+        }
+
+        store.DeleteClock(_id);
+    }
+}

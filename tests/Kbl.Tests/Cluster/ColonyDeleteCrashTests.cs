@@ -1,0 +1,155 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Hosting;
+using Kbl.Keys;
+using Kbl.Placement;
+using Kbl.Records;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Runtime.Messaging;
+using Orleans.TestingHost;
+
+namespace Kbl.Tests.Cluster;
+
+/// <summary>
+/// Three silos of one group whose failures are noticed within seconds, and a silo killed can start again with its
+/// name and disk (<see cref="Restart"/>), as a crashed process restarted by its supervisor would.
+/// </summary>
+public sealed class CrashClusterFixture() : KblTestCluster(3, "crash")
+{
+    private readonly List<InProcessSiloHandle> _restarted = [];
+
+    public override IReadOnlyList<InProcessSiloHandle> LiveSilos => [.. Cluster.Silos, .. _restarted.Where(s => s.IsActive)];
+
+    /// <summary>Starts silo <paramref name="index"/> again after it was killed: same stable name, same record store.</summary>
+    public async Task Restart(int index) => _restarted.Add(await Cluster.StartSiloAsync(index, Cluster.Options));
+
+    public override async Task DisposeAsync()
+    {
+        foreach (var silo in _restarted.Where(s => s.IsActive))
+        {
+            await silo.StopSiloAsync(stopGracefully: false);
+            await silo.DisposeAsync();
+        }
+
+        await base.DisposeAsync();
+    }
+
+    protected override (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options)
+    {
+        options.FeedbackPeriod = TimeSpan.FromMilliseconds(200);
+        return (options, new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero, LoadRefresh = TimeSpan.FromMilliseconds(200) });
+    }
+
+    protected override void ConfigureSilo(int index, ISiloBuilder silo) =>
+        silo.Configure<ClusterMembershipOptions>(o => (o.ProbeTimeout, o.NumMissedProbesLimit) = (TimeSpan.FromSeconds(1), 2));
+}
+
+[CollectionDefinition(Name)]
+public sealed class CrashClusterCollection : ICollectionFixture<CrashClusterFixture>
+{
+    public const string Name = "crash cluster";
+}
+
+/// <summary>
+/// A colony delete that silo crashes interrupt: the colony refuses everything from the moment the delete is
+/// recorded; while a silo holding some of its records is down the delete waits (those records must not outlive the
+/// colony); the silo coordinating the delete dies too; once the first silo is back, a repeated delete carries on
+/// from where it stopped and leaves nothing on any disk, in the metadata, the registry or the plan.
+/// </summary>
+[Collection(CrashClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
+public sealed class ColonyDeleteCrashTests(CrashClusterFixture fixture)
+{
+    private const string Colony = "crash-delete";
+
+    [Fact]
+    public async Task A_delete_interrupted_by_silo_crashes_finishes_once_they_are_back()
+    {
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(Colony, ColonyNames.RootPath));
+        var genome = Genome.Default with { SplitKeys = 30, MergeKeys = 1, Hysteresis = TimeSpan.FromHours(1) };
+        await root.Configure(genome);
+        var keys = await ColonyTraces.Write(fixture, Colony, 400);
+        var tree = await Eventually.Until(
+            () => root.GetTree(), t => TreeWalk.Leaves(t).Count() >= 6 && TreeWalk.Leaves(t).All(l => l.Feedback.Keys <= genome.SplitKeys), TimeSpan.FromSeconds(30), "the colony divided");
+
+        // The root on silo-1, which holds no records; the leaves in turn on silo-0 and silo-2.
+        if (tree.Silo != "silo-1")
+        {
+            Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(tree.Id).Relocate(tree.Silo, "silo-1") >= 0, "the root moved to silo-1");
+        }
+
+        var leaves = TreeWalk.Leaves(tree).ToList();
+        for (var i = 0; i < leaves.Count; i++)
+        {
+            var target = i % 2 == 0 ? "silo-0" : "silo-2";
+            if (leaves[i].Silo != target)
+            {
+                Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(leaves[i].Id).Relocate(leaves[i].Silo, target) >= 0, $"{leaves[i].Id} moved to {target}");
+            }
+        }
+
+        Assert.True(ColonyTraces.OnDisk(Silo(2), Colony).Records > 0, "silo-2 holds records of the colony");
+        Assert.Equal(0, ColonyTraces.OnDisk(Silo(1), Colony).Records);
+
+        // silo-2 crashes: the delete is recorded and done on silo-0, and waits for silo-2's records.
+        await fixture.Cluster.KillSiloAsync(Silo(2));
+        await UntilActive(2);
+        var first = await Call(root.DeleteColony);
+        Assert.Equal(ColonyDeletionStatus.Deleting, first.Status);
+        Assert.Contains("silo-2", first.Message, StringComparison.Ordinal);
+        var key = KeyOrder.Encode(keys[0]);
+        Assert.Equal(KblStatus.NoColony, (await Call(() => fixture.Router.Send(Colony, key, g => g.Put(key, key, Precondition.None)))).Status);
+        Assert.Null(await Call(root.GetGenome));
+        await Assert.ThrowsAsync<ColonyConflictException>(() => Call(() => root.Configure(genome)));
+        var registry = fixture.Grains.GetGrain<IColonyRegistryGrain>(ColonyRegistryGrain.Key);
+        Assert.Contains(Colony, await Call(registry.ListDeleting));
+        Assert.DoesNotContain(Colony, await Call(registry.List));
+        Assert.Equal(0, ColonyTraces.OnDisk(Silo(0), Colony).Records); // the part on silo-0 is gone already
+
+        // The silo coordinating it crashes too; silo-2 comes back with its disk.
+        await fixture.Cluster.KillSiloAsync(Silo(1));
+        await UntilActive(1);
+        await fixture.Restart(2);
+        await UntilActive(2);
+        Assert.True(ColonyTraces.OnDisk(Silo(2), Colony).Records > 0, "silo-2 came back with its records");
+
+        var second = await Eventually.Until(
+            () => Call(root.DeleteColony), d => d.Status != ColonyDeletionStatus.Deleting, TimeSpan.FromSeconds(60), "the delete finished");
+
+        Assert.Equal(ColonyDeletionStatus.Deleted, second.Status);
+        Assert.Equal(ColonyTraces.None, await Call(() => ColonyTraces.Of(fixture, Colony)));
+
+        // The name is free again, for an empty colony.
+        await Call(() => root.Configure(genome));
+        Assert.Equal(KblStatus.NotFound, (await Call(() => fixture.Router.Send(Colony, key, g => g.Get(key)))).Status);
+        Assert.Equal(0, (await Call(() => root.Aggregate(new AggregateQuery([], null, AggregateOp.Count, null)))).Records);
+    }
+
+    /// <summary>A call from the test's client, again while it still picks a gateway on a silo that was killed.</summary>
+    private static async Task<T> Call<T>(Func<Task<T>> call)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await call();
+            }
+            catch (Exception e) when (e is ConnectionFailedException or SiloUnavailableException && attempt < 20)
+            {
+                await Task.Delay(100); // the client drops the dead gateway and takes another
+            }
+        }
+    }
+
+    private InProcessSiloHandle Silo(int index) =>
+        fixture.LiveSilos.Single(s => KblTestCluster.Index(s.Name) == index);
+
+    /// <summary>Waits until every live silo sees <paramref name="count"/> active silos (a crash noticed, a restart joined).</summary>
+    private Task UntilActive(int count) => Eventually.Until(
+        () => Task.FromResult(string.Join(" | ", fixture.LiveSilos.Select(s =>
+            $"{KblTestCluster.StableName(s.Name)} sees {string.Join('+', s.ServiceProvider.GetRequiredService<ClusterLoad>().ActiveSilos().Select(a => a.Identity.Name).Order(StringComparer.Ordinal))}"))),
+        seen => seen.Split(" | ") is { } views && views.Length == count && views.All(v => v.Split(" sees ")[1].Split('+').Length == count),
+        TimeSpan.FromSeconds(30),
+        $"{count} silos active");
+}
