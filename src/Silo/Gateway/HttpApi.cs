@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Json;
+using Kbl.Colonies;
 using Kbl.Keys;
 using Kbl.Records;
 using Microsoft.AspNetCore.Http.Features;
@@ -129,9 +130,9 @@ public static class HttpApi
             using var document = JsonDocument.Parse(body);
             foreach (var p in document.RootElement.ValueKind == JsonValueKind.Object ? document.RootElement.EnumerateObject() : throw new ApiException(ApiError.BadRequest, "the move request must be a JSON object {\"nodeGroup\": \"...\"}"))
             {
-                nodeGroup = p.Name == "nodeGroup" && p.Value.ValueKind == JsonValueKind.String
-                    ? p.Value.GetString()
-                    : throw new ApiException(ApiError.BadRequest, p.Name == "nodeGroup" ? "'nodeGroup' must be a string" : $"move field '{p.Name}' is unknown; use nodeGroup");
+                nodeGroup = p.Name == "nodeGroup" && JsonText.StringOf(p.Value) is { } name && GenomeJson.IsValidNodeGroup(name)
+                    ? name
+                    : throw new ApiException(ApiError.BadRequest, p.Name == "nodeGroup" ? "'nodeGroup' must be a string of 1 to 63 characters a-z, 0-9 and '-'" : $"move field '{p.Name}' is unknown; use nodeGroup");
             }
         }
         catch (JsonException e)
@@ -154,12 +155,8 @@ public static class HttpApi
         string? from = null, to = null, op = null, field = null;
         foreach (var p in document.RootElement.EnumerateObject())
         {
-            if (p.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
-            {
-                throw new ApiException(ApiError.BadRequest, $"aggregate field '{p.Name}' must be a string");
-            }
-
-            var value = p.Value.ValueKind == JsonValueKind.Null ? null : p.Value.GetString();
+            var value = p.Value.ValueKind == JsonValueKind.Null ? null
+                : JsonText.StringOf(p.Value) ?? throw new ApiException(ApiError.BadRequest, $"aggregate field '{p.Name}' must be a string (of valid Unicode)");
             switch (p.Name)
             {
                 case "from": from = value; break;
@@ -300,11 +297,22 @@ public static class HttpApi
         }
         catch (ApiException e)
         {
-            return Results.Json(new { error = e.Message }, statusCode: (int)e.Kind);
+            return Refusal(context.HttpContext, (int)e.Kind, e.Message);
         }
         catch (Exception e) when (ColonyGateway.Unavailable(e) is { } message)
         {
-            return Results.Json(new { error = message }, statusCode: 503);
+            return Refusal(context.HttpContext, StatusCodes.Status503ServiceUnavailable, message);
         }
+    }
+
+    /// <summary>The error shape; a 503 (the cluster's state, not the request) says when to retry.</summary>
+    private static IResult Refusal(HttpContext http, int status, string message)
+    {
+        if (status == StatusCodes.Status503ServiceUnavailable)
+        {
+            http.Response.Headers.RetryAfter = "1";
+        }
+
+        return Results.Json(new { error = message }, statusCode: status);
     }
 }
