@@ -161,7 +161,7 @@ public static partial class GenomeJson
 
     private static string? ReadNodeGroup(JsonElement value, Action<string> set)
     {
-        if (value.ValueKind != JsonValueKind.String || value.GetString() is not { } name || !IsValidNodeGroup(name))
+        if (JsonText.StringOf(value) is not { } name || !IsValidNodeGroup(name))
         {
             return "must be a string of 1 to 63 characters a-z, 0-9 and '-'";
         }

@@ -23,8 +23,16 @@ public sealed partial class KblGrain
 
         if (State.Role != KblRole.None)
         {
+            // A colony moves only into a node group with a silo up: otherwise the change is refused (503) before
+            // anything is stored, so the caller can retry once the group exists.
+            var moves = genome.NodeGroup != State.Genome.NodeGroup;
+            if (moves && load.SilosOfGroup(genome.NodeGroup).Count == 0 && (await load.WaitForGroup(genome.NodeGroup)).Count == 0)
+            {
+                throw new NodeGroupUnavailableException(genome.NodeGroup);
+            }
+
             await UpdateGenome(genome);
-            if (genome.NodeGroup != State.Genome.NodeGroup && (await Move(genome.NodeGroup)).Error is not null)
+            if (moves && (await Move(genome.NodeGroup)).Error is not null)
             {
                 throw new NodeGroupUnavailableException(genome.NodeGroup);
             }

@@ -133,9 +133,9 @@ public static class HttpApi
             using var document = JsonDocument.Parse(body);
             foreach (var p in document.RootElement.ValueKind == JsonValueKind.Object ? document.RootElement.EnumerateObject() : throw new ApiException(ApiError.BadRequest, "the move request must be a JSON object {\"nodeGroup\": \"...\"}"))
             {
-                nodeGroup = p.Name == "nodeGroup" && p.Value.ValueKind == JsonValueKind.String
-                    ? p.Value.GetString()
-                    : throw new ApiException(ApiError.BadRequest, p.Name == "nodeGroup" ? "'nodeGroup' must be a string" : $"move field '{p.Name}' is unknown; use nodeGroup");
+                nodeGroup = p.Name == "nodeGroup" && JsonText.StringOf(p.Value) is { } name && GenomeJson.IsValidNodeGroup(name)
+                    ? name
+                    : throw new ApiException(ApiError.BadRequest, p.Name == "nodeGroup" ? "'nodeGroup' must be a string of 1 to 63 characters a-z, 0-9 and '-'" : $"move field '{p.Name}' is unknown; use nodeGroup");
             }
         }
         catch (JsonException e)
@@ -158,12 +158,8 @@ public static class HttpApi
         string? from = null, to = null, op = null, field = null;
         foreach (var p in document.RootElement.EnumerateObject())
         {
-            if (p.Value.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
-            {
-                throw new ApiException(ApiError.BadRequest, $"aggregate field '{p.Name}' must be a string");
-            }
-
-            var value = p.Value.ValueKind == JsonValueKind.Null ? null : p.Value.GetString();
+            var value = p.Value.ValueKind == JsonValueKind.Null ? null
+                : JsonText.StringOf(p.Value) ?? throw new ApiException(ApiError.BadRequest, $"aggregate field '{p.Name}' must be a string (of valid Unicode)");
             switch (p.Name)
             {
                 case "from": from = value; break;
@@ -335,16 +331,23 @@ public static class HttpApi
         }
         catch (ApiException e)
         {
-            if (e.RetryAfter is { } after)
-            {
-                context.HttpContext.Response.Headers.RetryAfter = ((int)Math.Ceiling(after.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            }
-
-            return Results.Json(new { error = e.Message }, statusCode: (int)e.Kind);
+            return Refusal(context.HttpContext, (int)e.Kind, e.Message, e.RetryAfter);
         }
         catch (Exception e) when (ColonyGateway.Unavailable(e) is { } message)
         {
-            return Results.Json(new { error = message }, statusCode: 503);
+            return Refusal(context.HttpContext, StatusCodes.Status503ServiceUnavailable, message);
         }
+    }
+
+    /// <summary>The error shape; a 429 or 503 (the cluster's state, not the request) says when to retry (a second unless told).</summary>
+    private static IResult Refusal(HttpContext http, int status, string message, TimeSpan? retryAfter = null)
+    {
+        if (retryAfter is not null || status == StatusCodes.Status503ServiceUnavailable)
+        {
+            var seconds = Math.Max(1, (int)Math.Ceiling((retryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds));
+            http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return Results.Json(new { error = message }, statusCode: status);
     }
 }

@@ -151,6 +151,7 @@ public static class KblSiloExtensions
     public static WebApplication MapKblGateway(this WebApplication app)
     {
         var grpcPort = app.Services.GetRequiredService<IOptions<KblGatewayOptions>>().Value.GrpcPort;
+        app.UseKblStatusCodeReasons();
         app.UseMiddleware<BearerTokenMiddleware>();
         app.UseRateLimiter();
         app.MapGrpcService<KblGrpcService>().RequireHost($"*:{grpcPort}").RequireRateLimiting(GatewayRateLimiting.Policy);

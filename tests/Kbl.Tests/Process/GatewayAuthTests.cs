@@ -246,32 +246,33 @@ public sealed class GatewayAuthTests(GatewayAuthTests.TokenSilo fixture) : IClas
             using var reader = new MemoryStream();
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await stream.CopyToAsync(reader, timeout.Token);
-            var text = Encoding.UTF8.GetString(reader.ToArray());
-            var split = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-            var head = split < 0 ? text : text[..split];
-            var rest = split < 0 ? "" : text[(split + 4)..];
+            var bytes = reader.ToArray();
+            var split = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
+            var head = Encoding.ASCII.GetString(split < 0 ? bytes : bytes[..split]);
+            var rest = split < 0 ? [] : bytes[(split + 4)..];
             if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
             {
                 rest = Unchunk(rest);
             }
 
-            return new Raw(int.Parse(head.Split(' ')[1]), head, rest);
+            return new Raw(int.Parse(head.Split(' ')[1]), head, Encoding.UTF8.GetString(rest));
         }
 
-        private static string Unchunk(string chunked)
+        /// <summary>The body of a chunked answer (chunk sizes count bytes, so this works on bytes).</summary>
+        private static byte[] Unchunk(byte[] chunked)
         {
-            var body = new StringBuilder();
+            var body = new MemoryStream();
             var at = 0;
             while (true)
             {
-                var end = chunked.IndexOf("\r\n", at, StringComparison.Ordinal);
-                var size = Convert.ToInt32(chunked[at..end].Split(';')[0], 16);
+                var end = at + chunked.AsSpan(at).IndexOf("\r\n"u8);
+                var size = Convert.ToInt32(Encoding.ASCII.GetString(chunked[at..end]).Split(';')[0], 16);
                 if (size == 0)
                 {
-                    return body.ToString();
+                    return body.ToArray();
                 }
 
-                body.Append(chunked, end + 2, size);
+                body.Write(chunked, end + 2, size);
                 at = end + 2 + size + 2;
             }
         }

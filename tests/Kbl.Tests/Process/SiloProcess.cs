@@ -42,6 +42,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public string Output => _process?.Output ?? "";
 
+    /// <summary>Whether the process has ended (or never started).</summary>
+    public bool HasExited => _process?.HasExited ?? true;
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
