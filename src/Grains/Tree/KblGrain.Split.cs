@@ -110,6 +110,7 @@ public sealed partial class KblGrain
             }
 
             State.Children = [.. State.Children.Take(index), .. pieces, .. State.Children.Skip(index + 1)];
+            _childFeedback.Remove(transition.Child!); // its last report counts the keys its new siblings now report
             State.ShapeChangedAt = time.GetUtcNow();
             metrics.Split(_colony, transition.ByLoad);
             KblLog.Divided(logger, _id, transition.Child!, string.Join(", ", pieces.Select(p => $"{p.Path} {p.Range}")));

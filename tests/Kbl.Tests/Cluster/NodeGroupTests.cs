@@ -61,7 +61,13 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
             acknowledged[key] = "v0";
         }
 
-        var subtree = (await Root(colony).GetTree()).Children[1];
+        // Divisions finish just after the writes (a leaf asks its parent): move a subtree of the settled tree.
+        var tree = await Eventually.Until(
+            () => Root(colony).GetTree(),
+            t => TreeWalk.All(t).All(k => k.Role == KblRole.Leaf ? k.Feedback.Keys <= 40 : k.Children.Count <= 8),
+            TimeSpan.FromSeconds(30),
+            $"{colony} divided");
+        var subtree = tree.Children[1];
         Assert.Equal("a", subtree.NodeGroup);
 
         // Writers keep going while the subtree moves; every write they are told succeeded must survive.
@@ -80,7 +86,9 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
         await Task.WhenAll(writers);
 
         Assert.True(moved.Kbls >= 1 && moved.Records > 0, $"moved {moved}");
-        var after = TreeWalk.All((await Root(colony).GetTree()).Children[1]).ToList();
+        // Every KBL of the moved range — the subtree, and siblings its KBLs divided into while it moved — is on b.
+        var after = TreeWalk.All(await Root(colony).GetTree()).Where(k => k.Id == subtree.Id || Within(k.Range, subtree.Range)).ToList();
+        Assert.Contains(after, k => k.Id == subtree.Id);
         Assert.All(after, k => Assert.Equal("b", k.NodeGroup));
         Assert.All(after, k => Assert.Equal("b", GroupOfSilo[k.Silo]));
 
@@ -104,6 +112,9 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
             Assert.Equal(value, await Get(colony, key));
         }
     }
+
+    private static bool Within(KeyRange inner, KeyRange outer) =>
+        KeyOrder.Compare(inner.Lo, outer.Lo) >= 0 && (outer.Hi is null || (inner.Hi is not null && KeyOrder.Compare(inner.Hi, outer.Hi) <= 0));
 
     [Fact]
     public async Task A_stopping_silo_hands_its_KBLs_to_its_group_and_a_joining_silo_receives_a_share()

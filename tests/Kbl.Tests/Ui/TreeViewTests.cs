@@ -90,7 +90,7 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
 
                 return await Http.GetFromJsonAsync<JsonElement>($"/v1/colonies/{colony}/tree");
             },
-            t => Height(t) >= 3 && HotLeaf(t) is { } hot && Contains(hot, "k0590"),
+            t => Height(t) >= 3 && Settled(t) && HotLeaf(t) is { } hot && Contains(hot, "k0590"),
             TimeSpan.FromSeconds(60),
             $"{colony} grown and hot at k0590");
         var hotLeaf = HotLeaf(full)!.Value.GetProperty("id").GetString()!;
@@ -107,6 +107,11 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
     }
 
     private static IEnumerable<JsonElement> All(JsonElement kbl) => kbl.GetProperty("children").EnumerateArray().SelectMany(All).Prepend(kbl);
+
+    /// <summary>Every leaf within splitKeys (10) and every interior KBL within 2 × fanOut (4) children: no division is due.</summary>
+    private static bool Settled(JsonElement root) => All(root).All(k => k.GetProperty("role").GetString() == "leaf"
+        ? k.GetProperty("feedback").GetProperty("keys").GetInt64() <= 10
+        : k.GetProperty("children").GetArrayLength() <= 4);
 
     private static int Height(JsonElement kbl) => kbl.GetProperty("children").EnumerateArray().Select(c => 1 + Height(c)).DefaultIfEmpty(0).Max();
 
