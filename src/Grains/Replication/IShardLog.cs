@@ -26,12 +26,19 @@ public interface IShardLog
     /// <summary>Kept entries after <paramref name="seq"/> in order, at most <paramref name="max"/>; they start right after it unless the log was trimmed past it.</summary>
     IReadOnlyList<LogEntry> After(long seq, int max);
 
-    /// <summary>Applies entries (the next ones in order) to the records and the log, atomically and durably.</summary>
-    void Apply(IReadOnlyList<LogEntry> entries);
+    /// <summary>
+    /// Applies entries (the next ones in order) to the records and the log, atomically and durably — only while this
+    /// copy is sealed for <paramref name="epoch"/>: false (nothing applied) once a newer epoch sealed it. The check and
+    /// the write are one step, so a primary fenced by a newer one on the same silo cannot slip a write in between.
+    /// </summary>
+    bool Apply(long epoch, IReadOnlyList<LogEntry> entries);
 
     /// <summary>Every record, for a rebuild: key, value and version.</summary>
     IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot();
 
-    /// <summary>Replaces the whole copy with a snapshot taken at <paramref name="appliedSeq"/> (of <paramref name="lastEpoch"/>).</summary>
-    void Install(IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch);
+    /// <summary>
+    /// Replaces the whole copy with a snapshot taken at <paramref name="appliedSeq"/> (of <paramref name="lastEpoch"/>),
+    /// only while sealed for <paramref name="epoch"/>, as <see cref="Apply"/>.
+    /// </summary>
+    bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch);
 }

@@ -117,7 +117,12 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
 
         var entry = new LogEntry(log.AppliedSeq + 1, Config.Epoch, key, value);
-        log.Apply([entry]);
+        if (!log.Apply(Config.Epoch, [entry]))
+        {
+            Fenced = true; // a newer primary sealed this silo's own copy
+            return (WriteOutcome.Refused, 0);
+        }
+
         return (await Replicate() ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, entry.Seq);
     }
 
@@ -360,7 +365,11 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
                     return false;
                 }
 
-                log.Apply(entries);
+                if (!log.Apply(Config.Epoch, entries))
+                {
+                    Fenced = true;
+                    return false;
+                }
             }
         }
         catch (ReplicaUnreachableException)

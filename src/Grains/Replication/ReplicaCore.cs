@@ -55,9 +55,9 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
             }
         }
 
-        if (fresh.Count > 0)
+        if (fresh.Count > 0 && !log.Apply(request.Epoch, fresh))
         {
-            log.Apply(fresh);
+            return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
         }
 
         _leaseUntil = Max(_leaseUntil, now + lease);
@@ -85,16 +85,8 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
     }
 
     /// <summary>Replaces this copy with a primary's snapshot (a rebuild); only from the epoch it was sealed for.</summary>
-    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
-    {
-        if (epoch != log.SealedEpoch)
-        {
-            return false;
-        }
-
-        log.Install(records, appliedSeq, lastEpoch);
-        return true;
-    }
+    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
+        log.Install(epoch, records, appliedSeq, lastEpoch);
 
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 }

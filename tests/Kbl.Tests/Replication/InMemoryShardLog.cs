@@ -44,8 +44,13 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
     public IReadOnlyList<LogEntry> After(long seq, int max) => [.. _log.Where(e => e.Seq > seq).Take(max)];
 
-    public void Apply(IReadOnlyList<LogEntry> entries)
+    public bool Apply(long epoch, IReadOnlyList<LogEntry> entries)
     {
+        if (epoch != SealedEpoch)
+        {
+            return false;
+        }
+
         foreach (var entry in entries)
         {
             if (entry.Seq != AppliedSeq + 1)
@@ -71,13 +76,20 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
         {
             _log.RemoveRange(0, _log.Count - retained);
         }
+
+        return true;
     }
 
     public IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot() =>
         [.. _records.Select(r => (System.Text.Encoding.UTF8.GetBytes(r.Key), r.Value.Value, r.Value.Version))];
 
-    public void Install(IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
+    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
     {
+        if (epoch != SealedEpoch)
+        {
+            return false;
+        }
+
         _records.Clear();
         foreach (var (key, value, version) in records)
         {
@@ -86,5 +98,6 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
         _log.Clear();
         (AppliedSeq, LastEpoch) = (appliedSeq, lastEpoch);
+        return true;
     }
 }
