@@ -11,9 +11,10 @@ namespace Kbl.Records;
 /// The silo's local ordered store: one RocksDB database under <c>{DataPath}/records</c>. Records are keyed by
 /// colony and key (<c>colony 0x00 key</c>), not by KBL, so a split whose children stay on this silo moves no
 /// bytes. Values carry their version (8 bytes, big-endian) ahead of the payload. A second column family keeps
-/// each KBL's version clock, written in the same batch as the record.
+/// each KBL's version clock, written in the same batch as the record. Replicated shards also keep a replication
+/// log and their position in it (RecordStore.Shards.cs).
 /// </summary>
-public sealed class RecordStore : IDisposable
+public sealed partial class RecordStore : IDisposable
 {
     private const int VersionBytes = sizeof(long);
     private readonly RocksDb _db;
@@ -30,11 +31,19 @@ public sealed class RecordStore : IDisposable
     {
         Directory.CreateDirectory(path);
         var dbOptions = new DbOptions().SetCreateIfMissing(true).SetCreateMissingColumnFamilies(true);
-        var families = new ColumnFamilies { { "clocks", new ColumnFamilyOptions() } };
+        var families = new ColumnFamilies
+        {
+            { "clocks", new ColumnFamilyOptions() },
+            { LogFamily, new ColumnFamilyOptions() },
+            { ShardFamily, new ColumnFamilyOptions() },
+        };
         _db = RocksDb.Open(dbOptions, path, families);
         _records = _db.GetDefaultColumnFamily();
         _clocks = _db.GetColumnFamily("clocks");
+        _log = _db.GetColumnFamily(LogFamily);
+        _shards = _db.GetColumnFamily(ShardFamily);
         _writeOptions = new WriteOptions().SetSync(syncWrites);
+        DiskId = ReadOrCreateDiskId();
     }
 
     public StoredRecord? Get(string colony, byte[] key)

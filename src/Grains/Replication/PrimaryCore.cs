@@ -1,0 +1,416 @@
+namespace Kbl.Replication;
+
+/// <summary>What became of a write.</summary>
+public enum WriteOutcome
+{
+    /// <summary>Durable on the primary and on every copy in sync (at least the minimum number of copies).</summary>
+    Acknowledged,
+
+    /// <summary>Not written: the primary has fewer copies in sync than the minimum, or is fenced.</summary>
+    Refused,
+
+    /// <summary>
+    /// Written here but not acknowledged: the primary lost its epoch (a newer one may or may not keep the write)
+    /// or the copies fell below the minimum while it replicated. The client must be told it may or may not have happened.
+    /// </summary>
+    Unknown,
+}
+
+/// <summary>
+/// The primary's side of the shard protocol (primary–backup with an in-sync replica set, as PacificA and Kafka's ISR
+/// do), free of any transport; the KBL grain runs it in its turns, the simulation on virtual time. Calls must not
+/// overlap (a grain turn guarantees it).
+/// <list type="bullet">
+/// <item>Activation takes a new epoch by conditional write of the configuration, seals every copy in sync (each
+/// refuses older epochs from then on, once the read lease it granted the old primary has run out), takes the
+/// longest log among them, and drops from the in-sync set the copies it cannot reach.</item>
+/// <item>A write is applied here, sent to every copy in sync, and acknowledged only once all of them applied it. A
+/// copy that does not answer leaves the in-sync set by conditional write before anything is acknowledged without
+/// it; if that write fails, a newer primary exists and this one is fenced.</item>
+/// <item>A read is served only under a lease from every copy in sync (renewed by appends, or by a heartbeat when
+/// it ran out), so an old primary cannot serve a stale read once a new one could have taken writes.</item>
+/// <item>A copy out of sync is brought back by <see cref="Heal"/>: from its log position when its log agrees with
+/// this one, else from a snapshot; it rejoins the in-sync set inside the turn that caught it up.</item>
+/// </list>
+/// </summary>
+public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister register, IReplicaTransport transport, ITimeSource time, ReplicationTimings timings)
+{
+    private readonly Dictionary<string, DateTimeOffset> _leases = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _matched = new(StringComparer.Ordinal);
+
+    public ShardConfig Config { get; private set; } = new(0, "", "", [], 1);
+
+    /// <summary>A newer epoch took over: this primary must not write or read again.</summary>
+    public bool Fenced { get; private set; }
+
+    public IShardLog Log => log;
+
+    /// <summary>Copies a write reaches now: this one and the members in sync.</summary>
+    public int Copies => 1 + Config.InSync.Count();
+
+    /// <summary>Takes over the shard. False when this copy may lack acknowledged writes, or another activation won.</summary>
+    public async Task<bool> Activate()
+    {
+        var current = await register.Read();
+        if (!current.IsComplete(silo, log.Disk))
+        {
+            return false;
+        }
+
+        // This silo's copy must be sealed too: as a member it may have granted the old primary a read lease.
+        var toSeal = current.InSync.Select(m => m.Silo).Append(silo).Distinct(StringComparer.Ordinal).ToList();
+        var members = current.Members.Where(m => m.Silo != silo).ToList();
+        if (current.Primary.Length > 0 && current.Primary != silo)
+        {
+            members.Add(new ReplicaMember(current.Primary, current.PrimaryDisk, InSync: false));
+        }
+
+        var next = current with { Epoch = current.Epoch + 1, Primary = silo, PrimaryDisk = log.Disk, Members = members };
+        if (!await register.TryReplace(current, next))
+        {
+            return false;
+        }
+
+        Config = next;
+        var seals = await Task.WhenAll(toSeal.Select(async s => (Silo: s, Reply: await TrySeal(s))));
+        if (seals.Any(s => s.Reply?.Status == SealStatus.Fenced))
+        {
+            Fenced = true;
+            return false;
+        }
+
+        if (seals.First(s => s.Silo == silo).Reply is null)
+        {
+            return false; // this silo's own copy did not let itself be sealed in time
+        }
+
+        var sealedMembers = seals.Where(s => s.Silo != silo && s.Reply is not null).ToList();
+        foreach (var (member, reply) in sealedMembers)
+        {
+            _matched[member] = reply!.AppliedSeq;
+        }
+
+        var unsealed = Config.InSync.Select(m => m.Silo).Except(sealedMembers.Select(s => s.Silo)).ToList();
+        if (unsealed.Count > 0 && !await Drop(unsealed))
+        {
+            return false;
+        }
+
+        // The longest log among the copies that hold every acknowledged write: its tail beyond the others' holds
+        // writes of the old epoch that nobody acknowledged; keeping them is as right as dropping them, and every
+        // copy then agrees.
+        var longest = sealedMembers.Where(s => s.Reply!.AppliedSeq > log.AppliedSeq).OrderByDescending(s => s.Reply!.AppliedSeq).Select(s => s.Silo).FirstOrDefault();
+        if (longest is not null && !await TakeTail(longest))
+        {
+            return false;
+        }
+
+        return await Replicate() || !Fenced;
+    }
+
+    /// <summary>Writes one record (a null value deletes it) as the next entry of the log.</summary>
+    public async Task<(WriteOutcome Outcome, long Version)> Write(byte[] key, byte[]? value)
+    {
+        if (Fenced || Copies < Config.MinCopies)
+        {
+            return (WriteOutcome.Refused, 0);
+        }
+
+        var entry = new LogEntry(log.AppliedSeq + 1, Config.Epoch, key, value);
+        if (!log.Apply(Config.Epoch, [entry]))
+        {
+            Fenced = true; // a newer primary sealed this silo's own copy
+            return (WriteOutcome.Refused, 0);
+        }
+
+        return (await Replicate() ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, entry.Seq);
+    }
+
+    /// <summary>Whether this primary may serve a read now: it holds a lease from every copy in sync (renewed here if it ran out).</summary>
+    public async Task<bool> EnsureReadLease()
+    {
+        if (Fenced)
+        {
+            return false;
+        }
+
+        var now = time.Now;
+        if (Config.InSync.All(m => _leases.TryGetValue(m.Silo, out var until) && now < until))
+        {
+            return true;
+        }
+
+        await Replicate();
+        return !Fenced;
+    }
+
+    /// <summary>
+    /// Brings a member that is out of sync back: seals it, catches it up from its log position (or installs a
+    /// snapshot when its log forked or is on another disk), and marks it in sync. True when it is in sync now.
+    /// </summary>
+    public async Task<bool> Heal(string member)
+    {
+        if (Fenced || Config.Members.FirstOrDefault(m => m.Silo == member) is not { InSync: false } entry)
+        {
+            return false;
+        }
+
+        var seal = await TrySeal(member);
+        if (seal is null)
+        {
+            return false;
+        }
+
+        if (seal.Status == SealStatus.Fenced)
+        {
+            Fenced = true;
+            return false;
+        }
+
+        string disk;
+        try
+        {
+            disk = await transport.Disk(member);
+            var agrees = disk == entry.Disk && seal.AppliedSeq <= log.AppliedSeq && log.EpochAt(seal.AppliedSeq) == seal.LastEpoch;
+            if (!agrees && !await transport.Install(member, Config.Epoch, log.Snapshot(), log.AppliedSeq, log.LastEpoch))
+            {
+                return false;
+            }
+
+            _matched[member] = agrees ? seal.AppliedSeq : log.AppliedSeq;
+        }
+        catch (ReplicaUnreachableException)
+        {
+            return false;
+        }
+
+        var sent = time.Now;
+        switch (await AppendTo(member))
+        {
+            case Reach.InSync:
+                break;
+            case Reach.Fenced:
+                Fenced = true;
+                return false;
+            default:
+                return false;
+        }
+
+        var next = Config with { Members = [.. Config.Members.Select(m => m.Silo == member ? m with { InSync = true, Disk = disk } : m)] };
+        if (!await register.TryReplace(Config, next))
+        {
+            Fenced = true;
+            return false;
+        }
+
+        Config = next;
+        _leases[member] = sent + (timings.Lease * (1 - timings.Drift));
+        return true;
+    }
+
+    /// <summary>Adds a silo as a new member out of sync (it is then built by <see cref="Heal"/>).</summary>
+    public async Task<bool> AddMember(string member)
+    {
+        if (Fenced || member == silo || Config.Members.Any(m => m.Silo == member))
+        {
+            return false;
+        }
+
+        var next = Config with { Members = [.. Config.Members, new ReplicaMember(member, "", InSync: false)] };
+        if (!await register.TryReplace(Config, next))
+        {
+            Fenced = true;
+            return false;
+        }
+
+        Config = next;
+        return true;
+    }
+
+    /// <summary>
+    /// Sends every copy in sync what it lacks of the log (a heartbeat when nothing), renewing its lease. Copies that
+    /// do not answer, or whose log forked, leave the in-sync set. True when every copy still in sync has the whole
+    /// log and they are enough copies.
+    /// </summary>
+    private async Task<bool> Replicate()
+    {
+        var members = Config.InSync.Select(m => m.Silo).ToList();
+        var sent = time.Now;
+        var results = await Task.WhenAll(members.Select(async m => (Member: m, Reach: await AppendTo(m))));
+        if (results.Any(r => r.Reach == Reach.Fenced))
+        {
+            Fenced = true;
+            return false;
+        }
+
+        foreach (var (member, _) in results.Where(r => r.Reach == Reach.InSync))
+        {
+            _leases[member] = sent + (timings.Lease * (1 - timings.Drift));
+        }
+
+        var lost = results.Where(r => r.Reach != Reach.InSync).Select(r => r.Member).ToList();
+        if (lost.Count > 0 && !await Drop(lost))
+        {
+            return false;
+        }
+
+        return Copies >= Config.MinCopies;
+    }
+
+    /// <summary>Appends to one member until it holds the whole log.</summary>
+    private async Task<Reach> AppendTo(string member)
+    {
+        var resealed = false;
+        while (true)
+        {
+            var from = Math.Min(_matched.GetValueOrDefault(member, log.AppliedSeq), log.AppliedSeq);
+            var entries = log.After(from, timings.CatchUpBatch);
+            if (log.EpochAt(from) is not { } prevEpoch || (from < log.AppliedSeq && (entries.Count == 0 || entries[0].Seq != from + 1)))
+            {
+                return Reach.Forked; // this log no longer reaches back that far: the member needs a rebuild
+            }
+
+            AppendReply reply;
+            try
+            {
+                reply = await transport.Append(member, new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries));
+            }
+            catch (ReplicaUnreachableException)
+            {
+                return Reach.Lost;
+            }
+
+            switch (reply.Status)
+            {
+                case AppendStatus.Ok:
+                    _matched[member] = reply.AppliedSeq;
+                    if (reply.AppliedSeq >= log.AppliedSeq)
+                    {
+                        return Reach.InSync;
+                    }
+
+                    if (reply.AppliedSeq <= from)
+                    {
+                        return Reach.Lost; // no progress
+                    }
+
+                    break;
+                case AppendStatus.Gap when reply.AppliedSeq < from:
+                    _matched[member] = reply.AppliedSeq;
+                    break;
+                case AppendStatus.Unsealed when !resealed:
+                    resealed = true;
+                    if (await TrySeal(member) is not { Status: SealStatus.Sealed } seal)
+                    {
+                        return Reach.Lost;
+                    }
+
+                    _matched[member] = seal.AppliedSeq;
+                    break;
+                case AppendStatus.Fenced:
+                    return Reach.Fenced;
+                case AppendStatus.Diverged:
+                    return Reach.Forked;
+                default:
+                    return Reach.Lost;
+            }
+        }
+    }
+
+    /// <summary>Seals a copy for this epoch, waiting out the read lease it granted an older primary. Null when it cannot be reached in time.</summary>
+    private async Task<SealReply?> TrySeal(string member)
+    {
+        var deadline = time.Now + timings.SealTimeout;
+        while (true)
+        {
+            SealReply reply;
+            try
+            {
+                reply = await transport.Seal(member, new SealRequest(Config.Epoch, silo));
+            }
+            catch (ReplicaUnreachableException)
+            {
+                return null;
+            }
+
+            if (reply.Status != SealStatus.Wait)
+            {
+                return reply;
+            }
+
+            if (time.Now + reply.Wait > deadline)
+            {
+                return null;
+            }
+
+            await time.Delay(reply.Wait);
+        }
+    }
+
+    /// <summary>Takes the log entries a longer copy has beyond this one.</summary>
+    private async Task<bool> TakeTail(string longest)
+    {
+        try
+        {
+            while (true)
+            {
+                var entries = await transport.Fetch(longest, log.AppliedSeq, timings.CatchUpBatch);
+                if (entries.Count == 0)
+                {
+                    return true;
+                }
+
+                if (entries[0].Seq != log.AppliedSeq + 1)
+                {
+                    return false;
+                }
+
+                if (!log.Apply(Config.Epoch, entries))
+                {
+                    Fenced = true;
+                    return false;
+                }
+            }
+        }
+        catch (ReplicaUnreachableException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Takes members out of the in-sync set by conditional write; false (and fenced) when a newer primary changed the configuration.</summary>
+    private async Task<bool> Drop(IReadOnlyCollection<string> members)
+    {
+        var next = Config with { Members = [.. Config.Members.Select(m => members.Contains(m.Silo) ? m with { InSync = false } : m)] };
+        if (!await register.TryReplace(Config, next))
+        {
+            Fenced = true;
+            return false;
+        }
+
+        Config = next;
+        foreach (var member in members)
+        {
+            _leases.Remove(member);
+            _matched.Remove(member);
+        }
+
+        return true;
+    }
+
+    /// <summary>How an append round with one member ended.</summary>
+    private enum Reach
+    {
+        /// <summary>It holds the whole log.</summary>
+        InSync,
+
+        /// <summary>No answer in time, or no progress.</summary>
+        Lost,
+
+        /// <summary>Its log forked from this one, or this one no longer reaches back to where it is: it needs a rebuild.</summary>
+        Forked,
+
+        /// <summary>A newer epoch sealed it.</summary>
+        Fenced,
+    }
+}

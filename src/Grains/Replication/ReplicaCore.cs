@@ -1,0 +1,92 @@
+namespace Kbl.Replication;
+
+/// <summary>
+/// The replica's side of the shard protocol, free of any transport: it applies a primary's log in order and only
+/// from the epoch it was sealed for, and grants the primary a read lease with every append — a promise not to let a
+/// newer primary seal it before the lease runs out, so that an old primary stops serving reads before a new one
+/// serves writes. A replica that (re)starts assumes it granted a lease just before, and honours it.
+/// </summary>
+public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset startedAt)
+{
+    private DateTimeOffset _leaseUntil = startedAt + lease;
+
+    public IShardLog Log => log;
+
+    public AppendReply Append(AppendRequest request, DateTimeOffset now)
+    {
+        if (request.Epoch < log.SealedEpoch)
+        {
+            return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
+        }
+
+        if (request.Epoch > log.SealedEpoch)
+        {
+            return new AppendReply(AppendStatus.Unsealed, log.SealedEpoch, log.AppliedSeq);
+        }
+
+        if (request.PrevSeq > log.AppliedSeq)
+        {
+            return new AppendReply(AppendStatus.Gap, log.SealedEpoch, log.AppliedSeq);
+        }
+
+        // The request overlaps what is applied here: the overlap must be the same writes (same epochs).
+        if (log.EpochAt(request.PrevSeq) is { } prevEpoch && prevEpoch != request.PrevEpoch)
+        {
+            return new AppendReply(AppendStatus.Diverged, log.SealedEpoch, log.AppliedSeq);
+        }
+
+        var fresh = new List<LogEntry>(request.Entries.Count);
+        foreach (var entry in request.Entries)
+        {
+            if (entry.Seq <= log.AppliedSeq)
+            {
+                if (log.EpochAt(entry.Seq) is { } epoch && epoch != entry.Epoch)
+                {
+                    return new AppendReply(AppendStatus.Diverged, log.SealedEpoch, log.AppliedSeq);
+                }
+            }
+            else if (entry.Seq == log.AppliedSeq + 1 + fresh.Count)
+            {
+                fresh.Add(entry);
+            }
+            else
+            {
+                return new AppendReply(AppendStatus.Gap, log.SealedEpoch, log.AppliedSeq);
+            }
+        }
+
+        if (fresh.Count > 0 && !log.Apply(request.Epoch, fresh))
+        {
+            return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
+        }
+
+        _leaseUntil = Max(_leaseUntil, now + lease);
+        return new AppendReply(AppendStatus.Ok, log.SealedEpoch, log.AppliedSeq);
+    }
+
+    public SealReply Seal(SealRequest request, DateTimeOffset now)
+    {
+        if (request.Epoch < log.SealedEpoch)
+        {
+            return new SealReply(SealStatus.Fenced, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero);
+        }
+
+        if (request.Epoch > log.SealedEpoch)
+        {
+            if (now < _leaseUntil)
+            {
+                return new SealReply(SealStatus.Wait, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, _leaseUntil - now);
+            }
+
+            log.Seal(request.Epoch);
+        }
+
+        return new SealReply(SealStatus.Sealed, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero);
+    }
+
+    /// <summary>Replaces this copy with a primary's snapshot (a rebuild); only from the epoch it was sealed for.</summary>
+    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
+        log.Install(epoch, records, appliedSeq, lastEpoch);
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+}

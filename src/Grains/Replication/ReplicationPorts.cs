@@ -1,0 +1,61 @@
+namespace Kbl.Replication;
+
+/// <summary>
+/// The shard's replica configuration in the consensus register (the KBL's grain state, written conditionally):
+/// a change succeeds only against the configuration it was made from.
+/// </summary>
+public interface IConfigRegister
+{
+    Task<ShardConfig> Read();
+
+    /// <summary>Writes <paramref name="next"/> if the register still holds <paramref name="expected"/>; false when someone else changed it.</summary>
+    Task<bool> TryReplace(ShardConfig expected, ShardConfig next);
+}
+
+/// <summary>How a primary reaches the copies of its shard on other silos. A call that gets no answer in time throws <see cref="ReplicaUnreachableException"/>.</summary>
+public interface IReplicaTransport
+{
+    Task<AppendReply> Append(string silo, AppendRequest request);
+
+    Task<SealReply> Seal(string silo, SealRequest request);
+
+    /// <summary>Entries of that copy's log after <paramref name="afterSeq"/> (at most <paramref name="max"/>), to take over its tail.</summary>
+    Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max);
+
+    /// <summary>Replaces that copy with a snapshot (a rebuild); false when it is sealed for another epoch.</summary>
+    Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch);
+
+    /// <summary>The identity of the disk that copy is on.</summary>
+    Task<string> Disk(string silo);
+}
+
+/// <summary>Time for the protocol: real time in a silo, virtual time in the simulation.</summary>
+public interface ITimeSource
+{
+    DateTimeOffset Now { get; }
+
+    Task Delay(TimeSpan delay);
+}
+
+/// <summary>A copy of a shard did not answer in time (its silo is down, paused or cut off).</summary>
+public sealed class ReplicaUnreachableException(string silo, Exception? inner = null)
+    : Exception($"the copy on silo '{silo}' did not answer", inner)
+{
+    public string Silo { get; } = silo;
+}
+
+/// <summary>Timings of the protocol.</summary>
+public sealed record ReplicationTimings
+{
+    /// <summary>How long a replica's read lease lasts after it acknowledged an append.</summary>
+    public TimeSpan Lease { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The share of a lease the primary gives up for clocks that run at slightly different rates.</summary>
+    public double Drift { get; init; } = 0.1;
+
+    /// <summary>How long a new primary waits, at most, for copies to let it seal them.</summary>
+    public TimeSpan SealTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Entries per append when a copy catches up.</summary>
+    public int CatchUpBatch { get; init; } = 256;
+}

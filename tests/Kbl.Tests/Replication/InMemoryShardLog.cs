@@ -1,0 +1,103 @@
+using Kbl.Replication;
+
+namespace Kbl.Tests.Replication;
+
+/// <summary>
+/// A shard's copy on one simulated disk: records, the log and the seal, all "durable" (they survive a crash of the
+/// node, not the loss of its disk). Keys are strings here; the protocol sees bytes.
+/// </summary>
+public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShardLog
+{
+    private readonly SortedDictionary<string, (byte[] Value, long Version)> _records = new(StringComparer.Ordinal);
+    private readonly List<LogEntry> _log = [];
+
+    public string Disk { get; } = disk;
+
+    public long AppliedSeq { get; private set; }
+
+    public long LastEpoch { get; private set; }
+
+    public long SealedEpoch { get; private set; }
+
+    /// <summary>The record of a key, as this copy holds it.</summary>
+    public (byte[] Value, long Version)? Get(string key) => _records.TryGetValue(key, out var record) ? record : null;
+
+    public IReadOnlyDictionary<string, (byte[] Value, long Version)> Records => _records;
+
+    public void Seal(long epoch) => SealedEpoch = Math.Max(SealedEpoch, epoch);
+
+    public long? EpochAt(long seq)
+    {
+        if (seq == 0)
+        {
+            return 0;
+        }
+
+        if (seq == AppliedSeq)
+        {
+            return LastEpoch;
+        }
+
+        var index = _log.BinarySearch(new LogEntry(seq, 0, [], null), Comparer<LogEntry>.Create((a, b) => a.Seq.CompareTo(b.Seq)));
+        return index >= 0 ? _log[index].Epoch : null;
+    }
+
+    public IReadOnlyList<LogEntry> After(long seq, int max) => [.. _log.Where(e => e.Seq > seq).Take(max)];
+
+    public bool Apply(long epoch, IReadOnlyList<LogEntry> entries)
+    {
+        if (epoch != SealedEpoch)
+        {
+            return false;
+        }
+
+        foreach (var entry in entries)
+        {
+            if (entry.Seq != AppliedSeq + 1)
+            {
+                throw new InvalidOperationException($"entry {entry.Seq} applied after {AppliedSeq}");
+            }
+
+            var key = System.Text.Encoding.UTF8.GetString(entry.Key);
+            if (entry.Value is null)
+            {
+                _records.Remove(key);
+            }
+            else
+            {
+                _records[key] = (entry.Value, entry.Seq);
+            }
+
+            _log.Add(entry);
+            (AppliedSeq, LastEpoch) = (entry.Seq, entry.Epoch);
+        }
+
+        if (_log.Count > retained)
+        {
+            _log.RemoveRange(0, _log.Count - retained);
+        }
+
+        return true;
+    }
+
+    public IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot() =>
+        [.. _records.Select(r => (System.Text.Encoding.UTF8.GetBytes(r.Key), r.Value.Value, r.Value.Version))];
+
+    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
+    {
+        if (epoch != SealedEpoch)
+        {
+            return false;
+        }
+
+        _records.Clear();
+        foreach (var (key, value, version) in records)
+        {
+            _records[System.Text.Encoding.UTF8.GetString(key)] = (value, version);
+        }
+
+        _log.Clear();
+        (AppliedSeq, LastEpoch) = (appliedSeq, lastEpoch);
+        return true;
+    }
+}

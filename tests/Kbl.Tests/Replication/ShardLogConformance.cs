@@ -1,0 +1,151 @@
+using System.Text;
+using Kbl.Keys;
+using Kbl.Records;
+using Kbl.Replication;
+
+namespace Kbl.Tests.Replication;
+
+/// <summary>
+/// What the replication protocol needs of a shard's copy, run against the in-memory copy the simulation uses and the
+/// RocksDB copy the silos use, so the simulation's verdicts hold for the real store.
+/// </summary>
+public abstract class ShardLogConformance
+{
+    /// <summary>A copy of shard <c>[b, m)</c> (<paramref name="retain"/> log entries kept); <see cref="Reopen"/> gives it back after a restart.</summary>
+    protected abstract IShardLog Create(int retain);
+
+    protected abstract IShardLog Reopen();
+
+    /// <summary>Every record the store holds (all of it, not only the shard's range).</summary>
+    protected abstract IReadOnlyDictionary<string, (string Value, long Version)> Everything();
+
+    [Fact]
+    public void Entries_apply_in_order_to_the_records_the_log_and_the_position()
+    {
+        var log = Create(retain: 100);
+        log.Seal(1);
+        Assert.True(log.Apply(1, [Entry(1, 1, "b1", "x"), Entry(2, 1, "b2", "y")]));
+        log.Seal(2);
+        Assert.True(log.Apply(2, [Entry(3, 2, "b1", null)]));
+
+        Assert.Equal((3, 2), (log.AppliedSeq, log.LastEpoch));
+        Assert.Equal([2L, 3L], log.After(1, 10).Select(e => e.Seq));
+        Assert.Equal([2L], log.After(1, 1).Select(e => e.Seq));
+        Assert.Null(log.After(2, 10).Single().Value);
+        Assert.Equal((1L, 1L, 2L, 0L), (log.EpochAt(1)!.Value, log.EpochAt(2)!.Value, log.EpochAt(3)!.Value, log.EpochAt(0)!.Value));
+        Assert.Equal([("b2", "y", 2L)], Records(log));
+        Assert.Throws<InvalidOperationException>(() => log.Apply(2, [Entry(5, 2, "b3", "z")]));
+    }
+
+    [Fact]
+    public void Only_the_newest_entries_are_kept_and_older_ones_are_unknown()
+    {
+        var log = Create(retain: 3);
+        log.Seal(1);
+        log.Apply(1, [.. Enumerable.Range(1, 10).Select(i => Entry(i, 1, $"b{i:d2}", "v"))]);
+
+        Assert.Null(log.EpochAt(2));
+        Assert.Equal(1, log.EpochAt(10));
+        Assert.Equal([8L, 9L, 10L], log.After(0, 100).Select(e => e.Seq));
+    }
+
+    [Fact]
+    public void The_seal_only_rises_and_everything_survives_a_restart()
+    {
+        var log = Create(retain: 100);
+        log.Seal(4);
+        log.Apply(4, [Entry(1, 4, "b1", "x")]);
+        log.Seal(5);
+        log.Seal(3);
+        var disk = log.Disk;
+
+        var again = Reopen();
+        Assert.Equal((1, 4, 5), (again.AppliedSeq, again.LastEpoch, again.SealedEpoch));
+        Assert.Equal(disk, again.Disk);
+        Assert.Equal([("b1", "x", 1L)], Records(again));
+    }
+
+    [Fact]
+    public void A_snapshot_replaces_the_shards_range_and_nothing_else()
+    {
+        var log = Create(retain: 100);
+        log.Seal(3);
+        log.Apply(3, [Entry(1, 1, "b1", "old"), Entry(2, 1, "b5", "gone")]);
+        log.Install(3, [(Encoding.UTF8.GetBytes("b1"), Encoding.UTF8.GetBytes("new"), 7L), (Encoding.UTF8.GetBytes("c3"), Encoding.UTF8.GetBytes("c"), 8L)], appliedSeq: 9, lastEpoch: 3);
+
+        Assert.Equal((9, 3), (log.AppliedSeq, log.LastEpoch));
+        Assert.Empty(log.After(0, 10));
+        Assert.Equal(3, log.EpochAt(9));
+        Assert.Equal([("b1", "new", 7L), ("c3", "c", 8L)], Records(log));
+        Assert.True(Everything().ContainsKey("a-outside"), "a record outside the shard's range was touched");
+        Assert.False(Everything().ContainsKey("b5"));
+    }
+
+    [Fact]
+    public void A_writer_of_an_older_epoch_changes_nothing_once_a_newer_one_sealed_the_copy()
+    {
+        var log = Create(retain: 100);
+        log.Seal(1);
+        log.Apply(1, [Entry(1, 1, "b1", "x")]);
+        log.Seal(2);
+
+        Assert.False(log.Apply(1, [Entry(2, 1, "b1", "stale")]));
+        Assert.False(log.Install(1, [(Encoding.UTF8.GetBytes("b2"), Encoding.UTF8.GetBytes("stale"), 5L)], appliedSeq: 5, lastEpoch: 1));
+        Assert.Equal((1, 1, 2), (log.AppliedSeq, log.LastEpoch, log.SealedEpoch));
+        Assert.Equal([("b1", "x", 1L)], Records(log));
+    }
+
+    private static LogEntry Entry(long seq, long epoch, string key, string? value) =>
+        new(seq, epoch, Encoding.UTF8.GetBytes(key), value is null ? null : Encoding.UTF8.GetBytes(value));
+
+    private static List<(string Key, string Value, long Version)> Records(IShardLog log) =>
+        [.. log.Snapshot().Select(r => (Encoding.UTF8.GetString(r.Key), Encoding.UTF8.GetString(r.Value), r.Version)).OrderBy(r => r.Item1, StringComparer.Ordinal)];
+}
+
+[Trait("Category", Category.Unit)]
+public sealed class InMemoryShardLogTests : ShardLogConformance
+{
+    private InMemoryShardLog? _log;
+    private readonly Dictionary<string, (string, long)> _outside = new() { ["a-outside"] = ("kept", 1) };
+
+    protected override IShardLog Create(int retain) => _log = new InMemoryShardLog("disk-1", retain);
+
+    protected override IShardLog Reopen() => _log!; // its "disk" outlives a restart
+
+    protected override IReadOnlyDictionary<string, (string Value, long Version)> Everything() =>
+        _log!.Records.ToDictionary(r => r.Key, r => (Encoding.UTF8.GetString(r.Value.Value), r.Value.Version)).Concat(_outside).ToDictionary();
+}
+
+[Trait("Category", Category.Unit)]
+public sealed class RocksShardLogTests : ShardLogConformance, IDisposable
+{
+    private const string Colony = "shard-log";
+    private static readonly KeyRange Range = new(KeyOrder.Encode("b"), KeyOrder.Encode("m"));
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "kbl-shardlog-" + Guid.NewGuid().ToString("N")[..8]);
+    private RecordStore? _store;
+    private int _retain;
+
+    public void Dispose()
+    {
+        _store?.Dispose();
+        Directory.Delete(_path, recursive: true);
+    }
+
+    protected override IShardLog Create(int retain)
+    {
+        _retain = retain;
+        _store = new RecordStore(_path, syncWrites: false);
+        _store.Import(Colony, [new StoredRecord(KeyOrder.Encode("a-outside"), Encoding.UTF8.GetBytes("kept"), 1)]);
+        return new RocksShardLog(_store, Colony, $"{Colony}/r", Range, retain);
+    }
+
+    protected override IShardLog Reopen()
+    {
+        _store!.Dispose();
+        _store = new RecordStore(_path, syncWrites: false);
+        return new RocksShardLog(_store, Colony, $"{Colony}/r", Range, _retain);
+    }
+
+    protected override IReadOnlyDictionary<string, (string Value, long Version)> Everything() =>
+        _store!.Scan(Colony, [], exclusive: false, to: null).ToDictionary(r => KeyOrder.Display(r.Key), r => (Encoding.UTF8.GetString(r.Value), r.Version));
+}
