@@ -1,0 +1,196 @@
+using Kbl.Colonies;
+using Kbl.Keys;
+using Kbl.Placement;
+using Kbl.Records;
+using Orleans.Runtime.Placement;
+
+namespace Kbl.Tree;
+
+// Births: the KBLs a division, split or push-down creates receive their range, parent and records (Birth, Import,
+// Commit), and children handed to a new parent learn it (SetParent). Driven by KblGrain.Split.cs.
+public sealed partial class KblGrain
+{
+    /// <summary>
+    /// Births of a division's new KBLs (<paramref name="groups"/>: the children each takes over, null for leaves),
+    /// and their records from this silo where a leaf is born elsewhere. Returns each KBL with the silo it lives on.
+    /// </summary>
+    private async Task<List<(ChildRef Kbl, string Silo)>> GiveBirth(Transition transition, IReadOnlyList<ChildRef> kbls, string parent, IReadOnlyList<IReadOnlyList<ChildRef>>? groups)
+    {
+        var births = new List<(ChildRef Kbl, BirthReply Reply)>();
+        var homes = groups is null ? Homes(kbls.Count, transition.ByLoad) : new SiloAddress?[kbls.Count];
+        RequestContext.Set(KblPlacementDirector.NodeGroupKey, State.Genome.NodeGroup);
+        try
+        {
+            for (var i = 0; i < kbls.Count; i++)
+            {
+                if (homes[i] is { } hint)
+                {
+                    RequestContext.Set(IPlacementDirector.PlacementHintKey, hint);
+                }
+                else
+                {
+                    RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+                }
+
+                var birth = new ChildBirth(kbls[i].Range, State.Genome, transition.Generation, _clock, silo.Name, parent, groups is null ? [] : groups[i]) { Incarnation = State.Incarnation };
+                births.Add((kbls[i], await Child(kbls[i].Path).Birth(birth)));
+            }
+        }
+        finally
+        {
+            RequestContext.Remove(IPlacementDirector.PlacementHintKey);
+            RequestContext.Remove(KblPlacementDirector.NodeGroupKey);
+        }
+
+        if (groups is null)
+        {
+            foreach (var (kbl, reply) in births.Where(b => !b.Reply.Committed && b.Reply.Silo != silo.Name))
+            {
+                foreach (var batch in PageBounds.Transfer.Pages(store.Scan(_colony, kbl.Range.Lo, exclusive: false, kbl.Range.Hi)))
+                {
+                    await Child(kbl.Path).Import(batch);
+                }
+            }
+        }
+
+        return [.. births.Select(b => (b.Kbl, b.Reply.Silo))];
+    }
+
+    /// <summary>
+    /// Where new leaves should live: a size division keeps them here (their records are already on this disk); a
+    /// load division spreads them over the group's silos, least loaded first, so the load spreads too.
+    /// </summary>
+    private SiloAddress?[] Homes(int count, bool byLoad)
+    {
+        var homes = new SiloAddress?[count];
+        var group = load.SilosOfGroup(State.Genome.NodeGroup);
+        if (byLoad && group.Count > 1)
+        {
+            // Round-robin over the group's silos, least loaded first: the hot range lands on as many silos as it can.
+            var ordered = group.OrderBy(s => load.LoadOf(s).KblActivations).ThenBy(s => s, StringComparer.Ordinal).ToList();
+            for (var i = 0; i < homes.Length; i++)
+            {
+                homes[i] = load.AddressOf(ordered[i % ordered.Count]);
+            }
+        }
+        else if (silo.NodeGroup == State.Genome.NodeGroup)
+        {
+            Array.Fill(homes, localSilo.SiloAddress);
+        }
+
+        return homes;
+    }
+
+    public async Task<BirthReply> Birth(ChildBirth birth)
+    {
+        if (Deleting)
+        {
+            throw new InvalidOperationException($"KBL {_id} is being deleted with its colony; it is born no more");
+        }
+
+        if (birth.Generation == State.Generation && State.Role is KblRole.Leaf or KblRole.Interior)
+        {
+            return new BirthReply(silo.Name, Committed: true);
+        }
+
+        if (birth.Generation < State.Generation)
+        {
+            throw new InvalidOperationException($"KBL {_id} is at generation {State.Generation}; a birth of generation {birth.Generation} is stale.");
+        }
+
+        if (birth.Generation > State.Generation || State.Role != KblRole.Pending)
+        {
+            State.Role = KblRole.Pending;
+            State.Range = birth.Range;
+            State.Genome = birth.Genome;
+            State.Generation = birth.Generation;
+            State.Incarnation = birth.Incarnation;
+            State.Parent = birth.Parent;
+            State.Children = [.. birth.Children];
+            State.Transition = null;
+            State.LastDivision = null;
+            State.BirthClock = birth.Clock;
+            State.Home = silo.Name;
+            State.Epoch++;
+            State.ShapeChangedAt = time.GetUtcNow();
+            await Save();
+            if (_presence == Presence.Displaced)
+            {
+                _presence = Presence.AtHome; // born here: this silo holds its records now
+            }
+
+            if (birth.Children.Count == 0 && birth.ParentSilo != silo.Name)
+            {
+                // Records arrive from the dividing KBL's silo: clear whatever an earlier, unfinished life left here.
+                store.DeleteRange(_colony, birth.Range);
+            }
+        }
+
+        _clock = Math.Max(_clock, birth.Clock);
+        return new BirthReply(silo.Name, Committed: false);
+    }
+
+    public Task Import(IReadOnlyList<StoredRecord> records)
+    {
+        if (State.Role != KblRole.Pending)
+        {
+            throw new InvalidOperationException($"KBL {_id} is {State.Role}; only a KBL being born imports records.");
+        }
+
+        store.Import(_colony, records);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Makes a newborn KBL (or, when a merge is called off, a retired one) serve: a leaf, or an interior KBL over the children it was born with.</summary>
+    public async Task Commit(long generation)
+    {
+        if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired))
+        {
+            return;
+        }
+
+        State.Role = State.Children.Count > 0 ? KblRole.Interior : KblRole.Leaf;
+        await Save();
+        if (State.Role == KblRole.Leaf)
+        {
+            LoadShard();
+            store.WriteClock(_id, _clock);
+        }
+
+        StartTimer();
+    }
+
+    public async Task SetParent(string from, string to)
+    {
+        var current = State.Parent ?? (IsRoot ? null : _path[.._path.LastIndexOf('.')]);
+        if (current == to || current != from)
+        {
+            return; // already done, or a stale order from a parent that is no longer this KBL's
+        }
+
+        State.Parent = to;
+        await Save();
+        _divisionAskedAt = null;
+    }
+
+    /// <summary>Whether <paramref name="pieces"/>, in order, tile <paramref name="range"/> exactly.</summary>
+    private static bool Tiles(KeyRange range, IReadOnlyList<ChildRef> pieces)
+    {
+        if (!pieces[0].Range.Lo.AsSpan().SequenceEqual(range.Lo) || !SameEnd(pieces[^1].Range.Hi, range.Hi))
+        {
+            return false;
+        }
+
+        for (var i = 1; i < pieces.Count; i++)
+        {
+            if (pieces[i - 1].Range.Hi is not { } hi || !hi.AsSpan().SequenceEqual(pieces[i].Range.Lo))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool SameEnd(byte[]? a, byte[]? b) => a is null ? b is null : b is not null && a.AsSpan().SequenceEqual(b);
+}
