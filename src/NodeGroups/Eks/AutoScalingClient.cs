@@ -4,9 +4,7 @@ using System.Text;
 using System.Xml;
 using System.Xml.Linq;
 using Amazon.Runtime;
-using Amazon.Runtime.Credentials;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kbl.NodeGroups.Eks;
 
@@ -19,7 +17,7 @@ namespace Kbl.NodeGroups.Eks;
 /// <c>autoscaling</c>) by the same <see cref="EksSigner"/> as the EKS calls. Throttling, 5xx and transport failures are
 /// retried with exponential backoff and jitter up to <see cref="EksOptions.MaxAttempts"/>.
 /// </summary>
-public sealed partial class AutoScalingClient
+public sealed class AutoScalingClient
 {
     /// <summary>The SigV4 signing name of EC2 Auto Scaling.</summary>
     public const string ServiceName = "autoscaling";
@@ -28,17 +26,7 @@ public sealed partial class AutoScalingClient
     public const string FormContentType = "application/x-www-form-urlencoded; charset=utf-8";
 
     private const string Version = "2011-01-01";
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
-    private static readonly DefaultAWSCredentialsIdentityResolver DefaultChain = new();
-
-    private readonly HttpClient _http;
-    private readonly string _region;
-    private readonly int _maxAttempts;
-    private readonly TimeSpan _backoff;
-    private readonly TimeProvider _timeProvider;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _credentialsGate = new(1, 1);
-    private AWSCredentials? _credentials;
+    private readonly AwsSender _sender;
 
     /// <param name="http">Sends the requests.</param>
     /// <param name="options">Region, endpoint (<see cref="EksOptions.AutoScalingServiceUrl"/>) and retry settings.</param>
@@ -47,17 +35,8 @@ public sealed partial class AutoScalingClient
     /// <param name="logger">Retries are logged.</param>
     public AutoScalingClient(HttpClient http, EksOptions options, AWSCredentials? credentials = null, TimeProvider? timeProvider = null, ILogger<AutoScalingClient>? logger = null)
     {
-        ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.Region, nameof(options) + "." + nameof(options.Region));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxAttempts, nameof(options) + "." + nameof(options.MaxAttempts));
-        _http = http;
-        _region = options.Region;
-        _maxAttempts = options.MaxAttempts;
-        _backoff = options.Backoff;
-        _credentials = credentials;
-        _timeProvider = timeProvider ?? TimeProvider.System;
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _sender = new AwsSender(http, options, ServiceName, FormContentType, credentials, timeProvider, logger);
         Endpoint = string.IsNullOrEmpty(options.AutoScalingServiceUrl)
             ? new Uri($"https://autoscaling.{options.Region}.amazonaws.com")
             : new Uri(options.AutoScalingServiceUrl);
@@ -118,65 +97,12 @@ public sealed partial class AutoScalingClient
         return new EksCall(action, HttpMethod.Post, Endpoint, "/", body: body.ToString());
     }
 
-    private async Task<string> Send(EksCall call, CancellationToken cancellationToken)
-    {
-        var credentials = await Credentials(cancellationToken).ConfigureAwait(false);
-        for (var attempt = 1; ; attempt++)
+    private Task<string> Send(EksCall call, CancellationToken cancellationToken) =>
+        _sender.Send(call, (response, body) =>
         {
-            Exception failure;
-            try
-            {
-                var identity = await credentials.GetCredentialsAsync().ConfigureAwait(false);
-                using var request = EksSigner.Sign(call, identity, _region, _timeProvider.GetUtcNow(), ServiceName, FormContentType);
-                using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return body;
-                }
-
-                var error = Error(call.Operation, response.StatusCode, body);
-                if (!error.IsRetryable || attempt >= _maxAttempts)
-                {
-                    throw error;
-                }
-
-                failure = error;
-            }
-            catch (HttpRequestException e) when (attempt < _maxAttempts)
-            {
-                failure = e;
-            }
-            catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested && attempt < _maxAttempts)
-            {
-                failure = e;
-            }
-
-            var ceiling = Math.Min(MaxBackoff.TotalMilliseconds, _backoff.TotalMilliseconds * Math.Pow(2, attempt - 1));
-            var pause = TimeSpan.FromMilliseconds((ceiling / 2) + (Random.Shared.NextDouble() * ceiling / 2));
-            LogRetry(_logger, call.Operation, attempt, _maxAttempts, pause, failure.Message);
-            await Task.Delay(pause, _timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<AWSCredentials> Credentials(CancellationToken cancellationToken)
-    {
-        if (_credentials is { } known)
-        {
-            return known;
-        }
-
-        await _credentialsGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            _credentials ??= await DefaultChain.ResolveIdentityAsync(new EksSigningConfig { AuthenticationRegion = _region }, cancellationToken).ConfigureAwait(false);
-            return _credentials;
-        }
-        finally
-        {
-            _credentialsGate.Release();
-        }
-    }
+            var error = Error(call.Operation, response.StatusCode, body);
+            return (error, error.IsRetryable);
+        }, cancellationToken);
 
     /// <summary>A Query-protocol error: <c>&lt;ErrorResponse&gt;&lt;Error&gt;&lt;Code/&gt;&lt;Message/&gt;</c>, or the body itself when it is not XML.</summary>
     internal static AutoScalingApiException Error(string operation, HttpStatusCode status, string body)
@@ -222,10 +148,6 @@ public sealed partial class AutoScalingClient
 
     private static int Number(XElement element, string name) =>
         int.TryParse(Text(element, name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : 0;
-
-    [LoggerMessage(EventId = 43120, Level = LogLevel.Warning,
-        Message = "Auto Scaling {Operation}: attempt {Attempt} of {MaxAttempts} failed ({Reason}); retrying in {Pause}")]
-    private static partial void LogRetry(ILogger logger, string operation, int attempt, int maxAttempts, TimeSpan pause, string reason);
 }
 
 /// <summary>An Auto Scaling group and its instances.</summary>

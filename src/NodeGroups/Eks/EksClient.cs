@@ -1,9 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Amazon.Runtime;
-using Amazon.Runtime.Credentials;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kbl.NodeGroups.Eks;
 
@@ -13,22 +11,10 @@ namespace Kbl.NodeGroups.Eks;
 /// <c>ResourceInUseException</c> (409, except on create, where it means "exists already"), server errors (5xx) and
 /// transport failures, up to <see cref="EksOptions.MaxAttempts"/>; other errors surface at once as <see cref="EksApiException"/>.
 /// </summary>
-public sealed partial class EksClient
+public sealed class EksClient
 {
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
     private const int MaxErrorMessageChars = 500;
-
-    /// <summary>The SDK's default chain; one per process, as the SDK's own clients share theirs (it caches what it found).</summary>
-    private static readonly DefaultAWSCredentialsIdentityResolver DefaultChain = new();
-
-    private readonly HttpClient _http;
-    private readonly string _region;
-    private readonly int _maxAttempts;
-    private readonly TimeSpan _backoff;
-    private readonly TimeProvider _timeProvider;
-    private readonly ILogger _logger;
-    private readonly SemaphoreSlim _credentialsGate = new(1, 1);
-    private AWSCredentials? _credentials;
+    private readonly AwsSender _sender;
 
     /// <param name="http">Sends the requests (e.g. a typed client from <c>IHttpClientFactory</c>).</param>
     /// <param name="options">Cluster, region, endpoint (<see cref="EksOptions.ServiceUrl"/>) and retry settings.</param>
@@ -37,20 +23,9 @@ public sealed partial class EksClient
     /// <param name="logger">Retries are logged.</param>
     public EksClient(HttpClient http, EksOptions options, AWSCredentials? credentials = null, TimeProvider? timeProvider = null, ILogger<EksClient>? logger = null)
     {
-        ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(options);
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.Region, nameof(options) + "." + nameof(options.Region));
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.MaxAttempts, nameof(options) + "." + nameof(options.MaxAttempts));
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.Backoff, TimeSpan.Zero, nameof(options) + "." + nameof(options.Backoff));
-
-        _http = http;
+        _sender = new AwsSender(http, options, EksSigner.ServiceName, "application/json", credentials, timeProvider, logger);
         Requests = new EksRequests(options);
-        _region = options.Region;
-        _maxAttempts = options.MaxAttempts;
-        _backoff = options.Backoff;
-        _credentials = credentials;
-        _timeProvider = timeProvider ?? TimeProvider.System;
-        _logger = (ILogger?)logger ?? NullLogger.Instance;
     }
 
     /// <summary>Builds the calls this client sends.</summary>
@@ -146,76 +121,12 @@ public sealed partial class EksClient
     /// <summary>Signs and sends <paramref name="call"/>, retrying as the class says; returns the response body of a success.</summary>
     public Task<string> Send(EksCall call, CancellationToken cancellationToken) => Send(call, retryResourceInUse: true, cancellationToken);
 
-    private async Task<string> Send(EksCall call, bool retryResourceInUse, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(call);
-        var credentials = await Credentials(cancellationToken).ConfigureAwait(false);
-        for (var attempt = 1; ; attempt++)
+    private Task<string> Send(EksCall call, bool retryResourceInUse, CancellationToken cancellationToken) =>
+        _sender.Send(call, (response, body) =>
         {
-            Exception failure;
-            try
-            {
-                var identity = await credentials.GetCredentialsAsync().ConfigureAwait(false);
-                using var request = EksSigner.Sign(call, identity, _region, _timeProvider.GetUtcNow());
-                using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return body;
-                }
-
-                var error = Error(call.Operation, response, body);
-                if (!error.IsRetryable || (error.IsResourceInUse && !retryResourceInUse) || attempt >= _maxAttempts)
-                {
-                    throw error;
-                }
-
-                failure = error;
-            }
-            catch (HttpRequestException e) when (attempt < _maxAttempts)
-            {
-                failure = e;
-            }
-            catch (TaskCanceledException e) when (!cancellationToken.IsCancellationRequested && attempt < _maxAttempts)
-            {
-                failure = e; // HttpClient's own timeout
-            }
-
-            var pause = Backoff(attempt);
-            LogRetry(_logger, call.Operation, call.Uri.AbsolutePath, attempt, _maxAttempts, pause, failure.Message);
-            await Task.Delay(pause, _timeProvider, cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Exponential backoff (doubling from <see cref="EksOptions.Backoff"/>, capped at 30 s) with equal jitter.</summary>
-    private TimeSpan Backoff(int attempt)
-    {
-        var ceiling = Math.Min(MaxBackoff.TotalMilliseconds, _backoff.TotalMilliseconds * Math.Pow(2, attempt - 1));
-        return TimeSpan.FromMilliseconds((ceiling / 2) + (Random.Shared.NextDouble() * ceiling / 2));
-    }
-
-    private async Task<AWSCredentials> Credentials(CancellationToken cancellationToken)
-    {
-        if (_credentials is { } known)
-        {
-            return known;
-        }
-
-        await _credentialsGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_credentials is null)
-            {
-                _credentials = await DefaultChain.ResolveIdentityAsync(new EksSigningConfig { AuthenticationRegion = _region }, cancellationToken).ConfigureAwait(false);
-            }
-
-            return _credentials;
-        }
-        finally
-        {
-            _credentialsGate.Release();
-        }
-    }
+            var error = Error(call.Operation, response, body);
+            return (error, error.IsRetryable && (retryResourceInUse || !error.IsResourceInUse));
+        }, cancellationToken);
 
     /// <summary>An error response as rest-json says: the type in <c>x-amzn-ErrorType</c> (or the body's <c>__type</c>/<c>code</c>), the message in the body.</summary>
     internal static EksApiException Error(string operation, HttpResponseMessage response, string body)
@@ -277,8 +188,4 @@ public sealed partial class EksClient
     private static EksUpdate Update(string json, string operation) =>
         EksJson.Deserialize<EksUpdateResponse>(json, operation).Update
             ?? throw new JsonException($"EKS {operation} answered without an update: '{json}'");
-
-    [LoggerMessage(EventId = 43100, Level = LogLevel.Warning,
-        Message = "EKS {Operation} {Path}: attempt {Attempt} of {MaxAttempts} failed ({Reason}); retrying in {Pause}")]
-    private static partial void LogRetry(ILogger logger, string operation, string path, int attempt, int maxAttempts, TimeSpan pause, string reason);
 }
