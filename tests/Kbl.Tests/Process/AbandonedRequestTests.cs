@@ -69,26 +69,19 @@ public sealed partial class AbandonedRequestTests(AbandonedRequestTests.PagedSil
     /// A silo whose leaves aggregate one record a turn, with colony <see cref="Colony"/>: <see cref="Records"/>
     /// records under a root that has divided (so an aggregate holds the root's turn while its leaves page).
     /// </summary>
-    public sealed class PagedSilo : IAsyncLifetime
+    public sealed class PagedSilo : SiloProcessFixture
     {
         public const string Colony = "abandoned";
         public const int Records = 20_000;
 
-        private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-abandon-" + Guid.NewGuid().ToString("N")[..8]);
+        protected override string Name => "paged-silo";
 
-        public SiloProcess Silo { get; private set; } = null!;
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["Kbl:AggregatePageRecords"] = "1" };
 
-        public HttpClient Http { get; private set; } = null!;
+        protected override TimeSpan Timeout => TimeSpan.FromMinutes(2);
 
-        public async Task InitializeAsync()
+        protected override async Task Prepare()
         {
-            Silo = new SiloProcess(_data, "paged-silo", new Dictionary<string, string>
-            {
-                ["Kbl:AggregatePageRecords"] = "1",
-                ["Kbl:Provisioning:Provider"] = "off",
-            });
-            await Silo.StartAsync();
-            Http = new HttpClient { BaseAddress = Silo.HttpAddress, Timeout = TimeSpan.FromMinutes(2) };
             (await Http.PutAsync($"/v1/colonies/{Colony}", JsonContent.Create(new { splitKeys = Records / 2, mergeKeys = 1, fanOut = 2 }))).EnsureSuccessStatusCode();
 
             using var channel = GrpcChannel.ForAddress(Silo.GrpcAddress);
@@ -97,19 +90,6 @@ public sealed partial class AbandonedRequestTests(AbandonedRequestTests.PagedSil
                 await client.PutAsync(new PutRequest { Colony = Colony, Key = $"k{i:d5}", Value = ByteString.CopyFromUtf8("{}") }, cancellationToken: ct));
             await Eventually.Until(
                 () => Http.GetStringAsync($"/v1/colonies/{Colony}/tree?depth=0"), t => t.Contains("\"interior\"", StringComparison.OrdinalIgnoreCase), TimeSpan.FromSeconds(60), "the root's division");
-        }
-
-        public async Task DisposeAsync()
-        {
-            Http.Dispose();
-            await Silo.DisposeAsync();
-            try
-            {
-                Directory.Delete(_data, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
         }
     }
 }

@@ -9,39 +9,14 @@ using Kbl.Api.V1;
 namespace Kbl.Tests.Process;
 
 /// <summary>A real silo process that holds at most <see cref="MaxColonies"/> colonies (<c>Kbl:MaxColonies</c>).</summary>
-public sealed class CappedSiloFixture : IAsyncLifetime
+public sealed class CappedSiloFixture : SiloProcessFixture
 {
     public const int MaxColonies = 4;
 
-    private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-capped-" + Guid.NewGuid().ToString("N")[..8]);
-
-    public SiloProcess Silo { get; private set; } = null!;
-
-    public HttpClient Http { get; private set; } = null!;
-
-    public async Task InitializeAsync()
+    protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
     {
-        Silo = new SiloProcess(_data, settings: new Dictionary<string, string>
-        {
-            ["Kbl:MaxColonies"] = MaxColonies.ToString(),
-            ["Kbl:Provisioning:Provider"] = "off",
-        });
-        await Silo.StartAsync();
-        Http = new HttpClient { BaseAddress = Silo.HttpAddress };
-    }
-
-    public async Task DisposeAsync()
-    {
-        Http.Dispose();
-        await Silo.DisposeAsync();
-        try
-        {
-            Directory.Delete(_data, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+        ["Kbl:MaxColonies"] = MaxColonies.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 }
 
 /// <summary>

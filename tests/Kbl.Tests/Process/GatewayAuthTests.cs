@@ -279,42 +279,27 @@ public sealed class GatewayAuthTests(GatewayAuthTests.TokenSilo fixture) : IClas
     }
 
     /// <summary>A real silo process with a token, holding one record the tests try to read, change or delete.</summary>
-    public sealed class TokenSilo : IAsyncLifetime
+    public sealed class TokenSilo : SiloProcessFixture
     {
-        private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-auth-" + Guid.NewGuid().ToString("N")[..8]);
-
-        public SiloProcess Silo { get; private set; } = null!;
-
         /// <summary>The ETag of the guarded record, as written.</summary>
         public string Version { get; private set; } = "";
 
-        public async Task InitializeAsync()
+        protected override string Name => "auth-silo";
+
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
         {
-            Silo = new SiloProcess(_data, "auth-silo", new Dictionary<string, string>
-            {
-                ["Kbl:Auth:Token"] = Token,
-                ["Kbl:Provisioning:Provider"] = "off",
-                // ASP.NET Core logs every request URL at Information: the token must not appear even then.
-                ["Logging:LogLevel:Default"] = "Information",
-            });
-            await Silo.StartAsync();
+            ["Kbl:Auth:Token"] = Token,
+            // ASP.NET Core logs every request URL at Information: the token must not appear even then.
+            ["Logging:LogLevel:Default"] = "Information",
+        };
+
+        protected override async Task Prepare()
+        {
             var auth = ("Authorization", $"Bearer {Token}");
             Assert.Equal(201, (await Raw.Send(Silo.HttpPort, "PUT", "/v1/colonies/guarded", "{}", auth)).Status);
             var put = await Raw.Send(Silo.HttpPort, "PUT", "/v1/colonies/guarded/records/secret", "original", auth);
             Assert.Equal(200, put.Status);
             Version = put.Header("ETag")!;
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Silo.DisposeAsync();
-            try
-            {
-                Directory.Delete(_data, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
         }
     }
 }

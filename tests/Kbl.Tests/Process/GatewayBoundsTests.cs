@@ -177,38 +177,15 @@ public sealed class GatewayBoundsTests(GatewayBoundsTests.BoundedSilo fixture) :
     }
 
     /// <summary>A silo taking 1 MiB values, serving one request at a time, with a quota of 2 requests per second on colony <c>throttled</c>.</summary>
-    public sealed class BoundedSilo : IAsyncLifetime
+    public sealed class BoundedSilo : SiloProcessFixture
     {
-        private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-bounds-" + Guid.NewGuid().ToString("N")[..8]);
+        protected override string Name => "bounded-silo";
 
-        public SiloProcess Silo { get; private set; } = null!;
-
-        public HttpClient Http { get; private set; } = null!;
-
-        public async Task InitializeAsync()
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
         {
-            Silo = new SiloProcess(_data, "bounded-silo", new Dictionary<string, string>
-            {
-                ["Kbl:Gateway:MaxValueBytes"] = ValueBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["Kbl:Gateway:MaxConcurrentRequests"] = "1",
-                ["Kbl:Gateway:ColonyQuotas:throttled"] = "2",
-                ["Kbl:Provisioning:Provider"] = "off",
-            });
-            await Silo.StartAsync();
-            Http = new HttpClient { BaseAddress = Silo.HttpAddress };
-        }
-
-        public async Task DisposeAsync()
-        {
-            Http.Dispose();
-            await Silo.DisposeAsync();
-            try
-            {
-                Directory.Delete(_data, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
-        }
+            ["Kbl:Gateway:MaxValueBytes"] = ValueBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Kbl:Gateway:MaxConcurrentRequests"] = "1",
+            ["Kbl:Gateway:ColonyQuotas:throttled"] = "2",
+        };
     }
 }

@@ -313,22 +313,20 @@ public sealed class GatewayFuzzTests(GatewayFuzzTests.FuzzSilo fixture) : IClass
     private static GrpcFuzzCall Call(string description, Func<ColonyService.ColonyServiceClient, Metadata, Task> run) => new(description, true, run);
 
     /// <summary>A real silo with a token, the fuzzed colonies (small split thresholds, so they divide under the fuzz) and a sentinel record nobody may touch.</summary>
-    public sealed class FuzzSilo : IAsyncLifetime
+    public sealed class FuzzSilo : SiloProcessFixture
     {
-        private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-fuzz-" + Guid.NewGuid().ToString("N")[..8]);
         private string _version = "";
 
-        public SiloProcess Silo { get; private set; } = null!;
+        protected override string Name => "fuzz-silo";
 
-        public async Task InitializeAsync()
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
         {
-            Silo = new SiloProcess(_data, "fuzz-silo", new Dictionary<string, string>
-            {
-                ["Kbl:Auth:Token"] = Token,
-                ["Kbl:Provisioning:Provider"] = "off",
-                ["Kbl:Placement:WaitForGroup"] = "00:00:01",
-            });
-            await Silo.StartAsync();
+            ["Kbl:Auth:Token"] = Token,
+            ["Kbl:Placement:WaitForGroup"] = "00:00:01",
+        };
+
+        protected override async Task Prepare()
+        {
             foreach (var colony in Colonies)
             {
                 Assert.Equal(201, (await Raw.Send(Silo.HttpPort, "PUT", $"/v1/colonies/{colony}", "{\"splitKeys\":40,\"mergeKeys\":10}", Auth)).Status);
@@ -349,18 +347,6 @@ public sealed class GatewayFuzzTests(GatewayFuzzTests.FuzzSilo fixture) : IClass
             Assert.Equal((200, "{\"total\":42}", _version), (kept.Status, kept.Body, kept.Header("ETag")));
             var genome = await Raw.Send(Silo.HttpPort, "GET", $"/v1/colonies/{Sentinel}", null, Auth);
             Assert.Equal(200, genome.Status);
-        }
-
-        public async Task DisposeAsync()
-        {
-            await Silo.DisposeAsync();
-            try
-            {
-                Directory.Delete(_data, recursive: true);
-            }
-            catch (IOException)
-            {
-            }
         }
     }
 }
