@@ -72,7 +72,9 @@ public interface IKblTreeGrain : IGrainWithStringKey
     /// gave a child, its children and those of an unfinished change), drops its records and clears its state.
     /// Idempotent; ignored by a KBL of another life of the colony (<paramref name="incarnation"/>). Throws when part of
     /// the subtree cannot be removed yet (a leaf whose records are on a silo that is down).
+    /// <paramref name="callers"/>: the KBLs whose teardown is waiting for this one (the root first), which it does not
+    /// call back — a path can be named by one KBL and adopted by another, so "every path it gave" may lead back up.
     /// </summary>
     [Alias("TearDown")]
-    Task TearDown(long incarnation);
+    Task TearDown(long incarnation, IReadOnlyList<string> callers);
 }

@@ -16,7 +16,7 @@ public sealed partial class KblGrain
             throw new InvalidOperationException("Only a colony's root is configured.");
         }
 
-        if (Deleting && !await TryCompleteDelete())
+        if (Deleting && !await AwaitDeleteRun())
         {
             throw new ColonyConflictException($"colony '{_colony}' is still being deleted ({_deleteBlocker}); create it again once the delete has finished");
         }

@@ -20,6 +20,8 @@ public sealed partial class KblGrain
 
     private int _deleteAttempts;
 
+    private Task<bool>? _deleteRun;
+
     /// <summary>Why the root's last attempt could not finish the delete.</summary>
     private string _deleteBlocker = "";
 
@@ -49,20 +51,36 @@ public sealed partial class KblGrain
             KblLog.ColonyDeleting(logger, _colony);
         }
 
-        return await TryCompleteDelete()
+        return await AwaitDeleteRun()
             ? new ColonyDeletion(ColonyDeletionStatus.Deleted)
-            : new ColonyDeletion(ColonyDeletionStatus.Deleting, $"colony '{_colony}' is being deleted; part of it cannot be removed yet: {_deleteBlocker}");
+            : new ColonyDeletion(ColonyDeletionStatus.Deleting, _deleteBlocker.Length > 0
+                ? $"colony '{_colony}' is being deleted; part of it cannot be removed yet: {_deleteBlocker}"
+                : $"colony '{_colony}' is being deleted; its KBLs are being torn down");
+    }
+
+    /// <summary>
+    /// The root's teardown runs beside its turns, not in one: a large colony's teardown takes longer than a grain
+    /// call may wait, and meanwhile the root goes on answering "being deleted" (404) at once. One run at a time.
+    /// </summary>
+    private Task<bool> DeleteRun() => _deleteRun is { IsCompleted: false } running ? running : (_deleteRun = TryCompleteDelete());
+
+    /// <summary>Starts or joins the run and waits a little for it, so a small colony's DELETE answers "deleted".</summary>
+    private async Task<bool> AwaitDeleteRun()
+    {
+        var run = DeleteRun();
+        await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(2), time));
+        return run.IsCompletedSuccessfully && run.Result;
     }
 
     public async Task ResumeDelete()
     {
         if (IsRoot && Deleting)
         {
-            await TryCompleteDelete();
+            await AwaitDeleteRun();
         }
     }
 
-    public async Task TearDown(long incarnation)
+    public async Task TearDown(long incarnation, IReadOnlyList<string> callers)
     {
         if (!storage.RecordExists)
         {
@@ -82,7 +100,7 @@ public sealed partial class KblGrain
             await Save();
         }
 
-        await CompleteDelete();
+        await CompleteDelete(callers);
     }
 
     /// <summary>The root's unfinished delete, tried again from its tick with a back-off while it keeps failing.</summary>
@@ -91,6 +109,7 @@ public sealed partial class KblGrain
         try
         {
             await CompleteDelete();
+            _deleteBlocker = "";
             return true;
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
@@ -104,12 +123,14 @@ public sealed partial class KblGrain
     }
 
     /// <summary>The feedback tick of a KBL whose colony is being deleted: no reports; the root carries the delete on.</summary>
-    private async Task OnDeletingTick()
+    private Task OnDeletingTick()
     {
         if (IsRoot && time.GetUtcNow() >= _deleteRetryAt)
         {
-            await TryCompleteDelete();
+            _ = DeleteRun(); // its failures are its own (TryCompleteDelete logs them and backs off)
         }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>
@@ -141,8 +162,12 @@ public sealed partial class KblGrain
         };
     }
 
-    /// <summary>Tears down what is below, drops this KBL's records, and (the root) the colony's traces elsewhere; then clears the state.</summary>
-    private async Task CompleteDelete()
+    /// <summary>
+    /// Tears down what is below, drops this KBL's records, and (the root) the colony's traces elsewhere; then clears the
+    /// state. One KBL at a time, never one of the <paramref name="callers"/>: with one chain of calls under way and no
+    /// call back into it, a cycle of named and adopted paths cannot make two KBLs wait for each other.
+    /// </summary>
+    private async Task CompleteDelete(IReadOnlyList<string>? callers = null)
     {
         var incarnation = State.Transition!.Generation;
         if (IsRoot)
@@ -150,14 +175,31 @@ public sealed partial class KblGrain
             await Registry.MarkDeleting(_colony);
         }
 
+        var chain = (callers ?? []).Append(_path).ToList();
         var below = Enumerable.Range(0, State.NextChildIndex(_path)).Select(i => ColonyNames.ChildPath(_path, i))
             .Concat(State.Transition.Siblings)
             .Distinct(StringComparer.Ordinal)
-            .Where(p => p != _path);
-        var tornDown = Task.WhenAll(below.Select(p => Child(p).TearDown(incarnation)));
+            .Where(p => !chain.Contains(p, StringComparer.Ordinal))
+            .ToList();
+        var failures = new List<Exception>();
         try
         {
-            await tornDown;
+            foreach (var path in below)
+            {
+                try
+                {
+                    await Child(path).TearDown(incarnation, chain);
+                }
+                catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+                {
+                    failures.Add(e); // the others are marked and torn down all the same; the delete is tried again
+                }
+            }
+
+            if (failures.Count > 0)
+            {
+                throw failures[0];
+            }
         }
         finally
         {

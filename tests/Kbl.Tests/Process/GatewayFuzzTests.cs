@@ -38,7 +38,16 @@ public sealed class GatewayFuzzTests(GatewayFuzzTests.FuzzSilo fixture) : IClass
         await Requests.SampleAsync(async request =>
         {
             Interlocked.Increment(ref sent);
-            var answer = await Raw.Send(fixture.Silo.HttpPort, request.Method, request.Path, request.Body, request.Headers);
+            GatewayAuthTests.Raw answer;
+            try
+            {
+                answer = await Raw.Send(fixture.Silo.HttpPort, request.Method, request.Path, request.Body, request.Headers);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"{request}\n→ no answer in 30 s; the silo's log ends:\n{Tail(fixture.Silo.Output)}");
+            }
+
             Assert.True(answer.Status < 500 || (answer.Status == 503 && NoSiloOfGroup(answer.Body) && answer.Header("Retry-After") is not null),
                 $"{request}\n→ {answer.Status}\n{answer.Head}\n{Truncate(answer.Body)}");
             if (answer.Status >= 400 && request.Method != "HEAD" && !KestrelRefuses(request))
@@ -86,6 +95,8 @@ public sealed class GatewayFuzzTests(GatewayFuzzTests.FuzzSilo fixture) : IClass
     /// </summary>
     private static bool KestrelRefuses(HttpFuzzRequest request) =>
         request.Path.Split('?')[0].Contains("%00", StringComparison.Ordinal);
+
+    private static string Tail(string log) => log.Length > 60000 ? log[^60000..] : log;
 
     private static string Truncate(string text) => text.Length > 2000 ? text[..2000] + "…" : text;
 
