@@ -9,9 +9,15 @@ scripts/install-test-deps.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Kbl.sln -m:1 -c Debug --nologo -v quiet
 log=$(mktemp)
+results=$(mktemp -d)
 status=0
 # --blame-hang-timeout: a test that hangs is stopped and named instead of holding CI until its hard limit.
-dotnet test Kbl.sln --no-build -m:1 -c Debug --nologo --blame-hang-timeout 10m --blame-hang-dump-type none 2>&1 | tee "$log" || status=$?
+dotnet test Kbl.sln --no-build -m:1 -c Debug --nologo --blame-hang-timeout 10m --blame-hang-dump-type none \
+  --logger "trx" --results-directory "$results" 2>&1 | tee "$log" || status=$?
+
+# The slowest tests, so the suite's time (CI keeps it under 20 minutes) has names attached.
+python3 scripts/slowest-tests.py "$results" 12 || true
+rm -rf "$results"
 
 # dotnet test prints one summary per test assembly: "Passed!  - Failed: 0, Passed: 77, Skipped: 0, ..."
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s += $2} END {print s + 0}')
