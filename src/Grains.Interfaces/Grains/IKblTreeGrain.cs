@@ -68,13 +68,18 @@ public interface IKblTreeGrain : IGrainWithStringKey
     Task Purge(long generation);
 
     /// <summary>
-    /// Colony delete: this KBL refuses every request from now on, tears down the KBLs below it (every path it ever
-    /// gave a child, its children and those of an unfinished change), drops its records and clears its state.
-    /// Idempotent; ignored by a KBL of another life of the colony (<paramref name="incarnation"/>). Throws when part of
-    /// the subtree cannot be removed yet (a leaf whose records are on a silo that is down).
-    /// <paramref name="callers"/>: the KBLs whose teardown is waiting for this one (the root first), which it does not
-    /// call back — a path can be named by one KBL and adopted by another, so "every path it gave" may lead back up.
+    /// Colony delete, step 1: this KBL refuses every request from now on (the mark is persisted) and returns the paths
+    /// below it — every path it ever gave a child, its children and those of an unfinished change. Makes no call to
+    /// another KBL. Empty for a path never born, a KBL cleared already, or one of another life of the colony
+    /// (<paramref name="incarnation"/>).
     /// </summary>
-    [Alias("TearDown")]
-    Task TearDown(long incarnation, IReadOnlyList<string> callers);
+    [Alias("MarkDeleted")]
+    Task<IReadOnlyList<string>> MarkDeleted(long incarnation);
+
+    /// <summary>
+    /// Colony delete, step 2: drops this marked KBL's records and clears its state. Makes no call to another KBL.
+    /// Throws when its records are on a silo that is down (the delete then waits for it).
+    /// </summary>
+    [Alias("DropDeleted")]
+    Task DropDeleted(long incarnation);
 }

@@ -5,14 +5,15 @@ using Kbl.Provisioning;
 namespace Kbl.Tree;
 
 // Deleting a colony. The root first persists Transition{Delete} and from then on refuses every request (404, "being
-// deleted"), so the delete is decided once and for all before anything is removed. Then the tree is torn down from
-// the bottom: each KBL, in its own turn, persists the same mark (it refuses from then on), tears down the KBLs below
-// it — every path it ever gave a child (a path's prefix is the KBL that allocated it, so these cover every KBL ever
-// born, retired and half-born ones included), its children, and the KBLs an unfinished or last change of its own
-// named — then drops its records and clears its grain state. The root goes last: it sweeps the colony off every
-// silo's disk, drops its demand from the provisioning plan and frees its name. Every step is idempotent and every
-// awaited call goes down the tree; a step that fails (a leaf whose records are on a silo that is down) leaves the
-// marks in place, and the root's next tick, activation or DELETE carries on from there.
+// deleted"), so the delete is decided once and for all before anything is removed. Then the root, in a run beside its
+// turns, walks the colony: it marks each KBL (MarkDeleted: the KBL persists the same mark, refuses from then on, and
+// names the paths below it — every path it ever gave a child, which covers every KBL ever born, retired and half-born
+// ones included, its children and the KBLs an unfinished change of its own named), records every path it found in
+// its own mark, then drops them deepest first (DropDeleted: records and grain state). Neither call makes a call of its
+// own, so no cycle of named and adopted paths can make KBLs wait for each other. The root goes last: it sweeps the
+// colony off every silo's disk, drops its demand from the provisioning plan and frees its name. Every step is
+// idempotent; one that fails (a leaf whose records are on a silo that is down) leaves the marks in place, and the
+// root's next tick, activation or DELETE carries on from there.
 public sealed partial class KblGrain
 {
     /// <summary>When the root may try an unfinished delete again (it backs off while a silo stays down).</summary>
@@ -60,7 +61,8 @@ public sealed partial class KblGrain
 
     /// <summary>
     /// The root's teardown runs beside its turns, not in one: a large colony's teardown takes longer than a grain
-    /// call may wait, and meanwhile the root goes on answering "being deleted" (404) at once. One run at a time.
+    /// call may wait, and meanwhile the root goes on answering "being deleted" (404) at once. One run at a time; the
+    /// KBLs it calls make no calls of their own, so it never waits on a turn that waits on it.
     /// </summary>
     private Task<bool> DeleteRun() => _deleteRun is { IsCompleted: false } running ? running : (_deleteRun = TryCompleteDelete());
 
@@ -80,18 +82,13 @@ public sealed partial class KblGrain
         }
     }
 
-    public async Task TearDown(long incarnation, IReadOnlyList<string> callers)
+    public async Task<IReadOnlyList<string>> MarkDeleted(long incarnation)
     {
-        if (!storage.RecordExists)
+        if (!storage.RecordExists || State.Incarnation != incarnation)
         {
-            // A path given out but never born, or a KBL torn down already. It may be asked again through another
-            // parent, so it stays active until idle rather than deactivate under a caller's feet; no silo counts it.
-            return;
-        }
-
-        if (State.Incarnation != incarnation)
-        {
-            return; // a KBL of another life of the colony: not this delete's to remove
+            // A path given out but never born, a KBL cleared already, or one of another life of the colony. It may be
+            // asked again, so it stays active until idle rather than deactivate under a caller's feet.
+            return [];
         }
 
         if (!Deleting)
@@ -100,8 +97,24 @@ public sealed partial class KblGrain
             await Save();
         }
 
-        await CompleteDelete(callers);
+        return Below();
     }
+
+    public async Task DropDeleted(long incarnation)
+    {
+        if (storage.RecordExists && State.Incarnation == incarnation && Deleting)
+        {
+            DropOwnRecords();
+            await ClearDeleted();
+        }
+    }
+
+    /// <summary>Every path this KBL ever gave a child, and those its mark names (children, an unfinished change's KBLs).</summary>
+    private List<string> Below() =>
+        [.. Enumerable.Range(0, State.NextChildIndex(_path)).Select(i => ColonyNames.ChildPath(_path, i))
+            .Concat(State.Transition?.Siblings ?? [])
+            .Distinct(StringComparer.Ordinal)
+            .Where(p => p != _path)];
 
     /// <summary>The root's unfinished delete, tried again from its tick with a back-off while it keeps failing.</summary>
     private async Task<bool> TryCompleteDelete()
@@ -112,7 +125,7 @@ public sealed partial class KblGrain
             _deleteBlocker = "";
             return true;
         }
-        catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             _deleteBlocker = e.Message;
             _deleteAttempts++;
@@ -163,68 +176,86 @@ public sealed partial class KblGrain
     }
 
     /// <summary>
-    /// Tears down what is below, drops this KBL's records, and (the root) the colony's traces elsewhere; then clears the
-    /// state. One KBL at a time, never one of the <paramref name="callers"/>: with one chain of calls under way and no
-    /// call back into it, a cycle of named and adopted paths cannot make two KBLs wait for each other.
+    /// The root's teardown. Every call it makes is to one KBL that calls no other, so no two KBLs ever wait for each
+    /// other however paths were named and adopted: first it marks every KBL reachable from it (breadth first, each
+    /// once) and records the whole set in its own mark, so a later attempt finds them all even when some are cleared
+    /// already; then it drops them deepest first, goes on past a failure (a silo that is down) and leaves its own mark
+    /// in place until every one is gone; last it sweeps the colony off every silo, drops its demand from the plan and
+    /// frees its name.
     /// </summary>
-    private async Task CompleteDelete(IReadOnlyList<string>? callers = null)
+    private async Task CompleteDelete()
     {
         var incarnation = State.Transition!.Generation;
-        if (IsRoot)
-        {
-            await Registry.MarkDeleting(_colony);
-        }
+        await Registry.MarkDeleting(_colony);
 
-        var chain = (callers ?? []).Append(_path).ToList();
-        var below = Enumerable.Range(0, State.NextChildIndex(_path)).Select(i => ColonyNames.ChildPath(_path, i))
-            .Concat(State.Transition.Siblings)
-            .Distinct(StringComparer.Ordinal)
-            .Where(p => !chain.Contains(p, StringComparer.Ordinal))
-            .ToList();
+        var order = new List<string>();
+        var seen = new HashSet<string>(StringComparer.Ordinal) { _path };
+        var queue = new Queue<string>(Below());
         var failures = new List<Exception>();
-        try
+        while (queue.TryDequeue(out var path))
         {
-            foreach (var path in below)
+            if (!seen.Add(path))
             {
-                try
-                {
-                    await Child(path).TearDown(incarnation, chain);
-                }
-                catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
-                {
-                    failures.Add(e); // the others are marked and torn down all the same; the delete is tried again
-                }
+                continue;
             }
 
-            if (failures.Count > 0)
+            order.Add(path);
+            try
             {
-                throw failures[0];
+                foreach (var below in await Child(path).MarkDeleted(incarnation))
+                {
+                    queue.Enqueue(below);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failures.Add(e);
             }
         }
-        finally
+
+        var known = State.Transition.Siblings;
+        if (order.Except(known, StringComparer.Ordinal).Any())
         {
-            // Its own records go now even if part of what is below must wait: they hold up nothing else.
-            DropOwnRecords();
+            State.Transition = State.Transition with { Siblings = [.. known.Union(order, StringComparer.Ordinal)] };
+            await Save();
         }
 
-        if (IsRoot)
+        for (var i = order.Count - 1; i >= 0; i--)
         {
-            // What no KBL accounts for any more (leftovers of moves, clocks of KBLs gone long ago), on every silo up.
-            await Task.WhenAll(load.ActiveSilos().Select(s => GrainFactory.GetGrain<ISiloAgentGrain>(s.Identity.Name).DropColony(_colony)));
-            await GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ForgetColony(_colony, incarnation);
-            await Registry.Unregister(_colony);
+            try
+            {
+                await Child(order[i]).DropDeleted(incarnation);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failures.Add(e); // the others go all the same; the delete is tried again for this one
+            }
         }
 
+        if (failures.Count > 0)
+        {
+            throw failures[0];
+        }
+
+        DropOwnRecords();
+
+        // What no KBL accounts for any more (leftovers of moves, clocks of KBLs gone long ago), on every silo up.
+        await Task.WhenAll(load.ActiveSilos().Select(s => GrainFactory.GetGrain<ISiloAgentGrain>(s.Identity.Name).DropColony(_colony)));
+        await GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ForgetColony(_colony, incarnation);
+        await Registry.Unregister(_colony);
+        await ClearDeleted();
+        KblLog.ColonyDeleted(logger, _colony);
+    }
+
+    /// <summary>Clears this KBL's grain state: no silo counts it any more; the activation is collected when idle.</summary>
+    private async Task ClearDeleted()
+    {
         await storage.ClearStateAsync();
         _timer?.Dispose();
         _timer = null;
         (_keys, _bytes) = (0, 0);
         _childFeedback.Clear();
-        RefreshSiloView(); // role None: no silo counts it any more; the activation is collected when idle
-        if (IsRoot)
-        {
-            KblLog.ColonyDeleted(logger, _colony);
-        }
+        RefreshSiloView();
     }
 
     /// <summary>

@@ -11,7 +11,7 @@ public sealed partial class KblGrain
 {
     public async Task<MoveResult> Move(string nodeGroup)
     {
-        if (State.Role is KblRole.None or KblRole.Retired)
+        if (State.Role is KblRole.None or KblRole.Retired || Deleting)
         {
             return new MoveResult(false, 0, 0);
         }
