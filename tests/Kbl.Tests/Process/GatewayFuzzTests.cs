@@ -23,7 +23,7 @@ namespace Kbl.Tests.Process;
 [Trait("Category", Category.Process)]
 public sealed class GatewayFuzzTests(GatewayFuzzTests.FuzzSilo fixture) : IClassFixture<GatewayFuzzTests.FuzzSilo>
 {
-    private const int DefaultHttpRequests = 12_000;
+    private const int DefaultHttpRequests = 4_000;
     private const string Token = "fuzz-token-31d7-aa90";
     private const string Sentinel = "keepsake";
     private static readonly (string Name, string Value) Auth = ("Authorization", $"Bearer {Token}");
