@@ -37,14 +37,13 @@ try
     // Settled: the tree stops changing shape (no KBL count change over three feedback periods).
     var settle = Stopwatch.StartNew();
     var (kbls, stableSince) = (-1, DateTime.UtcNow);
-    JsonElement tree;
+    Shape shape;
     while (true)
     {
-        tree = await http.GetFromJsonAsync<JsonElement>("/v1/colonies/shape/tree?format=flat");
-        var count = Kbls(tree).Count;
-        if (count != kbls)
+        shape = await ReadShape(http);
+        if (shape.Kbls != kbls)
         {
-            (kbls, stableSince) = (count, DateTime.UtcNow);
+            (kbls, stableSince) = (shape.Kbls, DateTime.UtcNow);
         }
         else if (DateTime.UtcNow - stableSince > TimeSpan.FromSeconds(8))
         {
@@ -53,11 +52,6 @@ try
 
         await Task.Delay(500);
     }
-
-    var all = Kbls(tree);
-    var leaves = all.Count(k => k.GetProperty("role").GetString() == "leaf");
-    var height = all.Max(k => k.GetProperty("depth").GetInt32());
-    var longestId = all.Max(k => k.GetProperty("id").GetString()!.Length);
 
     // A new gateway: a second silo joins, and its first request walks the tree from the root.
     var second = await StartSilo(options.Silo, work.FullName, "b", primarySiloPort: first.SiloPort);
@@ -91,10 +85,11 @@ try
         loadSeconds = Math.Round(loadSeconds, 1),
         putsPerSecond = Math.Round(options.Keys / loadSeconds),
         settleSeconds = Math.Round(settle.Elapsed.TotalSeconds, 1),
-        height,
-        leaves,
-        kbls = all.Count,
-        longestId,
+        height = shape.Height,
+        leaves = shape.Leaves,
+        kbls = shape.Kbls,
+        longestId = shape.LongestId?.ToString(CultureInfo.InvariantCulture) ?? "n/a",
+        treeEndpoint = shape.TreeEndpoint,
         coldRouteMs = Math.Round(coldMs, 1),
         coldRouteCalls = coldCalls,
         warmRouteMs = Math.Round(warmMs, 1),
@@ -111,6 +106,34 @@ finally
     }
 
     work.Delete(recursive: true);
+}
+
+// The colony's shape from its tree endpoint; where that endpoint fails (a tree deeper than System.Text.Json's depth
+// limit of 64, as chain-shaped trees of the code before balanced colonies are), from the silo's metrics instead:
+// kbl_tree_depth (the root's height) and kbl_kbls by role; the longest id is then unknown.
+static async Task<Shape> ReadShape(HttpClient http)
+{
+    try
+    {
+        var all = Kbls(await http.GetFromJsonAsync<JsonElement>("/v1/colonies/shape/tree?format=flat"));
+        return new Shape(
+            all.Count,
+            all.Count(k => k.GetProperty("role").GetString() == "leaf"),
+            all.Max(k => k.GetProperty("depth").GetInt32()),
+            all.Max(k => k.GetProperty("id").GetString()!.Length),
+            "ok");
+    }
+    catch (Exception e) when (e is HttpRequestException or HttpIOException or JsonException)
+    {
+        var metrics = await http.GetStringAsync("/metrics");
+        var series = metrics.Split('\n').Where(l => !l.StartsWith('#')).Select(l => l.Split(' ')).Where(p => p.Length >= 2).ToList();
+        double Sum(string prefix, string label = "") => series
+            .Where(p => p[0].StartsWith(prefix + "{", StringComparison.Ordinal) && p[0].Contains(label, StringComparison.Ordinal))
+            .Sum(p => double.Parse(p[1], CultureInfo.InvariantCulture));
+        var height = series.Where(p => p[0].StartsWith("kbl_tree_depth{", StringComparison.Ordinal) && p[0].Contains("colony=\"shape\"", StringComparison.Ordinal))
+            .Select(p => double.Parse(p[1], CultureInfo.InvariantCulture)).DefaultIfEmpty(0).Max();
+        return new Shape((int)Sum("kbl_kbls"), (int)Sum("kbl_kbls", "role=\"leaf\""), (int)height, null, $"failed ({e.GetType().Name})");
+    }
 }
 
 // Every KBL of a tree answer: the flat list, or (from a version without ?format=flat) the nested tree walked.
@@ -188,6 +211,8 @@ static int FreePort()
     listener.Start();
     return ((IPEndPoint)listener.LocalEndpoint).Port;
 }
+
+internal sealed record Shape(int Kbls, int Leaves, int Height, int? LongestId, string TreeEndpoint);
 
 internal sealed record Options(string Silo, string Label, int Keys, int Concurrency, string Genome)
 {
