@@ -18,6 +18,7 @@ app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine(
     $" and gRPC on port {settings.Gateway.GrpcPort}; records in {Path.GetFullPath(settings.Kbl.DataPath)}"));
 try
 {
+    await DependencyCheck.RunAsync(app.Services, settings, app.Lifetime.ApplicationStopping);
     await app.StartAsync();
 }
 catch (Exception e) when (StartupFailure.MissingDependency(e, settings) is { } missing)

@@ -23,6 +23,7 @@ public sealed class KblMetrics : IDisposable
     private readonly Counter<long> _merges;
     private readonly Counter<long> _moves;
     private readonly Counter<long> _aggregatePages;
+    private readonly Counter<long> _scanPages;
 
     public KblMetrics(IMeterFactory meters, LocalKbls local, SiloIdentity silo)
     {
@@ -32,6 +33,7 @@ public sealed class KblMetrics : IDisposable
         _merges = _meter.CreateCounter<long>("kbl.merges", "{merge}", "Interior KBLs that merged their children back, by colony");
         _moves = _meter.CreateCounter<long>("kbl.moves", "{move}", "KBLs that moved to another silo with their records");
         _aggregatePages = _meter.CreateCounter<long>("kbl.aggregate.pages", "{page}", "Pages of aggregates computed by leaves (one turn each), by colony");
+        _scanPages = _meter.CreateCounter<long>("kbl.scan.pages", "{page}", "Pages of scans served by leaves (one grain call each), by colony");
         _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.bytes", () => ByColony(local, k => k.Bytes), "By", "Bytes (keys + values) of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.tree.depth", () => local.Snapshot().GroupBy(k => k.Colony)
@@ -54,6 +56,8 @@ public sealed class KblMetrics : IDisposable
     public void Move(string colony) => _moves.Add(1, new KeyValuePair<string, object?>("colony", colony));
 
     public void AggregatePage(string colony) => _aggregatePages.Add(1, new KeyValuePair<string, object?>("colony", colony));
+
+    public void ScanPage(string colony) => _scanPages.Add(1, new KeyValuePair<string, object?>("colony", colony));
 
     public void Dispose() => _meter.Dispose();
 

@@ -35,6 +35,7 @@ public sealed partial class KblGrain
         _meter.Touch(time.GetUtcNow());
         var end = State.Range.Hi is null || (to is not null && KeyOrder.Compare(to, State.Range.Hi) < 0) ? to : State.Range.Hi;
         var (records, truncated) = bounds.Take(store.Scan(_colony, from, exclusive, end), cancellationToken);
+        metrics.ScanPage(_colony);
         return Task.FromResult(new ScanPage(KblStatus.Ok, records, State.Range.Hi, null, Truncated: truncated));
     }
 

@@ -95,47 +95,39 @@ internal sealed partial class DynamoDbTable : IDisposable
     /// </summary>
     public async Task EnsureReadyAsync()
     {
+        TableDescription table;
         try
         {
-            TableDescription table;
-            try
-            {
-                table = (await _client.DescribeTableAsync(Name).ConfigureAwait(false)).Table;
-            }
-            catch (ResourceNotFoundException) when (_createTable)
-            {
-                table = await CreateAsync().ConfigureAwait(false);
-            }
-            catch (ResourceNotFoundException ex)
-            {
-                throw new InvalidOperationException(
-                    $"DynamoDB grain storage '{_provider}': table '{Name}' does not exist at {Endpoint}. Create it "
-                        + $"(hash key '{GrainAttribute}' and range key '{ItemAttribute}', both strings) or set "
-                        + "Kbl:Storage:DynamoDb:CreateTable=true.",
-                    ex);
-            }
-
-            CheckKeySchema(table);
-            var deadline = _timeProvider.GetUtcNow() + ActiveTimeout;
-            while (table.TableStatus != TableStatus.ACTIVE)
-            {
-                if (_timeProvider.GetUtcNow() > deadline)
-                {
-                    throw new TimeoutException(
-                        $"DynamoDB grain storage '{_provider}': table '{Name}' at {Endpoint} is still {table.TableStatus} after {ActiveTimeout}.");
-                }
-
-                await Task.Delay(PollInterval, _timeProvider).ConfigureAwait(false);
-                table = (await _client.DescribeTableAsync(Name).ConfigureAwait(false)).Table;
-            }
-
-            LogReady(_logger, _provider, Name, Endpoint);
+            table = (await _client.DescribeTableAsync(Name).ConfigureAwait(false)).Table;
         }
-        catch (Exception ex)
+        catch (ResourceNotFoundException) when (_createTable)
         {
-            LogTableFailed(_logger, ex, _provider, Name, Endpoint);
-            throw;
+            table = await CreateAsync().ConfigureAwait(false);
         }
+        catch (ResourceNotFoundException ex)
+        {
+            throw new InvalidOperationException(
+                $"DynamoDB grain storage '{_provider}': table '{Name}' does not exist at {Endpoint}. Create it "
+                    + $"(hash key '{GrainAttribute}' and range key '{ItemAttribute}', both strings) or set "
+                    + "Kbl:Storage:DynamoDb:CreateTable=true.",
+                ex);
+        }
+
+        CheckKeySchema(table);
+        var deadline = _timeProvider.GetUtcNow() + ActiveTimeout;
+        while (table.TableStatus != TableStatus.ACTIVE)
+        {
+            if (_timeProvider.GetUtcNow() > deadline)
+            {
+                throw new TimeoutException(
+                    $"DynamoDB grain storage '{_provider}': table '{Name}' at {Endpoint} is still {table.TableStatus} after {ActiveTimeout}.");
+            }
+
+            await Task.Delay(PollInterval, _timeProvider).ConfigureAwait(false);
+            table = (await _client.DescribeTableAsync(Name).ConfigureAwait(false)).Table;
+        }
+
+        LogReady(_logger, _provider, Name, Endpoint);
     }
 
     /// <summary>One item, read strongly consistent; only <paramref name="attributes"/> when given. Null when there is none.</summary>
@@ -364,10 +356,6 @@ internal sealed partial class DynamoDbTable : IDisposable
     [LoggerMessage(EventId = 41100, Level = LogLevel.Information,
         Message = "DynamoDB grain storage {Name} ready: table {Table} at {Endpoint}")]
     private static partial void LogReady(ILogger logger, string name, string table, string endpoint);
-
-    [LoggerMessage(EventId = 41101, Level = LogLevel.Error,
-        Message = "DynamoDB grain storage {Name} cannot use table {Table} at {Endpoint}")]
-    private static partial void LogTableFailed(ILogger logger, Exception exception, string name, string table, string endpoint);
 
     [LoggerMessage(EventId = 41106, Level = LogLevel.Information,
         Message = "DynamoDB grain storage {Name} created table {Table} at {Endpoint}")]

@@ -70,7 +70,6 @@ public static class KblSiloExtensions
                 silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = settings.Sqlite.Path);
             }
             silo.AddKblGrains(settings.Kbl, settings.Placement);
-            silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, DependencyCheck>();
             silo.AddDashboard();
             silo.AddActivityPropagation();
         });

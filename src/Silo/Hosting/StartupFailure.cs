@@ -8,7 +8,7 @@ public static class StartupFailure
 {
     /// <summary>
     /// The line for a start that failed on a missing dependency (a <see cref="KblDependencyException"/>, or Orleans'
-    /// Redis membership that could not connect), or null for any other failure.
+    /// Redis membership that could not connect after <see cref="DependencyCheck"/> reached it), or null for any other failure.
     /// </summary>
     public static string? MissingDependency(Exception failure, KblSettings settings)
     {
@@ -18,14 +18,8 @@ public static class StartupFailure
             return missing.Message;
         }
 
-        if (KblDependencyException.Chain(failure).OfType<RedisException>().FirstOrDefault() is { } redis)
-        {
-            // The endpoints only: the connection string may carry a password.
-            var endpoints = string.Join(", ", ConfigurationOptions.Parse(settings.Cluster.Redis).EndPoints.Select(EndPointCollection.ToString));
-            var why = redis is RedisConnectionException connection ? connection.FailureType.ToString() : KblDependencyException.FirstLine(redis.Message);
-            return $"Redis membership store at {endpoints} (Kbl:Cluster:Redis) is unreachable ({why})";
-        }
-
-        return null;
+        return KblDependencyException.Chain(failure).OfType<RedisException>().FirstOrDefault() is { } redis
+            ? DependencyCheck.RedisUnreachable(settings.Cluster, redis)
+            : null;
     }
 }

@@ -9,11 +9,12 @@ using Kbl.Api.V1;
 namespace Kbl.Tests.Process;
 
 /// <summary>
-/// An aggregate its client abandons — an HTTP request whose connection closes, a cancelled gRPC call — stops in the
-/// silo: the colony's root, whose turn an aggregate holds, answers again long before the aggregate could have
-/// finished, and the leaves' page counter (<c>kbl_aggregate_pages_total</c> on <c>/metrics</c>) shows how far it got.
-/// The silo's leaves aggregate one record a turn (<c>Kbl:AggregatePageRecords=1</c>), so a whole aggregate of the
-/// colony takes one page per record.
+/// An aggregate or scan its client abandons — an HTTP request whose connection closes, a cancelled gRPC call — stops
+/// in the silo: the colony's root, whose turn an aggregate holds, answers again long before the aggregate could have
+/// finished, and the leaves' page counters (<c>kbl_aggregate_pages_total</c>, <c>kbl_scan_pages_total</c> on
+/// <c>/metrics</c>) show how far it got. The silo's leaves aggregate one record a turn (<c>Kbl:AggregatePageRecords=1</c>)
+/// and the gateway reads scans in leaf pages of one record (<c>Kbl:Gateway:MaxScanPage=1</c>), so a whole aggregate or
+/// scan of the colony takes one page per record.
 /// </summary>
 [Trait("Category", Category.Process)]
 public sealed partial class AbandonedRequestTests(AbandonedRequestTests.PagedSilo fixture) : IClassFixture<AbandonedRequestTests.PagedSilo>, IDisposable
@@ -51,19 +52,57 @@ public sealed partial class AbandonedRequestTests(AbandonedRequestTests.PagedSil
         Assert.Equal(PagedSilo.Records, (await whole.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("records").GetInt64());
     }
 
+    [Fact]
+    public async Task An_abandoned_gRPC_scan_stops_in_the_silo()
+    {
+        const string scanRoute = "http_route=\"/kbl.v1.ColonyService/Scan\"";
+        var before = await ScanPages();
+        var scansEnded = await Metric(RequestsEnded(), scanRoute);
+        using var abandon = new CancellationTokenSource();
+        using var scan = new ColonyService.ColonyServiceClient(_channel).Scan(new ScanRequest { Colony = PagedSilo.Colony }, cancellationToken: abandon.Token);
+
+        // The first record arrives, then the client goes away without reading the rest.
+        Assert.True(await scan.ResponseStream.MoveNext(abandon.Token));
+        var first = scan.ResponseStream.Current.Key;
+        await abandon.CancelAsync();
+
+        // The call ends in the silo (ASP.NET Core counts a request in its duration histogram when it has ended), and by
+        // then its leaves had served only part of the colony's pages: the scan stopped rather than read on for no one.
+        await Eventually.Until(() => Metric(RequestsEnded(), scanRoute), n => n > scansEnded, TimeSpan.FromSeconds(30), "the abandoned scan's end in the silo");
+        var stopped = await ScanPages() - before;
+        Assert.InRange(stopped, 1, PagedSilo.Records - 1);
+
+        // A scan that continues where the client left off streams the next records.
+        using var resumed = new ColonyService.ColonyServiceClient(_channel).Scan(new ScanRequest { Colony = PagedSilo.Colony, After = first, Limit = 10 });
+        var keys = await resumed.ResponseStream.ReadAllAsync().Select(r => r.Key).ToListAsync();
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => $"k{i:d5}"), keys);
+    }
+
     public void Dispose() => _channel.Dispose();
 
     /// <summary>The pages the colony's leaves have aggregated so far, from the silo's Prometheus metrics.</summary>
-    private async Task<long> Pages()
+    private Task<long> Pages() => Metric(AggregatePageCounter(), $"colony=\"{PagedSilo.Colony}\"");
+
+    /// <summary>The scan pages the colony's leaves have served so far (one per record: the gateway reads leaf pages of one record).</summary>
+    private Task<long> ScanPages() => Metric(ScanPageCounter(), $"colony=\"{PagedSilo.Colony}\"");
+
+    /// <summary>The sum of <paramref name="metric"/>'s series whose labels contain <paramref name="label"/>.</summary>
+    private async Task<long> Metric(Regex metric, string label)
     {
         var metrics = await Http.GetStringAsync("/metrics");
-        return PageCounter().Matches(metrics)
-            .Where(m => m.Groups["labels"].Value.Contains($"colony=\"{PagedSilo.Colony}\"", StringComparison.Ordinal))
+        return metric.Matches(metrics)
+            .Where(m => m.Groups["labels"].Value.Contains(label, StringComparison.Ordinal))
             .Sum(m => (long)double.Parse(m.Groups["value"].Value, CultureInfo.InvariantCulture));
     }
 
     [GeneratedRegex(@"^kbl_aggregate_pages_total\{(?<labels>[^}]*)\} (?<value>[0-9.e+]+)", RegexOptions.Multiline)]
-    private static partial Regex PageCounter();
+    private static partial Regex AggregatePageCounter();
+
+    [GeneratedRegex(@"^kbl_scan_pages_total\{(?<labels>[^}]*)\} (?<value>[0-9.e+]+)", RegexOptions.Multiline)]
+    private static partial Regex ScanPageCounter();
+
+    [GeneratedRegex(@"^http_server_request_duration_seconds_count\{(?<labels>[^}]*)\} (?<value>[0-9.e+]+)", RegexOptions.Multiline)]
+    private static partial Regex RequestsEnded();
 
     /// <summary>
     /// A silo whose leaves aggregate one record a turn, with colony <see cref="Colony"/>: <see cref="Records"/>
@@ -76,7 +115,11 @@ public sealed partial class AbandonedRequestTests(AbandonedRequestTests.PagedSil
 
         protected override string Name => "paged-silo";
 
-        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string> { ["Kbl:AggregatePageRecords"] = "1" };
+        protected override IReadOnlyDictionary<string, string> Settings => new Dictionary<string, string>
+        {
+            ["Kbl:AggregatePageRecords"] = "1",
+            ["Kbl:Gateway:MaxScanPage"] = "1",
+        };
 
         protected override TimeSpan Timeout => TimeSpan.FromMinutes(2);
 
