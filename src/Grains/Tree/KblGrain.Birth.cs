@@ -90,7 +90,7 @@ public sealed partial class KblGrain
 
         if (birth.Generation == State.Generation && State.Role is KblRole.Leaf or KblRole.Interior)
         {
-            return new BirthReply(silo.Name, Committed: true);
+            return new BirthReply(State.Home ?? silo.Name, Committed: true); // where its records are, wherever this activation is
         }
 
         if (birth.Generation < State.Generation)
@@ -125,6 +125,10 @@ public sealed partial class KblGrain
                 store.DeleteRange(_colony, birth.Range);
             }
         }
+        else
+        {
+            RequireHome("a resumed birth"); // born elsewhere: its imported records are on its home silo
+        }
 
         _clock = Math.Max(_clock, birth.Clock);
         return new BirthReply(silo.Name, Committed: false);
@@ -132,6 +136,7 @@ public sealed partial class KblGrain
 
     public Task Import(IReadOnlyList<StoredRecord> records)
     {
+        RequireHome("an import");
         if (State.Role != KblRole.Pending)
         {
             throw new InvalidOperationException($"KBL {_id} is {State.Role}; only a KBL being born imports records.");
@@ -147,6 +152,11 @@ public sealed partial class KblGrain
         if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired))
         {
             return;
+        }
+
+        if (State.Children.Count == 0)
+        {
+            RequireHome("a commit"); // a leaf serves from its records
         }
 
         State.Role = State.Children.Count > 0 ? KblRole.Interior : KblRole.Leaf;

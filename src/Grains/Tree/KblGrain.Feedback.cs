@@ -85,8 +85,10 @@ public sealed partial class KblGrain
 
         var feedback = OwnFeedback();
         RefreshSiloView();
-        if (!IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)
+        if (!IsRoot && State.Role is KblRole.Leaf or KblRole.Interior or KblRole.Retired)
         {
+            // A retired child reports too (nothing): a parent whose merge a crash interrupted is woken by it and
+            // finishes the merge, rather than leave the child retired until a request happens to walk by.
             _ = Parent().ReportFeedback(_path, feedback);
         }
         else if (IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)

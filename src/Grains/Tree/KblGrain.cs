@@ -8,6 +8,7 @@ using Kbl.Storage;
 using Kbl.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Kbl.Tree;
 
@@ -118,6 +119,11 @@ public sealed partial class KblGrain(
 
         if (_presence == Presence.Relocated)
         {
+            if (!MigrateHome())
+            {
+                DeactivateOnIdle(); // its new home is gone: the next activation finds out where its records are
+            }
+
             return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);
         }
 
@@ -152,6 +158,26 @@ public sealed partial class KblGrain(
         };
     }
 
+    /// <summary>
+    /// Throws unless this activation is with its records: a step that reads or drops them (a birth's import, a
+    /// merge's export or purge) must not run where the store holds none of them, or another KBL's. The caller
+    /// retries the step (its transition stays pending); this activation heads home meanwhile.
+    /// </summary>
+    private void RequireHome(string step)
+    {
+        if (_presence == Presence.AtHome)
+        {
+            return;
+        }
+
+        if (!MigrateHome())
+        {
+            DeactivateOnIdle();
+        }
+
+        throw new InvalidOperationException($"KBL {_id} keeps its records on silo '{State.Home}', not on '{silo.Name}': {step} waits until it is home");
+    }
+
     /// <summary>Finishes a change of shape that an earlier turn or activation persisted and could not complete.</summary>
     private Task CompleteTransition() => State.Transition?.Kind switch
     {
@@ -179,6 +205,11 @@ public sealed partial class KblGrain(
         catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
         {
             KblLog.TransitionPending(logger, e, _id, transition.Kind);
+            if (e is InconsistentStateException)
+            {
+                DeactivateOnIdle(); // another activation wrote this KBL's state since: this one is stale
+            }
+
             return false;
         }
     }

@@ -2,6 +2,7 @@ using Kbl.Hosting;
 using Kbl.Placement;
 using Kbl.Tests.Cluster;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.TestingHost;
 
@@ -18,11 +19,15 @@ public sealed class FaultClusterFixture() : KblTestCluster(3, "faults")
 
     public TreeFaults Faults { get; } = new();
 
+    /// <summary>What Kbl logged on the silos, for a failure's message.</summary>
+    public LogTail Log { get; } = new();
+
     public override IReadOnlyList<InProcessSiloHandle> LiveSilos => [.. Cluster.Silos.Where(s => s.IsActive), .. _restarted.Where(s => s.IsActive)];
 
-    /// <summary>Kills the silo with stable name <paramref name="name"/> (as kill -9 would) and waits until the others have noticed.</summary>
+    /// <summary>Kills the silo with stable name <paramref name="name"/> (as kill -9 would: frozen first) and waits until the others have noticed.</summary>
     public async Task Kill(string name)
     {
+        Faults.Freeze(name);
         var silo = LiveSilos.Single(s => StableName(s.Name) == name);
         await Cluster.KillSiloAsync(silo);
         await UntilActive(LiveSilos.Count);
@@ -56,10 +61,17 @@ public sealed class FaultClusterFixture() : KblTestCluster(3, "faults")
     protected override void ConfigureSilo(int index, ISiloBuilder silo)
     {
         silo.Configure<ClusterMembershipOptions>(o => (o.ProbeTimeout, o.NumMissedProbesLimit) = (TimeSpan.FromSeconds(1), 2));
+
+        // A call into a silo that was killed mid-call fails when the silo is declared dead, or after this.
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
         silo.Services.AddSingleton(Faults);
+        silo.Services.AddLogging(logging => logging.AddProvider(Log));
         silo.AddIncomingGrainCallFilter<IncomingFaults>();
         silo.AddOutgoingGrainCallFilter<OutgoingFaults>();
     }
+
+    protected override void ConfigureClient(IClientBuilder client) =>
+        client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
 
     /// <summary>Waits until every live silo sees exactly the <paramref name="count"/> live silos as active (a crash noticed, a restart joined).</summary>
     private Task UntilActive(int count) => Eventually.Until(

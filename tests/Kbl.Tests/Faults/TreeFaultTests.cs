@@ -94,6 +94,19 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
     private async Task<ColonyModel> Live(Fault fault)
     {
         var colony = $"f{Guid.NewGuid():N}"[..12];
+        try
+        {
+            return await Live(fault, colony);
+        }
+        catch
+        {
+            output.WriteLine($"Kbl's log for colony {colony}:\n{fixture.Log.Lines(colony)}");
+            throw;
+        }
+    }
+
+    private async Task<ColonyModel> Live(Fault fault, string colony)
+    {
         var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
         await root.Configure(Small);
         var model = new ColonyModel(fixture.Router, colony);
@@ -102,8 +115,8 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         var crash = Crash(fault, lived.Token);
         var keys = Enumerable.Range(0, 100).Select(i => $"k{i:d3}").OrderBy(k => StringComparer.Ordinal.GetHashCode(k)).ToList();
 
-        // A probe of the tree that waits out a crash in progress (the silo is restarted first) and takes a failed
-        // call (the root's silo was just killed) as "not yet".
+        // A probe of the tree that waits out a crash in progress (the silo is restarted first), reads the colony as
+        // a client in the meantime would, and takes a failed call (the root's silo was just killed) as "not yet".
         async Task<KblView?> Tree()
         {
             if (fixture.Faults.Fired.IsCompleted)
@@ -111,6 +124,7 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
                 await crash;
             }
 
+            await model.Touch();
             try
             {
                 return await root.GetTree();

@@ -53,6 +53,8 @@ public sealed class TreeFaults : IDisposable
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _disposed = new();
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SiloAddress, string> _silos = new();
+    private readonly ConcurrentDictionary<SiloAddress, TaskCompletionSource> _frozen = new();
     private Fault? _armed;
     private int _skipped;
     private TaskCompletionSource<(Fault Fault, string Silo)> _fired = NewFired();
@@ -77,6 +79,23 @@ public sealed class TreeFaults : IDisposable
         }
     }
 
+    /// <summary>
+    /// Freezes every running instance of silo <paramref name="name"/>: from now on every call that enters or leaves
+    /// it fails at once, and the call a crash struck there fails too, so no turn on it gets past its next call. An
+    /// in-process silo that is killed keeps running turns for a moment; frozen first, it does nothing a process
+    /// killed with SIGKILL could not have done. A silo started again under the same name is a new instance, not frozen.
+    /// </summary>
+    public void Freeze(string name)
+    {
+        foreach (var (address, silo) in _silos)
+        {
+            if (silo == name)
+            {
+                Frozen(address).TrySetResult();
+            }
+        }
+    }
+
     /// <summary>Calls of <paramref name="method"/> (<c>Interface.Method</c>) served so far, cluster-wide.</summary>
     public int Calls(string method) => _calls.GetValueOrDefault(method);
 
@@ -86,17 +105,24 @@ public sealed class TreeFaults : IDisposable
         _disposed.Dispose();
     }
 
-    internal async Task Around(IGrainCallContext context, FaultSide side, string silo)
+    internal void Register(SiloAddress address, string name) => _silos[address] = name;
+
+    internal async Task Around(IGrainCallContext context, FaultSide side, string silo, SiloAddress address)
     {
-        var method = $"{context.InterfaceType.Name}.{context.MethodName}";
+        if (Frozen(address).Task.IsCompleted)
+        {
+            throw new TimeoutException($"silo {silo} is gone (frozen, then killed)");
+        }
+
+        var method = $"{context.InterfaceMethod.DeclaringType?.Name}.{context.MethodName}";
         if (side == FaultSide.Callee)
         {
             _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
         }
 
-        await Strike(Take(method, side, FaultTiming.Before, silo), silo);
+        await Strike(Take(method, side, FaultTiming.Before, silo), silo, address);
         await context.Invoke();
-        await Strike(Take(method, side, FaultTiming.After, silo), silo);
+        await Strike(Take(method, side, FaultTiming.After, silo), silo, address);
     }
 
     private Fault? Take(string method, FaultSide side, FaultTiming timing, string silo)
@@ -118,7 +144,7 @@ public sealed class TreeFaults : IDisposable
         }
     }
 
-    private async Task Strike(Fault? fault, string silo)
+    private async Task Strike(Fault? fault, string silo, SiloAddress address)
     {
         if (fault is null)
         {
@@ -128,24 +154,47 @@ public sealed class TreeFaults : IDisposable
         _fired.TrySetResult((fault, silo));
         if (fault.Kind == FaultKind.Crash)
         {
-            // Hang until the silo is killed (and past it: a dead silo's turn never resumes), or the cluster is gone.
-            await Task.Delay(Timeout.Infinite, _disposed.Token);
+            // Hang until the test freezes the silo to kill it (or the cluster is gone); the turn then fails.
+            await Frozen(address).Task.WaitAsync(_disposed.Token);
         }
 
         throw new TimeoutException($"injected fault: {fault}");
     }
 
+    private TaskCompletionSource Frozen(SiloAddress address) =>
+        _frozen.GetOrAdd(address, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
     private static TaskCompletionSource<(Fault, string)> NewFired() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
 /// <summary>The callee's side of <see cref="TreeFaults"/>, on every silo.</summary>
-public sealed class IncomingFaults(TreeFaults faults, SiloIdentity silo) : IIncomingGrainCallFilter
+public sealed class IncomingFaults : IIncomingGrainCallFilter
 {
-    public Task Invoke(IIncomingGrainCallContext context) => faults.Around(context, FaultSide.Callee, silo.Name);
+    private readonly TreeFaults _faults;
+    private readonly string _silo;
+    private readonly SiloAddress _address;
+
+    public IncomingFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
+    {
+        (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
+        faults.Register(_address, _silo);
+    }
+
+    public Task Invoke(IIncomingGrainCallContext context) => _faults.Around(context, FaultSide.Callee, _silo, _address);
 }
 
 /// <summary>The caller's side of <see cref="TreeFaults"/>, on every silo.</summary>
-public sealed class OutgoingFaults(TreeFaults faults, SiloIdentity silo) : IOutgoingGrainCallFilter
+public sealed class OutgoingFaults : IOutgoingGrainCallFilter
 {
-    public Task Invoke(IOutgoingGrainCallContext context) => faults.Around(context, FaultSide.Caller, silo.Name);
+    private readonly TreeFaults _faults;
+    private readonly string _silo;
+    private readonly SiloAddress _address;
+
+    public OutgoingFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
+    {
+        (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
+        faults.Register(_address, _silo);
+    }
+
+    public Task Invoke(IOutgoingGrainCallContext context) => _faults.Around(context, FaultSide.Caller, _silo, _address);
 }

@@ -140,6 +140,7 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
         ]);
         await using var _ = app;
         var storage = Assert.IsType<SqliteGrainStorage>(app.Services.GetRequiredKeyedService<IGrainStorage>(KblStorage.Name));
+        await storage.EnsureInitializedAsync();
 
         using var connection = storage.Open();
         using var command = connection.CreateCommand();
