@@ -98,7 +98,10 @@ public sealed partial class KblGrain
             throw new InvalidOperationException($"KBL {_id} is at generation {State.Generation}; a birth of generation {birth.Generation} is stale.");
         }
 
-        if (birth.Generation > State.Generation || State.Role != KblRole.Pending)
+        // A pending leaf away from its home (that silo is down) is born again here: its records still all are with
+        // the dividing KBL, which sends them again, so the birth need not wait for the lost silo.
+        var bornAgain = State.Role == KblRole.Pending && State.Children.Count == 0 && _presence != Presence.AtHome;
+        if (birth.Generation > State.Generation || State.Role != KblRole.Pending || bornAgain)
         {
             State.Role = KblRole.Pending;
             State.Range = birth.Range;
@@ -149,7 +152,7 @@ public sealed partial class KblGrain
     /// <summary>Makes a newborn KBL (or, when a merge is called off, a retired one) serve: a leaf, or an interior KBL over the children it was born with.</summary>
     public async Task Commit(long generation)
     {
-        if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired))
+        if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired) || State.Purged)
         {
             return;
         }

@@ -16,7 +16,17 @@ public sealed partial class KblGrain
 
     public Task ReportFeedback(string childPath, Feedback feedback)
     {
-        _childFeedback[childPath] = (feedback, time.GetUtcNow());
+        if (_presence == Presence.Displaced && !MigrateHome())
+        {
+            DeactivateOnIdle(); // a merging parent away from the records it took over: the next report tries again
+        }
+
+        // A report of no leaves is a retired child's wake-up call: its last real report stays what the parent counts.
+        if (feedback.Leaves > 0 || !_childFeedback.ContainsKey(childPath))
+        {
+            _childFeedback[childPath] = (feedback, time.GetUtcNow());
+        }
+
         return Task.CompletedTask;
     }
 

@@ -130,9 +130,23 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task CallOffMerge(Transition transition)
     {
+        // Each child in turn, past failures: one child whose silo is down must not keep the others retired.
+        var failures = new List<Exception>();
         foreach (var child in transition.Children)
         {
-            await Child(child.Path).Commit(transition.Generation);
+            try
+            {
+                await Child(child.Path).Commit(transition.Generation);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException or OrleansException)
+            {
+                failures.Add(e);
+            }
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new InvalidOperationException($"KBL {_id}: {failures.Count} children of a called-off merge could not be revived yet", failures[0]);
         }
 
         State.Transition = null;
@@ -173,15 +187,20 @@ public sealed partial class KblGrain
         return Task.FromResult(page);
     }
 
-    public Task Purge(long generation)
+    public async Task Purge(long generation)
     {
         if (State.Role == KblRole.Retired && State.Generation == generation)
         {
             RequireHome("a purge"); // elsewhere it would drop another KBL's records
+            if (!State.Purged)
+            {
+                // Recorded first: a merge called off late (a stale activation of the parent) must not revive it.
+                State.Purged = true;
+                await Save();
+            }
+
             store.DeleteRange(_colony, State.Range);
             DeactivateOnIdle();
         }
-
-        return Task.CompletedTask;
     }
 }

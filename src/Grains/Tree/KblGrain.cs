@@ -56,7 +56,12 @@ public sealed partial class KblGrain(
 
     private bool IsRoot => _path == ColonyNames.RootPath;
 
-    private bool HoldsRecords => State.Role is KblRole.Leaf or KblRole.Retired || (State.Role == KblRole.Pending && State.Children.Count == 0);
+    /// <summary>
+    /// Whether this KBL's records are on its home silo's disk: a leaf's, a retired or pending leaf's, and a merging
+    /// parent's (the children's records it has taken over so far are on the disk of the silo it merges on).
+    /// </summary>
+    private bool HoldsRecords => State.Role is KblRole.Leaf or KblRole.Retired || (State.Role == KblRole.Pending && State.Children.Count == 0) ||
+        State.Transition?.Kind == TransitionKind.Merge;
 
     string ILocalKbl.Id => _id;
 
