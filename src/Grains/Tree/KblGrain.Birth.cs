@@ -90,7 +90,7 @@ public sealed partial class KblGrain
 
         if (birth.Generation == State.Generation && State.Role is KblRole.Leaf or KblRole.Interior)
         {
-            return new BirthReply(silo.Name, Committed: true);
+            return new BirthReply(State.Home ?? silo.Name, Committed: true); // where its records are, wherever this activation is
         }
 
         if (birth.Generation < State.Generation)
@@ -98,7 +98,10 @@ public sealed partial class KblGrain
             throw new InvalidOperationException($"KBL {_id} is at generation {State.Generation}; a birth of generation {birth.Generation} is stale.");
         }
 
-        if (birth.Generation > State.Generation || State.Role != KblRole.Pending)
+        // A pending leaf away from its home (that silo is down) is born again here: its records still all are with
+        // the dividing KBL, which sends them again, so the birth need not wait for the lost silo.
+        var bornAgain = State.Role == KblRole.Pending && State.Children.Count == 0 && _presence != Presence.AtHome;
+        if (birth.Generation > State.Generation || State.Role != KblRole.Pending || bornAgain)
         {
             State.Role = KblRole.Pending;
             State.Range = birth.Range;
@@ -125,6 +128,10 @@ public sealed partial class KblGrain
                 store.DeleteRange(_colony, birth.Range);
             }
         }
+        else
+        {
+            RequireHome("a resumed birth"); // born elsewhere: its imported records are on its home silo
+        }
 
         _clock = Math.Max(_clock, birth.Clock);
         return new BirthReply(silo.Name, Committed: false);
@@ -132,6 +139,7 @@ public sealed partial class KblGrain
 
     public Task Import(IReadOnlyList<StoredRecord> records)
     {
+        RequireHome("an import");
         if (State.Role != KblRole.Pending)
         {
             throw new InvalidOperationException($"KBL {_id} is {State.Role}; only a KBL being born imports records.");
@@ -144,9 +152,14 @@ public sealed partial class KblGrain
     /// <summary>Makes a newborn KBL (or, when a merge is called off, a retired one) serve: a leaf, or an interior KBL over the children it was born with.</summary>
     public async Task Commit(long generation)
     {
-        if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired))
+        if (State.Generation != generation || State.Role is not (KblRole.Pending or KblRole.Retired) || State.Purged)
         {
             return;
+        }
+
+        if (State.Children.Count == 0)
+        {
+            RequireHome("a commit"); // a leaf serves from its records
         }
 
         State.Role = State.Children.Count > 0 ? KblRole.Interior : KblRole.Leaf;

@@ -16,7 +16,17 @@ public sealed partial class KblGrain
 
     public Task ReportFeedback(string childPath, Feedback feedback)
     {
-        _childFeedback[childPath] = (feedback, time.GetUtcNow());
+        if (_presence == Presence.Displaced && !MigrateHome())
+        {
+            DeactivateOnIdle(); // a merging parent away from the records it took over: the next report tries again
+        }
+
+        // A report of no leaves is a retired child's wake-up call: its last real report stays what the parent counts.
+        if (feedback.Leaves > 0 || !_childFeedback.ContainsKey(childPath))
+        {
+            _childFeedback[childPath] = (feedback, time.GetUtcNow());
+        }
+
         return Task.CompletedTask;
     }
 
@@ -85,8 +95,10 @@ public sealed partial class KblGrain
 
         var feedback = OwnFeedback();
         RefreshSiloView();
-        if (!IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)
+        if (!IsRoot && State.Role is KblRole.Leaf or KblRole.Interior or KblRole.Retired)
         {
+            // A retired child reports too (nothing): a parent whose merge a crash interrupted is woken by it and
+            // finishes the merge, rather than leave the child retired until a request happens to walk by.
             _ = Parent().ReportFeedback(_path, feedback);
         }
         else if (IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)

@@ -1,4 +1,5 @@
 using Kbl.Records;
+using Orleans.Storage;
 
 namespace Kbl.Tree;
 
@@ -41,44 +42,67 @@ public sealed partial class KblGrain
         await CompleteMerge();
     }
 
-    /// <summary>Retires the children, takes over their records, then becomes a leaf again. Idempotent.</summary>
+    /// <summary>
+    /// Retires the children, takes over their records, then becomes a leaf again. Idempotent: the children whose
+    /// records are taken over are recorded in the transition (<see cref="Transition.Siblings"/>) before they are
+    /// purged, so a resumed merge neither takes a purged child's empty range over again nor purges one not taken.
+    /// </summary>
     private async Task CompleteMerge()
     {
         var transition = State.Transition!;
         var replies = new List<(ChildRef Child, RetireReply Reply)>();
-        foreach (var child in transition.Children)
+        try
         {
-            replies.Add((child, await Child(child.Path).Retire(transition.Generation)));
+            foreach (var child in transition.Children)
+            {
+                replies.Add((child, await Child(child.Path).Retire(transition.Generation)));
+            }
+        }
+        catch (Exception e) when (transition.Siblings.Count == 0 && (e is TimeoutException or InvalidOperationException or OrleansException && e is not InconsistentStateException))
+        {
+            // A child cannot retire now (its silo is down, or it is away from its records): merge another time. Not
+            // once a child's records were taken over (and maybe purged): then the merge goes on when it can.
+            KblLog.TransitionPending(logger, e, _id, transition.Kind);
+            await CallOffMerge(transition);
+            return;
         }
 
-        if (replies.Any(r => !r.Reply.Retired))
+        if (replies.FirstOrDefault(r => !r.Reply.Retired) is { Child: { } busy })
         {
-            // A child divided since it last reported: call the merge off and revive the ones that retired.
-            foreach (var (child, _) in replies.Where(r => r.Reply.Retired))
+            if (transition.Siblings.Count > 0)
             {
-                await Child(child.Path).Commit(transition.Generation);
+                throw new InvalidOperationException($"KBL {_id}: child {busy.Path} left its merge after others were taken over");
             }
 
-            State.Transition = null;
-            await Save();
+            await CallOffMerge(transition); // a child divided since it last reported
             return;
         }
 
         _clock = Math.Max(Math.Max(_clock, store.ReadClock(_id)), replies.Max(r => r.Reply.Clock));
         foreach (var (child, _) in replies.Where(r => r.Reply.Silo != silo.Name))
         {
-            var from = child.Range.Lo;
-            var exclusive = false;
-            while (true)
+            if (!transition.Siblings.Contains(child.Path))
             {
-                var page = await Child(child.Path).Export(from, exclusive, PageBounds.Transfer.Records);
-                if (page.Count == 0)
+                // This disk may hold leftovers of the range (an unfinished move or split cleanup): they must not
+                // come back as records the child deleted.
+                store.DeleteRange(_colony, child.Range);
+                var from = child.Range.Lo;
+                var exclusive = false;
+                while (true)
                 {
-                    break;
+                    var page = await Child(child.Path).Export(from, exclusive, PageBounds.Transfer.Records);
+                    if (page.Count == 0)
+                    {
+                        break;
+                    }
+
+                    store.Import(_colony, page);
+                    (from, exclusive) = (page[^1].Key, true);
                 }
 
-                store.Import(_colony, page);
-                (from, exclusive) = (page[^1].Key, true);
+                transition = transition with { Siblings = [.. transition.Siblings, child.Path] };
+                State.Transition = transition;
+                await Save();
             }
 
             await Child(child.Path).Purge(transition.Generation);
@@ -98,14 +122,47 @@ public sealed partial class KblGrain
         KblLog.Merged(logger, _id, State.Epoch, _keys);
     }
 
+    /// <summary>
+    /// Revives every child of a merge that is not going ahead (a child that retired and one whose answer was lost
+    /// alike), then forgets the merge. The children must look cold for a whole hysteresis window again before the
+    /// next attempt, so a child whose silo is down (its last report still cold) costs one attempt per window, not one
+    /// per tick.
+    /// </summary>
+    private async Task CallOffMerge(Transition transition)
+    {
+        // Each child in turn, past failures: one child whose silo is down must not keep the others retired.
+        var failures = new List<Exception>();
+        foreach (var child in transition.Children)
+        {
+            try
+            {
+                await Child(child.Path).Commit(transition.Generation);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException or OrleansException)
+            {
+                failures.Add(e);
+            }
+        }
+
+        if (failures.Count > 0)
+        {
+            throw new InvalidOperationException($"KBL {_id}: {failures.Count} children of a called-off merge could not be revived yet", failures[0]);
+        }
+
+        State.Transition = null;
+        await Save();
+        _coldSince = null;
+    }
+
     public async Task<RetireReply> Retire(long generation)
     {
         if (State.Role == KblRole.Retired && State.Generation == generation)
         {
-            return new RetireReply(true, silo.Name, _clock);
+            RequireHome("a retired KBL's answer");
+            return new RetireReply(true, State.Home!, _clock);
         }
 
-        if (State.Role != KblRole.Leaf || _presence == Presence.Displaced)
+        if (State.Role != KblRole.Leaf || _presence != Presence.AtHome)
         {
             return new RetireReply(false, silo.Name, _clock);
         }
@@ -114,11 +171,12 @@ public sealed partial class KblGrain
         State.Role = KblRole.Retired;
         State.Generation = generation;
         await Save();
-        return new RetireReply(true, silo.Name, _clock);
+        return new RetireReply(true, State.Home!, _clock);
     }
 
     public Task<IReadOnlyList<StoredRecord>> Export(byte[] from, bool exclusive, int limit)
     {
+        RequireHome("an export");
         if (State.Role != KblRole.Retired)
         {
             throw new InvalidOperationException($"KBL {_id} is {State.Role}; only a retired KBL hands over its records.");
@@ -129,14 +187,20 @@ public sealed partial class KblGrain
         return Task.FromResult(page);
     }
 
-    public Task Purge(long generation)
+    public async Task Purge(long generation)
     {
         if (State.Role == KblRole.Retired && State.Generation == generation)
         {
+            RequireHome("a purge"); // elsewhere it would drop another KBL's records
+            if (!State.Purged)
+            {
+                // Recorded first: a merge called off late (a stale activation of the parent) must not revive it.
+                State.Purged = true;
+                await Save();
+            }
+
             store.DeleteRange(_colony, State.Range);
             DeactivateOnIdle();
         }
-
-        return Task.CompletedTask;
     }
 }

@@ -3,6 +3,7 @@ using Kbl.Keys;
 using Kbl.Placement;
 using Kbl.Records;
 using Orleans.Runtime.Placement;
+using Orleans.Storage;
 
 namespace Kbl.Tree;
 
@@ -38,13 +39,22 @@ public sealed partial class KblGrain
 
         if (IsRoot)
         {
-            if (State.Role == KblRole.Leaf)
+            try
             {
-                await Split(byLoad);
+                if (State.Role == KblRole.Leaf)
+                {
+                    await Split(byLoad);
+                }
+                else if (State.Role == KblRole.Interior && State.Children.Count > MaxFanOut)
+                {
+                    await PushDown();
+                }
             }
-            else if (State.Role == KblRole.Interior && State.Children.Count > MaxFanOut)
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException or OrleansException && e is not InconsistentStateException && State.Transition is { } pending)
             {
-                await PushDown();
+                // Persisted before its first step: the tick finishes it. The write that set it off was applied and
+                // is acknowledged; requests wait (Unavailable) until the division is done.
+                KblLog.TransitionPending(logger, e, _id, pending.Kind);
             }
 
             return;

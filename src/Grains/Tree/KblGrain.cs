@@ -8,6 +8,7 @@ using Kbl.Storage;
 using Kbl.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Kbl.Tree;
 
@@ -55,7 +56,12 @@ public sealed partial class KblGrain(
 
     private bool IsRoot => _path == ColonyNames.RootPath;
 
-    private bool HoldsRecords => State.Role is KblRole.Leaf or KblRole.Retired || (State.Role == KblRole.Pending && State.Children.Count == 0);
+    /// <summary>
+    /// Whether this KBL's records are on its home silo's disk: a leaf's, a retired or pending leaf's, and a merging
+    /// parent's (the children's records it has taken over so far are on the disk of the silo it merges on).
+    /// </summary>
+    private bool HoldsRecords => State.Role is KblRole.Leaf or KblRole.Retired || (State.Role == KblRole.Pending && State.Children.Count == 0) ||
+        State.Transition?.Kind == TransitionKind.Merge;
 
     string ILocalKbl.Id => _id;
 
@@ -118,6 +124,11 @@ public sealed partial class KblGrain(
 
         if (_presence == Presence.Relocated)
         {
+            if (!MigrateHome())
+            {
+                DeactivateOnIdle(); // its new home is gone: the next activation finds out where its records are
+            }
+
             return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);
         }
 
@@ -152,6 +163,26 @@ public sealed partial class KblGrain(
         };
     }
 
+    /// <summary>
+    /// Throws unless this activation is with its records: a step that reads or drops them (a birth's import, a
+    /// merge's export or purge) must not run where the store holds none of them, or another KBL's. The caller
+    /// retries the step (its transition stays pending); this activation heads home meanwhile.
+    /// </summary>
+    private void RequireHome(string step)
+    {
+        if (_presence == Presence.AtHome)
+        {
+            return;
+        }
+
+        if (!MigrateHome())
+        {
+            DeactivateOnIdle();
+        }
+
+        throw new InvalidOperationException($"KBL {_id} keeps its records on silo '{State.Home}', not on '{silo.Name}': {step} waits until it is home");
+    }
+
     /// <summary>Finishes a change of shape that an earlier turn or activation persisted and could not complete.</summary>
     private Task CompleteTransition() => State.Transition?.Kind switch
     {
@@ -179,6 +210,11 @@ public sealed partial class KblGrain(
         catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
         {
             KblLog.TransitionPending(logger, e, _id, transition.Kind);
+            if (e is InconsistentStateException)
+            {
+                DeactivateOnIdle(); // another activation wrote this KBL's state since: this one is stale
+            }
+
             return false;
         }
     }

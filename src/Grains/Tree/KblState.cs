@@ -58,6 +58,9 @@ public sealed class KblState
     /// </summary>
     [Id(14)] public long Incarnation { get; set; }
 
+    /// <summary>A retired KBL whose records its parent took over and then dropped here: it is never revived.</summary>
+    [Id(15)] public bool Purged { get; set; }
+
     /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
     public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
         .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)

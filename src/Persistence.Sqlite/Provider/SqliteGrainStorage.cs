@@ -32,6 +32,7 @@ public sealed partial class SqliteGrainStorage : GrainStorageProvider
 
     private readonly string _path;
     private readonly string _connectionString;
+    private readonly string _synchronous;
 
     public SqliteGrainStorage(
         string name,
@@ -46,6 +47,7 @@ public sealed partial class SqliteGrainStorage : GrainStorageProvider
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Path, nameof(options) + "." + nameof(options.Path));
 
         _path = System.IO.Path.GetFullPath(options.Path);
+        _synchronous = options.SyncWrites ? "FULL" : "NORMAL";
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = _path,
@@ -229,7 +231,8 @@ public sealed partial class SqliteGrainStorage : GrainStorageProvider
         SetAbsent(grainState);
     }
 
-    private SqliteConnection Open()
+    /// <summary>A connection as every operation opens it (busy timeout, synchronous level), for tests to look at.</summary>
+    internal SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         try
@@ -239,7 +242,7 @@ public sealed partial class SqliteGrainStorage : GrainStorageProvider
             using var command = connection.CreateCommand();
             command.CommandText = string.Create(
                 CultureInfo.InvariantCulture,
-                $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = NORMAL;");
+                $"PRAGMA busy_timeout = {(int)BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = {_synchronous};");
             command.ExecuteNonQuery();
             return connection;
         }

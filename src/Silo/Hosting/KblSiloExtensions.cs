@@ -67,7 +67,7 @@ public static class KblSiloExtensions
             }
             else
             {
-                silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = settings.Sqlite.Path);
+                silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => (o.Path, o.SyncWrites) = (settings.Sqlite.Path, settings.Kbl.SyncWrites));
             }
             silo.AddKblGrains(settings.Kbl, settings.Placement);
             silo.AddDashboard();

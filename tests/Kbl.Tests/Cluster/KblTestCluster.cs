@@ -53,7 +53,11 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
             silo.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes);
             ConfigureSilo(index, silo);
         });
-        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes));
+        builder.ConfigureClient(client =>
+        {
+            client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes);
+            ConfigureClient(client);
+        });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
         Router = new ColonyRouter(Cluster.Client);
@@ -73,6 +77,11 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
 
     /// <summary>The options of silo <paramref name="index"/>, given its data path and stable name already set.</summary>
     protected abstract (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options);
+
+    /// <summary>Anything else the cluster client needs (Orleans options); nothing by default.</summary>
+    protected virtual void ConfigureClient(IClientBuilder client)
+    {
+    }
 
     /// <summary>Anything else silo <paramref name="index"/> needs (Orleans options); nothing by default.</summary>
     protected virtual void ConfigureSilo(int index, ISiloBuilder silo)

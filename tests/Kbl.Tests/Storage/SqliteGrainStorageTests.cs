@@ -1,4 +1,5 @@
 using Kbl.Persistence.Sqlite;
+using Kbl.Silo.Hosting;
 using Kbl.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
@@ -119,6 +120,32 @@ public sealed class SqliteGrainStorageTests : GrainStorageConformance, IDisposab
         var other = Assert.IsType<SqliteGrainStorage>(services.GetRequiredKeyedService<IGrainStorage>("other"));
         Assert.Equal(Path.GetFullPath(DatabasePath), kbl.DatabasePath);
         Assert.Equal(Path.GetFullPath(Path.Combine(_directory, "other.db")), other.DatabasePath);
+    }
+
+    /// <summary>
+    /// With <c>Kbl:SyncWrites=true</c> a power loss must not roll back metadata (a home change) while the records'
+    /// store kept what followed it (a delete): the silo's metadata connections sync every commit too (FULL = 2);
+    /// without it they run as the records do, synced by the OS later (NORMAL = 1).
+    /// </summary>
+    [Theory]
+    [InlineData(true, 2)]
+    [InlineData(false, 1)]
+    public async Task The_silo_syncs_metadata_writes_exactly_when_it_syncs_record_writes(bool syncWrites, long synchronous)
+    {
+        var (app, _) = KblSiloApp.Build([
+            $"--Kbl:DataPath={_directory}",
+            $"--Kbl:Storage:Sqlite:Path={DatabasePath}",
+            $"--Kbl:SyncWrites={syncWrites}",
+            "--Kbl:Provisioning:Provider=off",
+        ]);
+        await using var _ = app;
+        var storage = Assert.IsType<SqliteGrainStorage>(app.Services.GetRequiredKeyedService<IGrainStorage>(KblStorage.Name));
+        await storage.EnsureInitializedAsync();
+
+        using var connection = storage.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous;";
+        Assert.Equal(synchronous, (long)command.ExecuteScalar()!);
     }
 
     [Theory]

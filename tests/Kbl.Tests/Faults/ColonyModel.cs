@@ -1,0 +1,121 @@
+using Kbl.Keys;
+using Kbl.Records;
+using Kbl.Silo.Routing;
+
+namespace Kbl.Tests.Faults;
+
+/// <summary>
+/// A client of one colony that remembers what each key may hold: the value of its last acknowledged write, and any
+/// write since whose outcome it could not know (the call failed in transit). A write that failed in transit or that
+/// the colony refused (it answered Unavailable, so it did not happen) is sent again for a while, then given up. <see cref="Check"/> compares the colony with
+/// that: every key holds one of its possible values, and no key the client never wrote (or deleted for sure) is there.
+/// </summary>
+public sealed class ColonyModel(ColonyRouter router, string colony)
+{
+    private static readonly TimeSpan GiveUp = TimeSpan.FromSeconds(60);
+
+    private readonly Dictionary<string, HashSet<string?>> _possible = new(StringComparer.Ordinal);
+
+    /// <summary>Calls that failed in transit (their outcome unknown to the client): what a user sees as an error.</summary>
+    public List<string> Errors { get; } = [];
+
+    public int Acknowledged { get; private set; }
+
+    public Task Put(string key, string value) => Write(key, value);
+
+    public Task Delete(string key) => Write(key, null);
+
+    /// <summary>
+    /// Reads the whole colony and forgets the answer, as a client that keeps using it does: a read that reaches a KBL
+    /// of an unfinished change (a retired child, a parent whose silo was lost) wakes the KBLs that finish it.
+    /// </summary>
+    public async Task Touch()
+    {
+        try
+        {
+            await foreach (var _ in router.Scan(colony, [], exclusive: false, to: null, limit: long.MaxValue))
+            {
+            }
+        }
+        catch (Exception e) when (e is KblStatusException or KblRoutingException or TimeoutException or OrleansException)
+        {
+            // Unavailable while a change finishes or a silo is down: the next touch tries again.
+        }
+    }
+
+    /// <summary>Every key's value now, read with one scan across the colony, against what the client may expect.</summary>
+    public async Task Check()
+    {
+        var stored = new Dictionary<string, string>(StringComparer.Ordinal);
+        await foreach (var record in router.Scan(colony, [], exclusive: false, to: null, limit: long.MaxValue))
+        {
+            stored[KeyOrder.Display(record.Key)] = System.Text.Encoding.UTF8.GetString(record.Value);
+        }
+
+        var wrong = new List<string>();
+        foreach (var (key, possible) in _possible)
+        {
+            var value = stored.GetValueOrDefault(key);
+            if (!possible.Contains(value))
+            {
+                wrong.Add($"{key}: holds {value ?? "nothing"}, expected {string.Join(" or ", possible.Select(v => v ?? "nothing"))}");
+            }
+        }
+
+        wrong.AddRange(stored.Keys.Where(k => !_possible.ContainsKey(k)).Select(k => $"{k}: never written, holds {stored[k]}"));
+        Assert.True(wrong.Count == 0, $"{wrong.Count} keys of {_possible.Count} are wrong:\n{string.Join('\n', wrong.Take(20))}");
+    }
+
+    private async Task Write(string key, string? value)
+    {
+        var bytes = KeyOrder.Encode(key);
+        var payload = value is null ? null : System.Text.Encoding.UTF8.GetBytes(value);
+        var deadline = DateTime.UtcNow + GiveUp;
+        while (true)
+        {
+            WriteResult reply;
+            try
+            {
+                reply = await router.Send(colony, bytes, g => payload is null ? g.Delete(bytes, Precondition.None) : g.Put(bytes, payload, Precondition.None));
+            }
+            catch (Exception e) when (e is not Xunit.Sdk.XunitException)
+            {
+                // Lost in transit: it may or may not have happened. The client sends it again, as clients do.
+                Errors.Add($"{(value is null ? "delete" : "put")} {key}: {e.GetType().Name}: {e.Message}");
+                Possible(key).Add(value);
+                if (DateTime.UtcNow >= deadline)
+                {
+                    return;
+                }
+
+                await Task.Delay(25);
+                continue;
+            }
+
+            switch (reply.Status)
+            {
+                case KblStatus.Ok or KblStatus.NotFound:
+                    _possible[key] = [value];
+                    Acknowledged++;
+                    return;
+                case KblStatus.Unavailable when DateTime.UtcNow < deadline:
+                    await Task.Delay(25); // refused (not applied): the colony is finishing a change or a silo is down
+                    continue;
+                case KblStatus.Unavailable:
+                    return; // never applied
+                default:
+                    throw new Xunit.Sdk.XunitException($"{key}: unexpected {reply.Status}: {reply.Message}");
+            }
+        }
+    }
+
+    private HashSet<string?> Possible(string key)
+    {
+        if (!_possible.TryGetValue(key, out var possible))
+        {
+            _possible[key] = possible = [null];
+        }
+
+        return possible;
+    }
+}

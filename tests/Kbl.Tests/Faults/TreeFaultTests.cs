@@ -1,0 +1,216 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Tests.Cluster;
+using Kbl.Tree;
+using Xunit.Abstractions;
+
+namespace Kbl.Tests.Faults;
+
+/// <summary>
+/// Every step of the tree's protocols under an injected fault: divisions (Divide, Birth, Commit, SetParent), merges
+/// (Retire, Export, Purge) and moves between silos (Relocate and the target's BeginImport, Import, EndImport). Each
+/// case arms one fault, then runs the same life of a colony on three silos: it grows past its thresholds, its KBLs
+/// are spread over the silos, most keys are overwritten or deleted, and it merges back into one leaf. A lost request
+/// or reply must stay invisible to clients (every write gets a definite answer); a silo that crashes mid-step (and
+/// comes back with its disk) may leave writes in doubt, but never loses an acknowledged one or brings back a
+/// deleted one. Either way the colony ends whole: one leaf holding exactly what the client may expect.
+/// </summary>
+[Collection(FaultClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
+public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelper output) : IDisposable
+{
+    /// <summary>Small thresholds, so 100 keys make a tree several levels deep, and quick merges once most keys are gone.</summary>
+    private static readonly Genome Small = Genome.Default with
+    {
+        SplitKeys = 16,
+        FanOut = 2,
+        MergeKeys = 12,
+        SplitOpsPerSecond = 1e9,
+        MergeOpsPerSecond = 1e9,
+        Hysteresis = TimeSpan.FromMilliseconds(300),
+    };
+
+    /// <summary>The steps of the protocols between KBLs (and the silo agent that takes a moving KBL's records).</summary>
+    public static readonly string[] Steps =
+    [
+        "IKblTreeGrain.Divide", "IKblTreeGrain.Birth", "IKblTreeGrain.Commit", "IKblTreeGrain.SetParent",
+        "IKblTreeGrain.Retire", "IKblTreeGrain.Export", "IKblTreeGrain.Purge",
+        "IKblPlacementGrain.Relocate", "ISiloAgentGrain.BeginImport", "ISiloAgentGrain.Import", "ISiloAgentGrain.EndImport",
+    ];
+
+    public static TheoryData<string, FaultTiming> LostMessages()
+    {
+        var data = new TheoryData<string, FaultTiming>();
+        foreach (var step in Steps)
+        {
+            data.Add(step, FaultTiming.Before);
+            data.Add(step, FaultTiming.After);
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string, FaultSide, FaultTiming> Crashes() => new()
+    {
+        // The KBL asked to divide or to take part in a merge dies before or after doing so.
+        { "IKblTreeGrain.Divide", FaultSide.Callee, FaultTiming.After },
+        { "IKblTreeGrain.Birth", FaultSide.Callee, FaultTiming.After },
+        { "IKblTreeGrain.Retire", FaultSide.Callee, FaultTiming.After },
+        { "IKblTreeGrain.Export", FaultSide.Callee, FaultTiming.After },
+        { "IKblTreeGrain.Purge", FaultSide.Callee, FaultTiming.Before },
+
+        // The KBL driving a step dies between it and the next.
+        { "IKblTreeGrain.Birth", FaultSide.Caller, FaultTiming.After },
+        { "IKblTreeGrain.Commit", FaultSide.Caller, FaultTiming.After },
+        { "IKblTreeGrain.Retire", FaultSide.Caller, FaultTiming.After },
+        { "IKblTreeGrain.Export", FaultSide.Caller, FaultTiming.After },
+
+        // A move's target dies with the copy made but the move not recorded; the moving KBL dies after recording it.
+        { "ISiloAgentGrain.EndImport", FaultSide.Callee, FaultTiming.After },
+        { "ISiloAgentGrain.EndImport", FaultSide.Caller, FaultTiming.After },
+    };
+
+    [Theory]
+    [MemberData(nameof(LostMessages))]
+    public async Task A_lost_message_is_invisible_to_clients_and_loses_nothing(string step, FaultTiming timing)
+    {
+        var model = await Live(new Fault(step, FaultSide.Callee, timing, FaultKind.Lose));
+
+        Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Crashes))]
+    public async Task A_silo_crash_mid_step_loses_no_acknowledged_write(string step, FaultSide side, FaultTiming timing)
+    {
+        var model = await Live(new Fault(step, side, timing, FaultKind.Crash) { Spared = "silo-0" });
+
+        output.WriteLine($"{model.Acknowledged} writes acknowledged, {model.Errors.Count} in doubt");
+    }
+
+    public void Dispose() => fixture.Faults.Disarm();
+
+    /// <summary>The colony's life with <paramref name="fault"/> armed; a silo it crashes is killed, then restarted with its disk.</summary>
+    private async Task<ColonyModel> Live(Fault fault)
+    {
+        var colony = $"f{Guid.NewGuid():N}"[..12];
+        try
+        {
+            return await Live(fault, colony);
+        }
+        catch
+        {
+            output.WriteLine($"Kbl's log for colony {colony}:\n{fixture.Log.Lines(colony)}");
+            throw;
+        }
+    }
+
+    private async Task<ColonyModel> Live(Fault fault, string colony)
+    {
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        await root.Configure(Small);
+        var model = new ColonyModel(fixture.Router, colony);
+        using var lived = new CancellationTokenSource();
+        fixture.Faults.Arm(fault);
+        var crash = Crash(fault, lived.Token);
+        var keys = Enumerable.Range(0, 100).Select(i => $"k{i:d3}").OrderBy(k => StringComparer.Ordinal.GetHashCode(k)).ToList();
+
+        // A probe of the tree that waits out a crash in progress (the silo is restarted first), reads the colony as
+        // a client in the meantime would, and takes a failed call (the root's silo was just killed) as "not yet".
+        async Task<KblView?> Tree()
+        {
+            if (fixture.Faults.Fired.IsCompleted)
+            {
+                await crash;
+            }
+
+            await model.Touch();
+            try
+            {
+                return await root.GetTree();
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                return null;
+            }
+        }
+
+        // It grows, and its KBLs spread over the silos.
+        foreach (var key in keys)
+        {
+            await model.Put(key, $"{key}-1");
+        }
+
+        var grown = await Eventually.Until(Tree, t => t is not null && TreeWalk.Leaves(t).All(l => l.Feedback.Keys <= Small.SplitKeys) && TreeWalk.Height(t) >= 2, Settle, "the colony's divisions");
+        await Spread(grown!);
+
+        // Most keys are overwritten or deleted; it merges back into one leaf.
+        foreach (var (key, i) in keys.Select((k, i) => (k, i)))
+        {
+            await (i < 10 ? model.Put(key, $"{key}-2") : model.Delete(key));
+        }
+
+        await Eventually.Until(Tree, t => t?.Role == KblRole.Leaf, Settle, "the colony's merge back into one leaf");
+        await lived.CancelAsync();
+        await crash;
+
+        Assert.True(fixture.Faults.Fired.IsCompleted, $"the fault ({fault}) never struck: the colony's life did not take that step");
+        await model.Check();
+        return model;
+    }
+
+    private static TimeSpan Settle => TimeSpan.FromSeconds(60);
+
+    /// <summary>Leaves in turn to silo-0, silo-1 and silo-2; interior KBLs to silo-1. A move that does not apply (-1) is left.</summary>
+    private async Task Spread(KblView tree)
+    {
+        var leaves = TreeWalk.Leaves(tree).ToList();
+        var moves = leaves.Select((l, i) => (l.Id, l.Silo, To: $"silo-{i % 3}"))
+            .Concat(TreeWalk.All(tree).Where(k => k.Role == KblRole.Interior).Select(k => (k.Id, k.Silo, To: "silo-1")));
+        foreach (var (id, from, to) in moves.Where(m => m.Silo != m.To))
+        {
+            try
+            {
+                await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Relocate(from, to);
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                output.WriteLine($"move of {id} to {to} failed: {e.Message}"); // the fault struck this move
+            }
+        }
+    }
+
+    /// <summary>When a crash strikes: kill that silo, let the protocol retry without it for a moment, then restart it with its disk.</summary>
+    private async Task Crash(Fault fault, CancellationToken lived)
+    {
+        if (fault.Kind != FaultKind.Crash)
+        {
+            return;
+        }
+
+        var fired = fixture.Faults.Fired;
+        await Task.WhenAny(fired, Task.Delay(Timeout.Infinite, lived));
+        if (!fired.IsCompleted)
+        {
+            return; // never struck: the test says so
+        }
+
+        var (_, silo) = await fired;
+        output.WriteLine($"{fault} struck on {silo}: killing it");
+        await fixture.Kill(silo);
+
+        // Other KBLs retry the interrupted step while the silo is down (each tick): let a few retries happen, or
+        // go on after a while if nothing retries (nothing had to).
+        var before = Steps.Sum(fixture.Faults.Calls);
+        try
+        {
+            await Eventually.Until(() => Task.FromResult(Steps.Sum(fixture.Faults.Calls)), n => n >= before + 3, TimeSpan.FromSeconds(5), "retries");
+        }
+        catch (TimeoutException)
+        {
+        }
+
+        await fixture.Restart(silo);
+        output.WriteLine($"{silo} restarted");
+    }
+}

@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using Kbl.Placement;
+
+namespace Kbl.Tests.Faults;
+
+/// <summary>Which end of a call a fault strikes: the KBL that makes it, or the grain that serves it.</summary>
+public enum FaultSide
+{
+    Caller,
+    Callee,
+}
+
+/// <summary>When a fault strikes: before the call takes effect, or after it did (and before its caller hears so).</summary>
+public enum FaultTiming
+{
+    Before,
+    After,
+}
+
+/// <summary>What a fault does.</summary>
+public enum FaultKind
+{
+    /// <summary>The call fails with a timeout at that point (before: the request was lost; after: the reply was).</summary>
+    Lose,
+
+    /// <summary>
+    /// The silo of that side dies at that point: the call never returns, and the test kills the silo (see
+    /// <see cref="TreeFaults.Fired"/>): a crash between two steps of a protocol.
+    /// </summary>
+    Crash,
+}
+
+/// <summary>
+/// One fault: the <see cref="Skip"/>+1-th call of <paramref name="Method"/> (<c>Interface.Method</c>, e.g.
+/// <c>IKblTreeGrain.Retire</c>) anywhere in the cluster, struck on <paramref name="Side"/> at <paramref name="Timing"/>.
+/// </summary>
+public sealed record Fault(string Method, FaultSide Side, FaultTiming Timing, FaultKind Kind, int Skip = 0)
+{
+    /// <summary>A silo a crash never strikes (the in-process cluster's membership lives on it); its calls pass.</summary>
+    public string? Spared { get; init; }
+
+    public override string ToString() => $"{Kind} {Side} {Timing} {Method}" + (Skip > 0 ? $" (call {Skip + 1})" : "");
+}
+
+/// <summary>
+/// A test double for failure, since nothing real fails on cue: grain call filters on every silo of an in-process
+/// cluster that let calls through unchanged until a <see cref="Fault"/> is armed, then strike it once. The calls
+/// themselves are real Orleans calls between real grains; only their loss, or the moment a silo dies, is injected.
+/// A silo that must crash is named by <see cref="Fired"/>; its call hangs until the test has killed it.
+/// </summary>
+public sealed class TreeFaults : IDisposable
+{
+    private readonly Lock _gate = new();
+    private readonly CancellationTokenSource _disposed = new();
+    private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<SiloAddress, string> _silos = new();
+    private readonly ConcurrentDictionary<SiloAddress, TaskCompletionSource> _frozen = new();
+    private Fault? _armed;
+    private int _skipped;
+    private TaskCompletionSource<(Fault Fault, string Silo)> _fired = NewFired();
+
+    /// <summary>The fault that struck and the silo it struck on (for a crash: the silo to kill).</summary>
+    public Task<(Fault Fault, string Silo)> Fired => _fired.Task;
+
+    /// <summary>Arms <paramref name="fault"/>: the next matching call strikes it, once.</summary>
+    public void Arm(Fault fault)
+    {
+        lock (_gate)
+        {
+            (_armed, _skipped, _fired) = (fault, 0, NewFired());
+        }
+    }
+
+    public void Disarm()
+    {
+        lock (_gate)
+        {
+            _armed = null;
+        }
+    }
+
+    /// <summary>
+    /// Freezes every running instance of silo <paramref name="name"/>: from now on every call that enters or leaves
+    /// it fails at once, and the call a crash struck there fails too, so no turn on it gets past its next call. An
+    /// in-process silo that is killed keeps running turns for a moment; frozen first, it does nothing a process
+    /// killed with SIGKILL could not have done. A silo started again under the same name is a new instance, not frozen.
+    /// </summary>
+    public void Freeze(string name)
+    {
+        foreach (var (address, silo) in _silos)
+        {
+            if (silo == name)
+            {
+                Frozen(address).TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Calls of <paramref name="method"/> (<c>Interface.Method</c>) served so far, cluster-wide.</summary>
+    public int Calls(string method) => _calls.GetValueOrDefault(method);
+
+    public void Dispose()
+    {
+        _disposed.Cancel();
+        _disposed.Dispose();
+    }
+
+    internal void Register(SiloAddress address, string name) => _silos[address] = name;
+
+    internal async Task Around(IGrainCallContext context, FaultSide side, string silo, SiloAddress address)
+    {
+        if (Frozen(address).Task.IsCompleted)
+        {
+            throw new TimeoutException($"silo {silo} is gone (frozen, then killed)");
+        }
+
+        var method = $"{context.InterfaceMethod.DeclaringType?.Name}.{context.MethodName}";
+        if (side == FaultSide.Callee)
+        {
+            _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
+        }
+
+        await Strike(Take(method, side, FaultTiming.Before, silo), silo, address);
+        await context.Invoke();
+        await Strike(Take(method, side, FaultTiming.After, silo), silo, address);
+    }
+
+    private Fault? Take(string method, FaultSide side, FaultTiming timing, string silo)
+    {
+        lock (_gate)
+        {
+            if (_armed is not { } fault || fault.Method != method || fault.Side != side || fault.Timing != timing || fault.Spared == silo)
+            {
+                return null;
+            }
+
+            if (_skipped++ < fault.Skip)
+            {
+                return null;
+            }
+
+            _armed = null;
+            return fault;
+        }
+    }
+
+    private async Task Strike(Fault? fault, string silo, SiloAddress address)
+    {
+        if (fault is null)
+        {
+            return;
+        }
+
+        _fired.TrySetResult((fault, silo));
+        if (fault.Kind == FaultKind.Crash)
+        {
+            // Hang until the test freezes the silo to kill it (or the cluster is gone); the turn then fails.
+            await Frozen(address).Task.WaitAsync(_disposed.Token);
+        }
+
+        throw new TimeoutException($"injected fault: {fault}");
+    }
+
+    private TaskCompletionSource Frozen(SiloAddress address) =>
+        _frozen.GetOrAdd(address, _ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+
+    private static TaskCompletionSource<(Fault, string)> NewFired() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
+
+/// <summary>The callee's side of <see cref="TreeFaults"/>, on every silo.</summary>
+public sealed class IncomingFaults : IIncomingGrainCallFilter
+{
+    private readonly TreeFaults _faults;
+    private readonly string _silo;
+    private readonly SiloAddress _address;
+
+    public IncomingFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
+    {
+        (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
+        faults.Register(_address, _silo);
+    }
+
+    public Task Invoke(IIncomingGrainCallContext context) => _faults.Around(context, FaultSide.Callee, _silo, _address);
+}
+
+/// <summary>The caller's side of <see cref="TreeFaults"/>, on every silo.</summary>
+public sealed class OutgoingFaults : IOutgoingGrainCallFilter
+{
+    private readonly TreeFaults _faults;
+    private readonly string _silo;
+    private readonly SiloAddress _address;
+
+    public OutgoingFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
+    {
+        (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
+        faults.Register(_address, _silo);
+    }
+
+    public Task Invoke(IOutgoingGrainCallContext context) => _faults.Around(context, FaultSide.Caller, _silo, _address);
+}
