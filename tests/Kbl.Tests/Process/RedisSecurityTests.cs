@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Kbl.Configuration;
 
 namespace Kbl.Tests.Process;
 
@@ -62,8 +63,10 @@ public sealed class RedisSecurityTests : IAsyncLifetime
         const string Wrong = "not-the-password-41d7";
         var (exitCode, stdout, stderr) = await SiloProcess.RunToExit(Arguments("wrong-pass", redis.ConnectionString.Replace(Password, Wrong, StringComparison.Ordinal)));
 
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("WRONGPASS", stdout + stderr, StringComparison.Ordinal);
+        Assert.Equal(KblDependencyException.ExitCode, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Redis membership store at", line, StringComparison.Ordinal);
+        Assert.Contains("(AuthenticationFailure)", line, StringComparison.Ordinal);
         Assert.DoesNotContain(Wrong, stdout + stderr, StringComparison.Ordinal);
     }
 
@@ -88,8 +91,10 @@ public sealed class RedisSecurityTests : IAsyncLifetime
 
         // The same server without its authority: the certificate is not trusted, so no connection, no membership.
         var (exitCode, stdout, stderr) = await SiloProcess.RunToExit(Arguments("untrusting", redis.ConnectionString));
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("It was not possible to connect to the redis server", stdout + stderr, StringComparison.Ordinal);
+        Assert.Equal(KblDependencyException.ExitCode, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Contains("Redis membership store at", line, StringComparison.Ordinal);
+        Assert.Contains("is unreachable", line, StringComparison.Ordinal);
         Assert.DoesNotContain(Password, stdout + stderr, StringComparison.Ordinal);
     }
 
