@@ -11,39 +11,8 @@ using Orleans.TestingHost;
 
 namespace Kbl.Tests.Cluster;
 
-/// <summary>
-/// Three silos of one group whose failures are noticed within seconds, and a silo killed can start again with its
-/// name and disk (<see cref="Restart"/>), as a crashed process restarted by its supervisor would.
-/// </summary>
-public sealed class CrashClusterFixture() : KblTestCluster(3, "crash")
-{
-    private readonly List<InProcessSiloHandle> _restarted = [];
-
-    public override IReadOnlyList<InProcessSiloHandle> LiveSilos => [.. Cluster.Silos, .. _restarted.Where(s => s.IsActive)];
-
-    /// <summary>Starts silo <paramref name="index"/> again after it was killed: same stable name, same record store.</summary>
-    public async Task Restart(int index) => _restarted.Add(await Cluster.StartSiloAsync(index, Cluster.Options));
-
-    public override async Task DisposeAsync()
-    {
-        foreach (var silo in _restarted.Where(s => s.IsActive))
-        {
-            await silo.StopSiloAsync(stopGracefully: false);
-            await silo.DisposeAsync();
-        }
-
-        await base.DisposeAsync();
-    }
-
-    protected override (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options)
-    {
-        options.FeedbackPeriod = TimeSpan.FromMilliseconds(200);
-        return (options, new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero, LoadRefresh = TimeSpan.FromMilliseconds(200) });
-    }
-
-    protected override void ConfigureSilo(int index, ISiloBuilder silo) =>
-        silo.Configure<ClusterMembershipOptions>(o => (o.ProbeTimeout, o.NumMissedProbesLimit) = (TimeSpan.FromSeconds(1), 2));
-}
+/// <summary>Three silos for the colony delete's crash test.</summary>
+public sealed class CrashClusterFixture() : CrashableCluster(3, "crash");
 
 [CollectionDefinition(Name)]
 public sealed class CrashClusterCollection : ICollectionFixture<CrashClusterFixture>
@@ -94,7 +63,7 @@ public sealed class ColonyDeleteCrashTests(CrashClusterFixture fixture)
 
         // silo-2 crashes: the delete is recorded and done on silo-0, and waits for silo-2's records.
         await fixture.Cluster.KillSiloAsync(Silo(2));
-        await UntilActive(2);
+        await fixture.UntilActive(2);
         var first = await Call(root.DeleteColony);
         Assert.Equal(ColonyDeletionStatus.Deleting, first.Status);
         Assert.Contains("silo-2", first.Message, StringComparison.Ordinal);
@@ -109,9 +78,9 @@ public sealed class ColonyDeleteCrashTests(CrashClusterFixture fixture)
 
         // The silo coordinating it crashes too; silo-2 comes back with its disk.
         await fixture.Cluster.KillSiloAsync(Silo(1));
-        await UntilActive(1);
+        await fixture.UntilActive(1);
         await fixture.Restart(2);
-        await UntilActive(2);
+        await fixture.UntilActive(2);
         Assert.True(ColonyTraces.OnDisk(Silo(2), Colony).Records > 0, "silo-2 came back with its records");
 
         var second = await Eventually.Until(
@@ -144,12 +113,4 @@ public sealed class ColonyDeleteCrashTests(CrashClusterFixture fixture)
 
     private InProcessSiloHandle Silo(int index) =>
         fixture.LiveSilos.Single(s => KblTestCluster.Index(s.Name) == index);
-
-    /// <summary>Waits until every live silo sees <paramref name="count"/> active silos (a crash noticed, a restart joined).</summary>
-    private Task UntilActive(int count) => Eventually.Until(
-        () => Task.FromResult(string.Join(" | ", fixture.LiveSilos.Select(s =>
-            $"{KblTestCluster.StableName(s.Name)} sees {string.Join('+', s.ServiceProvider.GetRequiredService<ClusterLoad>().ActiveSilos().Select(a => a.Identity.Name).Order(StringComparer.Ordinal))}"))),
-        seen => seen.Split(" | ") is { } views && views.Length == count && views.All(v => v.Split(" sees ")[1].Split('+').Length == count),
-        TimeSpan.FromSeconds(30),
-        $"{count} silos active");
 }

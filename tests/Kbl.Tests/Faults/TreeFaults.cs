@@ -167,34 +167,20 @@ public sealed class TreeFaults : IDisposable
     private static TaskCompletionSource<(Fault, string)> NewFired() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
 
-/// <summary>The callee's side of <see cref="TreeFaults"/>, on every silo.</summary>
-public sealed class IncomingFaults : IIncomingGrainCallFilter
+/// <summary>Both sides of <see cref="TreeFaults"/> on one silo: calls it serves (callee) and calls its grains make (caller).</summary>
+public sealed class SiloFaults : IIncomingGrainCallFilter, IOutgoingGrainCallFilter
 {
     private readonly TreeFaults _faults;
     private readonly string _silo;
     private readonly SiloAddress _address;
 
-    public IncomingFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
+    public SiloFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
     {
         (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
         faults.Register(_address, _silo);
     }
 
     public Task Invoke(IIncomingGrainCallContext context) => _faults.Around(context, FaultSide.Callee, _silo, _address);
-}
-
-/// <summary>The caller's side of <see cref="TreeFaults"/>, on every silo.</summary>
-public sealed class OutgoingFaults : IOutgoingGrainCallFilter
-{
-    private readonly TreeFaults _faults;
-    private readonly string _silo;
-    private readonly SiloAddress _address;
-
-    public OutgoingFaults(TreeFaults faults, SiloIdentity silo, ILocalSiloDetails local)
-    {
-        (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
-        faults.Register(_address, _silo);
-    }
 
     public Task Invoke(IOutgoingGrainCallContext context) => _faults.Around(context, FaultSide.Caller, _silo, _address);
 }
