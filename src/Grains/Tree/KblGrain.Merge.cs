@@ -58,7 +58,7 @@ public sealed partial class KblGrain
                 replies.Add((child, await Child(child.Path).Retire(transition.Generation)));
             }
         }
-        catch (Exception e) when (transition.Siblings.Count == 0 && (e is TimeoutException or InvalidOperationException or OrleansException && e is not InconsistentStateException))
+        catch (Exception e) when (transition.Siblings.Count == 0 && IsStepFailure(e) && e is not InconsistentStateException)
         {
             // A child cannot retire now (its silo is down, or it is away from its records): merge another time. Not
             // once a child's records were taken over (and maybe purged): then the merge goes on when it can.
@@ -138,7 +138,7 @@ public sealed partial class KblGrain
             {
                 await Child(child.Path).Commit(transition.Generation);
             }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException or OrleansException)
+            catch (Exception e) when (IsStepFailure(e))
             {
                 failures.Add(e);
             }

@@ -50,7 +50,7 @@ public sealed partial class KblGrain
                     await PushDown();
                 }
             }
-            catch (Exception e) when (e is TimeoutException or InvalidOperationException or OrleansException && e is not InconsistentStateException && State.Transition is { } pending)
+            catch (Exception e) when (IsStepFailure(e) && e is not InconsistentStateException && State.Transition is { } pending)
             {
                 // Persisted before its first step: the tick finishes it. The write that set it off was applied and
                 // is acknowledged; requests wait (Unavailable) until the division is done.

@@ -207,7 +207,7 @@ public sealed partial class KblGrain(
             await CompleteTransition();
             return true;
         }
-        catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+        catch (Exception e) when (IsStepFailure(e))
         {
             KblLog.TransitionPending(logger, e, _id, transition.Kind);
             if (e is InconsistentStateException)
@@ -218,6 +218,14 @@ public sealed partial class KblGrain(
             return false;
         }
     }
+
+    /// <summary>
+    /// A failure of one step of a change that a later try may get past: a KBL on a silo that is down or slow
+    /// (Orleans' exceptions, timeouts) or away from its records (<see cref="RequireHome"/> and the steps' own checks).
+    /// Where the activation goes on after it, its own storage conflict (<see cref="InconsistentStateException"/>) is
+    /// left to reach Orleans, which deactivates the stale activation.
+    /// </summary>
+    private static bool IsStepFailure(Exception e) => e is OrleansException or TimeoutException or InvalidOperationException;
 
     private async Task Save()
     {
