@@ -28,5 +28,8 @@ public sealed record Genome
     /// <summary>The node group whose silos host this KBL.</summary>
     [Id(8)] public string NodeGroup { get; init; } = "default";
 
+    /// <summary>How many copies of each leaf's records the colony keeps (one, unless the genome says otherwise).</summary>
+    [Id(9)] public Redundancy Redundancy { get; init; } = Redundancy.None;
+
     public static Genome Default { get; } = new();
 }

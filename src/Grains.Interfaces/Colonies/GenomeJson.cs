@@ -13,7 +13,7 @@ public static partial class GenomeJson
     public const int MaxFanOut = 64;
 
     public static readonly IReadOnlyList<string> Fields =
-        ["fanOut", "splitKeys", "splitBytes", "splitOpsPerSecond", "mergeKeys", "mergeBytes", "mergeOpsPerSecond", "hysteresisSeconds", "nodeGroup"];
+        ["fanOut", "splitKeys", "splitBytes", "splitOpsPerSecond", "mergeKeys", "mergeBytes", "mergeOpsPerSecond", "hysteresisSeconds", "nodeGroup", "redundancy"];
 
     public static bool TryParse(ReadOnlySpan<byte> json, Genome baseline, out Genome genome, out string error)
     {
@@ -52,6 +52,7 @@ public static partial class GenomeJson
                     "mergeOpsPerSecond" => ReadDouble(value, 0, v => g = g with { MergeOpsPerSecond = v }),
                     "hysteresisSeconds" => ReadDouble(value, 0, v => g = g with { Hysteresis = TimeSpan.FromSeconds(Math.Min(v, 86_400 * 365)) }),
                     "nodeGroup" => ReadNodeGroup(value, v => g = g with { NodeGroup = v }),
+                    "redundancy" => ReadRedundancy(value, v => g = g with { Redundancy = v }),
                     _ => $"unknown field; the genome has {string.Join(", ", Fields)}",
                 };
                 if (fieldError is not null)
@@ -125,6 +126,9 @@ public static partial class GenomeJson
         ["mergeOpsPerSecond"] = g.MergeOpsPerSecond,
         ["hysteresisSeconds"] = g.Hysteresis.TotalSeconds,
         ["nodeGroup"] = g.NodeGroup,
+        ["redundancy"] = g.Redundancy.Mirrored
+            ? new Dictionary<string, object> { ["mode"] = "mirror", ["copies"] = g.Redundancy.Copies, ["minCopies"] = g.Redundancy.MinCopies }
+            : new Dictionary<string, object> { ["mode"] = "none" },
     });
 
     private static string? ReadInt(JsonElement value, long min, long max, Action<long> set)
@@ -168,6 +172,53 @@ public static partial class GenomeJson
 
         set(name);
         return null;
+    }
+
+    /// <summary>
+    /// <c>{"mode": "none"}</c>, or <c>{"mode": "mirror", "copies": r, "minCopies": w}</c> with 1 ≤ w ≤ r ≤ 5
+    /// (<c>copies</c> 2 and <c>minCopies</c> 1 when left out).
+    /// </summary>
+    private static string? ReadRedundancy(JsonElement value, Action<Redundancy> set)
+    {
+        const string Shape = "must be {\"mode\": \"none\"} or {\"mode\": \"mirror\", \"copies\": 2, \"minCopies\": 1}";
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            return Shape;
+        }
+
+        string? mode = null;
+        long copies = 2, minCopies = 1;
+        var sized = false;
+        foreach (var p in value.EnumerateObject())
+        {
+            string? error = p.Name switch
+            {
+                "mode" => (mode = JsonText.StringOf(p.Value)) is "none" or "mirror" ? null : "'mode' must be \"none\" or \"mirror\"",
+                "copies" => ReadInt(p.Value, 1, Redundancy.MaxCopies, v => (copies, sized) = (v, true)) is { } e ? $"'copies' {e}" : null,
+                "minCopies" => ReadInt(p.Value, 1, Redundancy.MaxCopies, v => (minCopies, sized) = (v, true)) is { } e ? $"'minCopies' {e}" : null,
+                _ => $"'{p.Name}' is unknown; use mode, copies, minCopies",
+            };
+            if (error is not null)
+            {
+                return error;
+            }
+        }
+
+        switch (mode)
+        {
+            case null:
+                return $"'mode' is missing: {Shape}";
+            case "none" when sized:
+                return "'copies' and 'minCopies' go with mode \"mirror\"";
+            case "none":
+                set(Redundancy.None);
+                return null;
+            case var _ when minCopies > copies:
+                return $"'minCopies' ({minCopies}) must not be above 'copies' ({copies})";
+            default:
+                set(new Redundancy(RedundancyMode.Mirror, (int)copies, (int)minCopies));
+                return null;
+        }
     }
 
     [GeneratedRegex("^[a-z0-9-]{1,63}$")]

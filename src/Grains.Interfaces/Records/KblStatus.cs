@@ -20,4 +20,10 @@ public enum KblStatus
 
     /// <summary>The colony does not exist.</summary>
     NoColony = 5,
+
+    /// <summary>
+    /// A write whose outcome is not known: it was applied on the primary but lost its replicas or its epoch before
+    /// it could be acknowledged; a newer primary may or may not keep it.
+    /// </summary>
+    OutcomeUnknown = 6,
 }

@@ -17,4 +17,21 @@ public sealed record KblView(
     [property: Id(7)] string NodeGroup,
     [property: Id(8)] Feedback Feedback,
     [property: Id(9)] IReadOnlyList<KblView> Children,
-    [property: Id(10)] bool Collapsed = false);
+    [property: Id(10)] bool Collapsed = false,
+    [property: Id(11)] KblReplicas? Replicas = null);
+
+/// <summary>
+/// A mirrored leaf's copies: <see cref="Status"/> is <c>redundant</c> (every copy its genome asks for is in sync),
+/// <c>rebuilding</c> (a member is being brought back) or <c>degraded</c> (too few silos); <see cref="InSync"/>
+/// counts the primary's copy.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kbl.KblReplicas")]
+public sealed record KblReplicas(
+    [property: Id(0)] string Status,
+    [property: Id(1)] string Primary,
+    [property: Id(2)] IReadOnlyList<KblReplica> Members,
+    [property: Id(3)] int InSync,
+    [property: Id(4)] int Wanted);
+
+[GenerateSerializer, Immutable, Alias("kbl.KblReplica")]
+public sealed record KblReplica([property: Id(0)] string Silo, [property: Id(1)] bool InSync);

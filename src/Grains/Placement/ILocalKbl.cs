@@ -19,4 +19,7 @@ public interface ILocalKbl
     long Keys { get; }
 
     long Bytes { get; }
+
+    /// <summary>For a mirrored leaf, the copies its genome asks for that are not in sync (0 otherwise).</summary>
+    int MissingCopies { get; }
 }

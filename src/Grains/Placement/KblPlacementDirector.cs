@@ -38,6 +38,13 @@ public sealed partial class KblPlacementDirector(
             return homeSilo;
         }
 
+        // Its home is down: a mirrored leaf takes over where a copy holds every acknowledged write.
+        if (state is { Role: KblRole.Leaf, Transition: null, Replicas: { } replicas } && state.Genome.Redundancy.Mirrored &&
+            silos.Where(s => replicas.InSync.Any(m => m.Silo == s.Identity.Name)).ToList() is { Count: > 0 } holders)
+        {
+            return Pick(holders, []);
+        }
+
         var group = state.Role != KblRole.None
             ? state.Genome.NodeGroup
             : target.RequestContextData?.GetValueOrDefault(NodeGroupKey) as string;

@@ -8,38 +8,51 @@ namespace Kbl.Records;
 
 // Replicated shards on this silo: each keeps the tail of its replication log (column family "log", keyed
 // kblId 0x00 seq) and its position (column family "shards": applied seq, the epoch of that entry, the epoch it is
-// sealed for). An entry is applied to the records, the log and the position in one write batch, under a lock with
-// the check of the seal, so a primary and a replica of one shard on this silo (two grains) cannot interleave a seal
-// and a write. The store also has an identity (the "disk"): a copy on a replaced disk is not the copy it was.
+// sealed for, and where the copy is). A primary's copy is the colony's records (the default column family, where
+// the KBL serves from); a replica's copy is kept apart, in column family "replicas" keyed kblId 0x00 key, so that a
+// replica and another KBL's primary on one silo never share records: a split's child born on a silo that holds
+// its parent's replica, or a purge of a merged child's range, cannot touch the other's copy. Promoting a replica
+// (a failover) moves its records into the colony's in one write batch. The position says which of the two holds
+// this silo's copy; seen from the other, the copy is empty. The seal is the shard's on this silo, whichever holds it.
+// An entry is applied to the records, the log and the position in one write batch, under a lock with the check of
+// the seal, so a primary and a replica of one shard on this silo (two grains) cannot interleave a seal and a
+// write. The store also has an identity (the "disk"): a copy on a replaced disk is not the copy it was.
 public sealed partial class RecordStore
 {
     private const string LogFamily = "log";
     private const string ShardFamily = "shards";
+    private const string ReplicaFamily = "replicas";
     private static readonly byte[] DiskKey = [0x00, .. "disk"u8];
     private readonly ColumnFamilyHandle _log;
     private readonly ColumnFamilyHandle _shards;
+    private readonly ColumnFamilyHandle _replicas;
     private readonly Lock _shardLock = new();
 
     /// <summary>This store's identity, made when it was created.</summary>
     public string DiskId { get; }
 
-    /// <summary>A shard's position: applied seq, the epoch of that entry, and the epoch it is sealed for (zeros when new).</summary>
-    public (long Applied, long LastEpoch, long Sealed) ShardPosition(string kblId)
+    /// <summary>
+    /// The position of a shard's copy on this silo as a primary (<paramref name="replica"/> false) or a replica
+    /// sees it: applied seq, the epoch of that entry, and the epoch the shard is sealed for (zeros when new). A copy
+    /// held the other way is empty from here (applied 0); the seal holds either way.
+    /// </summary>
+    public (long Applied, long LastEpoch, long Sealed) ShardPosition(string kblId, bool replica = false)
     {
-        var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _shards);
-        return raw is null
-            ? (0, 0, 0)
-            : (BinaryPrimitives.ReadInt64BigEndian(raw), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(16)));
+        var position = ReadPosition(kblId);
+        return position.Replica == replica ? (position.Applied, position.LastEpoch, position.Sealed) : (0, 0, position.Sealed);
     }
+
+    /// <summary>Whether this silo's copy of a shard is kept as a replica's (apart from the colony's records).</summary>
+    public bool IsReplicaCopy(string kblId) => ReadPosition(kblId).Replica;
 
     public void SealShard(string kblId, long epoch)
     {
         lock (_shardLock)
         {
-            var (applied, lastEpoch, sealedEpoch) = ShardPosition(kblId);
-            if (epoch > sealedEpoch)
+            var position = ReadPosition(kblId);
+            if (epoch > position.Sealed)
             {
-                _db.Put(Encoding.UTF8.GetBytes(kblId), Position(applied, lastEpoch, epoch), _shards, _writeOptions);
+                _db.Put(Encoding.UTF8.GetBytes(kblId), Position(position with { Sealed = epoch }), _shards, _writeOptions);
             }
         }
     }
@@ -48,28 +61,46 @@ public sealed partial class RecordStore
     /// Applies log entries (the next ones in order) to the records, the log and the position, atomically, while the
     /// shard is sealed for <paramref name="epoch"/> (false, nothing written, otherwise); keeps at most <paramref name="retain"/> entries.
     /// </summary>
-    public bool ApplyEntries(string colony, string kblId, long epoch, IReadOnlyList<LogEntry> entries, int retain)
+    /// <summary>
+    /// Applies log entries (the next ones in order) to the copy (the colony's records, or the replica's with
+    /// <paramref name="replica"/>), the log and the position, atomically, while the shard is sealed for
+    /// <paramref name="epoch"/> (false, nothing written, otherwise); keeps at most <paramref name="retain"/> entries.
+    /// A replica applying to a shard whose copy here was a primary's starts a copy of its own (from seq 1).
+    /// </summary>
+    public bool ApplyEntries(string colony, string kblId, long epoch, IReadOnlyList<LogEntry> entries, int retain, bool replica = false)
     {
         lock (_shardLock)
         {
-            var (applied, _, sealedEpoch) = ShardPosition(kblId);
-            if (sealedEpoch != epoch)
+            var position = ReadPosition(kblId);
+            if (position.Sealed != epoch)
             {
                 return false;
             }
 
             if (entries.Count > 0)
             {
-                WriteEntries(colony, kblId, applied, sealedEpoch, entries, retain);
+                if (position.Replica != replica && !replica)
+                {
+                    throw new InvalidOperationException($"shard {kblId}: its copy here is a replica's; promote it before writing as its primary");
+                }
+
+                using var batch = new WriteBatch();
+                if (position.Replica != replica)
+                {
+                    ClearCopy(batch, kblId); // the log and positions were the primary's copy, which stays (as leftovers) in the colony's records
+                    position = position with { Applied = 0, LastEpoch = 0, Replica = true };
+                }
+
+                WriteEntries(batch, colony, kblId, position, entries, retain);
             }
 
             return true;
         }
     }
 
-    private void WriteEntries(string colony, string kblId, long applied, long sealedEpoch, IReadOnlyList<LogEntry> entries, int retain)
+    private void WriteEntries(WriteBatch batch, string colony, string kblId, ShardPositionRecord position, IReadOnlyList<LogEntry> entries, int retain)
     {
-        using var batch = new WriteBatch();
+        var applied = position.Applied;
         foreach (var entry in entries)
         {
             if (entry.Seq != ++applied)
@@ -77,20 +108,22 @@ public sealed partial class RecordStore
                 throw new InvalidOperationException($"shard {kblId}: entry {entry.Seq} applied after {applied - 1}");
             }
 
+            var key = position.Replica ? ReplicaKey(kblId, entry.Key) : StoreKey(colony, entry.Key);
+            var family = position.Replica ? _replicas : _records;
             if (entry.Value is null)
             {
-                batch.Delete(StoreKey(colony, entry.Key), _records);
+                batch.Delete(key, family);
             }
             else
             {
-                batch.Put(StoreKey(colony, entry.Key), Encode(entry.Value, entry.Seq), _records);
+                batch.Put(key, Encode(entry.Value, entry.Seq), family);
             }
 
             batch.Put(LogKey(kblId, entry.Seq), EncodeEntry(entry), _log);
         }
 
         var last = entries[^1];
-        batch.Put(Encoding.UTF8.GetBytes(kblId), Position(last.Seq, last.Epoch, sealedEpoch), _shards);
+        batch.Put(Encoding.UTF8.GetBytes(kblId), Position(position with { Applied = last.Seq, LastEpoch = last.Epoch }), _shards);
         batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(last.Seq), _clocks);
         if (last.Seq > retain)
         {
@@ -123,38 +156,105 @@ public sealed partial class RecordStore
         return raw is null ? null : BinaryPrimitives.ReadInt64BigEndian(raw);
     }
 
-    /// <summary>Replaces a shard's records (its range) and position with a snapshot, and forgets its log, while sealed for <paramref name="epoch"/>.</summary>
-    public bool InstallShard(string colony, string kblId, KeyRange range, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long applied, long lastEpoch)
+    /// <summary>
+    /// Replaces a shard's copy and position with a snapshot, and forgets its log, while sealed for
+    /// <paramref name="epoch"/>: a primary's copy is its range of the colony's records, a replica's
+    /// (<paramref name="replica"/>) its own records, whatever this silo held of the shard before.
+    /// </summary>
+    public bool InstallShard(string colony, string kblId, KeyRange range, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long applied, long lastEpoch, bool replica = false)
     {
         lock (_shardLock)
         {
-            if (ShardPosition(kblId).Sealed != epoch)
+            if (ReadPosition(kblId).Sealed != epoch)
             {
                 return false;
             }
 
-            WriteSnapshot(colony, kblId, range, epoch, records, applied, lastEpoch);
+            using var batch = new WriteBatch();
+            ClearCopy(batch, kblId);
+            if (!replica)
+            {
+                var start = StoreKey(colony, range.Lo);
+                var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
+                batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+            }
+
+            foreach (var (key, value, version) in records)
+            {
+                batch.Put(replica ? ReplicaKey(kblId, key) : StoreKey(colony, key), Encode(value, version), replica ? _replicas : _records);
+            }
+
+            batch.Put(Encoding.UTF8.GetBytes(kblId), Position(new(applied, lastEpoch, epoch, replica)), _shards);
+            batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(applied), _clocks);
+            _db.Write(batch, _writeOptions);
             return true;
         }
     }
 
-    private void WriteSnapshot(string colony, string kblId, KeyRange range, long sealedEpoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long applied, long lastEpoch)
+    /// <summary>
+    /// Makes this silo's replica copy of a shard its primary copy (a failover): moves the records of
+    /// <paramref name="range"/> into the colony's, in place of whatever the colony held there, keeping the log and
+    /// position. Nothing happens when the copy here already is a primary's.
+    /// </summary>
+    public void PromoteReplica(string colony, string kblId, KeyRange range)
     {
-        using var batch = new WriteBatch();
-        var start = StoreKey(colony, range.Lo);
-        var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
-        batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
-        foreach (var (key, value, version) in records)
+        lock (_shardLock)
         {
-            batch.Put(StoreKey(colony, key), Encode(value, version), _records);
-        }
+            var position = ReadPosition(kblId);
+            if (!position.Replica)
+            {
+                return;
+            }
 
+            using var batch = new WriteBatch();
+            var start = StoreKey(colony, range.Lo);
+            var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
+            batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+            var (from, to) = ReplicaBounds(kblId);
+            using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetIterateUpperBound(to)))
+            {
+                for (iterator.Seek(from); iterator.Valid(); iterator.Next())
+                {
+                    var key = iterator.Key().AsSpan(from.Length);
+                    if (range.Contains(key.ToArray()))
+                    {
+                        batch.Put(StoreKey(colony, key), iterator.Value(), _records);
+                    }
+                }
+            }
+
+            batch.DeleteRange(from, (ulong)from.Length, to, (ulong)to.Length, _replicas);
+            batch.Put(Encoding.UTF8.GetBytes(kblId), Position(position with { Replica = false }), _shards);
+            _db.Write(batch, _writeOptions);
+        }
+    }
+
+    /// <summary>
+    /// Starts a primary's log afresh at <paramref name="applied"/> (the KBL's clock) in <paramref name="epoch"/>:
+    /// the copy is the colony's records as they are; the log and any replica copy of the shard here are dropped,
+    /// so every replica is rebuilt from a snapshot.
+    /// </summary>
+    public void ResetShard(string kblId, long applied, long epoch)
+    {
+        lock (_shardLock)
+        {
+            var position = ReadPosition(kblId);
+            using var batch = new WriteBatch();
+            ClearCopy(batch, kblId);
+            batch.Put(Encoding.UTF8.GetBytes(kblId), Position(new(applied, epoch, Math.Max(epoch, position.Sealed), false)), _shards);
+            batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(Math.Max(applied, ReadClock(kblId))), _clocks);
+            _db.Write(batch, _writeOptions);
+        }
+    }
+
+    /// <summary>Adds to <paramref name="batch"/> the removal of a shard's log and of its replica records here.</summary>
+    private void ClearCopy(WriteBatch batch, string kblId)
+    {
         var logStart = LogKey(kblId, 0);
         var logEnd = LogKey(kblId, long.MaxValue);
         batch.DeleteRange(logStart, (ulong)logStart.Length, logEnd, (ulong)logEnd.Length, _log);
-        batch.Put(Encoding.UTF8.GetBytes(kblId), Position(applied, lastEpoch, sealedEpoch), _shards);
-        batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(applied), _clocks);
-        _db.Write(batch, _writeOptions);
+        var (from, to) = ReplicaBounds(kblId);
+        batch.DeleteRange(from, (ulong)from.Length, to, (ulong)to.Length, _replicas);
     }
 
     private string ReadOrCreateDiskId()
@@ -169,14 +269,45 @@ public sealed partial class RecordStore
         return id;
     }
 
-    private static byte[] Position(long applied, long lastEpoch, long sealedEpoch)
+    private ShardPositionRecord ReadPosition(string kblId)
     {
-        var raw = new byte[24];
-        BinaryPrimitives.WriteInt64BigEndian(raw, applied);
-        BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(8), lastEpoch);
-        BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(16), sealedEpoch);
+        var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _shards);
+        return raw is null
+            ? new(0, 0, 0, false)
+            : new(BinaryPrimitives.ReadInt64BigEndian(raw), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(16)), raw.Length > 24 && raw[24] == 1);
+    }
+
+    // A position: applied (8), last epoch (8), sealed epoch (8), and 1 when the copy is a replica's (1).
+    private static byte[] Position(ShardPositionRecord position)
+    {
+        var raw = new byte[25];
+        BinaryPrimitives.WriteInt64BigEndian(raw, position.Applied);
+        BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(8), position.LastEpoch);
+        BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(16), position.Sealed);
+        raw[24] = position.Replica ? (byte)1 : (byte)0;
         return raw;
     }
+
+    private static byte[] ReplicaKey(string kblId, ReadOnlySpan<byte> key)
+    {
+        var (prefix, _) = ReplicaBounds(kblId);
+        var replicaKey = new byte[prefix.Length + key.Length];
+        prefix.CopyTo(replicaKey, 0);
+        key.CopyTo(replicaKey.AsSpan(prefix.Length));
+        return replicaKey;
+    }
+
+    /// <summary>The keys of a shard's replica records: from <c>kblId 0x00</c> up to <c>kblId 0x01</c>.</summary>
+    private static (byte[] From, byte[] To) ReplicaBounds(string kblId)
+    {
+        var from = new byte[Encoding.UTF8.GetByteCount(kblId) + 1];
+        Encoding.UTF8.GetBytes(kblId, from);
+        var to = (byte[])from.Clone();
+        to[^1] = 0x01;
+        return (from, to);
+    }
+
+    private sealed record ShardPositionRecord(long Applied, long LastEpoch, long Sealed, bool Replica);
 
     private static byte[] LogKey(string kblId, long seq)
     {

@@ -36,12 +36,14 @@ public sealed partial class RecordStore : IDisposable
             { "clocks", new ColumnFamilyOptions() },
             { LogFamily, new ColumnFamilyOptions() },
             { ShardFamily, new ColumnFamilyOptions() },
+            { ReplicaFamily, new ColumnFamilyOptions() },
         };
         _db = RocksDb.Open(dbOptions, path, families);
         _records = _db.GetDefaultColumnFamily();
         _clocks = _db.GetColumnFamily("clocks");
         _log = _db.GetColumnFamily(LogFamily);
         _shards = _db.GetColumnFamily(ShardFamily);
+        _replicas = _db.GetColumnFamily(ReplicaFamily);
         _writeOptions = new WriteOptions().SetSync(syncWrites);
         DiskId = ReadOrCreateDiskId();
     }
@@ -122,8 +124,9 @@ public sealed partial class RecordStore : IDisposable
     }
 
     /// <summary>
-    /// Drops every record of <paramref name="colony"/> and the version clock of each of its KBLs (ids
-    /// <c>{colony}/…</c>): a deleted colony leaves nothing on this disk. Two range deletions, whatever the size.
+    /// Drops every record of <paramref name="colony"/> and, for each of its KBLs (ids <c>{colony}/…</c>), the
+    /// version clock, replica records, replication log and position: a deleted colony leaves nothing on this disk.
+    /// Range deletions, whatever the size.
     /// </summary>
     public void DeleteColony(string colony)
     {
@@ -133,7 +136,11 @@ public sealed partial class RecordStore : IDisposable
         var clocksTo = Encoding.UTF8.GetBytes(colony + "0"); // '0' follows '/': the first id past the colony's
         using var batch = new WriteBatch();
         batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
-        batch.DeleteRange(clocksFrom, (ulong)clocksFrom.Length, clocksTo, (ulong)clocksTo.Length, _clocks);
+        foreach (var family in new[] { _clocks, _replicas, _log, _shards })
+        {
+            batch.DeleteRange(clocksFrom, (ulong)clocksFrom.Length, clocksTo, (ulong)clocksTo.Length, family);
+        }
+
         _db.Write(batch, _writeOptions);
     }
 

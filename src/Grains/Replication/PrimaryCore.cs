@@ -45,6 +45,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
 
     public IShardLog Log => log;
 
+    /// <summary>Bytes (keys + values) of the snapshots this primary installed on members (rebuilds).</summary>
+    public long InstalledBytes { get; private set; }
+
     /// <summary>Copies a write reaches now: this one and the members in sync.</summary>
     public int Copies => 1 + Config.InSync.Count();
 
@@ -172,9 +175,15 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         {
             disk = await transport.Disk(member);
             var agrees = disk == entry.Disk && seal.AppliedSeq <= log.AppliedSeq && log.EpochAt(seal.AppliedSeq) == seal.LastEpoch;
-            if (!agrees && !await transport.Install(member, Config.Epoch, log.Snapshot(), log.AppliedSeq, log.LastEpoch))
+            if (!agrees)
             {
-                return false;
+                var snapshot = log.Snapshot();
+                if (!await transport.Install(member, Config.Epoch, snapshot, log.AppliedSeq, log.LastEpoch))
+                {
+                    return false;
+                }
+
+                InstalledBytes += snapshot.Sum(r => (long)r.Key.Length + r.Value.Length);
             }
 
             _matched[member] = agrees ? seal.AppliedSeq : log.AppliedSeq;
@@ -226,6 +235,16 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         Config = next;
         return true;
     }
+
+    /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>
+    public Task<bool> RemoveMember(string member) =>
+        Config.Members.Any(m => m.Silo == member)
+            ? Reconfigure(Config with { Members = [.. Config.Members.Where(m => m.Silo != member)] }, [member])
+            : Task.FromResult(false);
+
+    /// <summary>Changes how many copies a write must reach (the genome changed).</summary>
+    public Task<bool> SetMinCopies(int minCopies) =>
+        Config.MinCopies != minCopies ? Reconfigure(Config with { MinCopies = minCopies }, []) : Task.FromResult(false);
 
     /// <summary>
     /// Sends every copy in sync what it lacks of the log (a heartbeat when nothing), renewing its lease. Copies that
@@ -379,17 +398,20 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>Takes members out of the in-sync set by conditional write; false (and fenced) when a newer primary changed the configuration.</summary>
-    private async Task<bool> Drop(IReadOnlyCollection<string> members)
+    private Task<bool> Drop(IReadOnlyCollection<string> members) =>
+        Reconfigure(Config with { Members = [.. Config.Members.Select(m => members.Contains(m.Silo) ? m with { InSync = false } : m)] }, members);
+
+    /// <summary>Replaces the configuration by conditional write, forgetting what this primary knew of <paramref name="forgotten"/>; false (and fenced) when a newer primary changed it.</summary>
+    private async Task<bool> Reconfigure(ShardConfig next, IReadOnlyCollection<string> forgotten)
     {
-        var next = Config with { Members = [.. Config.Members.Select(m => members.Contains(m.Silo) ? m with { InSync = false } : m)] };
-        if (!await register.TryReplace(Config, next))
+        if (Fenced || !await register.TryReplace(Config, next))
         {
             Fenced = true;
             return false;
         }
 
         Config = next;
-        foreach (var member in members)
+        foreach (var member in forgotten)
         {
             _leases.Remove(member);
             _matched.Remove(member);

@@ -58,4 +58,10 @@ public sealed record ReplicationTimings
 
     /// <summary>Entries per append when a copy catches up.</summary>
     public int CatchUpBatch { get; init; } = 256;
+
+    /// <summary>How long a primary waits for a replica's answer before it counts the replica as unreachable (and drops it from the in-sync set).</summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a primary waits for a replica to install a snapshot (a rebuild).</summary>
+    public TimeSpan InstallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -3,16 +3,29 @@ using Kbl.Records;
 
 namespace Kbl.Replication;
 
-/// <summary>One shard's copy in this silo's record store (RocksDB), as the replication protocol sees it.</summary>
-public sealed class RocksShardLog(RecordStore store, string colony, string kblId, KeyRange range, int retain = 100_000) : IShardLog
+/// <summary>
+/// One shard's copy in this silo's record store (RocksDB), as the replication protocol sees it: a primary's copy
+/// (the colony's records, which the KBL serves from) or, with <paramref name="replica"/>, a replica's (kept apart;
+/// see RecordStore.Shards). A copy this silo holds the other way is empty from here. <paramref name="range"/> gives
+/// the shard's range now (a leaf's shrinks when it hands pieces to new siblings).
+/// </summary>
+public sealed class RocksShardLog(RecordStore store, string colony, string kblId, Func<KeyRange> range, bool replica = false, int retain = 100_000) : IShardLog
 {
+    public RocksShardLog(RecordStore store, string colony, string kblId, KeyRange range, int retain = 100_000)
+        : this(store, colony, kblId, () => range, replica: false, retain)
+    {
+    }
+
     public string Disk => store.DiskId;
 
-    public long AppliedSeq => store.ShardPosition(kblId).Applied;
+    public long AppliedSeq => store.ShardPosition(kblId, replica).Applied;
 
-    public long LastEpoch => store.ShardPosition(kblId).LastEpoch;
+    public long LastEpoch => store.ShardPosition(kblId, replica).LastEpoch;
 
-    public long SealedEpoch => store.ShardPosition(kblId).Sealed;
+    public long SealedEpoch => store.ShardPosition(kblId, replica).Sealed;
+
+    /// <summary>Whether the copy here is held this log's way (else it is empty from here, and so is its log).</summary>
+    private bool Held => store.IsReplicaCopy(kblId) == replica;
 
     public void Seal(long epoch) => store.SealShard(kblId, epoch);
 
@@ -23,17 +36,25 @@ public sealed class RocksShardLog(RecordStore store, string colony, string kblId
             return 0;
         }
 
-        var (applied, lastEpoch, _) = store.ShardPosition(kblId);
-        return seq == applied ? lastEpoch : store.LogEpochAt(kblId, seq);
+        var (applied, lastEpoch, _) = store.ShardPosition(kblId, replica);
+        return seq == applied ? lastEpoch : Held ? store.LogEpochAt(kblId, seq) : null;
     }
 
-    public IReadOnlyList<LogEntry> After(long seq, int max) => store.LogAfter(kblId, seq, max);
+    public IReadOnlyList<LogEntry> After(long seq, int max) => Held ? store.LogAfter(kblId, seq, max) : [];
 
-    public bool Apply(long epoch, IReadOnlyList<LogEntry> entries) => store.ApplyEntries(colony, kblId, epoch, entries, retain);
+    public bool Apply(long epoch, IReadOnlyList<LogEntry> entries) => store.ApplyEntries(colony, kblId, epoch, entries, retain, replica);
 
-    public IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot() =>
-        [.. store.Scan(colony, range.Lo, exclusive: false, range.Hi).Select(r => (r.Key, r.Value, r.Version))];
+    public IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot()
+    {
+        if (replica)
+        {
+            throw new InvalidOperationException("a replica's copy is not snapshotted: rebuilds come from the primary");
+        }
+
+        var r = range();
+        return [.. store.Scan(colony, r.Lo, exclusive: false, r.Hi).Select(x => (x.Key, x.Value, x.Version))];
+    }
 
     public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
-        store.InstallShard(colony, kblId, range, epoch, records, appliedSeq, lastEpoch);
+        store.InstallShard(colony, kblId, range(), epoch, records, appliedSeq, lastEpoch, replica);
 }

@@ -24,6 +24,8 @@ public sealed class KblMetrics : IDisposable
     private readonly Counter<long> _moves;
     private readonly Counter<long> _aggregatePages;
     private readonly Counter<long> _scanPages;
+    private readonly Counter<long> _failovers;
+    private readonly Counter<long> _rebuildBytes;
 
     public KblMetrics(IMeterFactory meters, LocalKbls local, SiloIdentity silo)
     {
@@ -34,6 +36,10 @@ public sealed class KblMetrics : IDisposable
         _moves = _meter.CreateCounter<long>("kbl.moves", "{move}", "KBLs that moved to another silo with their records");
         _aggregatePages = _meter.CreateCounter<long>("kbl.aggregate.pages", "{page}", "Pages of aggregates computed by leaves (one turn each), by colony");
         _scanPages = _meter.CreateCounter<long>("kbl.scan.pages", "{page}", "Pages of scans served by leaves (one grain call each), by colony");
+        _failovers = _meter.CreateCounter<long>("kbl.failovers", "{failover}", "Leaves that took over on a silo holding an in-sync replica after their home silo went down, by colony");
+        _rebuildBytes = _meter.CreateCounter<long>("kbl.rebuild", "By", "Bytes (keys + values) of snapshots installed on replicas (rebuilds), by colony");
+        _meter.CreateObservableGauge("kbl.under_replicated_kbls", () => local.Snapshot().Where(k => k.MissingCopies > 0).GroupBy(k => k.Colony)
+            .Select(g => new Measurement<int>(g.Count(), new KeyValuePair<string, object?>("colony", g.Key))), "{kbl}", "Mirrored leaves on this silo with fewer copies in sync than their genome asks, by colony");
         _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.bytes", () => ByColony(local, k => k.Bytes), "By", "Bytes (keys + values) of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.tree.depth", () => local.Snapshot().GroupBy(k => k.Colony)
@@ -58,6 +64,10 @@ public sealed class KblMetrics : IDisposable
     public void AggregatePage(string colony) => _aggregatePages.Add(1, new KeyValuePair<string, object?>("colony", colony));
 
     public void ScanPage(string colony) => _scanPages.Add(1, new KeyValuePair<string, object?>("colony", colony));
+
+    public void Failover(string colony) => _failovers.Add(1, new KeyValuePair<string, object?>("colony", colony));
+
+    public void Rebuilt(string colony, long bytes) => _rebuildBytes.Add(bytes, new KeyValuePair<string, object?>("colony", colony));
 
     public void Dispose() => _meter.Dispose();
 

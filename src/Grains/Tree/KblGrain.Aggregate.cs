@@ -82,7 +82,7 @@ public sealed partial class KblGrain
     }
 
     private KblView View(Feedback feedback, IReadOnlyList<KblView> children, bool collapsed = false) =>
-        new(_id, _path, State.Range, State.Role, State.Epoch, silo.Name, State.Genome.NodeGroup, feedback, children, collapsed);
+        new(_id, _path, State.Range, State.Role, State.Epoch, silo.Name, State.Genome.NodeGroup, feedback, children, collapsed, ReplicasView());
 
     /// <summary>A child not visited, from its last report: a leaf, or a collapsed interior KBL.</summary>
     private KblView Stub(ChildRef child, Feedback report) => new(

@@ -64,8 +64,9 @@ public sealed partial class KblGrain
             .Select(c => new SubtreeDemand(c.Path, c.Feedback.OpsPerSecond, c.Feedback.Bytes, c.Feedback.Leaves))
             .ToList();
 
-        // Each KBL needs one silo until records are kept on several (redundancy): the floor is one node.
-        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, RedundancyFloor: 1, subtrees) { Incarnation = State.Incarnation };
+        // A mirrored colony keeps each leaf's copies on distinct silos of its group: the floor is that many nodes.
+        var floor = Redundancy.Mirrored ? Redundancy.Copies : 1;
+        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, floor, subtrees) { Incarnation = State.Incarnation };
     }
 
     private void StartTimer() =>
@@ -111,6 +112,7 @@ public sealed partial class KblGrain
             return;
         }
 
+        await MaintainReplicas();
         if (State.Role == KblRole.Leaf && (OutgrewSize || _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond))
         {
             await DivideWhenOutgrown(byLoad: !OutgrewSize);

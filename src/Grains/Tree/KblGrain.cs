@@ -4,6 +4,7 @@ using Kbl.Hosting;
 using Kbl.Keys;
 using Kbl.Placement;
 using Kbl.Records;
+using Kbl.Replication;
 using Kbl.Storage;
 using Kbl.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,7 @@ public sealed partial class KblGrain(
     KblMetrics metrics,
     IOptions<KblOptions> options,
     IOptions<KblPlacementOptions> placement,
+    ReplicationTimings timings,
     TimeProvider time,
     ILogger<KblGrain> logger) : Grain, IKblGrain, IKblTreeGrain, IKblPlacementGrain, ILocalKbl
 {
@@ -77,6 +79,8 @@ public sealed partial class KblGrain(
 
     long ILocalKbl.Bytes => _bytes;
 
+    int ILocalKbl.MissingCopies => _siloView.MissingCopies;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
@@ -90,10 +94,15 @@ public sealed partial class KblGrain(
 
         if (HoldsRecords && State.Home is not null && State.Home != silo.Name)
         {
-            // Our records are on another silo's disk: serving from here would answer from an empty shard.
-            _presence = Presence.Displaced;
-            KblLog.Displaced(logger, _id, State.Home, silo.Name);
-            return;
+            if (!CanTakeOver())
+            {
+                // Our records are on another silo's disk: serving from here would answer from an empty shard.
+                _presence = Presence.Displaced;
+                KblLog.Displaced(logger, _id, State.Home, silo.Name);
+                return;
+            }
+
+            TakeOver();
         }
 
         State.Home = silo.Name;
@@ -102,6 +111,11 @@ public sealed partial class KblGrain(
         if (HoldsRecords)
         {
             LoadShard();
+        }
+
+        if (Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null)
+        {
+            await EnsurePrimary(); // serve again at once after a failover; a refusal is retried by the next request
         }
 
         StartTimer();
@@ -234,7 +248,11 @@ public sealed partial class KblGrain(
     }
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
-    private void RefreshSiloView() => _siloView = new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0);
+    private void RefreshSiloView() => _siloView = new SiloView(
+        State.Role,
+        State.Genome.NodeGroup,
+        State.Role == KblRole.Interior ? Rollup().Depth : 0,
+        ReplicasView() is { } replicas ? Math.Max(0, replicas.Wanted - replicas.InSync) : 0);
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -254,7 +272,7 @@ public sealed partial class KblGrain(
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Height)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies = 0)
     {
         public static readonly SiloView Unknown = new(KblRole.None, "", 0);
     }

@@ -28,6 +28,9 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1007, Level = LogLevel.Information, Message = "KBL {Kbl} took in the pieces of its divided child {Child}: {Pieces}")]
     public static partial void Divided(ILogger logger, string kbl, string child, string pieces);
 
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "KBL {Kbl}: its home silo {Home} is down; silo {Silo}, which holds an in-sync replica, takes over as its primary")]
+    public static partial void TookOver(ILogger logger, string kbl, string home, string silo);
+
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "KBL {Kbl} could not finish its {Kind} yet; it tries again on its next tick")]
     public static partial void TransitionPending(ILogger logger, Exception exception, string kbl, TransitionKind kind);
 }

@@ -61,6 +61,13 @@ public sealed class KblState
     /// <summary>A retired KBL whose records its parent took over and then dropped here: it is never revived.</summary>
     [Id(15)] public bool Purged { get; set; }
 
+    /// <summary>
+    /// A mirrored leaf's replica configuration (the consensus register of its shard): the primary's epoch, silo and
+    /// disk, the members and which are in sync. Changed only by conditional write of this state; null until the
+    /// leaf first serves as a primary.
+    /// </summary>
+    [Id(16)] public Replication.ShardConfig? Replicas { get; set; }
+
     /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
     public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
         .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)

@@ -10,4 +10,7 @@ public enum ApiError
     TooLarge = 413,
     TooManyRequests = 429,
     Unavailable = 503,
+
+    /// <summary>A write whose outcome is not known (it may or may not have happened).</summary>
+    OutcomeUnknown = 504,
 }

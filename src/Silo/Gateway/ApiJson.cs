@@ -98,6 +98,18 @@ public static class ApiJson
             json["collapsed"] = true;
         }
 
+        if (view.Replicas is { } replicas)
+        {
+            json["redundancy"] = new
+            {
+                status = replicas.Status,
+                primary = replicas.Primary,
+                inSync = replicas.InSync,
+                copies = replicas.Wanted,
+                replicas = replicas.Members.Select(m => new { silo = m.Silo, inSync = m.InSync }),
+            };
+        }
+
         if (parent is not null)
         {
             json["parent"] = parent;

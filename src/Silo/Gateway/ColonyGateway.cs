@@ -237,6 +237,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         {
             KblStatus.NoColony => throw new ApiException(ApiError.NotFound, reply.Message ?? "no such colony"),
             KblStatus.Unavailable => throw new ApiException(ApiError.Unavailable, reply.Message ?? "the KBL is unavailable"),
+            KblStatus.OutcomeUnknown => throw new ApiException(ApiError.OutcomeUnknown, reply.Message ?? "the write may or may not have happened"),
             _ => reply,
         };
 

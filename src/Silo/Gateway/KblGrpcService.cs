@@ -125,7 +125,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
                 {
                     ApiError.NotFound => StatusCode.NotFound,
                     ApiError.PreconditionFailed or ApiError.Conflict => StatusCode.FailedPrecondition,
-                    ApiError.Unavailable => StatusCode.Unavailable,
+                    ApiError.Unavailable or ApiError.OutcomeUnknown => StatusCode.Unavailable,
                     ApiError.TooLarge or ApiError.TooManyRequests => StatusCode.ResourceExhausted,
                     _ => StatusCode.InvalidArgument,
                 },

@@ -1,0 +1,75 @@
+using Kbl.Colonies;
+using Kbl.Keys;
+using Kbl.Placement;
+using Kbl.Records;
+
+namespace Kbl.Replication;
+
+/// <summary>
+/// A replica of one leaf's shard on the silo its key names (<c>{silo}|{kblId}</c>): <see cref="ReplicaCore"/> over
+/// the silo's record store, its copy kept apart from the colony's records (see RecordStore.Shards). A replica that
+/// activates where it held a copy assumes it granted the primary a read lease just before, and honours it.
+/// </summary>
+[GrainType("kbl-replica")]
+[SiloPinnedPlacement]
+public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, TimeProvider time) : Grain, IReplicaGrain
+{
+    private ReplicaCore _core = null!;
+    private RocksShardLog _log = null!;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
+        var (colony, _) = ColonyNames.Parse(kblId);
+        _log = new RocksShardLog(store, colony, kblId, () => KeyRange.All, replica: true);
+        var now = time.GetUtcNow();
+        _core = new ReplicaCore(_log, timings.Lease, store.IsReplicaCopy(kblId) ? now : now - timings.Lease);
+        return Task.CompletedTask;
+    }
+
+    public Task<AppendReply> Append(AppendRequest request) => Task.FromResult(_core.Append(request, time.GetUtcNow()));
+
+    public Task<SealReply> Seal(SealRequest request) => Task.FromResult(_core.Seal(request, time.GetUtcNow()));
+
+    public Task<IReadOnlyList<LogEntry>> Fetch(long afterSeq, int max) => Task.FromResult(_log.After(afterSeq, max));
+
+    public Task<bool> Install(long epoch, IReadOnlyList<StoredRecord> records, long appliedSeq, long lastEpoch) =>
+        Task.FromResult(_core.Install(epoch, [.. records.Select(r => (r.Key, r.Value, r.Version))], appliedSeq, lastEpoch));
+
+    public Task<string> Disk() => Task.FromResult(store.DiskId);
+}
+
+/// <summary>How a primary reaches its replicas: their grains, each call bounded by <see cref="ReplicationTimings.CallTimeout"/>.</summary>
+public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, ReplicationTimings timings) : IReplicaTransport
+{
+    public Task<AppendReply> Append(string silo, AppendRequest request) => Call(silo, r => r.Append(request));
+
+    public Task<SealReply> Seal(string silo, SealRequest request) => Call(silo, r => r.Seal(request));
+
+    public Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max) => Call(silo, r => r.Fetch(afterSeq, max));
+
+    public Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
+        Call(silo, r => r.Install(epoch, [.. records.Select(x => new StoredRecord(x.Key, x.Value, x.Version))], appliedSeq, lastEpoch), timings.InstallTimeout);
+
+    public Task<string> Disk(string silo) => Call(silo, r => r.Disk());
+
+    private async Task<T> Call<T>(string silo, Func<IReplicaGrain, Task<T>> call, TimeSpan? timeout = null)
+    {
+        try
+        {
+            return await call(grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo, kblId))).WaitAsync(timeout ?? timings.CallTimeout);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
+        {
+            throw new ReplicaUnreachableException(silo, e);
+        }
+    }
+}
+
+/// <summary>Real time for the protocol.</summary>
+public sealed class SystemTimeSource(TimeProvider time) : ITimeSource
+{
+    public DateTimeOffset Now => time.GetUtcNow();
+
+    public Task Delay(TimeSpan delay) => Task.Delay(delay, time);
+}

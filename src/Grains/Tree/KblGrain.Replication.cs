@@ -1,0 +1,217 @@
+using Kbl.Colonies;
+using Kbl.Records;
+using Kbl.Replication;
+using Orleans.Storage;
+
+namespace Kbl.Tree;
+
+// Redundancy: a leaf of a mirrored colony is its shard's primary (PrimaryCore) and keeps copies on other silos of
+// its node group (ReplicaGrain); its replica configuration lives in its grain state, changed only by conditional
+// write. A leaf whose home silo is down takes over on a silo that holds an in-sync copy (a failover).
+public sealed partial class KblGrain
+{
+    private PrimaryCore? _primary;
+
+    private Redundancy Redundancy => State.Genome.Redundancy;
+
+    /// <summary>
+    /// Whether this activation may take over as primary here, on a silo other than its home: the home is down, and
+    /// this silo holds a copy with every acknowledged write (an in-sync replica, or one promoted already).
+    /// </summary>
+    private bool CanTakeOver() =>
+        Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home &&
+        load.AddressOf(home) is null && State.Replicas?.IsComplete(silo.Name, store.DiskId) == true;
+
+    /// <summary>Makes this silo's in-sync replica the leaf's copy and this silo its home (see <see cref="CanTakeOver"/>).</summary>
+    private void TakeOver()
+    {
+        store.PromoteReplica(_colony, _id, State.Range);
+        KblLog.TookOver(logger, _id, State.Home!, silo.Name);
+        metrics.Failover(_colony);
+        State.Home = silo.Name;
+    }
+
+    /// <summary>
+    /// Starts this mirrored leaf as its shard's primary, unless it runs already: it takes a new epoch, seals the
+    /// in-sync copies and takes the longest log among them (PrimaryCore.Activate). A leaf whose copy here is not the
+    /// one its configuration names (a new child, a merged parent, a moved leaf, a colony made mirrored) starts the
+    /// log afresh at its clock, its members out of sync, to be rebuilt from a snapshot. A refusal when it cannot serve.
+    /// </summary>
+    private async Task<Refusal?> EnsurePrimary()
+    {
+        if (_primary is { Fenced: false } running && running.Log.AppliedSeq == _clock)
+        {
+            return null;
+        }
+
+        if (_primary is { Fenced: true })
+        {
+            return Fenced();
+        }
+
+        var config = State.Replicas;
+        if (config is not null && config.Primary == silo.Name && config.PrimaryDisk != store.DiskId && config.InSync.Any())
+        {
+            // This silo lost the disk that held the shard: starting afresh here would drop what the replicas hold.
+            return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: silo '{silo.Name}' has a new disk; its records are on replicas ({string.Join(", ", config.InSync.Select(m => m.Silo))})");
+        }
+
+        var (applied, _, sealedEpoch) = store.ShardPosition(_id);
+        if (config is null || !config.IsComplete(silo.Name, store.DiskId) || store.IsReplicaCopy(_id) || applied != _clock)
+        {
+            var epoch = Math.Max(config?.Epoch ?? 0, sealedEpoch) + 1;
+            store.ResetShard(_id, _clock, epoch);
+            State.Replicas = new ShardConfig(
+                epoch, silo.Name, store.DiskId, [.. (config?.Members ?? []).Where(m => m.Silo != silo.Name).Select(m => m with { InSync = false })], Redundancy.MinCopies);
+            await Save();
+        }
+
+        var primary = new PrimaryCore(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings), new SystemTimeSource(time), timings);
+        if (!await primary.Activate())
+        {
+            return primary.Fenced ? Fenced() : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} is taking over its shard's copies; retry shortly");
+        }
+
+        _primary = primary;
+        return null;
+    }
+
+    /// <summary>A refusal of this activation for good: a newer one took the shard over (it deactivates).</summary>
+    private Refusal Fenced()
+    {
+        _primary = null;
+        DeactivateOnIdle();
+        return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: a newer activation took over its shard; retry");
+    }
+
+    /// <summary>Writes one record on every in-sync copy: the outcome, the version, and the refusal when it was refused.</summary>
+    private async Task<(WriteOutcome Outcome, long Version, Refusal? Refusal)> WriteCopies(byte[] key, byte[]? value)
+    {
+        if (await EnsurePrimary() is { } refusal)
+        {
+            return (WriteOutcome.Refused, 0, refusal);
+        }
+
+        var (outcome, version) = await _primary!.Write(key, value);
+        return outcome switch
+        {
+            WriteOutcome.Refused when _primary.Fenced => (outcome, 0, Fenced()),
+            WriteOutcome.Refused => (outcome, 0, new Refusal(
+                KblStatus.Unavailable,
+                null,
+                $"KBL {_id} has {_primary.Copies} of the {_primary.Config.MinCopies} copies a write needs (redundancy minCopies); reads are served, writes wait for silos of group '{State.Genome.NodeGroup}' to join")),
+            WriteOutcome.Unknown => (outcome, version, _primary.Fenced ? Fenced() : null),
+            _ => (outcome, version, null),
+        };
+    }
+
+    /// <summary>Why this mirrored leaf may not serve a read now (it cannot confirm it is still the primary), or null.</summary>
+    private async Task<Refusal?> ReadFence()
+    {
+        if (!Redundancy.Mirrored)
+        {
+            return null;
+        }
+
+        if (await EnsurePrimary() is { } refusal)
+        {
+            return refusal;
+        }
+
+        return await _primary!.EnsureReadLease() ? null : _primary.Fenced ? Fenced() : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} cannot confirm it is still its shard's primary; retry");
+    }
+
+    /// <summary>
+    /// On each tick of a mirrored leaf at home: keeps <c>copies − 1</c> members on other silos of its node group
+    /// (replacing members whose silo is gone while another is up), and brings one member out of sync back
+    /// (from its log position, or from a snapshot).
+    /// </summary>
+    private async Task MaintainReplicas()
+    {
+        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || State.Transition is not null || _presence != Presence.AtHome || await EnsurePrimary() is not null)
+        {
+            return;
+        }
+
+        var primary = _primary!;
+        await primary.SetMinCopies(Redundancy.MinCopies);
+        var up = load.SilosOfGroup(State.Genome.NodeGroup).ToHashSet(StringComparer.Ordinal);
+        var spare = up.Where(s => s != silo.Name && primary.Config.Members.All(m => m.Silo != s)).ToList();
+        var wanted = Redundancy.Copies - 1;
+        foreach (var gone in primary.Config.Members.Where(m => !m.InSync && !up.Contains(m.Silo)).ToList())
+        {
+            if (spare.Count == 0 && primary.Config.Members.Count <= wanted)
+            {
+                break; // it may come back with its disk and catch up from where it was
+            }
+
+            await primary.RemoveMember(gone.Silo);
+        }
+
+        foreach (var extra in primary.Config.Members.OrderBy(m => m.InSync).Take(Math.Max(0, primary.Config.Members.Count - wanted)).ToList())
+        {
+            await primary.RemoveMember(extra.Silo);
+        }
+
+        while (primary.Config.Members.Count < wanted && spare.Count > 0)
+        {
+            var next = load.PickLeastLoaded(spare);
+            spare.Remove(next);
+            await primary.AddMember(next);
+        }
+
+        if (primary.Config.Members.FirstOrDefault(m => !m.InSync && up.Contains(m.Silo)) is { } behind)
+        {
+            var installed = primary.InstalledBytes;
+            if (await primary.Heal(behind.Silo))
+            {
+                metrics.Rebuilt(_colony, primary.InstalledBytes - installed);
+            }
+        }
+
+        if (primary.Fenced)
+        {
+            Fenced();
+        }
+    }
+
+    /// <summary>The leaf's replica set as the tree shows it: members, and whether it is redundant, degraded or rebuilding.</summary>
+    private KblReplicas? ReplicasView()
+    {
+        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || State.Replicas is not { } config)
+        {
+            return null;
+        }
+
+        var inSync = 1 + config.InSync.Count();
+        var status = inSync >= Redundancy.Copies ? "redundant" : config.Members.Any(m => !m.InSync && load.AddressOf(m.Silo) is not null) ? "rebuilding" : "degraded";
+        return new KblReplicas(status, config.Primary, [.. config.Members.Select(m => new KblReplica(m.Silo, m.InSync))], inSync, Redundancy.Copies);
+    }
+
+    /// <summary>The replica configuration in the KBL's grain state: a change is a conditional write of that state.</summary>
+    private sealed class ConfigRegister(KblGrain kbl) : IConfigRegister
+    {
+        public Task<ShardConfig> Read() => Task.FromResult(kbl.State.Replicas ?? throw new InvalidOperationException($"KBL {kbl._id} has no replica configuration"));
+
+        public async Task<bool> TryReplace(ShardConfig expected, ShardConfig next)
+        {
+            if (!ReferenceEquals(kbl.State.Replicas, expected))
+            {
+                return false;
+            }
+
+            kbl.State.Replicas = next;
+            try
+            {
+                await kbl.Save();
+                return true;
+            }
+            catch (InconsistentStateException)
+            {
+                kbl.State.Replicas = expected;
+                kbl.DeactivateOnIdle(); // another activation wrote this KBL's state since: this one is stale
+                return false;
+            }
+        }
+    }
+}

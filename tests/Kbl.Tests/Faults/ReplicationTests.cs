@@ -1,0 +1,123 @@
+using Kbl.Colonies;
+using Kbl.Grains;
+using Kbl.Records;
+using Kbl.Tests.Cluster;
+using Kbl.Tree;
+using Xunit.Abstractions;
+
+namespace Kbl.Tests.Faults;
+
+/// <summary>
+/// A mirrored colony on three silos: a write is on two of them before it is acknowledged, a silo killed (frozen,
+/// then killed, as kill -9 would) loses nothing, the leaf serves again from its replica, and its copies are
+/// rebuilt on the silo left; below <c>minCopies</c> it refuses writes and keeps serving reads.
+/// </summary>
+[Collection(FaultClusterCollection.Name)]
+[Trait("Category", Category.Cluster)]
+public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHelper output) : IDisposable
+{
+    private static TimeSpan Settle => TimeSpan.FromSeconds(60);
+
+    public void Dispose() => fixture.Faults.Disarm();
+
+    [Fact]
+    public async Task Killing_the_primarys_silo_loses_no_acknowledged_write_and_its_replica_takes_over()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1);
+        for (var i = 0; i < 200; i++)
+        {
+            await model.Put($"k{i:d3}", $"v{i}");
+        }
+
+        var before = await Redundant(colony, 2);
+        var primary = before.Silo;
+        output.WriteLine($"primary on {primary}, replica on {before.Replicas!.Members.Single().Silo}");
+        await fixture.Kill(primary);
+        var served = await model.UntilServed();
+        output.WriteLine($"served again {served.TotalMilliseconds:F0} ms after the others noticed the kill");
+        await model.Check();
+
+        // Its copies are rebuilt on the silo left; it takes writes as before.
+        var after = await Redundant(colony, 2);
+        Assert.NotEqual(primary, after.Silo);
+        Assert.DoesNotContain(primary, after.Replicas!.Members.Select(m => m.Silo));
+        for (var i = 0; i < 200; i += 10)
+        {
+            await model.Put($"k{i:d3}", $"w{i}");
+        }
+
+        // The killed silo comes back with its disk: it holds no say over the shard any more, and nothing is lost.
+        await fixture.Restart(primary);
+        await model.Check();
+        Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
+    }
+
+    [Fact]
+    public async Task Below_minCopies_a_leaf_refuses_writes_serves_reads_and_heals_when_the_silo_returns()
+    {
+        var (colony, model) = await Mirrored(copies: 3, minCopies: 3);
+        await model.Put("a", "1");
+        var tree = await Redundant(colony, 3);
+        var replica = tree.Replicas!.Members.First().Silo;
+        await fixture.Kill(replica);
+
+        var key = KeyOrder("b");
+        var refused = await Eventually.Until(
+            async () =>
+            {
+                try
+                {
+                    return await fixture.Router.Send(colony, key, g => g.Put(key, "2"u8.ToArray(), Precondition.None));
+                }
+                catch (OrleansException)
+                {
+                    return null; // the client's gateway was on the killed silo
+                }
+            },
+            r => r?.Status == KblStatus.Unavailable,
+            Settle,
+            "a write refused below minCopies");
+        Assert.Contains("minCopies", refused!.Message, StringComparison.Ordinal);
+        var read = await fixture.Router.Send(colony, KeyOrder("a"), g => g.Get(KeyOrder("a")));
+        Assert.Equal(KblStatus.Ok, read.Status);
+        Assert.Equal("1", System.Text.Encoding.UTF8.GetString(read.Value!));
+
+        // The silo comes back with its disk: the member catches up and writes are taken again.
+        await fixture.Restart(replica);
+        await Redundant(colony, 3);
+        await model.Put("b", "2");
+        await model.Check();
+    }
+
+    /// <summary>A colony of one leaf (default thresholds) kept in <paramref name="copies"/> copies.</summary>
+    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies)
+    {
+        var colony = $"m{Guid.NewGuid():N}"[..12];
+        await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath))
+            .Configure(Genome.Default with { Redundancy = new Redundancy(RedundancyMode.Mirror, copies, minCopies) });
+        return (colony, new ColonyModel(fixture.Router, colony));
+    }
+
+    /// <summary>Waits until the colony's root (its one leaf) has <paramref name="copies"/> copies in sync.</summary>
+    private async Task<KblView> Redundant(string colony, int copies)
+    {
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        return (await Eventually.Until(
+            async () =>
+            {
+                try
+                {
+                    return await root.GetTree(0, false);
+                }
+                catch (Exception e) when (e is TimeoutException or OrleansException)
+                {
+                    return null;
+                }
+            },
+            t => t?.Replicas is { Status: "redundant" } r && r.InSync == copies,
+            Settle,
+            $"{copies} copies in sync"))!;
+    }
+
+    private static byte[] KeyOrder(string key) => Kbl.Keys.KeyOrder.Encode(key);
+}
