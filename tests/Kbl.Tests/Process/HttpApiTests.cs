@@ -34,6 +34,29 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
     }
 
     [Fact]
+    public async Task A_mirrored_colony_says_so_in_its_genome_and_its_tree_shows_its_copies()
+    {
+        var created = await Http.PutAsync("/v1/colonies/http-mirror", JsonContent.Create(new { redundancy = new { mode = "mirror", copies = 2 } }));
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var redundancy = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-mirror")).GetProperty("genome").GetProperty("redundancy");
+        Assert.Equal("mirror", redundancy.GetProperty("mode").GetString());
+        Assert.Equal(2, redundancy.GetProperty("copies").GetInt32());
+        Assert.Equal(1, redundancy.GetProperty("minCopies").GetInt32());
+        (await Http.PutAsync("/v1/colonies/http-mirror/records/a", new StringContent("1"))).EnsureSuccessStatusCode();
+
+        // One silo: the leaf serves with one copy of the two its genome asks for.
+        var root = await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-mirror/tree");
+        var copies = root.GetProperty("redundancy");
+        Assert.Equal("degraded", copies.GetProperty("status").GetString());
+        Assert.Equal(1, copies.GetProperty("inSync").GetInt32());
+        Assert.Equal(2, copies.GetProperty("copies").GetInt32());
+
+        await Http.PutAsync("/v1/colonies/http-single", JsonContent.Create(new { }));
+        var none = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-single")).GetProperty("genome").GetProperty("redundancy");
+        Assert.Equal("none", none.GetProperty("mode").GetString());
+    }
+
+    [Fact]
     public async Task Records_round_trip_with_versions_and_conditions()
     {
         await Http.PutAsync("/v1/colonies/http-records", JsonContent.Create(new { }));
@@ -94,6 +117,12 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
     [InlineData("PUT", "/v1/colonies/ok-name", "{\"fanout\":4}", 400, "fanout")]
     [InlineData("PUT", "/v1/colonies/ok-name", "{\"splitKeys\":\"many\"}", 400, "splitKeys")]
     [InlineData("PUT", "/v1/colonies/ok-name", "{\"mergeKeys\":60000}", 400, "mergeKeys")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"redundancy\":\"mirror\"}", 400, "redundancy")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"redundancy\":{\"mode\":\"raid5\"}}", 400, "mode")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"redundancy\":{\"mode\":\"mirror\",\"copies\":6}}", 400, "copies")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"redundancy\":{\"mode\":\"mirror\",\"copies\":2,\"minCopies\":3}}", 400, "minCopies")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"redundancy\":{\"mode\":\"none\",\"copies\":2}}", 400, "mirror")]
+    [InlineData("PUT", "/v1/colonies/ok-name", "{\"redundancy\":{\"copies\":2}}", 400, "mode")]
     [InlineData("PUT", "/v1/colonies/ok-name", "{not json", 400, "JSON")]
     [InlineData("PUT", "/v1/colonies/ok-name", "[1,2]", 400, "object")]
     [InlineData("GET", "/v1/colonies/no-such-colony", null, 404, "does not exist")]

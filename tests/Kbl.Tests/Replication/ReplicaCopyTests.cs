@@ -1,0 +1,123 @@
+using System.Text;
+using Kbl.Keys;
+using Kbl.Records;
+using Kbl.Replication;
+
+namespace Kbl.Tests.Replication;
+
+/// <summary>
+/// A replica's copy in a silo's record store is kept apart from the colony's records, so a replica and another
+/// KBL's primary copy of overlapping keys on one silo never touch each other; a failover moves the replica's records
+/// of the shard's range into the colony's.
+/// </summary>
+[Trait("Category", Category.Unit)]
+public sealed class ReplicaCopyTests : IDisposable
+{
+    private const string Colony = "copies";
+    private const string Kbl = "copies/r.0";
+    private static readonly KeyRange Range = new(KeyOrder.Encode("b"), KeyOrder.Encode("m"));
+    private readonly string _path = Path.Combine(Path.GetTempPath(), "kbl-copies-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly RecordStore _store;
+
+    public ReplicaCopyTests() => _store = new RecordStore(_path, syncWrites: false);
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        Directory.Delete(_path, recursive: true);
+    }
+
+    [Fact]
+    public void A_replica_copy_and_the_colonys_records_do_not_touch_each_other()
+    {
+        _store.Import(Colony, [Record("c", "child's", 7)]); // a child of the replicated leaf, born on this silo
+        var replica = Replica();
+        replica.Seal(1);
+        Assert.True(replica.Apply(1, [new LogEntry(1, 1, KeyOrder.Encode("c"), Bytes("leaf's")), new LogEntry(2, 1, KeyOrder.Encode("d"), Bytes("leaf's"))]));
+
+        Assert.Equal(["c=child's@7"], Colony_());
+        _store.DeleteRange(Colony, Range); // the child's range purged here: the replica keeps its copy
+        Assert.Equal(2, replica.AppliedSeq);
+        Assert.True(replica.Install(1, [(KeyOrder.Encode("e"), Bytes("x"), 3)], 3, 1));
+        Assert.Empty(Colony_());
+    }
+
+    [Fact]
+    public void A_promoted_replica_serves_its_range_in_place_of_leftovers_and_only_its_range()
+    {
+        _store.Import(Colony, [Record("c", "leftover", 1), Record("z", "another KBL's", 2)]);
+        var replica = Replica();
+        replica.Seal(1);
+        replica.Apply(1, [new LogEntry(1, 1, KeyOrder.Encode("d"), Bytes("kept")), new LogEntry(2, 1, KeyOrder.Encode("q"), Bytes("outside"))]);
+
+        _store.PromoteReplica(Colony, Kbl, Range);
+
+        Assert.Equal(["d=kept@1", "z=another KBL's@2"], Colony_());
+        Assert.False(_store.IsReplicaCopy(Kbl));
+        Assert.Equal((2L, 1L, 1L), _store.ShardPosition(Kbl));
+        Assert.Equal(0, Replica().AppliedSeq); // seen as a replica, the copy here is empty now
+        _store.PromoteReplica(Colony, Kbl, Range); // again, as a retried failover would: nothing changes
+        Assert.Equal(["d=kept@1", "z=another KBL's@2"], Colony_());
+    }
+
+    [Fact]
+    public void A_replica_on_the_silo_of_a_former_primary_starts_its_own_copy()
+    {
+        var primary = new RocksShardLog(_store, Colony, Kbl, () => Range);
+        primary.Seal(1);
+        primary.Apply(1, [new LogEntry(1, 1, KeyOrder.Encode("d"), Bytes("v1"))]);
+        var replica = Replica();
+        Assert.Equal(0, replica.AppliedSeq);
+        Assert.Null(replica.EpochAt(1)); // the primary's log is not the replica's
+        Assert.Empty(replica.After(0, 10));
+
+        replica.Seal(2);
+        Assert.True(replica.Apply(2, [new LogEntry(1, 2, KeyOrder.Encode("e"), Bytes("v2"))]));
+        Assert.Equal(1, replica.AppliedSeq);
+        Assert.Equal(2, replica.EpochAt(1));
+        Assert.Equal(0, primary.AppliedSeq);
+        Assert.Throws<InvalidOperationException>(() => primary.Apply(2, [new LogEntry(1, 2, KeyOrder.Encode("f"), Bytes("v3"))]));
+    }
+
+    [Fact]
+    public void A_fresh_start_keeps_the_colonys_records_and_drops_the_log_and_any_replica_copy()
+    {
+        _store.Import(Colony, [Record("d", "v", 5)]);
+        var replica = Replica();
+        replica.Seal(1);
+        replica.Apply(1, [new LogEntry(1, 1, KeyOrder.Encode("e"), Bytes("old"))]);
+
+        _store.ResetShard(Kbl, 5, 3);
+
+        Assert.Equal((5L, 3L, 3L), _store.ShardPosition(Kbl));
+        Assert.Equal(["d=v@5"], Colony_());
+        Assert.Empty(_store.LogAfter(Kbl, 0, 10));
+        _store.PromoteReplica(Colony, Kbl, Range); // no replica copy any more
+        Assert.Equal(["d=v@5"], Colony_());
+    }
+
+    [Fact]
+    public void Deleting_a_colony_drops_its_replica_copies_and_logs()
+    {
+        var replica = Replica();
+        replica.Seal(1);
+        replica.Apply(1, [new LogEntry(1, 1, KeyOrder.Encode("e"), Bytes("v"))]);
+
+        _store.DeleteColony(Colony);
+
+        Assert.Equal((0L, 0L, 0L), _store.ShardPosition(Kbl, replica: true));
+        Assert.Empty(_store.LogAfter(Kbl, 0, 10));
+        _store.Import(Colony, []);
+        _store.PromoteReplica(Colony, Kbl, Range);
+        Assert.Empty(Colony_());
+    }
+
+    private RocksShardLog Replica() => new(_store, Colony, Kbl, () => KeyRange.All, replica: true);
+
+    private List<string> Colony_() =>
+        [.. _store.Scan(Colony, [], exclusive: false, to: null).Select(r => $"{KeyOrder.Display(r.Key)}={Encoding.UTF8.GetString(r.Value)}@{r.Version}")];
+
+    private static StoredRecord Record(string key, string value, long version) => new(KeyOrder.Encode(key), Bytes(value), version);
+
+    private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
+}
