@@ -174,7 +174,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         try
         {
             disk = await transport.Disk(member);
-            var agrees = disk == entry.Disk && seal.AppliedSeq <= log.AppliedSeq && log.EpochAt(seal.AppliedSeq) == seal.LastEpoch;
+            var agrees = disk == entry.Disk && seal.AppliedSeq <= log.AppliedSeq && log.EpochAt(seal.AppliedSeq) == seal.LastEpoch && Reaches(seal.AppliedSeq);
             if (!agrees)
             {
                 var snapshot = log.Snapshot();
@@ -225,15 +225,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             return false;
         }
 
-        var next = Config with { Members = [.. Config.Members, new ReplicaMember(member, "", InSync: false)] };
-        if (!await register.TryReplace(Config, next))
-        {
-            Fenced = true;
-            return false;
-        }
-
-        Config = next;
-        return true;
+        return await Reconfigure(Config with { Members = [.. Config.Members, new ReplicaMember(member, "", InSync: false)] }, []);
     }
 
     /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>
@@ -335,6 +327,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             }
         }
     }
+
+    /// <summary>Whether this log still holds every entry after <paramref name="seq"/> (a copy there can catch up from it).</summary>
+    private bool Reaches(long seq) => seq == log.AppliedSeq || log.After(seq, 1) is [{ } next] && next.Seq == seq + 1;
 
     /// <summary>Seals a copy for this epoch, waiting out the read lease it granted an older primary. Null when it cannot be reached in time.</summary>
     private async Task<SealReply?> TrySeal(string member)

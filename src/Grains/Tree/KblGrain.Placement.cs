@@ -84,8 +84,14 @@ public sealed partial class KblGrain
             await agent.EndImport(_id, _clock);
         }
 
+        // The copy moved is the primary's now; the replicas are rebuilt from it (none counts as in sync, and the old
+        // home no longer holds anything).
         State.Home = to;
         State.Epoch++;
+        State.Replicas = State.Replicas is { } replicas
+            ? replicas with { Primary = to, PrimaryDisk = "", Members = [.. replicas.Members.Where(m => m.Silo != to).Select(m => m with { InSync = false })] }
+            : null;
+        _primary = null;
         await Save();
         if (State.Role == KblRole.Leaf)
         {

@@ -46,7 +46,8 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task<WriteResult> Write(byte[] key, byte[]? value, Precondition condition)
     {
-        if (Refuse(key) is { } refusal)
+        // A mirrored leaf answers a failed condition or a delete of nothing from its copy: only while it is surely the primary.
+        if ((Refuse(key) ?? await ReadFence()) is { } refusal)
         {
             return new WriteResult(refusal.Status, 0, refusal.Moved, refusal.Message);
         }

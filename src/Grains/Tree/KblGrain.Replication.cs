@@ -22,20 +22,42 @@ public sealed partial class KblGrain
         Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home &&
         load.AddressOf(home) is null && State.Replicas?.IsComplete(silo.Name, store.DiskId) == true;
 
-    /// <summary>Makes this silo's in-sync replica the leaf's copy and this silo its home (see <see cref="CanTakeOver"/>).</summary>
-    private void TakeOver()
+    /// <summary>
+    /// Makes this silo's in-sync replica the leaf's copy and this silo its home (see <see cref="CanTakeOver"/>). The
+    /// copy is first sealed for a newer epoch (persisted before, as every epoch is), waiting out the read lease it
+    /// granted the old primary, so that primary (down, or only paused) can write to it no more. False when another
+    /// activation sealed it for a newer epoch still.
+    /// </summary>
+    private async Task<bool> TakeOver()
     {
+        var config = State.Replicas! with { Epoch = State.Replicas!.Epoch + 1 };
+        State.Replicas = config;
+        await Save();
+        var replica = GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo.Name, _id));
+        var deadline = time.GetUtcNow() + timings.SealTimeout;
+        while (await replica.Seal(new SealRequest(config.Epoch, silo.Name)) is { Status: not SealStatus.Sealed } reply)
+        {
+            if (reply.Status == SealStatus.Fenced || time.GetUtcNow() + reply.Wait > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(reply.Wait, time);
+        }
+
         store.PromoteReplica(_colony, _id, State.Range);
         KblLog.TookOver(logger, _id, State.Home!, silo.Name);
         metrics.Failover(_colony);
         State.Home = silo.Name;
+        return true;
     }
 
     /// <summary>
     /// Starts this mirrored leaf as its shard's primary, unless it runs already: it takes a new epoch, seals the
     /// in-sync copies and takes the longest log among them (PrimaryCore.Activate). A leaf whose copy here is not the
     /// one its configuration names (a new child, a merged parent, a moved leaf, a colony made mirrored) starts the
-    /// log afresh at its clock, its members out of sync, to be rebuilt from a snapshot. A refusal when it cannot serve.
+    /// log afresh at its clock, its members out of sync, to be rebuilt from a snapshot. A home silo that lost the
+    /// disk holding the copy hands the leaf to an in-sync replica. A refusal when it cannot serve.
     /// </summary>
     private async Task<Refusal?> EnsurePrimary()
     {
@@ -52,18 +74,25 @@ public sealed partial class KblGrain
         var config = State.Replicas;
         if (config is not null && config.Primary == silo.Name && config.PrimaryDisk != store.DiskId && config.InSync.Any())
         {
-            // This silo lost the disk that held the shard: starting afresh here would drop what the replicas hold.
-            return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: silo '{silo.Name}' has a new disk; its records are on replicas ({string.Join(", ", config.InSync.Select(m => m.Silo))})");
+            return await HandOver(config);
+        }
+
+        var complete = config?.IsComplete(silo.Name, store.DiskId) == true;
+        if (complete && store.IsReplicaCopy(_id))
+        {
+            store.PromoteReplica(_colony, _id, State.Range); // an in-sync replica made home (a hand-over, or a takeover cut short)
+            LoadShard();
         }
 
         var (applied, _, sealedEpoch) = store.ShardPosition(_id);
-        if (config is null || !config.IsComplete(silo.Name, store.DiskId) || store.IsReplicaCopy(_id) || applied != _clock)
+        _clock = Math.Max(_clock, applied); // versions never go back, whatever the log here says
+        if (!complete || applied != _clock)
         {
             var epoch = Math.Max(config?.Epoch ?? 0, sealedEpoch) + 1;
-            store.ResetShard(_id, _clock, epoch);
             State.Replicas = new ShardConfig(
                 epoch, silo.Name, store.DiskId, [.. (config?.Members ?? []).Where(m => m.Silo != silo.Name).Select(m => m with { InSync = false })], Redundancy.MinCopies);
             await Save();
+            store.ResetShard(_id, _clock, epoch);
         }
 
         var primary = new PrimaryCore(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings), new SystemTimeSource(time), timings);
@@ -72,8 +101,31 @@ public sealed partial class KblGrain
             return primary.Fenced ? Fenced() : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} is taking over its shard's copies; retry shortly");
         }
 
+        if (primary.Log.AppliedSeq != _clock)
+        {
+            LoadShard(); // it took writes from a longer copy: count them, and continue the clock after them
+        }
+
         _primary = primary;
         return null;
+    }
+
+    /// <summary>
+    /// This home silo has a new disk (the old one, with the leaf's copy, is gone): the leaf moves its home to an
+    /// in-sync replica, which holds every acknowledged write, and refuses here meanwhile.
+    /// </summary>
+    private async Task<Refusal> HandOver(ShardConfig config)
+    {
+        _presence = Presence.Displaced; // nothing here may read or drop this leaf's records: this store has none of them
+        var holders = config.InSync.Select(m => m.Silo).Where(s => load.AddressOf(s) is not null).ToList();
+        if (holders.Count > 0)
+        {
+            State.Home = load.PickLeastLoaded(holders);
+            await Save();
+            MigrateHome();
+        }
+
+        return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: silo '{silo.Name}' has a new disk; its records are on its replicas ({string.Join(", ", config.InSync.Select(m => m.Silo))})");
     }
 
     /// <summary>A refusal of this activation for good: a newer one took the shard over (it deactivates).</summary>
@@ -138,14 +190,16 @@ public sealed partial class KblGrain
         var up = load.SilosOfGroup(State.Genome.NodeGroup).ToHashSet(StringComparer.Ordinal);
         var spare = up.Where(s => s != silo.Name && primary.Config.Members.All(m => m.Silo != s)).ToList();
         var wanted = Redundancy.Copies - 1;
+
+        // A member whose silo is gone makes way for a spare silo; without one it stays, to catch up from where it
+        // was if it comes back with its disk.
+        var replaceable = spare.Count;
         foreach (var gone in primary.Config.Members.Where(m => !m.InSync && !up.Contains(m.Silo)).ToList())
         {
-            if (spare.Count == 0 && primary.Config.Members.Count <= wanted)
+            if (replaceable-- > 0 || primary.Config.Members.Count > wanted)
             {
-                break; // it may come back with its disk and catch up from where it was
+                await primary.RemoveMember(gone.Silo);
             }
-
-            await primary.RemoveMember(gone.Silo);
         }
 
         foreach (var extra in primary.Config.Members.OrderBy(m => m.InSync).Take(Math.Max(0, primary.Config.Members.Count - wanted)).ToList())
@@ -211,6 +265,11 @@ public sealed partial class KblGrain
                 kbl.State.Replicas = expected;
                 kbl.DeactivateOnIdle(); // another activation wrote this KBL's state since: this one is stale
                 return false;
+            }
+            catch
+            {
+                kbl.State.Replicas = expected; // not written: the configuration stays what it was
+                throw;
             }
         }
     }

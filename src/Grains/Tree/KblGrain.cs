@@ -94,15 +94,13 @@ public sealed partial class KblGrain(
 
         if (HoldsRecords && State.Home is not null && State.Home != silo.Name)
         {
-            if (!CanTakeOver())
+            if (!CanTakeOver() || !await TakeOver())
             {
                 // Our records are on another silo's disk: serving from here would answer from an empty shard.
                 _presence = Presence.Displaced;
                 KblLog.Displaced(logger, _id, State.Home, silo.Name);
                 return;
             }
-
-            TakeOver();
         }
 
         State.Home = silo.Name;

@@ -79,13 +79,29 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         CheckColony(colony);
         CheckValue(value.Length);
         quotas.Take(colony);
-        return Written(await router.Send(colony, key, g => g.Put(key, value, condition)), colony, key);
+        return Written(await InDoubt(router.Send(colony, key, g => g.Put(key, value, condition))), colony, key);
     }
 
     public async Task<long> Delete(string colony, byte[] key, Precondition condition)
     {
         Admit(colony);
-        return Written(await router.Send(colony, key, g => g.Delete(key, condition)), colony, key);
+        return Written(await InDoubt(router.Send(colony, key, g => g.Delete(key, condition))), colony, key);
+    }
+
+    /// <summary>
+    /// A write whose call failed in transit (a timeout, a silo lost mid-call) may have been applied: it is reported
+    /// as an outcome unknown (504), never as a plain refusal a client would take for "not written".
+    /// </summary>
+    private static async Task<WriteResult> InDoubt(Task<WriteResult> write)
+    {
+        try
+        {
+            return await write;
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException && e.InnerException is not Grains.NodeGroupUnavailableException)
+        {
+            throw new ApiException(ApiError.OutcomeUnknown, $"the write may or may not have happened (the cluster lost the call: {e.Message}); read the record to find out, or write it again");
+        }
     }
 
     /// <summary>A page of an HTTP scan: at most <paramref name="limit"/> records and <c>MaxScanPageBytes</c> bytes.</summary>

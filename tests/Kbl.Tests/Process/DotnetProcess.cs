@@ -36,6 +36,13 @@ public sealed partial class DotnetProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Sends the process a signal by name (STOP, CONT, ...), as <c>kill -s</c> does.</summary>
+    public async Task Signal(string signal)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", ["-s", signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        await kill.WaitForExitAsync();
+    }
+
     public int ExitCode => _process.ExitCode;
 
     public static DotnetProcess Start(string assembly, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string? workingDirectory = null)

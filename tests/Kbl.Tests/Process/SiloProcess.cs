@@ -22,6 +22,8 @@ public sealed class SiloProcess : IAsyncDisposable
         Settings = settings ?? new Dictionary<string, string>();
     }
 
+    private static readonly HashSet<int> GivenPorts = [];
+
     public static string SiloAssembly { get; } = typeof(SiloProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>().Single(a => a.Key == "SiloAssembly").Value!;
 
     public string DataDirectory { get; }
@@ -45,11 +47,35 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>Whether the process has ended (or never started).</summary>
     public bool HasExited => _process?.HasExited ?? true;
 
+    /// <summary>
+    /// A port free now and never handed out before in this test run, below Linux's ephemeral range (32768 up): a port
+    /// the OS picked would be free only until some process's outgoing connection takes it as its local port, which
+    /// happens between here and the silo's bind when many clients connect (a test that kills a silo does that).
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        lock (GivenPorts)
+        {
+            while (true)
+            {
+                var port = Random.Shared.Next(20_000, 32_000);
+                if (!GivenPorts.Add(port))
+                {
+                    continue;
+                }
+
+                try
+                {
+                    using var listener = new TcpListener(IPAddress.Loopback, port);
+                    listener.Start();
+                    return port;
+                }
+                catch (SocketException)
+                {
+                    // taken: try another
+                }
+            }
+        }
     }
 
     /// <summary>Starts the silo on fresh ports and waits until <c>/readyz</c> answers 200.</summary>
@@ -132,6 +158,9 @@ public sealed class SiloProcess : IAsyncDisposable
 
     /// <summary>SIGTERM, then waits for the process to exit by itself.</summary>
     public Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
+
+    /// <summary>SIGSTOP (<paramref name="paused"/>) or SIGCONT: a process that stops answering without dying, then goes on as if nothing happened.</summary>
+    public Task Pause(bool paused) => _process?.Signal(paused ? "STOP" : "CONT") ?? Task.CompletedTask;
 
     /// <summary>SIGKILL: the process dies at once, as in a crash.</summary>
     public Task KillAsync() => _process?.KillAsync() ?? Task.CompletedTask;
