@@ -10,7 +10,8 @@ internal sealed partial record LoadOptions
         usage: Kbl.LoadGen [options]
           --target URL        HTTP base address of the silo        (default http://127.0.0.1:5000)
           --grpc URL          gRPC (h2c) address of the silo       (default http://127.0.0.1:5001)
-          --protocol P        http | grpc                          (default http)
+          --protocol P        http | grpc | etcd                   (default http)
+          --etcd URLS         etcd members' client URLs, comma-separated, for --protocol etcd
           --op OP             put | get | mixed                    (default put)
           --read-ratio R      share of gets in a mixed run, 0..1   (default 0.9)
           --concurrency N     requests in flight                   (default 32)
@@ -32,6 +33,9 @@ internal sealed partial record LoadOptions
     public Uri Grpc { get; init; } = new("http://127.0.0.1:5001");
 
     public Protocol Protocol { get; init; } = Protocol.Http;
+
+    /// <summary>An etcd cluster's members (client URLs), the peer <see cref="Protocol.Etcd"/> drives.</summary>
+    public IReadOnlyList<Uri> Etcd { get; init; } = [];
 
     public OpKind Op { get; init; } = OpKind.Put;
 
@@ -99,7 +103,8 @@ internal sealed partial record LoadOptions
                 "--json" => options with { Json = Flag(name, eq < 0 ? null : arg[(eq + 1)..]) },
                 "--target" => options with { Target = HttpUri(name, Value()) },
                 "--grpc" => options with { Grpc = HttpUri(name, Value()) },
-                "--protocol" => options with { Protocol = OneOf(name, Value(), ("http", Protocol.Http), ("grpc", Protocol.Grpc)) },
+                "--protocol" => options with { Protocol = OneOf(name, Value(), ("http", Protocol.Http), ("grpc", Protocol.Grpc), ("etcd", Protocol.Etcd)) },
+                "--etcd" => options with { Etcd = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(u => HttpUri(name, u))] },
                 "--op" => options with { Op = OneOf(name, Value(), ("put", OpKind.Put), ("get", OpKind.Get), ("mixed", OpKind.Mixed)) },
                 "--read-ratio" => options with { ReadRatio = Number(name, Value(), 0, 1) },
                 "--concurrency" => options with { Concurrency = Whole(name, Value(), 1, 4096) },
@@ -116,7 +121,7 @@ internal sealed partial record LoadOptions
             };
         }
 
-        return options;
+        return options.Protocol == Protocol.Etcd && options.Etcd.Count == 0 ? throw new LoadOptionsException("--protocol etcd needs --etcd URLS (the members' client URLs)") : options;
     }
 
     private static bool Flag(string name, string? value) => value switch

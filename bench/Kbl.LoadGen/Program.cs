@@ -31,7 +31,12 @@ Console.CancelKeyPress += (_, e) =>
 };
 
 var keys = KeySpace.Names(options.Keys);
-using IRecordClient client = options.Protocol == Protocol.Grpc ? new GrpcRecordClient(options, keys) : new HttpRecordClient(options, keys);
+using IRecordClient client = options.Protocol switch
+{
+    Protocol.Grpc => new GrpcRecordClient(options, keys),
+    Protocol.Etcd => new EtcdRecordClient(options, keys, options.Etcd),
+    _ => new HttpRecordClient(options, keys),
+};
 try
 {
     var report = await new LoadRunner(options, client, Console.Error).Run(stop.Token);

@@ -5,4 +5,7 @@ internal enum Protocol
 {
     Http,
     Grpc,
+
+    /// <summary>Not Kbl: an etcd cluster through its HTTP/JSON gateway, the peer for replicated writes.</summary>
+    Etcd,
 }

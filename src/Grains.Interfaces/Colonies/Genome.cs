@@ -31,5 +31,9 @@ public sealed record Genome
     /// <summary>How many copies of each leaf's records the colony keeps (one, unless the genome says otherwise).</summary>
     [Id(9)] public Redundancy Redundancy { get; init; } = Redundancy.None;
 
+    /// <summary>The defaults a KBL's stored genome falls back to: one copy, as for colonies made before redundancy.</summary>
     public static Genome Default { get; } = new();
+
+    /// <summary>What a colony created through the API starts from: the defaults, with two copies of every record (one may be lost).</summary>
+    public static Genome NewColony { get; } = Default with { Redundancy = new Redundancy(RedundancyMode.Mirror, 2, 1) };
 }

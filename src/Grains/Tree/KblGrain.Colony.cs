@@ -78,13 +78,8 @@ public sealed partial class KblGrain
         }
 
         // Every KBL keeps its own node group: that changes only by a move. A leaf no longer mirrored forgets its
-        // replicas (their copies stop following its writes); mirrored again, it starts afresh and rebuilds them.
+        // replicas at its first write with one copy (see Write).
         State.Genome = genome with { NodeGroup = State.Genome.NodeGroup };
-        if (!genome.Redundancy.Mirrored)
-        {
-            (State.Replicas, _primary) = (null, null);
-        }
-
         await Save();
         if (State.Role == KblRole.Interior)
         {

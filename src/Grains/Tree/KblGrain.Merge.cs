@@ -114,6 +114,7 @@ public sealed partial class KblGrain
         State.LastDivision = null;
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
+        ForgetCopies(); // copies from before its split hold none of what its children wrote since
         await Save();
         LoadShard();
         _meter.Reset();

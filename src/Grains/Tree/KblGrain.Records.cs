@@ -63,6 +63,13 @@ public sealed partial class KblGrain
             return new WriteResult(KblStatus.NotFound, 0, null);
         }
 
+        if (!Redundancy.Mirrored && State.Replicas is { Primary.Length: > 0 })
+        {
+            // One copy from now on (the genome changed): the replicas stop following, so none may count as in sync.
+            ForgetCopies();
+            await Save();
+        }
+
         var (outcome, version, refused) = Redundancy.Mirrored ? await WriteCopies(key, value) : (WriteOutcome.Acknowledged, WriteHere(key, value), null);
         if (outcome == WriteOutcome.Refused)
         {

@@ -30,9 +30,7 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task<bool> TakeOver()
     {
-        var config = State.Replicas! with { Epoch = State.Replicas!.Epoch + 1 };
-        State.Replicas = config;
-        await Save();
+        var config = await SaveReplicas(State.Replicas! with { Epoch = State.Replicas!.Epoch + 1 });
         var replica = GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo.Name, _id));
         var deadline = time.GetUtcNow() + timings.SealTimeout;
         while (await replica.Seal(new SealRequest(config.Epoch, silo.Name)) is { Status: not SealStatus.Sealed } reply)
@@ -71,16 +69,18 @@ public sealed partial class KblGrain
             return Fenced();
         }
 
-        var config = State.Replicas;
-        if (config is not null && config.Primary == silo.Name && config.PrimaryDisk != store.DiskId && config.InSync.Any())
+        if (LostCopy() is { } holders)
         {
-            return await HandOver(config);
+            return await HandOver(holders);
         }
 
+        var config = State.Replicas;
         var complete = config?.IsComplete(silo.Name, store.DiskId) == true;
         if (complete && store.IsReplicaCopy(_id))
         {
-            store.PromoteReplica(_colony, _id, State.Range); // an in-sync replica made home (a hand-over, or a takeover cut short)
+            // An in-sync replica made home (a hand-over, or a takeover cut short): its records are the leaf's.
+            store.PromoteReplica(_colony, _id, State.Range);
+            _clock = 0; // whatever the colony's records here held before does not count
             LoadShard();
         }
 
@@ -89,9 +89,8 @@ public sealed partial class KblGrain
         if (!complete || applied != _clock)
         {
             var epoch = Math.Max(config?.Epoch ?? 0, sealedEpoch) + 1;
-            State.Replicas = new ShardConfig(
-                epoch, silo.Name, store.DiskId, [.. (config?.Members ?? []).Where(m => m.Silo != silo.Name).Select(m => m with { InSync = false })], Redundancy.MinCopies);
-            await Save();
+            await SaveReplicas(new ShardConfig(
+                epoch, silo.Name, store.DiskId, [.. (config?.Members ?? []).Where(m => m.Silo != silo.Name).Select(m => m with { InSync = false })], Redundancy.MinCopies));
             store.ResetShard(_id, _clock, epoch);
         }
 
@@ -111,21 +110,81 @@ public sealed partial class KblGrain
     }
 
     /// <summary>
-    /// This home silo has a new disk (the old one, with the leaf's copy, is gone): the leaf moves its home to an
-    /// in-sync replica, which holds every acknowledged write, and refuses here meanwhile.
+    /// The silos holding a complete copy of this leaf when the copy here is not one and the configuration names
+    /// others (this home silo came back with a new disk, or was made home by a hand-over that went wrong): the leaf
+    /// must not start afresh here, which would drop what they hold. Null when the copy here may serve.
     /// </summary>
-    private async Task<Refusal> HandOver(ShardConfig config)
+    private IReadOnlyList<string>? LostCopy()
     {
-        _presence = Presence.Displaced; // nothing here may read or drop this leaf's records: this store has none of them
-        var holders = config.InSync.Select(m => m.Silo).Where(s => load.AddressOf(s) is not null).ToList();
-        if (holders.Count > 0)
+        if (State.Replicas is not { } config || config.IsComplete(silo.Name, store.DiskId))
         {
-            State.Home = load.PickLeastLoaded(holders);
-            await Save();
-            MigrateHome();
+            return null;
         }
 
-        return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: silo '{silo.Name}' has a new disk; its records are on its replicas ({string.Join(", ", config.InSync.Select(m => m.Silo))})");
+        var elsewhere = config.InSync.Where(m => m.Silo != silo.Name).Select(m => m.Silo).ToList();
+        if (config.Primary.Length > 0 && config.PrimaryDisk.Length > 0 && config.Primary != silo.Name)
+        {
+            elsewhere.Add(config.Primary);
+        }
+
+        return elsewhere.Count > 0 ? elsewhere : null;
+    }
+
+    /// <summary>
+    /// Moves this leaf's home to a silo holding a complete copy (still on the disk the configuration names), and
+    /// refuses here meanwhile; with none of them up, it deactivates and is placed again by the next request.
+    /// </summary>
+    private async Task<Refusal> HandOver(IReadOnlyList<string> holders)
+    {
+        _presence = Presence.Displaced; // nothing here may read or drop this leaf's records: this store has none of them
+        var config = State.Replicas!;
+        foreach (var holder in holders.Where(h => load.AddressOf(h) is not null))
+        {
+            var disk = holder == config.Primary ? config.PrimaryDisk : config.Members.First(m => m.Silo == holder).Disk;
+            try
+            {
+                if (await GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(holder, _id)).Disk().WaitAsync(timings.CallTimeout) != disk)
+                {
+                    continue; // that silo lost its disk too
+                }
+            }
+            catch (Exception e) when (IsStepFailure(e))
+            {
+                continue;
+            }
+
+            State.Home = holder;
+            await Save();
+            MigrateHome();
+            return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);
+        }
+
+        DeactivateOnIdle();
+        return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: silo '{silo.Name}' does not hold its records; the silos that do ({string.Join(", ", holders)}) are not up");
+    }
+
+    /// <summary>Forgets every copy but the one here as the leaf's shape changes (split, merge, one copy): the epoch stays, so later epochs stay above every seal.</summary>
+    private void ForgetCopies()
+    {
+        State.Replicas = State.Replicas is { } config ? config with { Primary = "", PrimaryDisk = "", Members = [] } : null;
+        _primary = null;
+    }
+
+    /// <summary>Saves <paramref name="config"/> as the replica configuration (restored when the write fails).</summary>
+    private async Task<ShardConfig> SaveReplicas(ShardConfig config)
+    {
+        var before = State.Replicas;
+        State.Replicas = config;
+        try
+        {
+            await Save();
+            return config;
+        }
+        catch
+        {
+            State.Replicas = before;
+            throw;
+        }
     }
 
     /// <summary>A refusal of this activation for good: a newer one took the shard over (it deactivates).</summary>

@@ -307,6 +307,7 @@ public sealed partial class KblGrain
         State.Children = [.. transition.Children];
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
+        ForgetCopies();
         await Save();
         store.WriteClock(_id, _clock);
         foreach (var (child, _) in born.Where(b => b.Silo != silo.Name))

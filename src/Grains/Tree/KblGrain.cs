@@ -111,6 +111,12 @@ public sealed partial class KblGrain(
             LoadShard();
         }
 
+        if (Redundancy.Mirrored && State.Role == KblRole.Leaf && LostCopy() is { } holders)
+        {
+            await HandOver(holders); // before anything reads this store for the leaf: it holds none of its records
+            return;
+        }
+
         if (Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null)
         {
             await EnsurePrimary(); // serve again at once after a failover; a refusal is retried by the next request
@@ -148,7 +154,7 @@ public sealed partial class KblGrain(
         {
             // Activated away from the records (a caller's stale route to an old activation does that): go home
             // if it is up and have the caller retry; otherwise refuse rather than answer from an empty shard.
-            if (MigrateHome())
+            if (State.Home != silo.Name && MigrateHome())
             {
                 return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);
             }

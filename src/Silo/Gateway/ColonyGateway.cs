@@ -27,7 +27,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         Admit(colony);
         var current = await router.Root(colony).GetGenome();
         var json = genomeJson.IsEmpty ? "{}"u8.ToArray() : genomeJson.ToArray();
-        if (!GenomeJson.TryParse(json, current ?? Genome.Default, out var genome, out var error))
+        if (!GenomeJson.TryParse(json, current ?? Genome.NewColony, out var genome, out var error))
         {
             throw new ApiException(ApiError.BadRequest, error);
         }

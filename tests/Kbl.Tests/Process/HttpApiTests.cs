@@ -51,7 +51,12 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
         Assert.Equal(1, copies.GetProperty("inSync").GetInt32());
         Assert.Equal(2, copies.GetProperty("copies").GetInt32());
 
-        await Http.PutAsync("/v1/colonies/http-single", JsonContent.Create(new { }));
+        // A colony created without a word about redundancy keeps two copies; one created with one copy keeps one.
+        await Http.PutAsync("/v1/colonies/http-default", JsonContent.Create(new { }));
+        var byDefault = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-default")).GetProperty("genome").GetProperty("redundancy");
+        Assert.Equal("mirror", byDefault.GetProperty("mode").GetString());
+        Assert.Equal(2, byDefault.GetProperty("copies").GetInt32());
+        await Http.PutAsync("/v1/colonies/http-single", JsonContent.Create(new { redundancy = new { mode = "none" } }));
         var none = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-single")).GetProperty("genome").GetProperty("redundancy");
         Assert.Equal("none", none.GetProperty("mode").GetString());
     }
@@ -249,10 +254,11 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
             TimeSpan.FromSeconds(30), "the colony in the plan");
         Assert.Equal("off", plan.GetProperty("provider").GetString());
         var group = plan.GetProperty("desired").GetProperty("groups").EnumerateArray().Single(g => g.GetProperty("name").GetString() == "default");
-        Assert.Equal(1, group.GetProperty("desired").GetInt32());
+        // The colony keeps two copies (the default): its group needs two nodes, whatever its load.
+        Assert.Equal(2, group.GetProperty("desired").GetInt32());
         Assert.Equal("default", group.GetProperty("labels").GetProperty("kbl.io/node-group").GetString());
-        Assert.Contains(plan.GetProperty("demand").EnumerateArray(), d => d.GetProperty("nodeGroup").GetString() == "default" && d.GetProperty("nodesNeeded").GetInt32() == 1);
-        Assert.Contains(plan.GetProperty("decisions").EnumerateArray(), d => d.GetProperty("nodeGroup").GetString() == "default" && d.GetProperty("change").GetString() == "create with 1 node(s)");
+        Assert.Contains(plan.GetProperty("demand").EnumerateArray(), d => d.GetProperty("nodeGroup").GetString() == "default" && d.GetProperty("nodesNeeded").GetInt32() == 2);
+        Assert.Contains(plan.GetProperty("decisions").EnumerateArray(), d => d.GetProperty("nodeGroup").GetString() == "default" && d.GetProperty("reason").GetString()!.Contains("redundancy floor 2", StringComparison.Ordinal));
 
         var generation = plan.GetProperty("desired").GetProperty("generation").GetInt64();
         var observed = new { generation, provider = "eks", groups = new[] { new { name = "default", status = "DEGRADED", desired = 1, ready = 0, issues = new[] { "Ec2SubnetInvalidConfiguration: no public IP" } } } };

@@ -75,7 +75,8 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
         Assert.Equal("local", plan.GetProperty("provider").GetString());
         var quiet = plan.GetProperty("desired").GetProperty("generation").GetInt64();
 
-        Assert.True((await http.PutAsync("/v1/colonies/busy", JsonContent.Create(new { splitKeys = 40, fanOut = 2 }))).IsSuccessStatusCode);
+        // One copy: the group may shrink back to one node (a mirrored colony keeps as many nodes as its copies).
+        Assert.True((await http.PutAsync("/v1/colonies/busy", JsonContent.Create(new { splitKeys = 40, fanOut = 2, redundancy = new { mode = "none" } }))).IsSuccessStatusCode);
         var acknowledged = new ConcurrentDictionary<string, string>();
         var failures = new ConcurrentQueue<string>();
         using var stop = new CancellationTokenSource();
@@ -115,6 +116,24 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
         {
             Assert.Equal(value, await http.GetStringAsync($"/v1/colonies/busy/records/{key}"));
         }
+    }
+
+    [Fact]
+    public async Task A_colony_with_two_copies_starts_a_second_silo_by_itself_and_keeps_its_replica_there()
+    {
+        using var http = new HttpClient { BaseAddress = _host.HttpAddress };
+        Assert.True((await http.PutAsync("/v1/colonies/kept", JsonContent.Create(new { }))).IsSuccessStatusCode); // two copies by default
+        (await http.PutAsync("/v1/colonies/kept/records/a", new StringContent("1"))).EnsureSuccessStatusCode();
+
+        // No load at all: the redundancy floor alone asks for a second node, and the leaf's replica goes there.
+        var tree = await Eventually.Until(
+            () => http.GetFromJsonAsync<JsonElement>("/v1/colonies/kept/tree"),
+            t => t.TryGetProperty("redundancy", out var r) && r.GetProperty("status").GetString() == "redundant",
+            TimeSpan.FromSeconds(90), "the leaf's two copies in sync");
+        Assert.Equal("host-default-1", tree.GetProperty("redundancy").GetProperty("replicas")[0].GetProperty("silo").GetString());
+        var plan = await http.GetFromJsonAsync<JsonElement>("/v1/cluster/plan");
+        Assert.Equal(2, Groups(plan, "desired")["default"]);
+        Assert.Equal("1", await http.GetStringAsync("/v1/colonies/kept/records/a"));
     }
 
     /// <summary>A group's desired size (<c>desired</c>) or ready nodes (<c>observed</c>) by name.</summary>
@@ -207,7 +226,7 @@ public sealed class HotSubtreeProvisioningTests : IAsyncLifetime
     public async Task A_hot_subtree_gets_a_group_of_its_own_and_returns_when_it_cools()
     {
         using var http = new HttpClient { BaseAddress = _host.HttpAddress };
-        Assert.True((await http.PutAsync("/v1/colonies/skew", JsonContent.Create(new { fanOut = 2, splitKeys = 60, hysteresisSeconds = 3600 }))).IsSuccessStatusCode);
+        Assert.True((await http.PutAsync("/v1/colonies/skew", JsonContent.Create(new { fanOut = 2, splitKeys = 60, hysteresisSeconds = 3600, redundancy = new { mode = "none" } }))).IsSuccessStatusCode);
         var acknowledged = new ConcurrentDictionary<string, string>();
         foreach (var key in Enumerable.Range(0, 50).Select(i => $"a{i:D3}").Concat(Enumerable.Range(0, 50).Select(i => $"z{i:D3}")))
         {
