@@ -1,0 +1,290 @@
+"""The body of bench/redundancy.sh (see there): starts the servers, runs the measurements, prints one report."""
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = sys.argv[1]
+CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
+KEYS = int(os.environ.get("KEYS", "10000"))
+VALUE_SIZE = int(os.environ.get("VALUE_SIZE", "100"))
+DURATION = int(os.environ.get("DURATION", "15"))
+WARMUP = int(os.environ.get("WARMUP", "3"))
+REBUILD_KEYS = int(os.environ.get("REBUILD_KEYS", "20000"))
+REBUILD_VALUE = int(os.environ.get("REBUILD_VALUE", "1024"))
+SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
+LOADGEN = f"{ROOT}/bench/Kbl.LoadGen/bin/Release/net10.0/Kbl.LoadGen.dll"
+# One leaf per colony: no division by size or load, so the copies are all that differs between the colonies.
+ONE_LEAF = {"splitKeys": 10**12, "splitBytes": 10**15, "splitOpsPerSecond": 1e12}
+
+tmp = tempfile.mkdtemp(prefix="kbl-redundancy.")
+processes = []
+failed = True
+given = set()
+
+
+def say(text):
+    print(f"redundancy.sh: {text}", file=sys.stderr, flush=True)
+
+
+def port():
+    """A free loopback port below Linux's ephemeral range (outgoing connections take theirs from above)."""
+    while True:
+        candidate = random.randint(20000, 32000)
+        if candidate in given:
+            continue
+        given.add(candidate)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", candidate))
+                return candidate
+            except OSError:
+                pass
+
+
+def start(name, args, cwd=None):
+    log = open(f"{tmp}/{name}.log", "w")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or tmp)
+    processes.append(process)
+    return process
+
+
+def http(method, url, body=None, timeout=5.0):
+    """(status, text) of one request; status 0 when there was no answer."""
+    request = urllib.request.Request(url, data=body.encode() if isinstance(body, str) else body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return 0, ""
+
+
+def until(what, probe, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = probe()
+        if result:
+            return result
+        time.sleep(0.05)
+    raise SystemExit(f"redundancy.sh: {what} did not happen within {timeout} s (logs in {tmp})")
+
+
+class Silo:
+    def __init__(self, index, membership):
+        self.name = f"s{index}"
+        self.http_port, self.grpc_port, self.silo_port, self.gateway_port = port(), port(), port(), port()
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.args = ["dotnet", SILO, "--urls", self.url, f"--Kbl:Gateway:GrpcPort={self.grpc_port}",
+                     "--Kbl:Cluster:Mode=redis", f"--Kbl:Cluster:Redis={membership}", "--Kbl:Cluster:ClusterId=bench",
+                     f"--Kbl:Cluster:SiloPort={self.silo_port}", f"--Kbl:Cluster:GatewayPort={self.gateway_port}",
+                     f"--Kbl:DataPath={tmp}/{self.name}", f"--Kbl:SiloName={self.name}",
+                     f"--Kbl:Storage:Sqlite:Path={tmp}/meta.db", "--Kbl:Auth:AllowAnonymous=true",
+                     "--Kbl:Provisioning:Provider=off", "--Kbl:Placement:RebalancePeriod=00:00:00"]
+        self.process = None
+
+    def start(self):
+        os.makedirs(f"{tmp}/{self.name}", exist_ok=True)
+        self.process = start(self.name, self.args)
+
+    def ready(self):
+        return http("GET", f"{self.url}/readyz")[0] == 200
+
+    def kill(self):
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+def tree(silos, colony):
+    for silo in silos:
+        status, text = http("GET", f"{silo.url}/v1/colonies/{colony}/tree?depth=0")
+        if status == 200:
+            return json.loads(text)
+    return None
+
+
+def redundant(silos, colony, copies, without=None):
+    """The leaf's redundancy entry once `copies` copies are in sync (none on `without`), else None."""
+    t = tree(silos, colony)
+    r = (t or {}).get("redundancy")
+    if not r or r["status"] != "redundant" or r["inSync"] != copies:
+        return None
+    if without and (r["primary"] == without or any(m["silo"] == without for m in r["replicas"])):
+        return None
+    return r
+
+
+def loadgen(target, colony, op, extra=()):
+    args = ["dotnet", LOADGEN, "--target", target, "--op", op, "--concurrency", str(CONCURRENCY), "--keys", str(KEYS),
+            "--value-size", str(VALUE_SIZE), "--duration", str(DURATION), "--warmup", str(WARMUP), "--colony", colony,
+            "--json", *extra]
+    run = subprocess.run(args, capture_output=True, text=True)
+    if run.returncode not in (0, 3):
+        raise SystemExit(f"redundancy.sh: the load generator failed ({run.returncode}): {run.stderr[-500:]}")
+    r = json.loads(run.stdout.strip().splitlines()[-1])
+    return dict(ops=r["opsPerSecond"], p50=r["p50Ms"], p99=r["p99Ms"], p999=r["p999Ms"], errors=r["errors"] + r["errorsOutsideWindow"])
+
+
+def redis_benchmark(redis_port, test):
+    common = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(redis_port), "-c", str(CONCURRENCY), "-r", str(KEYS),
+              "-d", str(VALUE_SIZE), "-t", test, "--csv"]
+    calibration = subprocess.run([*common, "-n", "50000"], capture_output=True, text=True, check=True).stdout
+    rps = float(calibration.replace('"', "").splitlines()[1].split(",")[1])
+    out = subprocess.run([*common, "-n", str(max(10000, int(rps * DURATION)))], capture_output=True, text=True, check=True).stdout
+    fields = out.replace('"', "").splitlines()[1].split(",")
+    return dict(ops=float(fields[1]), p50=float(fields[4]), p99=float(fields[6]), p999=None, errors=0)
+
+
+def scanned(silo, colony):
+    """How many records a full scan of the colony returns through `silo` (0 when a page fails)."""
+    count, cursor = 0, None
+    while True:
+        status, text = http("GET", f"{silo.url}/v1/colonies/{colony}/records?limit=1000" + (f"&cursor={cursor}" if cursor else ""), timeout=5)
+        if status != 200:
+            return 0
+        page = json.loads(text)
+        count += len(page["records"])
+        cursor = page.get("next")
+        if not cursor:
+            return count
+
+
+def metric(silo, name, colony):
+    status, text = http("GET", f"{silo.url}/metrics")
+    for line in text.splitlines() if status == 200 else []:
+        if line.startswith(name + "{") and f'colony="{colony}"' in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def main():
+    global failed
+    redis_port, membership_port = port(), port()
+    os.makedirs(f"{tmp}/redis")
+    start("redis", ["redis-server", "--port", str(redis_port), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+                    "--bind", "127.0.0.1", "--dir", f"{tmp}/redis"])
+    start("membership", ["redis-server", "--port", str(membership_port), "--save", "", "--bind", "127.0.0.1", "--dir", tmp])
+    peers = [(port(), port()) for _ in range(3)]
+    cluster = ",".join(f"e{i}=http://127.0.0.1:{p}" for i, (_, p) in enumerate(peers))
+    for i, (client, peer) in enumerate(peers):
+        start(f"etcd{i}", ["etcd", "--name", f"e{i}", "--data-dir", f"{tmp}/e{i}",
+                           "--listen-client-urls", f"http://127.0.0.1:{client}", "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                           "--listen-peer-urls", f"http://127.0.0.1:{peer}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                           "--initial-cluster", cluster, "--initial-cluster-state", "new", "--initial-cluster-token", "kbl-bench"])
+    etcd = ",".join(f"http://127.0.0.1:{c}" for c, _ in peers)
+    silos = [Silo(i, f"127.0.0.1:{membership_port}") for i in range(3)]
+    for silo in silos:
+        silo.start()
+    until("etcd's health", lambda: all(http("GET", f"http://127.0.0.1:{c}/health")[0] == 200 for c, _ in peers), 60)
+    until("three silos ready", lambda: all(s.ready() for s in silos), 120)
+    until("three silos in one cluster", lambda: len(json.loads(http("GET", f"{silos[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 60)
+    gateway = silos[0].url
+
+    # 1. Throughput and latency, interleaved so whatever else the machine does weighs on every row alike.
+    rows = []
+    for copies in (1, 2, 3):
+        genome = dict(ONE_LEAF, redundancy={"mode": "none"} if copies == 1 else {"mode": "mirror", "copies": copies})
+        status, text = http("PUT", f"{gateway}/v1/colonies/c{copies}", json.dumps(genome))
+        if status not in (200, 201):
+            raise SystemExit(f"redundancy.sh: creating colony c{copies}: {status} {text}")
+        http("PUT", f"{gateway}/v1/colonies/c{copies}/records/warm", "x")
+        if copies > 1:
+            until(f"c{copies}'s {copies} copies in sync", lambda: redundant(silos, f"c{copies}", copies), 60)
+    for op in ("put", "get"):
+        say(f"{op}: redis")
+        rows.append((op, "redis", redis_benchmark(redis_port, "set" if op == "put" else "get")))
+        say(f"{op}: etcd (3 members)")
+        rows.append((op, "etcd, 3 members", loadgen(gateway, "etcd", op, ["--protocol", "etcd", "--etcd", etcd] + (["--preload"] if op == "get" else []))))
+        for copies in (1, 2, 3):
+            say(f"{op}: Kbl copies {copies}")
+            rows.append((op, f"kbl copies {copies}", loadgen(gateway, f"c{copies}", op, ["--preload"] if op == "get" else [])))
+
+    # 2. Failover: the silo holding c2's primary is killed.
+    r = until("c2 redundant", lambda: redundant(silos, "c2", 2), 60)
+    victim = next(s for s in silos if s.name == r["primary"])
+    survivors = [s for s in silos if s is not victim]
+    say(f"failover: kill -9 of {victim.name}, c2's primary (its replica is on {r['replicas'][0]['silo']})")
+    struck = time.monotonic()
+    victim.kill()
+    until("c2 serving a key", lambda: http("GET", f"{survivors[0].url}/v1/colonies/c2/records/warm", timeout=2)[0] == 200, 120)
+    first_read = time.monotonic() - struck
+    until("c2 serving every key (a scan)", lambda: scanned(survivors[1], "c2") >= KEYS, 120)
+    all_read = time.monotonic() - struck
+    until("a write to c2", lambda: http("PUT", f"{survivors[0].url}/v1/colonies/c2/records/after-failover", "x", timeout=2)[0] == 200, 120)
+    first_write = time.monotonic() - struck
+    until("c2's two copies in sync again", lambda: redundant(survivors, "c2", 2, without=victim.name), 120)
+    healed = time.monotonic() - struck
+
+    # 3. Rebuild: the victim comes back; a larger leaf loses its replica's silo and is copied to the third silo.
+    victim.start()
+    until(f"{victim.name} back", lambda: victim.ready() and len(json.loads(http("GET", f"{survivors[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 120)
+    genome = dict(ONE_LEAF, redundancy={"mode": "mirror", "copies": 2})
+    http("PUT", f"{survivors[0].url}/v1/colonies/rb", json.dumps(genome))
+    say(f"rebuild: loading {REBUILD_KEYS} records of {REBUILD_VALUE} bytes")
+    subprocess.run(["dotnet", LOADGEN, "--target", survivors[0].url, "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
+                    "--keys", str(REBUILD_KEYS), "--value-size", str(REBUILD_VALUE), "--colony", "rb", "--json"],
+                   capture_output=True, text=True, check=True)
+    r = until("rb redundant", lambda: redundant(silos, "rb", 2), 300)
+    primary = next(s for s in silos if s.name == r["primary"])
+    lost = next(s for s in silos if s.name == r["replicas"][0]["silo"])
+    rest = [s for s in silos if s is not lost]
+    before = metric(primary, "kbl_rebuild_bytes_total", "rb")
+    say(f"rebuild: kill -9 of {lost.name}, rb's replica (primary on {primary.name})")
+    struck = time.monotonic()
+    lost.kill()
+    until("rb's two copies in sync again", lambda: redundant(rest, "rb", 2, without=lost.name), 600)
+    rebuilt = time.monotonic() - struck
+    rebuild_bytes = metric(primary, "kbl_rebuild_bytes_total", "rb") - before
+
+    # The report.
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    memory = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1048576
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    etcd_version = subprocess.run(["etcd", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    print(f"## Redundancy: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(f"Machine: {os.cpu_count()} cores, {memory:.1f} GiB, {cpu}; code {commit}; {etcd_version}")
+    print(f"Parameters: CONCURRENCY={CONCURRENCY} KEYS={KEYS} VALUE_SIZE={VALUE_SIZE} DURATION={DURATION} WARMUP={WARMUP} "
+          f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE}; three silos, Redis membership, all on this machine\n")
+    print("| op | store | ops/s | p50 ms | p99 ms | errors | vs copies 1 | vs redis | vs etcd |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+    base = {(op, name): row for op, name, row in rows}
+    for op, name, row in rows:
+        ratio = lambda other: f"{row['ops'] / base[(op, other)]['ops']:.2f}" if base[(op, other)]["ops"] else "-"
+        p = lambda v: "-" if v is None else f"{v:.2f}"
+        print(f"| {op} | {name} | {row['ops']:.0f} | {p(row['p50'])} | {p(row['p99'])} | {row['errors']} | "
+              f"{ratio('kbl copies 1') if name.startswith('kbl') else '-'} | {ratio('redis')} | {ratio('etcd, 3 members')} |")
+    print()
+    print(f"Failover (kill -9 of the primary's silo, copies 2, {KEYS} keys): first key served after {first_read:.2f} s, "
+          f"every key after {all_read:.2f} s, first write acknowledged after {first_write:.2f} s, two copies in sync "
+          f"again after {healed:.2f} s.")
+    print(f"Rebuild (kill -9 of the replica's silo, {REBUILD_KEYS} × {REBUILD_VALUE} B): {rebuild_bytes / 1e6:.1f} MB installed on "
+          f"the new replica; two copies in sync {rebuilt:.1f} s after the kill ({rebuild_bytes / 1e6 / rebuilt:.1f} MB/s, "
+          f"failure detection included).")
+    failed = False
+
+
+try:
+    main()
+finally:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    if failed:
+        say(f"failed; logs kept in {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
