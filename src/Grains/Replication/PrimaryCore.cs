@@ -228,6 +228,12 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return await Reconfigure(Config with { Members = [.. Config.Members, new ReplicaMember(member, "", InSync: false)] }, []);
     }
 
+    /// <summary>
+    /// Sends every copy in sync what it lacks (a heartbeat when nothing): one whose silo is gone leaves the in-sync
+    /// set now, not at the next write. False when fewer copies than the minimum are in sync, or fenced.
+    /// </summary>
+    public Task<bool> Heartbeat() => Fenced ? Task.FromResult(false) : Replicate();
+
     /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>
     public Task<bool> RemoveMember(string member) =>
         Config.Members.Any(m => m.Silo == member)

@@ -247,6 +247,11 @@ public sealed partial class KblGrain
         var primary = _primary!;
         await primary.SetMinCopies(Redundancy.MinCopies);
         var up = load.SilosOfGroup(State.Genome.NodeGroup).ToHashSet(StringComparer.Ordinal);
+        if (primary.Config.InSync.Any(m => !up.Contains(m.Silo)))
+        {
+            await primary.Heartbeat(); // a member whose silo is gone is out of sync from now on, idle or not
+        }
+
         var spare = up.Where(s => s != silo.Name && primary.Config.Members.All(m => m.Silo != s)).ToList();
         var wanted = Redundancy.Copies - 1;
 

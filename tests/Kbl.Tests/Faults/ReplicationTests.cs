@@ -89,6 +89,26 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await model.Check();
     }
 
+    [Fact]
+    public async Task An_idle_leaf_whose_replica_is_lost_rebuilds_it_on_another_silo()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1);
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        var before = await Redundant(colony, 2);
+        var lost = before.Replicas!.Members.Single().Silo;
+        await fixture.Kill(lost);
+
+        // No write comes: the leaf notices on its own and copies its records to the silo left.
+        var after = await Redundant(colony, 2, without: lost);
+        Assert.Equal(before.Silo, after.Silo);
+        await fixture.Restart(lost);
+        await model.Check();
+    }
+
     /// <summary>A colony of one leaf (default thresholds) kept in <paramref name="copies"/> copies.</summary>
     private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies)
     {
@@ -98,8 +118,8 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         return (colony, new ColonyModel(fixture.Router, colony));
     }
 
-    /// <summary>Waits until the colony's root (its one leaf) has <paramref name="copies"/> copies in sync.</summary>
-    private async Task<KblView> Redundant(string colony, int copies)
+    /// <summary>Waits until the colony's root (its one leaf) has <paramref name="copies"/> copies in sync (none on silo <paramref name="without"/>).</summary>
+    private async Task<KblView> Redundant(string colony, int copies, string? without = null)
     {
         var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
         return (await Eventually.Until(
@@ -114,7 +134,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
                     return null;
                 }
             },
-            t => t?.Replicas is { Status: "redundant" } r && r.InSync == copies,
+            t => t?.Replicas is { Status: "redundant" } r && r.InSync == copies && r.Primary != without && r.Members.All(m => m.Silo != without),
             Settle,
             $"{copies} copies in sync"))!;
     }
