@@ -322,6 +322,12 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
                         return Reach.Lost;
                     }
 
+                    // A copy that lost its seal may have lost its disk: on another disk it is rebuilt (Heal records the new disk).
+                    if (!await OnSameDisk(member))
+                    {
+                        return Reach.Forked;
+                    }
+
                     _matched[member] = seal.AppliedSeq;
                     break;
                 case AppendStatus.Fenced:
@@ -331,6 +337,19 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
                 default:
                     return Reach.Lost;
             }
+        }
+    }
+
+    /// <summary>Whether a member's copy is still on the disk the configuration names for it (false when it cannot say).</summary>
+    private async Task<bool> OnSameDisk(string member)
+    {
+        try
+        {
+            return await transport.Disk(member) == Config.Members.FirstOrDefault(m => m.Silo == member)?.Disk;
+        }
+        catch (ReplicaUnreachableException)
+        {
+            return false;
         }
     }
 

@@ -66,8 +66,17 @@ public sealed partial class KblGrain
         if (!Redundancy.Mirrored && State.Replicas is { Primary.Length: > 0 })
         {
             // One copy from now on (the genome changed): the replicas stop following, so none may count as in sync.
+            var before = State.Replicas;
             ForgetCopies();
-            await Save();
+            try
+            {
+                await Save();
+            }
+            catch
+            {
+                State.Replicas = before;
+                throw;
+            }
         }
 
         var (outcome, version, refused) = Redundancy.Mirrored ? await WriteCopies(key, value) : (WriteOutcome.Acknowledged, WriteHere(key, value), null);

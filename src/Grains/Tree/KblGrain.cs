@@ -106,15 +106,23 @@ public sealed partial class KblGrain(
         State.Home = silo.Name;
         State.Epoch++;
         await Save();
+        var mirroredCopy = Redundancy.Mirrored && State.Role is KblRole.Leaf or KblRole.Retired;
+        if (mirroredCopy && LostCopy() is { } holders)
+        {
+            await HandOver(holders); // before anything reads this store for the KBL: it holds none of its records
+            return;
+        }
+
+        if (mirroredCopy && State.Replicas?.IsComplete(silo.Name, store.DiskId) == true && store.IsReplicaCopy(_id))
+        {
+            // Made home where it had an in-sync replica (a hand-over, a takeover cut short): that copy is its
+            // records now, before a resumed split or merge reads them.
+            store.PromoteReplica(_colony, _id, State.Range);
+        }
+
         if (HoldsRecords)
         {
             LoadShard();
-        }
-
-        if (Redundancy.Mirrored && State.Role == KblRole.Leaf && LostCopy() is { } holders)
-        {
-            await HandOver(holders); // before anything reads this store for the leaf: it holds none of its records
-            return;
         }
 
         if (Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null)

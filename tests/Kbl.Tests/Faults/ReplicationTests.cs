@@ -53,6 +53,40 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task With_three_copies_two_silos_killed_in_a_row_lose_nothing()
+    {
+        var (colony, model) = await Mirrored(copies: 3, minCopies: 1);
+        for (var i = 0; i < 100; i++)
+        {
+            await model.Put($"k{i:d3}", $"v{i}");
+        }
+
+        var first = (await Redundant(colony, 3)).Silo;
+        await fixture.Kill(first);
+        await model.UntilServed();
+        await model.Put("k000", "after-first");
+
+        // The second kill comes before the first silo is back, once the silo left is in sync: it takes over.
+        var after = (await Eventually.Until(
+            () => Tree(colony),
+            t => t is { Replicas: { } r } && t.Silo != first && r.Members.Any(m => m.Silo != first && m.InSync),
+            Settle,
+            "a new primary with the third silo in sync"))!;
+        var second = after.Silo;
+        output.WriteLine($"after the first kill: primary {second}, replicas {string.Join(", ", after.Replicas!.Members.Select(m => $"{m.Silo}{(m.InSync ? " (in sync)" : "")}"))}");
+        await fixture.Kill(second);
+        var served = await model.UntilServed();
+        output.WriteLine($"served again {served.TotalMilliseconds:F0} ms after the second kill was noticed");
+        await model.Put("k001", "after-second");
+        await model.Check();
+
+        await fixture.Restart(first);
+        await fixture.Restart(second);
+        await Redundant(colony, 3);
+        await model.Check();
+    }
+
+    [Fact]
     public async Task Below_minCopies_a_leaf_refuses_writes_serves_reads_and_heals_when_the_silo_returns()
     {
         var (colony, model) = await Mirrored(copies: 3, minCopies: 3);
@@ -119,24 +153,24 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>Waits until the colony's root (its one leaf) has <paramref name="copies"/> copies in sync (none on silo <paramref name="without"/>).</summary>
-    private async Task<KblView> Redundant(string colony, int copies, string? without = null)
-    {
-        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
-        return (await Eventually.Until(
-            async () =>
-            {
-                try
-                {
-                    return await root.GetTree(0, false);
-                }
-                catch (Exception e) when (e is TimeoutException or OrleansException)
-                {
-                    return null;
-                }
-            },
+    private async Task<KblView> Redundant(string colony, int copies, string? without = null) =>
+        (await Eventually.Until(
+            () => Tree(colony),
             t => t?.Replicas is { Status: "redundant" } r && r.InSync == copies && r.Primary != without && r.Members.All(m => m.Silo != without),
             Settle,
             $"{copies} copies in sync"))!;
+
+    /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
+    private async Task<KblView?> Tree(string colony)
+    {
+        try
+        {
+            return await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).GetTree(0, false);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            return null;
+        }
     }
 
     private static byte[] KeyOrder(string key) => Kbl.Keys.KeyOrder.Encode(key);
