@@ -160,7 +160,7 @@ public sealed class SiloProcess : IAsyncDisposable
     public Task StopAsync() => _process?.StopAsync() ?? Task.CompletedTask;
 
     /// <summary>SIGSTOP (<paramref name="paused"/>) or SIGCONT: a process that stops answering without dying, then goes on as if nothing happened.</summary>
-    public Task Pause(bool paused) => _process?.Signal(paused ? "STOP" : "CONT") ?? Task.CompletedTask;
+    public Task Pause(bool paused) => _process is { HasExited: false } process ? process.Signal(paused ? "STOP" : "CONT") : Task.CompletedTask;
 
     /// <summary>SIGKILL: the process dies at once, as in a crash.</summary>
     public Task KillAsync() => _process?.KillAsync() ?? Task.CompletedTask;
