@@ -15,8 +15,18 @@ public interface IReplicaGrain : IGrainWithStringKey
     /// <summary>Entries of this copy's log after <paramref name="afterSeq"/>, at most <paramref name="max"/>.</summary>
     Task<IReadOnlyList<LogEntry>> Fetch(long afterSeq, int max);
 
-    /// <summary>Replaces this copy with the primary's snapshot (a rebuild); false when sealed for another epoch.</summary>
-    Task<bool> Install(long epoch, IReadOnlyList<StoredRecord> records, long appliedSeq, long lastEpoch);
+    /// <summary>
+    /// Starts taking a snapshot of the primary's in pages (a rebuild): <see cref="InstallPage"/> stages each page
+    /// (bounded like every transfer between silos), <see cref="EndInstall"/> replaces this copy with all of them at
+    /// once. A newer <see cref="BeginInstall"/> drops what an unfinished one staged.
+    /// </summary>
+    Task BeginInstall(long epoch);
+
+    /// <summary>Stages one page of the snapshot; false when no install of <paramref name="epoch"/> is under way.</summary>
+    Task<bool> InstallPage(long epoch, IReadOnlyList<StoredRecord> records);
+
+    /// <summary>Replaces this copy with the staged snapshot; false when sealed for another epoch or nothing of <paramref name="epoch"/> is staged.</summary>
+    Task<bool> EndInstall(long epoch, long appliedSeq, long lastEpoch);
 
     /// <summary>The identity of the disk this copy is on.</summary>
     Task<string> Disk();

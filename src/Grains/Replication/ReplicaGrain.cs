@@ -17,6 +17,9 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
     private ReplicaCore _core = null!;
     private RocksShardLog _log = null!;
 
+    /// <summary>The pages of a snapshot being installed, and the epoch of its primary (a rebuild in progress).</summary>
+    private (long Epoch, List<StoredRecord> Records)? _staged;
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
@@ -33,8 +36,33 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
 
     public Task<IReadOnlyList<LogEntry>> Fetch(long afterSeq, int max) => Task.FromResult(_log.After(afterSeq, max));
 
-    public Task<bool> Install(long epoch, IReadOnlyList<StoredRecord> records, long appliedSeq, long lastEpoch) =>
-        Task.FromResult(_core.Install(epoch, [.. records.Select(r => (r.Key, r.Value, r.Version))], appliedSeq, lastEpoch));
+    public Task BeginInstall(long epoch)
+    {
+        _staged = (epoch, []);
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> InstallPage(long epoch, IReadOnlyList<StoredRecord> records)
+    {
+        if (_staged is not { } staged || staged.Epoch != epoch)
+        {
+            return Task.FromResult(false);
+        }
+
+        staged.Records.AddRange(records);
+        return Task.FromResult(true);
+    }
+
+    public Task<bool> EndInstall(long epoch, long appliedSeq, long lastEpoch)
+    {
+        if (_staged is not { } staged || staged.Epoch != epoch)
+        {
+            return Task.FromResult(false);
+        }
+
+        _staged = null;
+        return Task.FromResult(_core.Install(epoch, [.. staged.Records.Select(r => (r.Key, r.Value, r.Version))], appliedSeq, lastEpoch));
+    }
 
     public Task<string> Disk() => Task.FromResult(store.DiskId);
 }
@@ -48,8 +76,20 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
 
     public Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max) => Call(silo, r => r.Fetch(afterSeq, max));
 
-    public Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
-        Call(silo, r => r.Install(epoch, [.. records.Select(x => new StoredRecord(x.Key, x.Value, x.Version))], appliedSeq, lastEpoch), timings.InstallTimeout);
+    /// <summary>Sends the snapshot in pages bounded like every transfer between silos (<see cref="PageBounds.Transfer"/>), far below Orleans' message limit.</summary>
+    public async Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
+    {
+        await Call(silo, async r => { await r.BeginInstall(epoch); return true; });
+        foreach (var page in PageBounds.Transfer.Pages(records.Select(x => new StoredRecord(x.Key, x.Value, x.Version))))
+        {
+            if (!await Call(silo, r => r.InstallPage(epoch, page), timings.InstallTimeout))
+            {
+                return false;
+            }
+        }
+
+        return await Call(silo, r => r.EndInstall(epoch, appliedSeq, lastEpoch), timings.InstallTimeout);
+    }
 
     public Task<string> Disk(string silo) => Call(silo, r => r.Disk());
 

@@ -62,6 +62,6 @@ public sealed record ReplicationTimings
     /// <summary>How long a primary waits for a replica's answer before it counts the replica as unreachable (and drops it from the in-sync set).</summary>
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long a primary waits for a replica to install a snapshot (a rebuild).</summary>
+    /// <summary>How long a primary waits for a replica to take one page of a snapshot, or to install it (a rebuild).</summary>
     public TimeSpan InstallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

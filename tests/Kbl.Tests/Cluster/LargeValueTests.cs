@@ -1,4 +1,5 @@
 using Kbl.Colonies;
+using Kbl.Grains;
 using Kbl.Keys;
 using Kbl.Placement;
 using Kbl.Records;
@@ -17,6 +18,26 @@ namespace Kbl.Tests.Cluster;
 public sealed class LargeValueTests(ClusterFixture fixture)
 {
     private static readonly string[] Silos = ["silo-0", "silo-1", "silo-2"];
+
+    [Fact]
+    public async Task A_mirrored_leaf_of_large_values_rebuilds_its_replica_in_pages()
+    {
+        // 48 MiB in one leaf with one copy, then two: the replica is built from a snapshot three times the message
+        // limit, which sent as one message could never arrive.
+        var colony = new LargeValueColony(fixture.Grains, fixture.Router, "large-mirrored");
+        await SilosKnowEachOther();
+        var genome = Genome.Default with { SplitKeys = 1_000_000, SplitBytes = 1L << 40, SplitOpsPerSecond = 1e9 };
+        await colony.Write(genome);
+        await fixture.Grains.GetGrain<IKblTreeGrain>(colony.Root.GetPrimaryKeyString()).UpdateGenome(genome with { Redundancy = new Redundancy(RedundancyMode.Mirror, 2, 1) });
+
+        var tree = await Eventually.Until(
+            () => colony.Root.GetTree(0, false),
+            t => t.Replicas is { Status: "redundant", InSync: 2 },
+            TimeSpan.FromSeconds(60),
+            "the leaf's replica rebuilt");
+        Assert.NotEqual(tree.Silo, tree.Replicas!.Members.Single().Silo);
+        await colony.AssertEveryRecord("after the rebuild");
+    }
 
     [Fact]
     public async Task A_colony_of_large_values_is_scanned_divided_across_silos_and_merged_without_loss()

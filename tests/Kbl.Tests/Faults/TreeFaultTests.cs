@@ -94,13 +94,13 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         { "IReplicaGrain.Append", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
         { "IReplicaGrain.Append", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
         { "IReplicaGrain.Seal", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
-        { "IReplicaGrain.Install", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
-        { "IReplicaGrain.Install", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
+        { "IReplicaGrain.InstallPage", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
+        { "IReplicaGrain.EndInstall", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
 
         // A replica dies mid-append; a primary dies with the write on its replica but not acknowledged.
         { "IReplicaGrain.Append", FaultSide.Callee, FaultTiming.After, FaultKind.Crash },
         { "IReplicaGrain.Append", FaultSide.Caller, FaultTiming.After, FaultKind.Crash },
-        { "IReplicaGrain.Install", FaultSide.Caller, FaultTiming.Before, FaultKind.Crash },
+        { "IReplicaGrain.EndInstall", FaultSide.Caller, FaultTiming.Before, FaultKind.Crash },
     };
 
     /// <summary>
