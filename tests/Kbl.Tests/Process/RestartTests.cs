@@ -8,6 +8,12 @@ namespace Kbl.Tests.Process;
 [Trait("Category", Category.Process)]
 public sealed class RestartTests : IDisposable
 {
+    /// <summary>
+    /// No local provider: the colony keeps two copies, so the provider would start a second silo process for its
+    /// floor, which a killed host leaves running (restart is what this is about, not provisioning).
+    /// </summary>
+    private static readonly Dictionary<string, string> NoProvider = new() { ["Kbl:Provisioning:Provider"] = "off" };
+
     private readonly string _data = Path.Combine(Path.GetTempPath(), "kbl-restart-" + Guid.NewGuid().ToString("N")[..8]);
 
     [Theory]
@@ -17,7 +23,7 @@ public sealed class RestartTests : IDisposable
     {
         var written = new Dictionary<string, (string Value, string ETag)>();
         long planned;
-        await using (var silo = new SiloProcess(_data))
+        await using (var silo = new SiloProcess(_data, settings: NoProvider))
         {
             await silo.StartAsync();
             using var http = new HttpClient { BaseAddress = silo.HttpAddress };
@@ -47,7 +53,7 @@ public sealed class RestartTests : IDisposable
             }
         }
 
-        await using (var silo = new SiloProcess(_data))
+        await using (var silo = new SiloProcess(_data, settings: NoProvider))
         {
             await silo.StartAsync();
             using var http = new HttpClient { BaseAddress = silo.HttpAddress };

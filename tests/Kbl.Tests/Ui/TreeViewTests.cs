@@ -204,7 +204,8 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
             }
 
             SetDefaultExpectTimeout(20_000);
-            Silo = new SiloProcess(_data, "ui-silo");
+            // No local provider: colonies keep two copies, and the second silo it would start is not what this is about.
+            Silo = new SiloProcess(_data, "ui-silo", new Dictionary<string, string> { ["Kbl:Provisioning:Provider"] = "off" });
             var silo = Silo.StartAsync();
             // Bounded, so a stuck driver or browser start fails the tests with a message instead of hanging the run.
             _playwright = await Playwright.CreateAsync().WaitAsync(TimeSpan.FromMinutes(1));
