@@ -66,17 +66,8 @@ public sealed partial class KblGrain
         if (!Redundancy.Mirrored && State.Replicas is { Primary.Length: > 0 })
         {
             // One copy from now on (the genome changed): the replicas stop following, so none may count as in sync.
-            var before = State.Replicas;
-            ForgetCopies();
-            try
-            {
-                await Save();
-            }
-            catch
-            {
-                State.Replicas = before;
-                throw;
-            }
+            _primary = null;
+            await SaveReplicas(Forgotten()!);
         }
 
         var (outcome, version, refused) = Redundancy.Mirrored ? await WriteCopies(key, value) : (WriteOutcome.Acknowledged, WriteHere(key, value), null);

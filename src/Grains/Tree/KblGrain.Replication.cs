@@ -166,9 +166,12 @@ public sealed partial class KblGrain
     /// <summary>Forgets every copy but the one here as the leaf's shape changes (split, merge, one copy): the epoch stays, so later epochs stay above every seal.</summary>
     private void ForgetCopies()
     {
-        State.Replicas = State.Replicas is { } config ? config with { Primary = "", PrimaryDisk = "", Members = [] } : null;
+        State.Replicas = Forgotten();
         _primary = null;
     }
+
+    /// <summary>The replica configuration with no copy but the one here, its epoch kept (null when there is none).</summary>
+    private ShardConfig? Forgotten() => State.Replicas is { } config ? config with { Primary = "", PrimaryDisk = "", Members = [] } : null;
 
     /// <summary>Saves <paramref name="config"/> as the replica configuration (restored when the write fails).</summary>
     private async Task<ShardConfig> SaveReplicas(ShardConfig config)
