@@ -21,6 +21,13 @@ public sealed partial class KblGrain
             return new MoveResult(true, 0, 0, $"no silo of node group '{nodeGroup}' is up");
         }
 
+        // A division or merge under way changes which KBLs the subtree has: finish it first, so no KBL it creates
+        // is born into the old group after the subtree has moved.
+        if (State.Transition is { } pending && !await TryCompleteTransition())
+        {
+            return new MoveResult(true, 0, 0, $"KBL {_path} is in the middle of a {pending.Kind.ToString().ToLowerInvariant()} that cannot finish now; try the move again");
+        }
+
         if (State.Genome.NodeGroup != nodeGroup)
         {
             State.Genome = State.Genome with { NodeGroup = nodeGroup };
@@ -46,10 +53,14 @@ public sealed partial class KblGrain
         if (silo.NodeGroup != nodeGroup && load.SilosOfGroup(nodeGroup) is { Count: > 0 } targets)
         {
             var moved = await RelocateCore(silo.Name, load.PickLeastLoaded(targets));
-            if (moved >= 0)
+            if (moved < 0)
             {
-                (kbls, records) = (kbls + 1, records + moved);
+                // Its genome names the group already (a leaf left behind is moved by its silo's rebalancer), but
+                // the caller must not take the subtree for moved.
+                return new MoveResult(true, kbls, records, $"KBL {_path} could not leave silo {silo.Name} now; try the move again");
             }
+
+            (kbls, records) = (kbls + 1, records + moved);
         }
 
         return new MoveResult(true, kbls, records);
