@@ -21,6 +21,7 @@ DURATION = int(os.environ.get("DURATION", "15"))
 WARMUP = int(os.environ.get("WARMUP", "3"))
 REBUILD_KEYS = int(os.environ.get("REBUILD_KEYS", "20000"))
 REBUILD_VALUE = int(os.environ.get("REBUILD_VALUE", "1024"))
+GROUP_COMMIT = os.environ.get("GROUP_COMMIT", "true")
 SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
 LOADGEN = f"{ROOT}/bench/Kbl.LoadGen/bin/Release/net10.0/Kbl.LoadGen.dll"
 # One leaf per colony: no division by size or load, so the copies are all that differs between the colonies.
@@ -90,7 +91,8 @@ class Silo:
                      f"--Kbl:Cluster:SiloPort={self.silo_port}", f"--Kbl:Cluster:GatewayPort={self.gateway_port}",
                      f"--Kbl:DataPath={tmp}/{self.name}", f"--Kbl:SiloName={self.name}",
                      f"--Kbl:Storage:Sqlite:Path={tmp}/meta.db", "--Kbl:Auth:AllowAnonymous=true",
-                     "--Kbl:Provisioning:Provider=off", "--Kbl:Placement:RebalancePeriod=00:00:00"]
+                     "--Kbl:Provisioning:Provider=off", "--Kbl:Placement:RebalancePeriod=00:00:00",
+                     f"--Kbl:Gateway:GroupCommit={GROUP_COMMIT}"]
         self.process = None
 
     def start(self):
@@ -254,7 +256,7 @@ def main():
     print(f"## Redundancy: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
     print(f"Machine: {os.cpu_count()} cores, {memory:.1f} GiB, {cpu}; code {commit}; {etcd_version}")
     print(f"Parameters: CONCURRENCY={CONCURRENCY} KEYS={KEYS} VALUE_SIZE={VALUE_SIZE} DURATION={DURATION} WARMUP={WARMUP} "
-          f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE}; three silos, Redis membership, all on this machine\n")
+          f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE} GROUP_COMMIT={GROUP_COMMIT}; three silos, Redis membership, all on this machine\n")
     print("| op | store | ops/s | p50 ms | p99 ms | errors | vs copies 1 | vs redis | vs etcd |")
     print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
     base = {(op, name): row for op, name, row in rows}

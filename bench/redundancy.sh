@@ -11,6 +11,7 @@
 #   bench/redundancy.sh                     # defaults below
 #   DURATION=30 CONCURRENCY=64 bench/redundancy.sh
 #   REBUILD_KEYS=50000 REBUILD_VALUE=1024 bench/redundancy.sh
+#   GROUP_COMMIT=false bench/redundancy.sh  # each write a grain call of its own (the peer of the default)
 #   SKIP_BUILD=1 bench/redundancy.sh        # use the Release binaries already built
 #
 # It needs redis-server and etcd (Debian: apt-get install redis-server etcd-server; installed here when run as

@@ -47,6 +47,15 @@ public interface IKblGrain : IGrainWithStringKey
     Task<WriteResult> Delete(byte[] key, Precondition condition);
 
     /// <summary>
+    /// Writes in order, each under its own condition (a later write sees the earlier ones), in one durable store
+    /// write and — mirrored — one replication round; one result per write, in the same order. A write whose key
+    /// is not this leaf's is answered <see cref="KblStatus.Moved"/> and the others go on. This is the gateway's group
+    /// commit: writes that queue for one leaf while a call to it is under way travel together.
+    /// </summary>
+    [Alias("WriteMany")]
+    Task<IReadOnlyList<WriteResult>> WriteMany(IReadOnlyList<RecordWrite> writes);
+
+    /// <summary>
     /// A page of the records from <paramref name="from"/> (after it when <paramref name="exclusive"/>) to
     /// <paramref name="to"/>, within <paramref name="bounds"/> (records and bytes).
     /// </summary>

@@ -14,11 +14,26 @@ public static class KeyOrder
     /// <summary>Decodes a key for display and JSON; keys are always valid UTF-8 because they enter as strings.</summary>
     public static string Display(byte[] key) => Encoding.UTF8.GetString(key);
 
+    /// <summary>Keys as dictionary keys: equal when their bytes are.</summary>
+    public static IEqualityComparer<byte[]> Equality { get; } = new BytesEquality();
+
     /// <summary>The smallest key strictly greater than <paramref name="key"/>: the key followed by a zero byte.</summary>
     public static byte[] Successor(ReadOnlySpan<byte> key)
     {
         var next = new byte[key.Length + 1];
         key.CopyTo(next);
         return next;
+    }
+
+    private sealed class BytesEquality : IEqualityComparer<byte[]>
+    {
+        public bool Equals(byte[]? x, byte[]? y) => x is null ? y is null : y is not null && x.AsSpan().SequenceEqual(y);
+
+        public int GetHashCode(byte[] key)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(key);
+            return hash.ToHashCode();
+        }
     }
 }

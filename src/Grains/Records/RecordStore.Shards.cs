@@ -58,10 +58,6 @@ public sealed partial class RecordStore
     }
 
     /// <summary>
-    /// Applies log entries (the next ones in order) to the records, the log and the position, atomically, while the
-    /// shard is sealed for <paramref name="epoch"/> (false, nothing written, otherwise); keeps at most <paramref name="retain"/> entries.
-    /// </summary>
-    /// <summary>
     /// Applies log entries (the next ones in order) to the copy (the colony's records, or the replica's with
     /// <paramref name="replica"/>), the log and the position, atomically, while the shard is sealed for
     /// <paramref name="epoch"/> (false, nothing written, otherwise); keeps at most <paramref name="retain"/> entries.

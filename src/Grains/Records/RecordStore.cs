@@ -55,16 +55,23 @@ public sealed partial class RecordStore : IDisposable
     }
 
     /// <summary>Writes (or, with a null value, deletes) one record and advances the KBL's clock, atomically.</summary>
-    public void Write(string colony, byte[] key, byte[]? value, long version, string kblId, long clock)
+    public void Write(string colony, byte[] key, byte[]? value, long version, string kblId, long clock) =>
+        Write(colony, [(key, value, version)], kblId, clock);
+
+    /// <summary>Writes (a null value deletes) records in order and advances the KBL's clock, atomically.</summary>
+    public void Write(string colony, IReadOnlyList<(byte[] Key, byte[]? Value, long Version)> records, string kblId, long clock)
     {
         using var batch = new WriteBatch();
-        if (value is null)
+        foreach (var (key, value, version) in records)
         {
-            batch.Delete(StoreKey(colony, key), _records);
-        }
-        else
-        {
-            batch.Put(StoreKey(colony, key), Encode(value, version), _records);
+            if (value is null)
+            {
+                batch.Delete(StoreKey(colony, key), _records);
+            }
+            else
+            {
+                batch.Put(StoreKey(colony, key), Encode(value, version), _records);
+            }
         }
 
         batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(clock), _clocks);

@@ -112,21 +112,28 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>Writes one record (a null value deletes it) as the next entry of the log.</summary>
-    public async Task<(WriteOutcome Outcome, long Version)> Write(byte[] key, byte[]? value)
+    public Task<(WriteOutcome Outcome, long Version)> Write(byte[] key, byte[]? value) => Write([(key, value)]);
+
+    /// <summary>
+    /// Writes records as the next entries of the log, applied here at once and sent to the copies in one round (group
+    /// commit); the version is the first entry's (the others follow it one by one).
+    /// </summary>
+    public async Task<(WriteOutcome Outcome, long Version)> Write(IReadOnlyList<(byte[] Key, byte[]? Value)> records)
     {
         if (Fenced || Copies < Config.MinCopies)
         {
             return (WriteOutcome.Refused, 0);
         }
 
-        var entry = new LogEntry(log.AppliedSeq + 1, Config.Epoch, key, value);
-        if (!log.Apply(Config.Epoch, [entry]))
+        var first = log.AppliedSeq + 1;
+        var entries = records.Select((r, i) => new LogEntry(first + i, Config.Epoch, r.Key, r.Value)).ToList();
+        if (!log.Apply(Config.Epoch, entries))
         {
             Fenced = true; // a newer primary sealed this silo's own copy
             return (WriteOutcome.Refused, 0);
         }
 
-        return (await Replicate() ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, entry.Seq);
+        return (await Replicate() ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, first);
     }
 
     /// <summary>Whether this primary may serve a read now: it holds a lease from every copy in sync (renewed here if it ran out).</summary>

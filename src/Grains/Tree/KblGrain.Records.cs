@@ -22,9 +22,9 @@ public sealed partial class KblGrain
             : new ReadResult(KblStatus.Ok, record.Value, record.Version, null);
     }
 
-    public Task<WriteResult> Put(byte[] key, byte[] value, Precondition condition) => Write(key, value, condition);
+    public async Task<WriteResult> Put(byte[] key, byte[] value, Precondition condition) => (await WriteMany([new RecordWrite(key, value, condition)]))[0];
 
-    public Task<WriteResult> Delete(byte[] key, Precondition condition) => Write(key, null, condition);
+    public async Task<WriteResult> Delete(byte[] key, Precondition condition) => (await WriteMany([new RecordWrite(key, null, condition)]))[0];
 
     public async Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, PageBounds bounds, CancellationToken cancellationToken)
     {
@@ -41,28 +41,73 @@ public sealed partial class KblGrain
     }
 
     /// <summary>
-    /// A put (<paramref name="value"/> set) or delete: checks the condition, takes a version, writes (on every
-    /// in-sync copy when mirrored), and asks to divide when the shard outgrew its genome.
+    /// Puts and deletes: each checks its condition (against the writes before it in the batch too) and takes the
+    /// next version; the accepted ones are written together (on every in-sync copy when mirrored) and acknowledged
+    /// together; then the leaf asks to divide when the shard outgrew its genome.
     /// </summary>
-    private async Task<WriteResult> Write(byte[] key, byte[]? value, Precondition condition)
+    public async Task<IReadOnlyList<WriteResult>> WriteMany(IReadOnlyList<RecordWrite> writes)
     {
+        var results = new WriteResult[writes.Count];
+        var refusals = writes.Select(w => Refuse(w.Key)).ToList();
+
         // A mirrored leaf answers a failed condition or a delete of nothing from its copy: only while it is surely the primary.
-        if ((Refuse(key) ?? await ReadFence()) is { } refusal)
+        if (refusals.Any(r => r is null) && await ReadFence() is { } fence)
         {
-            return new WriteResult(refusal.Status, 0, refusal.Moved, refusal.Message);
+            refusals = [.. refusals.Select(r => r ?? fence)];
         }
 
-        var current = store.Get(_colony, key);
-        if (!condition.Holds(current?.Version))
+        var accepted = new List<(int Index, RecordWrite Write, StoredRecord? Current)>();
+        var written = new Dictionary<byte[], StoredRecord?>(KeyOrder.Equality);
+        var judged = new List<int>(); // answered (failed condition, nothing to delete) from an earlier write of the batch
+        for (var i = 0; i < writes.Count; i++)
         {
-            return new WriteResult(KblStatus.PreconditionFailed, current?.Version ?? 0, null);
+            var write = writes[i];
+            if (refusals[i] is { } refusal)
+            {
+                results[i] = new WriteResult(refusal.Status, 0, refusal.Moved, refusal.Message);
+                continue;
+            }
+
+            var fromBatch = written.TryGetValue(write.Key, out var earlier);
+            var current = fromBatch ? earlier : store.Get(_colony, write.Key);
+            var answer = !write.Condition.Holds(current?.Version) ? new WriteResult(KblStatus.PreconditionFailed, current?.Version ?? 0, null)
+                : write.Value is null && current is null ? new WriteResult(KblStatus.NotFound, 0, null)
+                : null;
+            if (answer is not null)
+            {
+                results[i] = answer;
+                if (fromBatch)
+                {
+                    judged.Add(i);
+                }
+
+                continue;
+            }
+
+            var version = _clock + 1 + accepted.Count;
+            written[write.Key] = write.Value is null ? null : new StoredRecord(write.Key, write.Value, version);
+            accepted.Add((i, write, current));
         }
 
-        if (value is null && current is null)
+        if (accepted.Count > 0 && await Apply(accepted, results) is { } unacknowledged)
         {
-            return new WriteResult(KblStatus.NotFound, 0, null);
+            // An answer given from a write that did not take effect (or may not have) answers for a state that may
+            // never have been: it shares that write's fate.
+            foreach (var i in judged)
+            {
+                results[i] = unacknowledged;
+            }
         }
 
+        return results;
+    }
+
+    /// <summary>
+    /// Writes the accepted records (versions from the clock on) and fills in their results; returns the result they
+    /// got when they were not acknowledged (refused, or outcome unknown), else null.
+    /// </summary>
+    private async Task<WriteResult?> Apply(List<(int Index, RecordWrite Write, StoredRecord? Current)> accepted, WriteResult[] results)
+    {
         if (!Redundancy.Mirrored && State.Replicas is { Primary.Length: > 0 })
         {
             // One copy from now on (the genome changed): the replicas stop following, so none may count as in sync.
@@ -70,36 +115,61 @@ public sealed partial class KblGrain
             await SaveReplicas(Forgotten()!);
         }
 
-        var (outcome, version, refused) = Redundancy.Mirrored ? await WriteCopies(key, value) : (WriteOutcome.Acknowledged, WriteHere(key, value), null);
+        var records = accepted.Select(a => (a.Write.Key, a.Write.Value)).ToList();
+        var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records) : (WriteOutcome.Acknowledged, WriteHere(records), null);
         if (outcome == WriteOutcome.Refused)
         {
-            return new WriteResult(refused!.Status, 0, null, refused.Message);
+            var refusal = new WriteResult(refused!.Status, 0, null, refused.Message);
+            foreach (var (index, _, _) in accepted)
+            {
+                results[index] = refusal;
+            }
+
+            return refusal;
         }
 
-        _clock = version;
-        _meter.Write(key, time.GetUtcNow());
-        metrics.Operation(_colony, value is null ? "delete" : "put");
-        _keys += (value is null ? 0 : 1) - (current is null ? 0 : 1);
-        _bytes += (value is null ? 0 : key.Length + value.Length) - (current is null ? 0 : key.Length + current.Value.Length);
-        if (outcome == WriteOutcome.Unknown)
+        _clock = first + accepted.Count - 1;
+        var now = time.GetUtcNow();
+        var unknown = outcome == WriteOutcome.Unknown
+            ? new WriteResult(KblStatus.OutcomeUnknown, 0, null, refused?.Message ??
+                $"KBL {_id} lost the copies it replicates to before the write was acknowledged: it may or may not have happened; read the key to find out")
+            : null;
+        for (var i = 0; i < accepted.Count; i++)
         {
-            return new WriteResult(KblStatus.OutcomeUnknown, 0, null, refused?.Message ??
-                $"KBL {_id} lost the copies it replicates to before the write was acknowledged: it may or may not have happened; read the key to find out");
+            var (index, write, current) = accepted[i];
+            _meter.Write(write.Key, now);
+            metrics.Operation(_colony, write.Value is null ? "delete" : "put");
+            _keys += (write.Value is null ? 0 : 1) - (current is null ? 0 : 1);
+            _bytes += (write.Value is null ? 0 : write.Key.Length + write.Value.Length) - (current is null ? 0 : write.Key.Length + current.Value.Length);
+            results[index] = unknown ?? new WriteResult(KblStatus.Ok, first + i, null);
         }
 
-        if (OutgrewSize)
+        if (unknown is null && OutgrewSize)
         {
-            await DivideWhenOutgrown(byLoad: false);
+            try
+            {
+                await DivideWhenOutgrown(byLoad: false);
+            }
+            catch (Exception e)
+            {
+                // The writes are durable (and acknowledged by every copy): a division that could not start now does
+                // not make them fail; the tick asks again.
+                KblLog.TransitionPending(logger, e, _id, State.Transition?.Kind ?? TransitionKind.Split);
+                if (e is Orleans.Storage.InconsistentStateException)
+                {
+                    DeactivateOnIdle();
+                }
+            }
         }
 
-        return new WriteResult(KblStatus.Ok, version, null);
+        return unknown;
     }
 
-    /// <summary>Writes one record to this silo's store alone (a colony with one copy): its version.</summary>
-    private long WriteHere(byte[] key, byte[]? value)
+    /// <summary>Writes records to this silo's store alone (a colony with one copy): the first one's version.</summary>
+    private long WriteHere(IReadOnlyList<(byte[] Key, byte[]? Value)> records)
     {
-        var version = _clock + 1;
-        store.Write(_colony, key, value, version, _id, version);
-        return version;
+        var first = _clock + 1;
+        store.Write(_colony, [.. records.Select((r, i) => (r.Key, r.Value, first + (long)i))], _id, first + records.Count - 1);
+        return first;
     }
 }

@@ -198,15 +198,15 @@ public sealed partial class KblGrain
         return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: a newer activation took over its shard; retry");
     }
 
-    /// <summary>Writes one record on every in-sync copy: the outcome, the version, and the refusal when it was refused.</summary>
-    private async Task<(WriteOutcome Outcome, long Version, Refusal? Refusal)> WriteCopies(byte[] key, byte[]? value)
+    /// <summary>Writes records on every in-sync copy: the outcome, the first record's version, and the refusal when it was refused.</summary>
+    private async Task<(WriteOutcome Outcome, long Version, Refusal? Refusal)> WriteCopies(IReadOnlyList<(byte[] Key, byte[]? Value)> records)
     {
         if (await EnsurePrimary() is { } refusal)
         {
             return (WriteOutcome.Refused, 0, refusal);
         }
 
-        var (outcome, version) = await _primary!.Write(key, value);
+        var (outcome, version) = await _primary!.Write(records);
         return outcome switch
         {
             WriteOutcome.Refused when _primary.Fenced => (outcome, 0, Fenced()),

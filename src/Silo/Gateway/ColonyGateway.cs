@@ -79,13 +79,13 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         CheckColony(colony);
         CheckValue(value.Length);
         quotas.Take(colony);
-        return Written(await InDoubt(router.Send(colony, key, g => g.Put(key, value, condition))), colony, key);
+        return Written(await InDoubt(router.Write(colony, new RecordWrite(key, value, condition), Options.GroupCommit)), colony, key);
     }
 
     public async Task<long> Delete(string colony, byte[] key, Precondition condition)
     {
         Admit(colony);
-        return Written(await InDoubt(router.Send(colony, key, g => g.Delete(key, condition))), colony, key);
+        return Written(await InDoubt(router.Write(colony, new RecordWrite(key, null, condition), Options.GroupCommit)), colony, key);
     }
 
     /// <summary>

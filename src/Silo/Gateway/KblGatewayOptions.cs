@@ -11,6 +11,12 @@ public sealed class KblGatewayOptions
     /// <summary>The largest value a PUT may carry (413 beyond).</summary>
     public int MaxValueBytes { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Group commit: puts and deletes that queue for one leaf while a call to it is under way travel in one call (one
+    /// store write, one replication round). Off, each write is a call of its own (a benchmark's peer run).
+    /// </summary>
+    public bool GroupCommit { get; set; } = true;
+
     /// <summary>The largest page a scan returns over HTTP, in records.</summary>
     public int MaxScanPage { get; set; } = 1000;
 

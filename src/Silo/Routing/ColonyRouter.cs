@@ -21,6 +21,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
     public static readonly PageBounds DefaultPage = new(1000, PageBounds.TransferBytes);
 
     private readonly ConcurrentDictionary<string, RouteTable> _routes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, WriteQueue> _writes = new(StringComparer.Ordinal);
     private long _requests;
     private long _calls;
 
@@ -33,17 +34,27 @@ public sealed class ColonyRouter(IGrainFactory grains)
     public void Forget(string colony) => _routes.TryRemove(colony, out _);
 
     /// <summary>Sends <paramref name="call"/> to the leaf that owns <paramref name="key"/>, following moves.</summary>
-    public async Task<T> Send<T>(string colony, byte[] key, Func<IKblGrain, Task<T>> call)
-        where T : IKblReply
+    public Task<T> Send<T>(string colony, byte[] key, Func<IKblGrain, Task<T>> call)
+        where T : class, IKblReply
     {
-        var table = _routes.GetOrAdd(colony, _ => new RouteTable());
-        var path = table.Find(key);
-        var walks = 0;
         Interlocked.Increment(ref _requests);
+        return Follow(colony, key, call, Table(colony).Find(key), reply: null);
+    }
+
+    /// <summary>Sends <paramref name="call"/> to <paramref name="path"/> (or takes <paramref name="reply"/>, its answer already) and follows moves.</summary>
+    private async Task<T> Follow<T>(string colony, byte[] key, Func<IKblGrain, Task<T>> call, string path, T? reply)
+        where T : class, IKblReply
+    {
+        var table = Table(colony);
+        var walks = 0;
         for (var hop = 0; hop < MaxHops; hop++)
         {
-            Interlocked.Increment(ref _calls);
-            var reply = await call(Kbl(colony, path));
+            if (reply is null)
+            {
+                Interlocked.Increment(ref _calls);
+                reply = await call(Kbl(colony, path));
+            }
+
             if (reply.Status != KblStatus.Moved)
             {
                 return reply;
@@ -59,6 +70,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 }
 
                 path = child.Path;
+                reply = null;
                 continue;
             }
 
@@ -66,6 +78,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
             // split or merge in progress. Back off a little if that keeps happening.
             table.Reset();
             path = ColonyNames.RootPath;
+            reply = null;
             if (++walks > 2)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5 * walks, 200)));
@@ -73,6 +86,27 @@ public sealed class ColonyRouter(IGrainFactory grains)
         }
 
         throw new KblRoutingException($"no KBL of colony '{colony}' took key '{KeyOrder.Display(key)}' after {MaxHops} hops");
+    }
+
+    /// <summary>
+    /// Sends a put or delete to the leaf that owns its key. With <paramref name="groupCommit"/>, it travels with the
+    /// other writes that queue for that leaf while a call to it is under way: one grain call, one store write and one
+    /// replication round for all of them (the first write of an idle leaf goes at once, alone). A write the leaf
+    /// answers <see cref="KblStatus.Moved"/> (its route was stale) is sent again alone, following moves.
+    /// </summary>
+    public async Task<WriteResult> Write(string colony, RecordWrite write, bool groupCommit = true)
+    {
+        Task<WriteResult> Alone(IKblGrain leaf) => write.Value is null ? leaf.Delete(write.Key, write.Condition) : leaf.Put(write.Key, write.Value, write.Condition);
+        if (!groupCommit)
+        {
+            return await Send(colony, write.Key, Alone);
+        }
+
+        Interlocked.Increment(ref _requests);
+        var path = Table(colony).Find(write.Key);
+        var id = ColonyNames.KblId(colony, path);
+        var result = await _writes.GetOrAdd(id, _ => new WriteQueue(this, id, grains.GetGrain<IKblGrain>(id))).Add(write);
+        return result.Status == KblStatus.Moved ? await Follow(colony, write.Key, Alone, path, result) : result;
     }
 
     /// <summary>
@@ -153,6 +187,86 @@ public sealed class ColonyRouter(IGrainFactory grains)
         AggregatePages.Collect(Root(colony).Aggregate, query, cancellationToken);
 
     private IKblGrain Kbl(string colony, string path) => grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path));
+
+    private RouteTable Table(string colony) => _routes.GetOrAdd(colony, _ => new RouteTable());
+
+    /// <summary>
+    /// The writes waiting for one leaf while a call to it is under way; they go together in the next call (at most
+    /// <see cref="MaxWrites"/> writes or a transfer page of bytes, and always at least one). A queue that runs empty
+    /// leaves the router; a write that still reached it is sent all the same.
+    /// </summary>
+    private sealed class WriteQueue(ColonyRouter router, string leafId, IKblGrain leaf)
+    {
+        private const int MaxWrites = 256;
+
+        private readonly Lock _lock = new();
+        private readonly Queue<(RecordWrite Write, TaskCompletionSource<WriteResult> Done)> _waiting = new();
+        private bool _sending;
+
+        public Task<WriteResult> Add(RecordWrite write)
+        {
+            var done = new TaskCompletionSource<WriteResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_lock)
+            {
+                _waiting.Enqueue((write, done));
+                if (_sending)
+                {
+                    return done.Task;
+                }
+
+                _sending = true;
+            }
+
+            // The sender runs on in this request's context (its trace carries the calls that take other requests'
+            // writes too); the gateway puts nothing of a request's own into the Orleans request context.
+            _ = SendWaiting();
+
+            return done.Task;
+        }
+
+        private async Task SendWaiting()
+        {
+            while (true)
+            {
+                var batch = new List<(RecordWrite Write, TaskCompletionSource<WriteResult> Done)>();
+                lock (_lock)
+                {
+                    long bytes = 0;
+                    while (_waiting.TryPeek(out var next) && batch.Count < MaxWrites &&
+                           (batch.Count == 0 || bytes + next.Write.Key.Length + (next.Write.Value?.Length ?? 0) <= PageBounds.TransferBytes))
+                    {
+                        bytes += next.Write.Key.Length + (next.Write.Value?.Length ?? 0);
+                        batch.Add(_waiting.Dequeue());
+                    }
+
+                    if (batch.Count == 0)
+                    {
+                        _sending = false;
+                        router._writes.TryRemove(new KeyValuePair<string, WriteQueue>(leafId, this));
+                        return;
+                    }
+                }
+
+                Interlocked.Increment(ref router._calls);
+                try
+                {
+                    var results = await leaf.WriteMany([.. batch.Select(b => b.Write)]);
+                    for (var i = 0; i < batch.Count; i++)
+                    {
+                        batch[i].Done.TrySetResult(results[i]);
+                    }
+                }
+                catch (Exception e)
+                {
+                    // Lost in transit (or refused as a whole): each write of the call learns it, as a lone write would.
+                    foreach (var (_, done) in batch)
+                    {
+                        done.TrySetException(e);
+                    }
+                }
+            }
+        }
+    }
 
     /// <summary>The cached leaves of one colony: adjacent ranges that together cover the whole key space.</summary>
     private sealed class RouteTable

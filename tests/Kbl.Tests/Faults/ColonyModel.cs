@@ -97,7 +97,7 @@ public sealed class ColonyModel(ColonyRouter router, string colony)
             WriteResult reply;
             try
             {
-                reply = await router.Send(colony, bytes, g => payload is null ? g.Delete(bytes, Precondition.None) : g.Put(bytes, payload, Precondition.None));
+                reply = await router.Write(colony, new RecordWrite(bytes, payload, Precondition.None)); // the gateway's path: group commit
             }
             catch (Exception e) when (e is not Xunit.Sdk.XunitException)
             {

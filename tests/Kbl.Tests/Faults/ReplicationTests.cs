@@ -116,6 +116,12 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         Assert.Equal(KblStatus.Ok, read.Status);
         Assert.Equal("1", System.Text.Encoding.UTF8.GetString(read.Value!));
 
+        // A batch refused as a whole: no write of it is answered from an earlier one that never took effect.
+        var leaf = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        var batch = await leaf.WriteMany([new RecordWrite(KeyOrder("a"), null, Precondition.None), new RecordWrite(KeyOrder("a"), null, Precondition.None)]);
+        Assert.All(batch, r => Assert.Equal(KblStatus.Unavailable, r.Status));
+        Assert.Equal(KblStatus.Ok, (await leaf.Get(KeyOrder("a"))).Status);
+
         // The silo comes back with its disk: the member catches up and writes are taken again.
         await fixture.Restart(replica);
         await Redundant(colony, 3);
@@ -143,12 +149,78 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await model.Check();
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task A_batch_of_writes_applies_in_order_each_under_its_own_condition(int copies)
+    {
+        var (colony, _) = await Mirrored(copies, minCopies: 1);
+        await Redundant(colony, copies);
+        var leaf = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        RecordWrite Put(string key, string value, Precondition? condition = null) => new(KeyOrder(key), System.Text.Encoding.UTF8.GetBytes(value), condition ?? Precondition.None);
+        var results = await leaf.WriteMany(
+        [
+            Put("a", "1", new Precondition(null, IfNoneMatch: true)),
+            Put("a", "2", new Precondition(null, IfNoneMatch: true)), // the first one created it
+            Put("a", "3", new Precondition(null, false, IfExists: true)),
+            new RecordWrite(KeyOrder("b"), null, Precondition.None), // nothing to delete
+            Put("b", "x"),
+            Put("c", "y"),
+            new RecordWrite(KeyOrder("c"), null, Precondition.None),
+        ]);
+
+        Assert.Equal(
+            [KblStatus.Ok, KblStatus.PreconditionFailed, KblStatus.Ok, KblStatus.NotFound, KblStatus.Ok, KblStatus.Ok, KblStatus.Ok],
+            results.Select(r => r.Status));
+        var first = results[0].Version;
+        Assert.Equal(first, results[1].Version); // the version the failed condition met
+        Assert.Equal([first + 1, first + 2, first + 3, first + 4], new[] { results[2], results[4], results[5], results[6] }.Select(r => r.Version));
+        var a = await leaf.Get(KeyOrder("a"));
+        Assert.Equal(("3", first + 1), (System.Text.Encoding.UTF8.GetString(a.Value!), a.Version));
+        Assert.Equal(("x", first + 2), (System.Text.Encoding.UTF8.GetString((await leaf.Get(KeyOrder("b"))).Value!), (await leaf.Get(KeyOrder("b"))).Version));
+        Assert.Equal(KblStatus.NotFound, (await leaf.Get(KeyOrder("c"))).Status);
+
+        // The next write takes the version after the batch's last.
+        Assert.Equal(first + 5, (await leaf.Put(KeyOrder("d"), "z"u8.ToArray(), Precondition.None)).Version);
+    }
+
+    [Fact]
+    public async Task Writes_that_travel_together_are_on_both_copies_and_keep_their_conditions()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1);
+        await Redundant(colony, 2);
+        var (requests, calls) = fixture.Router.Hops;
+
+        // 64 writers at once on one leaf, each creating its own key and racing for one key only one may create.
+        var key = KeyOrder("only-one");
+        var racers = await Task.WhenAll(Enumerable.Range(0, 64).Select(async i =>
+        {
+            await model.Put($"w{i:d2}", $"v{i}");
+            return await fixture.Router.Write(colony, new RecordWrite(key, System.Text.Encoding.UTF8.GetBytes($"r{i}"), new Precondition(null, IfNoneMatch: true)));
+        }));
+        Assert.Single(racers, r => r.Status == KblStatus.Ok);
+        Assert.Equal(63, racers.Count(r => r.Status == KblStatus.PreconditionFailed));
+        var (requestsAfter, callsAfter) = fixture.Router.Hops;
+        Assert.True(callsAfter - calls < requestsAfter - requests, $"{requestsAfter - requests} writes took {callsAfter - calls} grain calls: none travelled together");
+
+        // Acknowledged means on both copies: the primary's silo dies and the replica serves every write.
+        var primary = (await Redundant(colony, 2)).Silo;
+        await fixture.Kill(primary);
+        await model.UntilServed();
+        var winner = racers.Single(r => r.Status == KblStatus.Ok);
+        var read = await fixture.Router.Send(colony, key, g => g.Get(key));
+        Assert.Equal(winner.Version, read.Version);
+        await model.Delete("only-one"); // the model knows every key then
+        await model.Check();
+        await fixture.Restart(primary);
+    }
+
     /// <summary>A colony of one leaf (default thresholds) kept in <paramref name="copies"/> copies.</summary>
     private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies)
     {
         var colony = $"m{Guid.NewGuid():N}"[..12];
         await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath))
-            .Configure(Genome.Default with { Redundancy = new Redundancy(RedundancyMode.Mirror, copies, minCopies) });
+            .Configure(Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) });
         return (colony, new ColonyModel(fixture.Router, colony));
     }
 
@@ -156,7 +228,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     private async Task<KblView> Redundant(string colony, int copies, string? without = null) =>
         (await Eventually.Until(
             () => Tree(colony),
-            t => t?.Replicas is { Status: "redundant" } r && r.InSync == copies && r.Primary != without && r.Members.All(m => m.Silo != without),
+            t => copies == 1 ? t is { Role: KblRole.Leaf } : t?.Replicas is { Status: "redundant" } r && r.InSync == copies && r.Primary != without && r.Members.All(m => m.Silo != without),
             Settle,
             $"{copies} copies in sync"))!;
 
