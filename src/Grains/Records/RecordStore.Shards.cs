@@ -116,18 +116,17 @@ public sealed partial class RecordStore
             }
 
             batch.Put(LogKey(kblId, entry.Seq), EncodeEntry(entry), _log);
+            if (entry.Seq > retain)
+            {
+                // The entry that falls out of the kept window, one by one: a range deletion on every write would pile
+                // up range tombstones that every later read of the log's tail has to go through.
+                batch.Delete(LogKey(kblId, entry.Seq - retain), _log);
+            }
         }
 
         var last = entries[^1];
         batch.Put(Encoding.UTF8.GetBytes(kblId), Position(position with { Applied = last.Seq, LastEpoch = last.Epoch }), _shards);
         batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(last.Seq), _clocks);
-        if (last.Seq > retain)
-        {
-            var from = LogKey(kblId, 0);
-            var to = LogKey(kblId, last.Seq - retain + 1);
-            batch.DeleteRange(from, (ulong)from.Length, to, (ulong)to.Length, _log);
-        }
-
         _db.Write(batch, _writeOptions);
     }
 
