@@ -20,4 +20,11 @@ public interface IKblPlacementGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Relocate")]
     Task<long> Relocate(string from, string to);
+
+    /// <summary>
+    /// Every copy of this leaf's shard with its digest, read in one turn of the primary (no write between them,
+    /// under its read fence): the copies in sync hold byte-identical records.
+    /// </summary>
+    [Alias("Copies")]
+    Task<Replication.KblCopies> Copies();
 }

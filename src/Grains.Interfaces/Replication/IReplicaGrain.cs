@@ -31,5 +31,8 @@ public interface IReplicaGrain : IGrainWithStringKey
     /// <summary>The identity of the disk this copy is on.</summary>
     Task<string> Disk();
 
+    /// <summary>What this copy holds within <paramref name="range"/> (the shard's range now).</summary>
+    Task<CopyDigest> Digest(Keys.KeyRange range);
+
     public static string Key(string silo, string kblId) => $"{silo}|{kblId}";
 }

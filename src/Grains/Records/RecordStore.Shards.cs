@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text;
 using Kbl.Keys;
 using Kbl.Replication;
@@ -281,6 +282,38 @@ public sealed partial class RecordStore
         BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(16), position.Sealed);
         raw[24] = position.Replica ? (byte)1 : (byte)0;
         return raw;
+    }
+
+    /// <summary>
+    /// What this silo's copy of a shard holds within <paramref name="range"/>: the colony's records (a primary's
+    /// copy) or the shard's replica records (<paramref name="replica"/>), hashed as stored.
+    /// </summary>
+    public CopyDigest Digest(string colony, string kblId, KeyRange range, bool replica)
+    {
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long records = 0, bytes = 0;
+        var (from, to) = replica ? ReplicaBounds(kblId) : (StoreKey(colony, range.Lo), range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi));
+        using var iterator = _db.NewIterator(replica ? _replicas : _records, new ReadOptions().SetIterateUpperBound(to));
+        Span<byte> lengths = stackalloc byte[8];
+        for (iterator.Seek(replica ? ReplicaKey(kblId, range.Lo) : from); iterator.Valid(); iterator.Next())
+        {
+            var key = iterator.Key().AsSpan(replica ? from.Length : ColonyPrefix(colony).Length);
+            if (range.Hi is not null && KeyOrder.Compare(key, range.Hi) >= 0)
+            {
+                break;
+            }
+
+            var value = iterator.Value();
+            BinaryPrimitives.WriteInt32BigEndian(lengths, key.Length);
+            BinaryPrimitives.WriteInt32BigEndian(lengths[4..], value.Length);
+            sha.AppendData(lengths);
+            sha.AppendData(key);
+            sha.AppendData(value);
+            records++;
+            bytes += key.Length + Decode(key.ToArray(), value).Value.Length;
+        }
+
+        return new CopyDigest(ReadPosition(kblId) is { } position && position.Replica == replica ? position.Applied : 0, records, bytes, Convert.ToHexStringLower(sha.GetHashAndReset()));
     }
 
     private static byte[] ReplicaKey(string kblId, ReadOnlySpan<byte> key)

@@ -16,17 +16,19 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
 {
     private ReplicaCore _core = null!;
     private RocksShardLog _log = null!;
+    private string _colony = "";
+    private string _kblId = "";
 
     /// <summary>The pages of a snapshot being installed, and the epoch of its primary (a rebuild in progress).</summary>
     private (long Epoch, List<StoredRecord> Records)? _staged;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
-        var (colony, _) = ColonyNames.Parse(kblId);
-        _log = new RocksShardLog(store, colony, kblId, () => KeyRange.All, replica: true);
+        _kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
+        (_colony, _) = ColonyNames.Parse(_kblId);
+        _log = new RocksShardLog(store, _colony, _kblId, () => KeyRange.All, replica: true);
         var now = time.GetUtcNow();
-        _core = new ReplicaCore(_log, timings.Lease, store.IsReplicaCopy(kblId) ? now : now - timings.Lease);
+        _core = new ReplicaCore(_log, timings.Lease, store.IsReplicaCopy(_kblId) ? now : now - timings.Lease);
         return Task.CompletedTask;
     }
 
@@ -65,6 +67,8 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
     }
 
     public Task<string> Disk() => Task.FromResult(store.DiskId);
+
+    public Task<CopyDigest> Digest(KeyRange range) => Task.FromResult(store.Digest(_colony, _kblId, range, replica: true));
 }
 
 /// <summary>How a primary reaches its replicas: their grains, each call bounded by <see cref="ReplicationTimings.CallTimeout"/>.</summary>

@@ -219,6 +219,46 @@ public sealed partial class KblGrain
         };
     }
 
+    public async Task<KblCopies> Copies()
+    {
+        if (State.Role is KblRole.None or KblRole.Retired or KblRole.Pending || Deleting)
+        {
+            return new KblCopies(KblStatus.NotFound, [], $"KBL {_id} does not hold a shard (it was never born, merged away, or is being born or deleted)");
+        }
+
+        if (State.Role == KblRole.Interior)
+        {
+            return new KblCopies(KblStatus.Moved, [], $"KBL {_id} is interior: its records are with its leaves ({string.Join(", ", State.Children.Select(c => c.Path))})");
+        }
+
+        if ((Refuse(State.Range.Lo) ?? await ReadFence()) is { } refusal)
+        {
+            return new KblCopies(KblStatus.Unavailable, [], refusal.Message ?? $"KBL {_id} is not serving now; retry");
+        }
+
+        var own = new ShardCopy(silo.Name, Primary: true, InSync: true, store.Digest(_colony, _id, State.Range, replica: false) with { AppliedSeq = _clock });
+        if (!Redundancy.Mirrored || State.Replicas is not { } config)
+        {
+            return new KblCopies(KblStatus.Ok, [own]);
+        }
+
+        var members = await Task.WhenAll(config.Members.Select(async m => new ShardCopy(m.Silo, Primary: false, m.InSync, await DigestOf(m.Silo))));
+        return new KblCopies(KblStatus.Ok, [own, .. members]);
+    }
+
+    /// <summary>A member's digest of this leaf's range, or null when its silo does not answer in time.</summary>
+    private async Task<CopyDigest?> DigestOf(string member)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, _id)).Digest(State.Range).WaitAsync(timings.CallTimeout);
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Why this mirrored leaf may not serve a read now (it cannot confirm it is still the primary), or null.</summary>
     private async Task<Refusal?> ReadFence()
     {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Kbl.Colonies;
 using Kbl.Keys;
 using Kbl.Records;
+using Kbl.Replication;
 using Kbl.Tree;
 
 namespace Kbl.Silo.Gateway;
@@ -122,6 +123,11 @@ public static class ApiJson
 
         return json;
     }
+
+    /// <summary>One copy of a leaf's shard; <c>answered: false</c> when its silo did not answer.</summary>
+    public static object Copy(ShardCopy copy) => copy.Digest is { } d
+        ? new { silo = copy.Silo, primary = copy.Primary, inSync = copy.InSync, answered = true, appliedSeq = d.AppliedSeq, records = d.Records, bytes = d.Bytes, sha256 = d.Sha256 }
+        : new { silo = copy.Silo, primary = copy.Primary, inSync = copy.InSync, answered = false, appliedSeq = 0L, records = 0L, bytes = 0L, sha256 = "" };
 
     public static object Range(KeyRange range) => new { lo = KeyOrder.Display(range.Lo), hi = range.Hi is null ? null : KeyOrder.Display(range.Hi) };
 }

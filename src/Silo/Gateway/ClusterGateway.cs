@@ -1,12 +1,14 @@
 using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Placement;
+using Kbl.Records;
+using Kbl.Replication;
 using Kbl.Silo.Routing;
 using Kbl.Tree;
 
 namespace Kbl.Silo.Gateway;
 
-/// <summary>Cluster-wide views and operations: the silos, locality, and moving a subtree to another node group.</summary>
+/// <summary>Cluster-wide views and operations: the silos, locality, moving a subtree to another node group, a leaf's copies.</summary>
 public sealed class ClusterGateway(IGrainFactory grains, IClusterMembershipService membership, SiloDirectory directory, ColonyRouter router)
 {
     public async Task<IReadOnlyList<object>> Silos()
@@ -75,12 +77,7 @@ public sealed class ClusterGateway(IGrainFactory grains, IClusterMembershipServi
 
     public async Task<MoveResult> Move(string colony, string path, string nodeGroup)
     {
-        ColonyGateway.CheckColony(colony);
-        if (!IsPath(path))
-        {
-            throw new ApiException(ApiError.BadRequest, $"KBL path '{path}' must look like r, r.0 or r.0.3");
-        }
-
+        CheckKbl(colony, path);
         if (!GenomeJson.IsValidNodeGroup(nodeGroup))
         {
             throw new ApiException(ApiError.BadRequest, $"node group '{nodeGroup}' must be 1 to 63 characters a-z, 0-9 and '-'");
@@ -93,6 +90,29 @@ public sealed class ClusterGateway(IGrainFactory grains, IClusterMembershipServi
             { Error: { } error } => throw new ApiException(ApiError.Unavailable, error),
             _ => result,
         };
+    }
+
+    /// <summary>Every copy of a leaf's shard with its digest (in-sync copies hold byte-identical records).</summary>
+    public async Task<IReadOnlyList<ShardCopy>> Copies(string colony, string path)
+    {
+        CheckKbl(colony, path);
+        var copies = await grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, path)).Copies();
+        return copies.Status switch
+        {
+            KblStatus.Ok => copies.Copies,
+            KblStatus.NotFound => throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no leaf '{path}': {copies.Message}"),
+            KblStatus.Moved => throw new ApiException(ApiError.Conflict, copies.Message ?? $"KBL '{path}' holds no records"),
+            _ => throw new ApiException(ApiError.Unavailable, copies.Message ?? "the leaf is not serving now"),
+        };
+    }
+
+    private static void CheckKbl(string colony, string path)
+    {
+        ColonyGateway.CheckColony(colony);
+        if (!IsPath(path))
+        {
+            throw new ApiException(ApiError.BadRequest, $"KBL path '{path}' must look like r, r.0 or r.0.3");
+        }
     }
 
     private static bool IsPath(string path) =>

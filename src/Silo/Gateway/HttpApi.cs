@@ -57,6 +57,8 @@ public static class HttpApi
         v1.MapPost("/colonies/{colony}/aggregate", Aggregate);
         v1.MapGet("/colonies/{colony}/tree", Tree);
         v1.MapPost("/colonies/{colony}/kbls/{path}/move", Move);
+        v1.MapGet("/colonies/{colony}/kbls/{path}/copies", async (string colony, string path, ClusterGateway cluster) =>
+            Results.Ok(new { kbl = $"{colony}/{path}", copies = (await cluster.Copies(colony, path)).Select(ApiJson.Copy) }));
         v1.MapGet("/cluster/silos", async (ClusterGateway cluster) => Results.Ok(new { silos = await cluster.Silos() }));
         v1.MapGet("/cluster/locality", async (ClusterGateway cluster) => Results.Ok(await cluster.Locality()));
         ProvisioningApi.Map(v1);

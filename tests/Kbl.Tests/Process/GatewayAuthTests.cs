@@ -34,6 +34,7 @@ public sealed class GatewayAuthTests(GatewayAuthTests.TokenSilo fixture) : IClas
         { "POST", "/v1/colonies/guarded/aggregate", "{\"op\":\"count\"}" },
         { "GET", "/v1/colonies/guarded/tree", null },
         { "POST", "/v1/colonies/guarded/kbls/r/move", "{\"nodeGroup\":\"elsewhere\"}" },
+        { "GET", "/v1/colonies/guarded/kbls/r/copies", null },
         { "GET", "/v1/cluster/silos", null },
         { "GET", "/v1/cluster/locality", null },
         { "GET", "/v1/cluster/plan", null },

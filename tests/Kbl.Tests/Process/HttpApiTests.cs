@@ -50,6 +50,10 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
         Assert.Equal("degraded", copies.GetProperty("status").GetString());
         Assert.Equal(1, copies.GetProperty("inSync").GetInt32());
         Assert.Equal(2, copies.GetProperty("copies").GetInt32());
+        var leaf = Assert.Single((await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-mirror/kbls/r/copies")).GetProperty("copies").EnumerateArray());
+        Assert.True(leaf.GetProperty("primary").GetBoolean());
+        Assert.Equal(1, leaf.GetProperty("records").GetInt64());
+        Assert.Equal(64, leaf.GetProperty("sha256").GetString()!.Length);
 
         // A colony created without a word about redundancy keeps two copies; one created with one copy keeps one.
         await Http.PutAsync("/v1/colonies/http-default", JsonContent.Create(new { }));
@@ -59,6 +63,32 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
         await Http.PutAsync("/v1/colonies/http-single", JsonContent.Create(new { redundancy = new { mode = "none" } }));
         var none = (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-single")).GetProperty("genome").GetProperty("redundancy");
         Assert.Equal("none", none.GetProperty("mode").GetString());
+    }
+
+    [Fact]
+    public async Task A_leafs_copies_are_shown_and_a_bad_or_wrong_kbl_is_refused()
+    {
+        await Http.PutAsync("/v1/colonies/http-copies", JsonContent.Create(new { splitKeys = 4, redundancy = new { mode = "none" } }));
+        for (var i = 0; i < 10; i++)
+        {
+            (await Http.PutAsync($"/v1/colonies/http-copies/records/k{i}", new StringContent("v"))).EnsureSuccessStatusCode();
+        }
+
+        // The root divides: an interior KBL holds no records (409); its leaves show their copy.
+        var refused = await Eventually.Until(() => Http.GetAsync("/v1/colonies/http-copies/kbls/r/copies"), r => r.StatusCode == HttpStatusCode.Conflict, TimeSpan.FromSeconds(30), "the root interior");
+        Assert.Contains("interior", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var tree = await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-copies/tree");
+        long records = 0;
+        foreach (var child in tree.GetProperty("children").EnumerateArray().Where(c => c.GetProperty("role").GetString() == "leaf"))
+        {
+            var copy = Assert.Single((await Http.GetFromJsonAsync<JsonElement>($"/v1/colonies/http-copies/kbls/{child.GetProperty("path").GetString()}/copies")).GetProperty("copies").EnumerateArray());
+            records += copy.GetProperty("records").GetInt64();
+        }
+
+        Assert.True(records > 0, "the root's leaves hold records");
+        Assert.Equal(HttpStatusCode.BadRequest, (await Http.GetAsync("/v1/colonies/http-copies/kbls/x.1/copies")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/http-copies/kbls/r.77/copies")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/no-such-colony/kbls/r/copies")).StatusCode);
     }
 
     [Fact]

@@ -118,6 +118,14 @@ public sealed partial class ReplicatedCrashTests(ITestOutputHelper output) : IAs
             }
         }
 
+        // The copies end byte-identical: the leaf's primary and its replica hold the same records at the same position.
+        var copies = await Eventually.Until(
+            () => Copies(survivors),
+            c => c.Count == 2 && c.All(x => x.Answered && x.InSync) && c.Select(x => (x.AppliedSeq, x.Sha256)).Distinct().Count() == 1,
+            TimeSpan.FromSeconds(60),
+            "two in-sync copies with the same digest");
+        output.WriteLine($"copies: {string.Join("; ", copies)}");
+
         var operations = _history.Operations;
         var firstWrite = operations.Where(o => o.Invoked > struck && o.Kind != OpKind.Get && o.Outcome == Outcome.Ok).Select(o => o.Completed).DefaultIfEmpty(long.MaxValue).Min();
         output.WriteLine($"{operations.Count} operations, {operations.Count(o => o.Outcome == Outcome.Unknown)} with no answer; " +
@@ -254,6 +262,27 @@ public sealed partial class ReplicatedCrashTests(ITestOutputHelper output) : IAs
             "two copies in sync");
         var redundancy = tree.GetProperty("redundancy");
         return (redundancy.GetProperty("primary").GetString()!, redundancy.GetProperty("replicas")[0].GetProperty("silo").GetString()!);
+    }
+
+    /// <summary>The colony's leaf copies as <c>/kbls/r/copies</c> shows them (empty while no survivor answers).</summary>
+    private static async Task<IReadOnlyList<(string Silo, bool InSync, bool Answered, long AppliedSeq, long Records, string Sha256)>> Copies(IReadOnlyList<SiloProcess> silos)
+    {
+        foreach (var silo in silos)
+        {
+            using var http = new HttpClient { BaseAddress = silo.HttpAddress, Timeout = TimeSpan.FromSeconds(5) };
+            try
+            {
+                var copies = await http.GetFromJsonAsync<JsonElement>($"/v1/colonies/{Colony}/kbls/r/copies");
+                return [.. copies.GetProperty("copies").EnumerateArray().Select(c => (
+                    c.GetProperty("silo").GetString()!, c.GetProperty("inSync").GetBoolean(), c.GetProperty("answered").GetBoolean(),
+                    c.GetProperty("appliedSeq").GetInt64(), c.GetProperty("records").GetInt64(), c.GetProperty("sha256").GetString()!))];
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+            {
+            }
+        }
+
+        return [];
     }
 
     [GeneratedRegex("at version (\\d+)")]

@@ -47,6 +47,15 @@ public abstract class ShardLogConformance
         Assert.Null(log.EpochAt(2));
         Assert.Equal(1, log.EpochAt(10));
         Assert.Equal([8L, 9L, 10L], log.After(0, 100).Select(e => e.Seq));
+
+        // The window moves with every entry applied on its own too.
+        foreach (var i in Enumerable.Range(11, 4))
+        {
+            log.Apply(1, [Entry(i, 1, $"b{i:d2}", "v")]);
+        }
+
+        Assert.Equal([12L, 13L, 14L], log.After(0, 100).Select(e => e.Seq));
+        Assert.Null(log.EpochAt(11));
     }
 
     [Fact]
