@@ -37,6 +37,9 @@ public sealed partial class ClusterLoad(
 
     public SiloAddress? AddressOf(string silo) => ActiveSilos().FirstOrDefault(s => s.Identity.Name == silo).Address;
 
+    /// <summary>The zone of an active silo (null when it is not up).</summary>
+    public string? ZoneOf(string silo) => ActiveSilos().FirstOrDefault(s => s.Identity.Name == silo).Identity?.Zone;
+
     /// <summary>The last posted load of a silo (none yet: an empty silo).</summary>
     public SiloStats LoadOf(string silo) =>
         silo == me.Name ? LocalStats() : _board.GetValueOrDefault(silo) ?? new SiloStats(silo, "", "", "", 0, 0, 0, 0, 0, default);

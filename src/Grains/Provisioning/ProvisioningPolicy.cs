@@ -209,7 +209,8 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
             var home = demand.GetValueOrDefault(assignment.FromGroup) ?? new Load();
             var together = new Load();
             together.Add(home.Ops + (sub?.OpsPerSecond ?? 0), home.Bytes + (sub?.Bytes ?? 0), home.Kbls + (sub?.Kbls ?? 0), home.Floor);
-            if (RawNeed(together) > Options.MaxNodesPerGroup)
+            var releaseUtilisation = Options.TargetUtilisation * (1 - Options.HotSubtreeReleaseHeadroom);
+            if (NeedAt(together, releaseUtilisation) > Options.MaxNodesPerGroup)
             {
                 assignment.FitsBackSince = null;
                 continue;
@@ -227,7 +228,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
             // The next subtree is judged against its group with this one back in it.
             demand = Attribute(state, colonies);
             decisions.Add((assignment.NodeGroup, $"remove; {assignment.Subtree} returns to {assignment.FromGroup}",
-                F($"{assignment.FromGroup} with the subtree would need {RawNeed(together)} node(s), within its quota, for {Options.ScaleDownCoolDown}")));
+                F($"{assignment.FromGroup} with the subtree would need {NeedAt(together, releaseUtilisation)} node(s) at {releaseUtilisation:0.##} utilisation, within its quota, for {Options.ScaleDownCoolDown}")));
         }
     }
 

@@ -52,6 +52,13 @@ public sealed class ProvisioningPolicyOptions
     /// </summary>
     public double HotSubtreeShare { get; set; } = 0.2;
 
+    /// <summary>
+    /// Hysteresis between giving a hot subtree its own group and taking it back: it returns only once its old group,
+    /// with it back, would fit the quota at this much below <see cref="TargetUtilisation"/> (0.2: at 80% of it), so a
+    /// load hovering at the quota does not create and delete a node group every cool-down.
+    /// </summary>
+    public double HotSubtreeReleaseHeadroom { get; set; } = 0.2;
+
     public string InstanceType { get; set; } = "m6i.large";
 
     /// <summary>Zones every group spans; empty: all zones of the cluster's subnets.</summary>

@@ -25,6 +25,7 @@ public sealed class ProvisioningPolicyOptionsValidator : IValidateOptions<Provis
             _ when o.MaxNodesPerGroup < Math.Max(1, o.MinNodes) => $"{S}MaxNodesPerGroup {o.MaxNodesPerGroup} must be at least 1 and at least MinNodes ({o.MinNodes})",
             _ when o.MaxNodeGroups < 1 => $"{S}MaxNodeGroups {o.MaxNodeGroups} must be at least 1",
             _ when !(o.HotSubtreeShare is >= 0 and <= 1) => $"{S}HotSubtreeShare {o.HotSubtreeShare} must be between 0 and 1",
+            _ when !(o.HotSubtreeReleaseHeadroom is >= 0 and < 1) => $"{S}HotSubtreeReleaseHeadroom {o.HotSubtreeReleaseHeadroom} must be at least 0 and below 1",
             _ when string.IsNullOrWhiteSpace(o.InstanceType) => $"{S}InstanceType must name an instance type (m6i.large)",
             _ when o.Taints.FirstOrDefault(t => !NodeTaints.TryParse(t, out _)) is { } bad =>
                 $"{S}Taints '{bad}' must be key=value:NO_SCHEDULE, NO_EXECUTE or PREFER_NO_SCHEDULE",

@@ -9,6 +9,12 @@ namespace Kbl.Tree;
 // (Relocate: rebalancing, drains), and an activation that is not with its records migrates home.
 public sealed partial class KblGrain
 {
+    /// <summary>
+    /// Moves the subtree: the children first, then this KBL (its genome, then its activation and records). A move
+    /// that stops half-way (a KBL that cannot move now) reports an error and leaves this KBL's genome in the old
+    /// group, so trying again — the provisioning grain's next period, a colony's genome change sent again — moves
+    /// what is left; KBLs already moved stay where they are.
+    /// </summary>
     public async Task<MoveResult> Move(string nodeGroup)
     {
         if (State.Role is KblRole.None or KblRole.Retired || Deleting)
@@ -21,17 +27,22 @@ public sealed partial class KblGrain
             return new MoveResult(true, 0, 0, $"no silo of node group '{nodeGroup}' is up");
         }
 
+        if (_presence != Presence.AtHome)
+        {
+            // An activation away from its home (a stale route): it heads home, and the move is tried again there.
+            if (!MigrateHome())
+            {
+                DeactivateOnIdle();
+            }
+
+            return new MoveResult(true, 0, 0, $"KBL {_path} is not on its home silo '{State.Home}' now; try the move again");
+        }
+
         // A division or merge under way changes which KBLs the subtree has: finish it first, so no KBL it creates
         // is born into the old group after the subtree has moved.
         if (State.Transition is { } pending && !await TryCompleteTransition())
         {
             return new MoveResult(true, 0, 0, $"KBL {_path} is in the middle of a {pending.Kind.ToString().ToLowerInvariant()} that cannot finish now; try the move again");
-        }
-
-        if (State.Genome.NodeGroup != nodeGroup)
-        {
-            State.Genome = State.Genome with { NodeGroup = nodeGroup };
-            await Save();
         }
 
         var kbls = 0;
@@ -50,13 +61,17 @@ public sealed partial class KblGrain
             }
         }
 
+        if (State.Genome.NodeGroup != nodeGroup)
+        {
+            State.Genome = State.Genome with { NodeGroup = nodeGroup };
+            await Save();
+        }
+
         if (silo.NodeGroup != nodeGroup && load.SilosOfGroup(nodeGroup) is { Count: > 0 } targets)
         {
             var moved = await RelocateCore(silo.Name, load.PickLeastLoaded(targets));
             if (moved < 0)
             {
-                // Its genome names the group already (a leaf left behind is moved by its silo's rebalancer), but
-                // the caller must not take the subtree for moved.
                 return new MoveResult(true, kbls, records, $"KBL {_path} could not leave silo {silo.Name} now; try the move again");
             }
 

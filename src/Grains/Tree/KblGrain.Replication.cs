@@ -251,7 +251,8 @@ public sealed partial class KblGrain
     {
         try
         {
-            return await GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, _id)).Digest(State.Range).WaitAsync(timings.CallTimeout);
+            // As long as a rebuild's page may take: a replica still digesting must not meet this primary's next append.
+            return await GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, _id)).Digest(State.Range).WaitAsync(timings.InstallTimeout);
         }
         catch (Exception e) when (e is OrleansException or TimeoutException)
         {
@@ -276,8 +277,9 @@ public sealed partial class KblGrain
     }
 
     /// <summary>
-    /// On each tick of a mirrored leaf at home: keeps <c>copies − 1</c> members on other silos of its node group
-    /// (replacing members whose silo is gone while another is up), and brings one member out of sync back
+    /// On each tick of a mirrored leaf at home: keeps <c>copies − 1</c> members on other silos of its node group,
+    /// in zones that hold no copy yet where it can (replacing members whose silo is gone while another is up), and
+    /// brings one member out of sync back
     /// (from its log position, or from a snapshot).
     /// </summary>
     private async Task MaintainReplicas()
@@ -316,7 +318,10 @@ public sealed partial class KblGrain
 
         while (primary.Config.Members.Count < wanted && spare.Count > 0)
         {
-            var next = load.PickLeastLoaded(spare);
+            // Zones first: the least loaded spare in a zone that holds no copy yet, else the least loaded spare.
+            var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Append(silo.Zone).ToHashSet();
+            var apart = spare.Where(s => load.ZoneOf(s) is { } zone && !taken.Contains(zone)).ToList();
+            var next = load.PickLeastLoaded(apart.Count > 0 ? apart : spare);
             spare.Remove(next);
             await primary.AddMember(next);
         }

@@ -42,8 +42,12 @@ public abstract class CrashableCluster(int silos, string name) : KblTestCluster(
     protected override (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options)
     {
         options.FeedbackPeriod = TimeSpan.FromMilliseconds(200);
+        options.Zone = ZoneOf(index);
         return (options, new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero, LoadRefresh = TimeSpan.FromMilliseconds(200) });
     }
+
+    /// <summary>Silos 0 and 1 in zone <c>zone-a</c>, the others in <c>zone-b</c>: replicas must look for the other zone first.</summary>
+    public static string ZoneOf(int index) => index < 2 ? "zone-a" : "zone-b";
 
     protected override void ConfigureSilo(int index, ISiloBuilder silo) =>
         silo.Configure<ClusterMembershipOptions>(o => (o.ProbeTimeout, o.NumMissedProbesLimit) = (TimeSpan.FromSeconds(1), 2));

@@ -149,6 +149,28 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await model.Check();
     }
 
+    [Fact]
+    public async Task A_replica_goes_to_a_zone_without_a_copy_first()
+    {
+        // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.
+        var colonies = new List<string>();
+        for (var i = 0; i < 8; i++)
+        {
+            colonies.Add((await Mirrored(copies: 2, minCopies: 1)).Colony);
+        }
+
+        foreach (var colony in colonies)
+        {
+            var leaf = await Redundant(colony, 2);
+            var replica = leaf.Replicas!.Members.Single().Silo;
+            Assert.True(
+                ZoneOf(leaf.Silo) != ZoneOf(replica),
+                $"colony {colony}: primary on {leaf.Silo} ({ZoneOf(leaf.Silo)}), replica on {replica} ({ZoneOf(replica)})");
+        }
+
+        static string ZoneOf(string silo) => CrashableCluster.ZoneOf(KblTestCluster.Index(silo));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]

@@ -104,6 +104,32 @@ public sealed class ProvisioningPolicyTests
     }
 
     [Fact]
+    public void A_subtree_whose_load_hovers_at_the_quota_keeps_its_group_rather_than_flap()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+
+        // 5,200 ops/s at 500 per planned node: 11 nodes, over the quota of 10; r.1 carries most of it.
+        policy.Step(state, [Colony("c", 5_200, subtrees: [new("r.0", 200, 100, 3), new("r.1", 5_000, 100, 3)])], T0);
+        Assert.Single(state.Assignments);
+
+        // Just under the quota (4,900 ops/s: 10 nodes) it would fit back, but not with the headroom a release asks
+        // for (at 400 ops/s per node, 13): it keeps its group however long the load hovers there.
+        ColonyDemand Hovering() => Colony("c", 4_900, subtrees: [new("r.0", 200, 100, 3), new("r.1", 4_700, 100, 3)]);
+        policy.Step(state, [Hovering()], T0.AddMinutes(1));
+        var later = policy.Step(state, [Hovering()], T0.AddMinutes(30));
+        Assert.Single(state.Assignments);
+        Assert.DoesNotContain(later.Decisions, d => d.Change.StartsWith("remove;", StringComparison.Ordinal));
+
+        // Well under (3,000 ops/s: 8 nodes even at 400 per node): it returns after the cool-down.
+        ColonyDemand Cool() => Colony("c", 3_000, subtrees: [new("r.0", 200, 100, 3), new("r.1", 2_800, 100, 3)]);
+        policy.Step(state, [Cool()], T0.AddMinutes(31));
+        var back = policy.Step(state, [Cool()], T0.AddMinutes(37));
+        Assert.Empty(state.Assignments);
+        Assert.Contains(back.Decisions, d => d.Change.StartsWith("remove; c/r.1 returns to default", StringComparison.Ordinal) && d.Reason.Contains("0.4 utilisation", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Two_hot_subtrees_return_only_as_far_as_their_old_group_holds_them_together()
     {
         var policy = new ProvisioningPolicy(Options());
