@@ -49,7 +49,7 @@ public sealed partial class KblGrain
         long records = 0;
         if (State.Role == KblRole.Interior)
         {
-            var children = State.Children.Select(c => Kbl<IKblPlacementGrain>(c.Path).Move(nodeGroup));
+            var children = State.Children.Select(c => MoveChild(c.Path, nodeGroup));
             foreach (var result in await Task.WhenAll(children))
             {
                 if (result.Error is not null)
@@ -79,6 +79,19 @@ public sealed partial class KblGrain
         }
 
         return new MoveResult(true, kbls, records);
+    }
+
+    /// <summary>A child's move; a child that cannot be reached (its silo down, the call lost) makes the move stop with an error.</summary>
+    private async Task<MoveResult> MoveChild(string path, string nodeGroup)
+    {
+        try
+        {
+            return await Kbl<IKblPlacementGrain>(path).Move(nodeGroup);
+        }
+        catch (Exception e) when (IsStepFailure(e))
+        {
+            return new MoveResult(true, 0, 0, $"KBL {path} could not be reached ({e.Message}); try the move again");
+        }
     }
 
     public Task<long> Relocate(string from, string to) => RelocateCore(from, to);

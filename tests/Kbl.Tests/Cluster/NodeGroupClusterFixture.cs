@@ -1,5 +1,6 @@
 using Kbl.Hosting;
 using Kbl.Placement;
+using Kbl.Tests.Faults;
 
 namespace Kbl.Tests.Cluster;
 
@@ -11,6 +12,11 @@ namespace Kbl.Tests.Cluster;
 public sealed class NodeGroupClusterFixture() : KblTestCluster(4, "groups")
 {
     public static string GroupOf(int index) => index is 2 or 3 ? "b" : "a";
+
+    /// <summary>Injected faults (a double: grain call filters), idle unless a test arms one.</summary>
+    public TreeFaults Faults { get; } = new();
+
+    protected override void ConfigureSilo(int index, ISiloBuilder silo) => SiloFaults.AddTo(silo, Faults);
 
     protected override (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options)
     {

@@ -4,6 +4,7 @@ using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Keys;
 using Kbl.Records;
+using Kbl.Tests.Faults;
 using Kbl.Tree;
 
 namespace Kbl.Tests.Cluster;
@@ -172,6 +173,48 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
             Root("nowhere").Configure(Genome.Default with { NodeGroup = "c" }));
         Assert.Contains("'c'", error.Message, StringComparison.Ordinal);
         Assert.Null(await Root("nowhere").GetGenome());
+    }
+
+    [Fact]
+    public async Task A_colony_move_that_stopped_half_way_is_finished_by_asking_again()
+    {
+        const string colony = "half-mover";
+        var genome = Genome.Default with { SplitKeys = 16, MergeKeys = 1, NodeGroup = "a", Hysteresis = TimeSpan.FromHours(1) };
+        await Root(colony).Configure(genome);
+        for (var i = 0; i < 80; i++)
+        {
+            await Put(colony, $"h{i:d2}", $"v{i}");
+        }
+
+        await Eventually.Until(
+            () => Root(colony).GetTree(), t => TreeWalk.Leaves(t).Count() >= 3 && TreeWalk.Leaves(t).All(l => l.Feedback.Keys <= 16), TimeSpan.FromSeconds(30), $"{colony} divided");
+
+        // The second child's move is lost on its way: the colony's move stops half-way and says so.
+        fixture.Faults.Arm(new Fault("IKblPlacementGrain.Move", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose, Skip: 1));
+        try
+        {
+            await Assert.ThrowsAsync<NodeGroupUnavailableException>(() => Root(colony).Configure(genome with { NodeGroup = "b" }));
+        }
+        finally
+        {
+            fixture.Faults.Disarm();
+        }
+
+        var half = await Root(colony).GetTree();
+        Assert.Equal("a", half.NodeGroup); // the root's group changes last
+        Assert.Contains(TreeWalk.All(half), k => k.NodeGroup == "a" && k.Id != half.Id);
+
+        // Asked again, it finishes: every KBL and every record in group b.
+        await Root(colony).Configure(genome with { NodeGroup = "b" });
+        var after = await Eventually.Until(
+            () => Root(colony).GetTree(), t => TreeWalk.All(t).All(k => k.NodeGroup == "b" && GroupOfSilo[k.Silo] == "b"), TimeSpan.FromSeconds(30), "the whole colony in b");
+        Assert.All(TreeWalk.All(after), k => Assert.Equal("b", GroupOfSilo[k.Silo]));
+        for (var i = 0; i < 80; i++)
+        {
+            var key = KeyOrder.Encode($"h{i:d2}");
+            var read = await fixture.Router.Send(colony, key, g => g.Get(key));
+            Assert.Equal($"v{i}", Encoding.UTF8.GetString(read.Value!));
+        }
     }
 
     private IKblGrain Root(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));

@@ -44,11 +44,8 @@ public sealed class FaultClusterFixture() : CrashableCluster(3, "faults")
 
         // A call into a silo that was killed mid-call fails when the silo is declared dead, or after this.
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
-        silo.Services.AddSingleton(Faults);
+        SiloFaults.AddTo(silo, Faults);
         silo.Services.AddLogging(logging => logging.AddProvider(Log));
-        silo.Services.AddSingleton<SiloFaults>();
-        silo.Services.AddSingleton<IIncomingGrainCallFilter>(services => services.GetRequiredService<SiloFaults>());
-        silo.Services.AddSingleton<IOutgoingGrainCallFilter>(services => services.GetRequiredService<SiloFaults>());
     }
 
     protected override void ConfigureClient(IClientBuilder client) =>

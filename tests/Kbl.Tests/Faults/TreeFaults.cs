@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Kbl.Placement;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Kbl.Tests.Faults;
 
@@ -178,6 +179,15 @@ public sealed class SiloFaults : IIncomingGrainCallFilter, IOutgoingGrainCallFil
     {
         (_faults, _silo, _address) = (faults, silo.Name, local.SiloAddress);
         faults.Register(_address, _silo);
+    }
+
+    /// <summary>Puts <paramref name="faults"/> on a silo: both grain call filters, idle until a fault is armed.</summary>
+    public static void AddTo(ISiloBuilder silo, TreeFaults faults)
+    {
+        silo.Services.AddSingleton(faults);
+        silo.Services.AddSingleton<SiloFaults>();
+        silo.Services.AddSingleton<IIncomingGrainCallFilter>(services => services.GetRequiredService<SiloFaults>());
+        silo.Services.AddSingleton<IOutgoingGrainCallFilter>(services => services.GetRequiredService<SiloFaults>());
     }
 
     public Task Invoke(IIncomingGrainCallContext context) => _faults.Around(context, FaultSide.Callee, _silo, _address);
