@@ -13,7 +13,7 @@ public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbl
 
     public Task BeginImport(string colony, KeyRange range)
     {
-        if (local.Draining)
+        if (!local.TryBeginImport())
         {
             // A stopping silo hands KBLs away; taking one in now would strand it here.
             throw new InvalidOperationException($"silo '{me.Name}' is stopping and takes no KBLs");
@@ -32,6 +32,7 @@ public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbl
     public Task EndImport(string kblId, long clock)
     {
         store.WriteClock(kblId, Math.Max(clock, store.ReadClock(kblId)));
+        local.EndImport();
         return Task.CompletedTask;
     }
 

@@ -167,6 +167,55 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Two_silos_of_a_group_stopping_at_once_leave_no_KBL_on_either_and_lose_nothing()
+    {
+        const string colony = "two-stop";
+        await Root(colony).Configure(Genome.Default with { SplitKeys = 20, MergeKeys = 1, NodeGroup = "a", Hysteresis = TimeSpan.FromHours(1), Redundancy = Redundancy.None });
+        var keys = Enumerable.Range(0, 300).Select(i => $"t{i * 13 % 300:d3}").ToList();
+        foreach (var key in keys)
+        {
+            await Put(colony, key, $"value-{key}");
+        }
+
+        // Two silos join group a (a StatefulSet scaled up by two) and take leaves of the colony (the rebalancer gives
+        // them a share; a leaf is moved there where it has not yet).
+        var joined = new[] { await fixture.Cluster.StartAdditionalSiloAsync(), await fixture.Cluster.StartAdditionalSiloAsync() };
+        var names = joined.Select(s => $"silo-{NodeGroupClusterFixture.Index(s.Name)}").ToList();
+        foreach (var name in names)
+        {
+            await Eventually.Until(
+                async () =>
+                {
+                    var leaves = TreeWalk.Leaves(await Root(colony).GetTree()).ToList();
+                    if (leaves.Any(l => l.Silo == name))
+                    {
+                        return true;
+                    }
+
+                    var leaf = leaves.First(l => !names.Contains(l.Silo));
+                    return await fixture.Grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(leaf.Silo, name) >= 0;
+                },
+                done => done,
+                TimeSpan.FromSeconds(30),
+                $"a leaf of {colony} on {name}");
+        }
+
+        var before = TreeWalk.All(await Root(colony).GetTree()).ToList();
+        Assert.All(names, n => Assert.Contains(before, k => k.Silo == n));
+
+        // Both stop at once (scaled down by two): each drains while the other does.
+        await Task.WhenAll(joined.Select(s => fixture.Cluster.StopSiloAsync(s)));
+
+        var after = TreeWalk.All(await Root(colony).GetTree()).ToList();
+        Assert.All(after, k => Assert.DoesNotContain(k.Silo, names));
+        Assert.All(after, k => Assert.Equal("a", NodeGroupClusterFixture.GroupOf(KblTestCluster.Index(k.Silo))));
+        foreach (var key in keys)
+        {
+            Assert.Equal($"value-{key}", await Get(colony, key));
+        }
+    }
+
+    [Fact]
     public async Task A_colony_of_a_node_group_with_no_silo_waits_then_fails_and_is_not_created()
     {
         var error = await Assert.ThrowsAsync<NodeGroupUnavailableException>(() =>
