@@ -13,9 +13,13 @@ public interface IKblPlacementGrain : IGrainWithStringKey
     [Alias("Move")]
     Task<MoveResult> Move(string nodeGroup);
 
+    /// <summary>What <see cref="Relocate"/> answers for a KBL that has just moved to <c>from</c> and is not there yet: ask again shortly.</summary>
+    public const long OnItsWay = -2;
+
     /// <summary>
     /// Moves this KBL (not its subtree) and its records from silo <paramref name="from"/> to silo
-    /// <paramref name="to"/>, then deactivates. Returns the records moved, or -1 when the KBL is not at home on
+    /// <paramref name="to"/>, then deactivates. Returns the records moved, <see cref="OnItsWay"/> when it has just
+    /// moved to <paramref name="from"/> and its activation is not there yet, or -1 when the KBL is not at home on
     /// <paramref name="from"/> or cannot move now.
     /// </summary>
     [Alias("Relocate")]

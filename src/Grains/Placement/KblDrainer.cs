@@ -22,9 +22,6 @@ public sealed partial class KblDrainer(
     /// <summary>The most passes a drain makes (it stops at the first that moves nothing).</summary>
     private const int MaxPasses = 8;
 
-    /// <summary>How long a drain waits for moves to this silo that began before it (one whose source died never ends).</summary>
-    private static readonly TimeSpan ImportWait = TimeSpan.FromSeconds(10);
-
     public void Participate(ISiloLifecycle lifecycle) =>
         lifecycle.Subscribe(nameof(KblDrainer), ServiceLifecycleStage.Active + 1, _ => Task.CompletedTask, Drain);
 
@@ -37,23 +34,22 @@ public sealed partial class KblDrainer(
             return;
         }
 
-        local.StartDraining();
+        local.Draining = true;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.DrainTimeout);
         var moved = 0;
         long records = 0;
         try
         {
-            // Passes until one moves nothing, each after the moves to this silo that began before the drain have
-            // ended: a KBL on its way here when the drain began is handed on too.
+            // Passes until one moves nothing: a KBL whose move here ended just before the drain began (its clock is
+            // here, its activation on its way) is handed on too; a move still under way is refused at its end.
             for (var pass = 0; pass < MaxPasses; pass++)
             {
-                await ImportsEnded(timeout.Token);
                 var ids = local.Snapshot().Select(k => k.Id).Concat(store.KblIds()).Distinct(StringComparer.Ordinal).ToList();
                 var movedThisPass = 0;
                 await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = timeout.Token }, async (id, _) =>
                 {
-                    var n = await HandOver(id, targets);
+                    var n = await HandOver(id, targets, timeout.Token);
                     if (n >= 0)
                     {
                         Interlocked.Increment(ref movedThisPass);
@@ -76,11 +72,14 @@ public sealed partial class KblDrainer(
     }
 
     /// <summary>
-    /// Relocates one KBL to the least loaded target that takes it: a target that refuses (it is stopping too — a
-    /// group scaled down by several at once) or does not answer is not asked again. The records moved, or -1.
+    /// Relocates one KBL to the least loaded target that takes it: a target that refuses because it is stopping too
+    /// (a group scaled down by several at once) is not asked again. The records moved, or -1 (the KBL is not homed
+    /// here, cannot move now, or the move failed: the next pass tries again).
     /// </summary>
-    private async Task<long> HandOver(string id, List<string> targets)
+    private async Task<long> HandOver(string id, List<string> targets, CancellationToken cancellationToken)
     {
+        const int MaxWaits = 100;
+        var waits = 0;
         while (true)
         {
             string target;
@@ -99,9 +98,17 @@ public sealed partial class KblDrainer(
 
             try
             {
-                return await grains.GetGrain<IKblPlacementGrain>(id).Relocate(me.Name, target);
+                var moved = await grains.GetGrain<IKblPlacementGrain>(id).Relocate(me.Name, target);
+                if (moved == IKblPlacementGrain.OnItsWay && ++waits <= MaxWaits)
+                {
+                    // It has just arrived here (another silo's drain or a move handed it over): hand it on once it is here.
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+                    continue;
+                }
+
+                return moved;
             }
-            catch (Exception e) when (e is InvalidOperationException or OrleansException or TimeoutException)
+            catch (SiloDrainingException e)
             {
                 LogTargetRefused(logger, me.Name, id, target, e.Message);
                 lock (targets)
@@ -109,16 +116,11 @@ public sealed partial class KblDrainer(
                     targets.Remove(target);
                 }
             }
-        }
-    }
-
-    /// <summary>Waits (at most <see cref="ImportWait"/>) until no move to this silo is under way.</summary>
-    private async Task ImportsEnded(CancellationToken cancellationToken)
-    {
-        var deadline = DateTime.UtcNow + ImportWait;
-        while (local.Importing > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+            {
+                LogHandOverFailed(logger, me.Name, id, target, e.Message);
+                return -1;
+            }
         }
     }
 
@@ -128,8 +130,11 @@ public sealed partial class KblDrainer(
     [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Silo {Silo} is the last of node group {NodeGroup}: its KBLs stay homed here and return when it restarts")]
     private static partial void LogLastOfGroup(ILogger logger, string silo, string nodeGroup);
 
-    [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Silo {Silo} could not hand KBL {Kbl} to {Target} ({Reason}); it asks another silo")]
+    [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Silo {Silo} could not hand KBL {Kbl} to {Target}, which is stopping too ({Reason}); it asks another silo")]
     private static partial void LogTargetRefused(ILogger logger, string silo, string kbl, string target, string reason);
+
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand KBL {Kbl} to {Target} ({Reason}); its next pass tries again")]
+    private static partial void LogHandOverFailed(ILogger logger, string silo, string kbl, string target, string reason);
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand over all its KBLs within {Timeout}; the rest stay homed here")]
     private static partial void LogDrainTimedOut(ILogger logger, string silo, TimeSpan timeout);

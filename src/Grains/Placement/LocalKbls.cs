@@ -6,53 +6,13 @@ namespace Kbl.Placement;
 public sealed class LocalKbls
 {
     private readonly ConcurrentDictionary<string, ILocalKbl> _active = new(StringComparer.Ordinal);
-    private readonly Lock _lock = new();
-    private bool _draining;
-    private int _importing;
+    private volatile bool _draining;
 
-    /// <summary>Moves of KBLs to this silo that began (their records are arriving) and have not ended.</summary>
-    public int Importing
+    /// <summary>Set when the silo starts handing its KBLs away: from then on it takes no KBL in (its agent refuses the moves).</summary>
+    public bool Draining
     {
-        get
-        {
-            lock (_lock)
-            {
-                return _importing;
-            }
-        }
-    }
-
-    /// <summary>From now on this silo takes no KBL in; the moves to it already under way are counted in <see cref="Importing"/>.</summary>
-    public void StartDraining()
-    {
-        lock (_lock)
-        {
-            _draining = true;
-        }
-    }
-
-    /// <summary>A KBL starts moving here: false (and not counted) once the silo drains.</summary>
-    public bool TryBeginImport()
-    {
-        lock (_lock)
-        {
-            if (_draining)
-            {
-                return false;
-            }
-
-            _importing++;
-            return true;
-        }
-    }
-
-    /// <summary>A move to this silo ended (or was given up).</summary>
-    public void EndImport()
-    {
-        lock (_lock)
-        {
-            _importing = Math.Max(0, _importing - 1);
-        }
+        get => _draining;
+        set => _draining = value;
     }
 
     public void Add(ILocalKbl kbl) => _active[kbl.Id] = kbl;

@@ -13,10 +13,10 @@ public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbl
 
     public Task BeginImport(string colony, KeyRange range)
     {
-        if (!local.TryBeginImport())
+        if (local.Draining)
         {
             // A stopping silo hands KBLs away; taking one in now would strand it here.
-            throw new InvalidOperationException($"silo '{me.Name}' is stopping and takes no KBLs");
+            throw new SiloDrainingException(me.Name);
         }
 
         store.DeleteRange(colony, range);
@@ -31,8 +31,14 @@ public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbl
 
     public Task EndImport(string kblId, long clock)
     {
+        if (local.Draining)
+        {
+            // The move began before this silo started to stop: it must not end here (the mover keeps its records and
+            // picks another silo). A move that ended before is found by the drain's passes (the clock written here).
+            throw new SiloDrainingException(me.Name);
+        }
+
         store.WriteClock(kblId, Math.Max(clock, store.ReadClock(kblId)));
-        local.EndImport();
         return Task.CompletedTask;
     }
 

@@ -103,6 +103,17 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task<long> RelocateCore(string from, string to)
     {
+        if (_presence == Presence.Relocated && State.Home == from && from != silo.Name)
+        {
+            // Just moved to `from`, this activation not yet there: once it is, the KBL can move on from it.
+            if (!MigrateHome())
+            {
+                DeactivateOnIdle();
+            }
+
+            return IKblPlacementGrain.OnItsWay;
+        }
+
         if (State.Home != from || from != silo.Name || to == from || _presence != Presence.AtHome ||
             State.Transition is not null || State.Role is not (KblRole.Leaf or KblRole.Interior) || load.AddressOf(to) is null)
         {
