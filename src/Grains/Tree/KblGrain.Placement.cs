@@ -69,7 +69,20 @@ public sealed partial class KblGrain
 
         if (silo.NodeGroup != nodeGroup && load.SilosOfGroup(nodeGroup) is { Count: > 0 } targets)
         {
-            var moved = await RelocateCore(silo.Name, load.PickLeastLoaded(targets));
+            long moved;
+            try
+            {
+                moved = await RelocateCore(silo.Name, load.PickLeastLoaded(targets));
+            }
+            catch (Exception e) when (IsStepFailure(e))
+            {
+                moved = -1; // the target refused (it is stopping) or was lost mid-move: this KBL keeps its records
+                if (e is Orleans.Storage.InconsistentStateException)
+                {
+                    DeactivateOnIdle(); // another activation wrote this KBL's state since: this one is stale
+                }
+            }
+
             if (moved < 0)
             {
                 return new MoveResult(true, kbls, records, $"KBL {_path} could not leave silo {silo.Name} now; try the move again");

@@ -251,7 +251,7 @@ public sealed partial class KblGrain(
     /// Where the activation goes on after it, its own storage conflict (<see cref="InconsistentStateException"/>) is
     /// left to reach Orleans, which deactivates the stale activation.
     /// </summary>
-    private static bool IsStepFailure(Exception e) => e is OrleansException or TimeoutException or InvalidOperationException;
+    private static bool IsStepFailure(Exception e) => e is OrleansException or TimeoutException or InvalidOperationException or SiloDrainingException;
 
     private async Task Save()
     {
