@@ -233,9 +233,9 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 {
                     long bytes = 0;
                     while (_waiting.TryPeek(out var next) && batch.Count < MaxWrites &&
-                           (batch.Count == 0 || bytes + next.Write.Key.Length + (next.Write.Value?.Length ?? 0) <= PageBounds.TransferBytes))
+                           (batch.Count == 0 || bytes + Size(next.Write) <= PageBounds.TransferBytes))
                     {
-                        bytes += next.Write.Key.Length + (next.Write.Value?.Length ?? 0);
+                        bytes += Size(next.Write);
                         batch.Add(_waiting.Dequeue());
                     }
 
@@ -266,6 +266,8 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 }
             }
         }
+
+        private static long Size(RecordWrite write) => write.Key.Length + (write.Value?.Length ?? 0);
     }
 
     /// <summary>The cached leaves of one colony: adjacent ranges that together cover the whole key space.</summary>
