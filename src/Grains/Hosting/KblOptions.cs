@@ -34,6 +34,12 @@ public sealed class KblOptions
     public int AggregatePageRecords { get; set; } = 4096;
 
     /// <summary>
+    /// How fast this silo streams snapshots to copies it rebuilds (all of them together), in bytes of records per
+    /// second: rebuilds after a failure go on in the background and leave the rest to requests.
+    /// </summary>
+    public long RebuildBytesPerSecond { get; set; } = 32L << 20;
+
+    /// <summary>
     /// The most colonies the cluster holds (those being deleted count until they are gone); creating one more is
     /// refused (HTTP 409). Read by the colony registry, on whichever silo it runs: set it alike on every silo.
     /// </summary>

@@ -37,6 +37,7 @@ public static class KblSiloBuilderExtensions
         AddParticipant<KblRebalancer>(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new Replication.ReplicationTimings());
+        services.AddSingleton(sp => new Replication.RebuildThrottle(options.RebuildBytesPerSecond, sp.GetRequiredService<TimeProvider>()));
 
         // The provisioning grain takes colonies' demand (and drops a deleted colony's): a host that sets no policy
         // (a test cluster) gets the defaults; the silo registers its checked Kbl:Provisioning settings.

@@ -153,41 +153,6 @@ public sealed partial class RecordStore
     }
 
     /// <summary>
-    /// Replaces a shard's copy and position with a snapshot, and forgets its log, while sealed for
-    /// <paramref name="epoch"/>: a primary's copy is its range of the colony's records, a replica's
-    /// (<paramref name="replica"/>) its own records, whatever this silo held of the shard before.
-    /// </summary>
-    public bool InstallShard(string colony, string kblId, KeyRange range, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long applied, long lastEpoch, bool replica = false)
-    {
-        lock (_shardLock)
-        {
-            if (ReadPosition(kblId).Sealed != epoch)
-            {
-                return false;
-            }
-
-            using var batch = new WriteBatch();
-            ClearCopy(batch, kblId);
-            if (!replica)
-            {
-                var start = StoreKey(colony, range.Lo);
-                var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
-                batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
-            }
-
-            foreach (var (key, value, version) in records)
-            {
-                batch.Put(replica ? ReplicaKey(kblId, key) : StoreKey(colony, key), Encode(value, version), replica ? _replicas : _records);
-            }
-
-            batch.Put(Encoding.UTF8.GetBytes(kblId), Position(new(applied, lastEpoch, epoch, replica)), _shards);
-            batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(applied), _clocks);
-            _db.Write(batch, _writeOptions);
-            return true;
-        }
-    }
-
-    /// <summary>
     /// Makes this silo's replica copy of a shard its primary copy (a failover): moves the records of
     /// <paramref name="range"/> into the colony's, in place of whatever the colony held there, keeping the log and
     /// position. Nothing happens when the copy here already is a primary's.

@@ -46,6 +46,7 @@ public sealed partial class RecordStore : IDisposable
         _replicas = _db.GetColumnFamily(ReplicaFamily);
         _writeOptions = new WriteOptions().SetSync(syncWrites);
         DiskId = ReadOrCreateDiskId();
+        _installs = PrepareInstalls(path);
     }
 
     public StoredRecord? Get(string colony, byte[] key)
@@ -175,7 +176,11 @@ public sealed partial class RecordStore : IDisposable
         return ids;
     }
 
-    public void Dispose() => _db.Dispose();
+    public void Dispose()
+    {
+        ReleaseSnapshots();
+        _db.Dispose();
+    }
 
     private static byte[] ColonyPrefix(string colony)
     {

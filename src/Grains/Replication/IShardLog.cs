@@ -33,12 +33,51 @@ public interface IShardLog
     /// </summary>
     bool Apply(long epoch, IReadOnlyList<LogEntry> entries);
 
-    /// <summary>Every record, for a rebuild: key, value and version.</summary>
-    IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot();
+    /// <summary>
+    /// A consistent view of every record of the copy as of <see cref="AppliedSeq"/> now, read later and from any
+    /// thread (a rebuild streams it outside the primary's turns while writes go on). Dispose it when done.
+    /// </summary>
+    IShardSnapshot Snapshot();
 
     /// <summary>
-    /// Replaces the whole copy with a snapshot taken at <paramref name="appliedSeq"/> (of <paramref name="lastEpoch"/>),
-    /// only while sealed for <paramref name="epoch"/>, as <see cref="Apply"/>.
+    /// Starts replacing the whole copy with a snapshot sent in pages: the pages are staged (on disk for RocksDB) and
+    /// take effect together at <see cref="IShardInstall.Finish"/>, only while sealed for its epoch, as <see cref="Apply"/>.
     /// </summary>
-    bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch);
+    IShardInstall BeginInstall();
+}
+
+/// <summary>A copy's records as of one log position, in key order.</summary>
+public interface IShardSnapshot : IDisposable
+{
+    long AppliedSeq { get; }
+
+    /// <summary>The epoch of the entry at <see cref="AppliedSeq"/>.</summary>
+    long LastEpoch { get; }
+
+    /// <summary>The records, in key order; read once.</summary>
+    IEnumerable<(byte[] Key, byte[] Value, long Version)> Records();
+}
+
+/// <summary>A snapshot being installed on a copy (a rebuild): pages in key order, then <see cref="Finish"/>; disposing without finishing drops it.</summary>
+public interface IShardInstall : IDisposable
+{
+    /// <summary>Stages records that follow (in key order) every record staged before.</summary>
+    void Add(IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records);
+
+    /// <summary>
+    /// Replaces the copy with what was staged, taken at <paramref name="appliedSeq"/> (of <paramref name="lastEpoch"/>),
+    /// and forgets its log — only while sealed for <paramref name="epoch"/>: false, nothing changed, otherwise.
+    /// </summary>
+    bool Finish(long epoch, long appliedSeq, long lastEpoch);
+}
+
+public static class ShardLogs
+{
+    /// <summary>Installs a whole snapshot at once (see <see cref="IShardLog.BeginInstall"/>).</summary>
+    public static bool Install(this IShardLog log, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
+    {
+        using var install = log.BeginInstall();
+        install.Add(records);
+        return install.Finish(epoch, appliedSeq, lastEpoch);
+    }
 }

@@ -30,13 +30,16 @@ public enum WriteOutcome
 /// <item>A read is served only under a lease from every copy in sync (renewed by appends, or by a heartbeat when
 /// it ran out), so an old primary cannot serve a stale read once a new one could have taken writes.</item>
 /// <item>A copy out of sync is brought back by <see cref="Heal"/>: from its log position when its log agrees with
-/// this one, else from a snapshot; it rejoins the in-sync set inside the turn that caught it up.</item>
+/// this one, else from a snapshot streamed outside the primary's turns and then the log after it; it rejoins the
+/// in-sync set inside the turn that caught it up.</item>
 /// </list>
 /// </summary>
 public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister register, IReplicaTransport transport, ITimeSource time, ReplicationTimings timings)
 {
     private readonly Dictionary<string, DateTimeOffset> _leases = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _matched = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Rebuild> _rebuilds = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stop = new();
 
     public ShardConfig Config { get; private set; } = new(0, "", "", [], 1);
 
@@ -155,12 +158,15 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>
-    /// Brings a member that is out of sync back: seals it, catches it up from its log position (or installs a
-    /// snapshot when its log forked or is on another disk), and marks it in sync. True when it is in sync now.
+    /// Brings a member that is out of sync back: seals it, catches it up from its log position, and marks it in
+    /// sync. A member whose log forked or is on another disk is rebuilt first: a snapshot of this copy, taken now, is
+    /// streamed to it outside this primary's turns (writes go on meanwhile), and a later call catches it up from the
+    /// snapshot's position. True when it is in sync now; false while it is still being rebuilt.
     /// </summary>
     public async Task<bool> Heal(string member)
     {
-        if (Fenced || Config.Members.FirstOrDefault(m => m.Silo == member) is not { InSync: false } entry)
+        if (Fenced || Config.Members.FirstOrDefault(m => m.Silo == member) is not { InSync: false } entry ||
+            _rebuilds.TryGetValue(member, out var streaming) && !streaming.Installed.IsCompleted)
         {
             return false;
         }
@@ -181,19 +187,27 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         try
         {
             disk = await transport.Disk(member);
-            var agrees = disk == entry.Disk && seal.AppliedSeq <= log.AppliedSeq && log.EpochAt(seal.AppliedSeq) == seal.LastEpoch && Reaches(seal.AppliedSeq);
+            bool agrees;
+            if (_rebuilds.Remove(member, out var rebuild) && await rebuild.Installed is var bytes and >= 0 && rebuild.Disk == disk && rebuild.Epoch == Config.Epoch)
+            {
+                // Its copy is the snapshot this primary sent it (sealed for this epoch since, so nothing else wrote
+                // it): it follows from the snapshot's position, if this log still reaches back there.
+                InstalledBytes += bytes;
+                agrees = seal.AppliedSeq == rebuild.AppliedSeq && Reaches(seal.AppliedSeq);
+            }
+            else
+            {
+                agrees = disk == entry.Disk && seal.AppliedSeq <= log.AppliedSeq && log.EpochAt(seal.AppliedSeq) == seal.LastEpoch && Reaches(seal.AppliedSeq);
+            }
+
             if (!agrees)
             {
                 var snapshot = log.Snapshot();
-                if (!await transport.Install(member, Config.Epoch, snapshot, log.AppliedSeq, log.LastEpoch))
-                {
-                    return false;
-                }
-
-                InstalledBytes += snapshot.Sum(r => (long)r.Key.Length + r.Value.Length);
+                _rebuilds[member] = new Rebuild(disk, Config.Epoch, snapshot.AppliedSeq, Stream(member, Config.Epoch, snapshot));
+                return false;
             }
 
-            _matched[member] = agrees ? seal.AppliedSeq : log.AppliedSeq;
+            _matched[member] = seal.AppliedSeq;
         }
         catch (ReplicaUnreachableException)
         {
@@ -222,6 +236,28 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         Config = next;
         _leases[member] = sent + (timings.Lease * (1 - timings.Drift));
         return true;
+    }
+
+    /// <summary>Members being rebuilt from a snapshot now (streams under way).</summary>
+    public int Rebuilding => _rebuilds.Values.Count(r => !r.Installed.IsCompleted);
+
+    /// <summary>Stops the rebuilds under way (this primary is done: fenced, forgotten or deactivating).</summary>
+    public void Stop() => _stop.Cancel();
+
+    /// <summary>Streams a snapshot to a member; the bytes installed, or -1 when it was refused, cut short or stopped.</summary>
+    private async Task<long> Stream(string member, long epoch, IShardSnapshot snapshot)
+    {
+        using (snapshot)
+        {
+            try
+            {
+                return await transport.Install(member, epoch, snapshot, _stop.Token);
+            }
+            catch (Exception e) when (e is ReplicaUnreachableException or OperationCanceledException)
+            {
+                return -1;
+            }
+        }
     }
 
     /// <summary>Adds a silo as a new member out of sync (it is then built by <see cref="Heal"/>).</summary>
@@ -448,6 +484,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>How an append round with one member ended.</summary>
+    /// <summary>A snapshot (at <paramref name="AppliedSeq"/>) streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>: the bytes installed, or -1.</summary>
+    private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<long> Installed);
+
     private enum Reach
     {
         /// <summary>It holds the whole log.</summary>

@@ -84,9 +84,5 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
         return new SealReply(SealStatus.Sealed, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero);
     }
 
-    /// <summary>Replaces this copy with a primary's snapshot (a rebuild); only from the epoch it was sealed for.</summary>
-    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
-        log.Install(epoch, records, appliedSeq, lastEpoch);
-
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 }

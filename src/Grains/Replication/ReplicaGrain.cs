@@ -19,8 +19,8 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
     private string _colony = "";
     private string _kblId = "";
 
-    /// <summary>The pages of a snapshot being installed, and the epoch of its primary (a rebuild in progress).</summary>
-    private (long Epoch, List<StoredRecord> Records)? _staged;
+    /// <summary>A snapshot being installed (a rebuild in progress), staged on disk, and the epoch of its primary.</summary>
+    private (long Epoch, IShardInstall Install)? _staged;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -40,7 +40,8 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
 
     public Task BeginInstall(long epoch)
     {
-        _staged = (epoch, []);
+        _staged?.Install.Dispose();
+        _staged = (epoch, _log.BeginInstall());
         return Task.CompletedTask;
     }
 
@@ -51,7 +52,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
             return Task.FromResult(false);
         }
 
-        staged.Records.AddRange(records);
+        staged.Install.Add([.. records.Select(r => (r.Key, r.Value, r.Version))]);
         return Task.FromResult(true);
     }
 
@@ -63,7 +64,16 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
         }
 
         _staged = null;
-        return Task.FromResult(_core.Install(epoch, [.. staged.Records.Select(r => (r.Key, r.Value, r.Version))], appliedSeq, lastEpoch));
+        using (staged.Install)
+        {
+            return Task.FromResult(staged.Install.Finish(epoch, appliedSeq, lastEpoch));
+        }
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _staged?.Install.Dispose();
+        return Task.CompletedTask;
     }
 
     public Task<string> Disk() => Task.FromResult(store.DiskId);
@@ -71,8 +81,11 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
     public Task<CopyDigest> Digest(KeyRange range) => Task.FromResult(store.Digest(_colony, _kblId, range, replica: true));
 }
 
-/// <summary>How a primary reaches its replicas: their grains, each call bounded by <see cref="ReplicationTimings.CallTimeout"/>.</summary>
-public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, ReplicationTimings timings) : IReplicaTransport
+/// <summary>
+/// How a primary reaches its replicas: their grains, each call bounded by <see cref="ReplicationTimings.CallTimeout"/>.
+/// A rebuild streams off the leaf's turns (on the thread pool), paced by the silo's <see cref="RebuildThrottle"/>.
+/// </summary>
+public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, ReplicationTimings timings, RebuildThrottle throttle) : IReplicaTransport
 {
     public Task<AppendReply> Append(string silo, AppendRequest request) => Call(silo, r => r.Append(request));
 
@@ -81,19 +94,27 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
     public Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max) => Call(silo, r => r.Fetch(afterSeq, max));
 
     /// <summary>Sends the snapshot in pages bounded like every transfer between silos (<see cref="PageBounds.Transfer"/>), far below Orleans' message limit.</summary>
-    public async Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
-    {
-        await Call(silo, async r => { await r.BeginInstall(epoch); return true; });
-        foreach (var page in PageBounds.Transfer.Pages(records.Select(x => new StoredRecord(x.Key, x.Value, x.Version))))
+    public Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation) => Task.Run(
+        async () =>
         {
-            if (!await Call(silo, r => r.InstallPage(epoch, page), timings.InstallTimeout))
+            using var streaming = throttle.Streaming();
+            await Call(silo, async r => { await r.BeginInstall(epoch); return true; });
+            long bytes = 0;
+            foreach (var page in PageBounds.Transfer.Pages(snapshot.Records().Select(x => new StoredRecord(x.Key, x.Value, x.Version))))
             {
-                return false;
-            }
-        }
+                var size = page.Sum(r => (long)r.Key.Length + r.Value.Length);
+                await throttle.Take(size, cancellation);
+                if (!await Call(silo, r => r.InstallPage(epoch, page), timings.InstallTimeout))
+                {
+                    return -1;
+                }
 
-        return await Call(silo, r => r.EndInstall(epoch, appliedSeq, lastEpoch), timings.InstallTimeout);
-    }
+                bytes += size;
+            }
+
+            return await Call(silo, r => r.EndInstall(epoch, snapshot.AppliedSeq, snapshot.LastEpoch), timings.InstallTimeout) ? bytes : -1;
+        },
+        cancellation);
 
     public Task<string> Disk(string silo) => Call(silo, r => r.Disk());
 

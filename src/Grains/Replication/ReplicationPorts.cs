@@ -22,8 +22,11 @@ public interface IReplicaTransport
     /// <summary>Entries of that copy's log after <paramref name="afterSeq"/> (at most <paramref name="max"/>), to take over its tail.</summary>
     Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max);
 
-    /// <summary>Replaces that copy with a snapshot (a rebuild); false when it is sealed for another epoch.</summary>
-    Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch);
+    /// <summary>
+    /// Replaces that copy with <paramref name="snapshot"/> (a rebuild), streamed in pages; runs outside the primary's
+    /// turns. The bytes (keys + values) installed, or -1 when that copy is sealed for another epoch.
+    /// </summary>
+    Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation);
 
     /// <summary>The identity of the disk that copy is on.</summary>
     Task<string> Disk(string silo);

@@ -44,17 +44,9 @@ public sealed class RocksShardLog(RecordStore store, string colony, string kblId
 
     public bool Apply(long epoch, IReadOnlyList<LogEntry> entries) => store.ApplyEntries(colony, kblId, epoch, entries, retain, replica);
 
-    public IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot()
-    {
-        if (replica)
-        {
-            throw new InvalidOperationException("a replica's copy is not snapshotted: rebuilds come from the primary");
-        }
+    public IShardSnapshot Snapshot() => replica
+        ? throw new InvalidOperationException("a replica's copy is not snapshotted: rebuilds come from the primary")
+        : store.SnapshotShard(colony, kblId, range());
 
-        var r = range();
-        return [.. store.Scan(colony, r.Lo, exclusive: false, r.Hi).Select(x => (x.Key, x.Value, x.Version))];
-    }
-
-    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
-        store.InstallShard(colony, kblId, range(), epoch, records, appliedSeq, lastEpoch, replica);
+    public IShardInstall BeginInstall() => store.BeginInstall(colony, kblId, range(), replica);
 }

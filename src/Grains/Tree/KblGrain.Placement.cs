@@ -154,7 +154,7 @@ public sealed partial class KblGrain
         State.Replicas = State.Replicas is { } replicas
             ? replicas with { Primary = to, PrimaryDisk = "", Members = [.. replicas.Members.Where(m => m.Silo != to).Select(m => m with { InSync = false })] }
             : null;
-        _primary = null;
+        DropPrimary();
         await Save();
         if (State.Role == KblRole.Leaf)
         {

@@ -111,7 +111,7 @@ public sealed partial class KblGrain
         if (!Redundancy.Mirrored && State.Replicas is { Primary.Length: > 0 })
         {
             // One copy from now on (the genome changed): the replicas stop following, so none may count as in sync.
-            _primary = null;
+            DropPrimary();
             await SaveReplicas(Forgotten()!);
         }
 

@@ -94,7 +94,8 @@ public sealed partial class KblGrain
             store.ResetShard(_id, _clock, epoch);
         }
 
-        var primary = new PrimaryCore(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings), new SystemTimeSource(time), timings);
+        DropPrimary();
+        var primary = new PrimaryCore(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings, throttle), new SystemTimeSource(time), timings);
         if (!await primary.Activate())
         {
             return primary.Fenced ? Fenced() : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} is taking over its shard's copies; retry shortly");
@@ -163,11 +164,18 @@ public sealed partial class KblGrain
         return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: silo '{silo.Name}' does not hold its records; the silos that do ({string.Join(", ", holders)}) are not up");
     }
 
+    /// <summary>This activation is no longer its shard's primary (or starts a new one): the rebuilds it streams stop.</summary>
+    private void DropPrimary()
+    {
+        _primary?.Stop();
+        _primary = null;
+    }
+
     /// <summary>Forgets every copy but the one here as the leaf's shape changes (split, merge, one copy): the epoch stays, so later epochs stay above every seal.</summary>
     private void ForgetCopies()
     {
         State.Replicas = Forgotten();
-        _primary = null;
+        DropPrimary();
     }
 
     /// <summary>The replica configuration with no copy but the one here, its epoch kept (null when there is none).</summary>
@@ -193,7 +201,7 @@ public sealed partial class KblGrain
     /// <summary>A refusal of this activation for good: a newer one took the shard over (it deactivates).</summary>
     private Refusal Fenced()
     {
-        _primary = null;
+        DropPrimary();
         DeactivateOnIdle();
         return new Refusal(KblStatus.Unavailable, null, $"KBL {_id}: a newer activation took over its shard; retry");
     }
@@ -279,8 +287,7 @@ public sealed partial class KblGrain
     /// <summary>
     /// On each tick of a mirrored leaf at home: keeps <c>copies − 1</c> members on other silos of its node group,
     /// in zones that hold no copy yet where it can (replacing members whose silo is gone while another is up), and
-    /// brings one member out of sync back
-    /// (from its log position, or from a snapshot).
+    /// brings the members out of sync back (from their log position, or from a snapshot streamed in the background).
     /// </summary>
     private async Task MaintainReplicas()
     {
@@ -326,13 +333,16 @@ public sealed partial class KblGrain
             await primary.AddMember(next);
         }
 
-        if (primary.Config.Members.FirstOrDefault(m => !m.InSync && up.Contains(m.Silo)) is { } behind)
+        // Members being rebuilt from a snapshot are streamed to off this turn; a later tick catches them up.
+        var installed = primary.InstalledBytes;
+        foreach (var behind in primary.Config.Members.Where(m => !m.InSync && up.Contains(m.Silo)).ToList())
         {
-            var installed = primary.InstalledBytes;
-            if (await primary.Heal(behind.Silo))
-            {
-                metrics.Rebuilt(_colony, primary.InstalledBytes - installed);
-            }
+            await primary.Heal(behind.Silo);
+        }
+
+        if (primary.InstalledBytes > installed)
+        {
+            metrics.Rebuilt(_colony, primary.InstalledBytes - installed);
         }
 
         if (primary.Fenced)

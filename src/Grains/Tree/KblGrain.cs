@@ -35,6 +35,7 @@ public sealed partial class KblGrain(
     IOptions<KblOptions> options,
     IOptions<KblPlacementOptions> placement,
     ReplicationTimings timings,
+    RebuildThrottle throttle,
     TimeProvider time,
     ILogger<KblGrain> logger) : Grain, IKblGrain, IKblTreeGrain, IKblPlacementGrain, ILocalKbl
 {
@@ -136,6 +137,7 @@ public sealed partial class KblGrain(
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        DropPrimary();
         local.Remove(this);
         return Task.CompletedTask;
     }

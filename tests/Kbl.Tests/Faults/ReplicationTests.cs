@@ -1,8 +1,10 @@
 using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Records;
+using Kbl.Replication;
 using Kbl.Tests.Cluster;
 using Kbl.Tree;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit.Abstractions;
 
 namespace Kbl.Tests.Faults;
@@ -145,6 +147,57 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         // No write comes: the leaf notices on its own and copies its records to the silo left.
         var after = await Redundant(colony, 2, without: lost);
         Assert.Equal(before.Silo, after.Silo);
+        await fixture.Restart(lost);
+        await model.Check();
+    }
+
+    [Fact]
+    public async Task A_copy_is_rebuilt_in_the_background_while_its_leaf_takes_writes_and_the_new_copy_has_them_all()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1);
+        var value = new string('v', 4000);
+        for (var i = 0; i < 150; i++)
+        {
+            await model.Put($"k{i:d3}", $"{value}{i}"); // about 600 KB
+        }
+
+        var lost = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
+
+        // Rebuilds slowed to 100 KB/s on every silo: streaming this leaf's snapshot takes seconds.
+        var throttles = fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).ToList();
+        var rates = throttles.Select(t => t.BytesPerSecond).ToList();
+        throttles.ForEach(t => t.BytesPerSecond = 100_000);
+        try
+        {
+            await fixture.Kill(lost);
+            await Eventually.Until(
+                () => Task.FromResult(throttles.Sum(t => t.Streams)),
+                streams => streams > 0,
+                Settle,
+                "a snapshot streaming to the silo left");
+
+            // The leaf serves while its snapshot streams: reads and writes are answered before the stream ends.
+            for (var i = 0; i < 20; i++)
+            {
+                await model.Put($"during{i:d2}", $"w{i}");
+                var read = await fixture.Router.Send(colony, KeyOrder("k000"), g => g.Get(KeyOrder("k000")));
+                Assert.Equal(KblStatus.Ok, read.Status);
+            }
+
+            Assert.True(throttles.Sum(t => t.Streams) > 0, "the reads and writes waited until the snapshot had streamed");
+        }
+        finally
+        {
+            throttles.Zip(rates).ToList().ForEach(x => x.First.BytesPerSecond = x.Second);
+        }
+
+        // The rebuilt copy has the snapshot and every write made while it streamed: byte-identical to the primary's.
+        await Redundant(colony, 2, without: lost);
+        var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Copies();
+        Assert.Equal(KblStatus.Ok, copies.Status);
+        Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is not null));
+        Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
+        Assert.Equal(170, copies.Copies[0].Digest!.Records);
         await fixture.Restart(lost);
         await model.Check();
     }

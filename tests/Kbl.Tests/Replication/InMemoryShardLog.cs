@@ -80,24 +80,51 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
         return true;
     }
 
-    public IReadOnlyList<(byte[] Key, byte[] Value, long Version)> Snapshot() =>
-        [.. _records.Select(r => (System.Text.Encoding.UTF8.GetBytes(r.Key), r.Value.Value, r.Value.Version))];
+    public IShardSnapshot Snapshot() => new Frozen(
+        AppliedSeq, LastEpoch, [.. _records.Select(r => (System.Text.Encoding.UTF8.GetBytes(r.Key), r.Value.Value, r.Value.Version))]);
 
-    public bool Install(long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch)
+    public IShardInstall BeginInstall() => new Staged(this);
+
+    /// <summary>The records as they were when the snapshot was taken (copied: later writes do not show).</summary>
+    private sealed class Frozen(long appliedSeq, long lastEpoch, List<(byte[] Key, byte[] Value, long Version)> records) : IShardSnapshot
     {
-        if (epoch != SealedEpoch)
+        public long AppliedSeq => appliedSeq;
+
+        public long LastEpoch => lastEpoch;
+
+        public IEnumerable<(byte[] Key, byte[] Value, long Version)> Records() => records;
+
+        public void Dispose()
         {
-            return false;
+        }
+    }
+
+    private sealed class Staged(InMemoryShardLog log) : IShardInstall
+    {
+        private readonly List<(byte[] Key, byte[] Value, long Version)> _records = [];
+
+        public void Add(IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records) => _records.AddRange(records);
+
+        public bool Finish(long epoch, long appliedSeq, long lastEpoch)
+        {
+            if (epoch != log.SealedEpoch)
+            {
+                return false;
+            }
+
+            log._records.Clear();
+            foreach (var (key, value, version) in _records)
+            {
+                log._records[System.Text.Encoding.UTF8.GetString(key)] = (value, version);
+            }
+
+            log._log.Clear();
+            (log.AppliedSeq, log.LastEpoch) = (appliedSeq, lastEpoch);
+            return true;
         }
 
-        _records.Clear();
-        foreach (var (key, value, version) in records)
+        public void Dispose()
         {
-            _records[System.Text.Encoding.UTF8.GetString(key)] = (value, version);
         }
-
-        _log.Clear();
-        (AppliedSeq, LastEpoch) = (appliedSeq, lastEpoch);
-        return true;
     }
 }

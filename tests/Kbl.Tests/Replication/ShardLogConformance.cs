@@ -91,6 +91,54 @@ public abstract class ShardLogConformance
     }
 
     [Fact]
+    public void A_snapshot_shows_the_copy_as_it_was_when_taken_while_writes_go_on()
+    {
+        var log = Create(retain: 100);
+        log.Seal(1);
+        log.Apply(1, [Entry(1, 1, "b1", "x"), Entry(2, 1, "b2", "y")]);
+        using var snapshot = log.Snapshot();
+        log.Apply(1, [Entry(3, 1, "b1", "changed"), Entry(4, 1, "b2", null), Entry(5, 1, "b3", "new")]);
+
+        Assert.Equal((2, 1), (snapshot.AppliedSeq, snapshot.LastEpoch));
+        Assert.Equal([("b1", "x", 1L), ("b2", "y", 2L)], [.. snapshot.Records().Select(r => (Encoding.UTF8.GetString(r.Key), Encoding.UTF8.GetString(r.Value), r.Version))]);
+        Assert.Equal([("b1", "changed", 3L), ("b3", "new", 5L)], Records(log));
+    }
+
+    [Fact]
+    public void A_snapshot_sent_in_pages_takes_effect_whole_at_its_end_and_not_at_all_when_cut_short()
+    {
+        var log = Create(retain: 100);
+        log.Seal(2);
+        log.Apply(2, [Entry(1, 2, "b1", "old")]);
+        using (var cut = log.BeginInstall())
+        {
+            cut.Add([Record("b2", "staged", 4)]);
+            Assert.Equal([("b1", "old", 1L)], Records(log)); // staged, not installed
+        }
+
+        Assert.Equal([("b1", "old", 1L)], Records(log));
+        Assert.Equal(1, log.AppliedSeq);
+
+        using (var install = log.BeginInstall())
+        {
+            install.Add([Record("b2", "p1", 4), Record("b4", "p1", 5)]);
+            install.Add([Record("b6", "p2", 6)]);
+            install.Add([]);
+            Assert.True(install.Finish(2, appliedSeq: 8, lastEpoch: 2));
+        }
+
+        Assert.Equal([("b2", "p1", 4L), ("b4", "p1", 5L), ("b6", "p2", 6L)], Records(log));
+        Assert.Equal((8, 2), (log.AppliedSeq, log.LastEpoch));
+        Assert.True(log.Apply(2, [Entry(9, 2, "b4", null)]), "the log goes on from the snapshot's position");
+        Assert.Equal([("b2", "p1", 4L), ("b6", "p2", 6L)], Records(log));
+
+        // An empty snapshot empties the copy.
+        Assert.True(log.Install(2, [], appliedSeq: 12, lastEpoch: 2));
+        Assert.Empty(Records(log));
+        Assert.Equal(12, log.AppliedSeq);
+    }
+
+    [Fact]
     public void A_writer_of_an_older_epoch_changes_nothing_once_a_newer_one_sealed_the_copy()
     {
         var log = Create(retain: 100);
@@ -104,11 +152,20 @@ public abstract class ShardLogConformance
         Assert.Equal([("b1", "x", 1L)], Records(log));
     }
 
+    private static List<(byte[] Key, byte[] Value, long Version)> Snapshot(IShardLog log)
+    {
+        using var snapshot = log.Snapshot();
+        return [.. snapshot.Records()];
+    }
+
+    private static (byte[] Key, byte[] Value, long Version) Record(string key, string value, long version) =>
+        (Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes(value), version);
+
     private static LogEntry Entry(long seq, long epoch, string key, string? value) =>
         new(seq, epoch, Encoding.UTF8.GetBytes(key), value is null ? null : Encoding.UTF8.GetBytes(value));
 
     private static List<(string Key, string Value, long Version)> Records(IShardLog log) =>
-        [.. log.Snapshot().Select(r => (Encoding.UTF8.GetString(r.Key), Encoding.UTF8.GetString(r.Value), r.Version)).OrderBy(r => r.Item1, StringComparer.Ordinal)];
+        [.. Snapshot(log).Select(r => (Encoding.UTF8.GetString(r.Key), Encoding.UTF8.GetString(r.Value), r.Version)).OrderBy(r => r.Item1, StringComparer.Ordinal)];
 }
 
 [Trait("Category", Category.Unit)]
@@ -153,6 +210,20 @@ public sealed class RocksShardLogTests : ShardLogConformance, IDisposable
         _store!.Dispose();
         _store = new RecordStore(_path, syncWrites: false);
         return new RocksShardLog(_store, Colony, $"{Colony}/r", Range, _retain);
+    }
+
+    [Fact]
+    public void A_snapshot_staged_when_the_silo_died_is_gone_when_it_starts_again()
+    {
+        var log = Create(retain: 100);
+        log.Seal(1);
+        var install = log.BeginInstall();
+        install.Add([(Encoding.UTF8.GetBytes("b1"), Encoding.UTF8.GetBytes("staged"), 3L)]);
+
+        var again = Reopen(); // the silo died mid-rebuild: the staged file is dropped, the copy is as it was
+        Assert.Empty(Directory.GetFiles(Path.Combine(_path, "installs")));
+        Assert.Equal(0, again.AppliedSeq);
+        Assert.False(Everything().ContainsKey("b1"));
     }
 
     protected override IReadOnlyDictionary<string, (string Value, long Version)> Everything() =>

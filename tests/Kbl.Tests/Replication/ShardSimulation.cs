@@ -50,6 +50,9 @@ public sealed class ShardSimulation
     /// <summary>Writes acknowledged in the run: a run with none proves little.</summary>
     public int Acknowledged => _acks.Count;
 
+    /// <summary>Writes acknowledged while their primary was streaming a snapshot to a member (a rebuild under way).</summary>
+    public int AcknowledgedDuringRebuilds { get; private set; }
+
     /// <summary>What happened, for a failing seed: faults, activations, configuration changes.</summary>
     public List<string> Trace { get; } = [];
 
@@ -528,8 +531,14 @@ public sealed class ShardSimulation
         public Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max) =>
             sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Log.After(afterSeq, max)));
 
-        public Task<bool> Install(string silo, long epoch, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records, long appliedSeq, long lastEpoch) =>
-            sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Replica.Install(epoch, records, appliedSeq, lastEpoch)));
+        /// <summary>A rebuild: the snapshot travels as one message, taken when the primary started it (writes go on meanwhile).</summary>
+        public async Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation)
+        {
+            var records = snapshot.Records().ToList();
+            var to = sim.NodeNamed(silo);
+            var installed = await sim.Call(this, to, () => Task.FromResult(to.Log.Install(epoch, records, snapshot.AppliedSeq, snapshot.LastEpoch)));
+            return installed ? records.Sum(r => (long)r.Key.Length + r.Value.Length) : -1;
+        }
 
         public Task<string> Disk(string silo) => sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Log.Disk));
 
@@ -567,6 +576,7 @@ public sealed class ShardSimulation
             {
                 case WriteOutcome.Acknowledged:
                     sim._acks.Add((writtenAt, primary.Config.Epoch, Name));
+                    sim.AcknowledgedDuringRebuilds += primary.Rebuilding > 0 ? 1 : 0;
                     return request with { Outcome = Outcome.Ok, Version = version };
                 case WriteOutcome.Unknown:
                     return request with { Outcome = Outcome.Unknown };
