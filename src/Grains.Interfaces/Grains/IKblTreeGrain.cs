@@ -51,6 +51,15 @@ public interface IKblTreeGrain : IGrainWithStringKey
     [Alias("Import")]
     Task Import(IReadOnlyList<StoredRecord> records);
 
+    /// <summary>
+    /// Division, step 2b, for a mirrored leaf: the copies it inherited — its members' silos forked their copy of the
+    /// dividing leaf (<see cref="Replication.IReplicaGrain.Fork"/>) at the position <paramref name="replicas"/>'
+    /// epoch names as the last entry's; the new leaf starts as their primary, its log at its birth clock, instead of
+    /// rebuilding them. Ignored unless it is still pending at <paramref name="generation"/>.
+    /// </summary>
+    [Alias("InheritCopies")]
+    Task InheritCopies(long generation, Replication.ShardConfig replicas);
+
     /// <summary>Division, step 3 (or a merge called off): a pending or retired KBL of this generation serves (a leaf) or routes (an interior KBL).</summary>
     [Alias("Commit")]
     Task Commit(long generation);

@@ -28,6 +28,15 @@ public interface IReplicaGrain : IGrainWithStringKey
     /// <summary>Replaces this copy with the staged snapshot; false when sealed for another epoch or nothing of <paramref name="epoch"/> is staged.</summary>
     Task<bool> EndInstall(long epoch, long appliedSeq, long lastEpoch);
 
+    /// <summary>
+    /// A division's new leaf inherits this silo's copy of the leaf it came from (<paramref name="parentId"/>): this
+    /// copy becomes that copy's records within <paramref name="range"/>, at the parent's position
+    /// <paramref name="appliedSeq"/> (of <paramref name="lastEpoch"/>), with no local copy between (no network).
+    /// False, nothing changed, when the parent's copy here is not at that position, or this copy already started a
+    /// life of its own (it was sealed or written since an earlier fork).
+    /// </summary>
+    Task<bool> Fork(string parentId, Keys.KeyRange range, long appliedSeq, long lastEpoch);
+
     /// <summary>The identity of the disk this copy is on.</summary>
     Task<string> Disk();
 

@@ -189,7 +189,7 @@ public sealed partial class RecordStore
 
                 using (var batch = new WriteBatch())
                 {
-                    batch.Put(id, Position(new(appliedSeq, lastEpoch, epoch, replica)), store._shards);
+                    batch.Put(id, Position(ShardPositionRecord.StartingAt(appliedSeq, lastEpoch, epoch, replica)), store._shards);
                     batch.Put(id, BitConverter.GetBytes(appliedSeq), store._clocks);
                     store._db.Write(batch, store._writeOptions);
                 }

@@ -85,7 +85,7 @@ public sealed partial class RecordStore
                 if (position.Replica != replica)
                 {
                     ClearCopy(batch, kblId); // the log and positions were the primary's copy, which stays (as leftovers) in the colony's records
-                    position = position with { Applied = 0, LastEpoch = 0, Replica = true };
+                    position = new ShardPositionRecord(0, 0, position.Sealed, Replica: true);
                 }
 
                 WriteEntries(batch, colony, kblId, position, entries, retain);
@@ -145,11 +145,15 @@ public sealed partial class RecordStore
         return entries;
     }
 
-    /// <summary>The epoch of the kept entry at <paramref name="seq"/>, or null.</summary>
+    /// <summary>
+    /// The epoch of the kept entry at <paramref name="seq"/> — or, at the position the log was started from (a reset,
+    /// a snapshot installed, a fork), the epoch of the entry there — else null.
+    /// </summary>
     public long? LogEpochAt(string kblId, long seq)
     {
         var raw = _db.Get(LogKey(kblId, seq), _log);
-        return raw is null ? null : BinaryPrimitives.ReadInt64BigEndian(raw);
+        return raw is not null ? BinaryPrimitives.ReadInt64BigEndian(raw)
+            : ReadPosition(kblId) is { BaseSeq: > 0 } position && position.BaseSeq == seq ? position.BaseEpoch : null;
     }
 
     /// <summary>
@@ -191,18 +195,64 @@ public sealed partial class RecordStore
     }
 
     /// <summary>
-    /// Starts a primary's log afresh at <paramref name="applied"/> (the KBL's clock) in <paramref name="epoch"/>:
-    /// the copy is the colony's records as they are; the log and any replica copy of the shard here are dropped,
-    /// so every replica is rebuilt from a snapshot.
+    /// Makes this silo's replica copy of <paramref name="childId"/> (a new leaf of a division) the replica copy of
+    /// <paramref name="parentId"/> here within <paramref name="range"/>, at the parent's position, in one write batch.
+    /// Only while the parent's copy is a replica's at exactly <paramref name="applied"/> of <paramref name="lastEpoch"/>
+    /// (so it agrees with the primary the division read), and the child's copy here is new or this same fork (a
+    /// division resumed): a late fork never overwrites a copy that has been sealed or written since.
     /// </summary>
-    public void ResetShard(string kblId, long applied, long epoch)
+    public bool ForkReplica(string parentId, string childId, KeyRange range, long applied, long lastEpoch)
+    {
+        lock (_shardLock)
+        {
+            var parent = ReadPosition(parentId);
+            var child = ReadPosition(childId);
+            var forked = ShardPositionRecord.StartingAt(applied, lastEpoch, lastEpoch, replica: true);
+            if (!parent.Replica || parent.Applied != applied || parent.LastEpoch != lastEpoch ||
+                (child != new ShardPositionRecord(0, 0, 0, false) && child != forked))
+            {
+                return false;
+            }
+
+            using var batch = new WriteBatch();
+            ClearCopy(batch, childId);
+            var (from, to) = ReplicaBounds(parentId);
+            using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetIterateUpperBound(to)))
+            {
+                for (iterator.Seek(ReplicaKey(parentId, range.Lo)); iterator.Valid(); iterator.Next())
+                {
+                    var key = iterator.Key().AsSpan(from.Length);
+                    if (range.Hi is not null && KeyOrder.Compare(key, range.Hi) >= 0)
+                    {
+                        break;
+                    }
+
+                    batch.Put(ReplicaKey(childId, key), iterator.Value(), _replicas);
+                }
+            }
+
+            var id = Encoding.UTF8.GetBytes(childId);
+            batch.Put(id, Position(forked), _shards);
+            batch.Put(id, BitConverter.GetBytes(applied), _clocks);
+            _db.Write(batch, _writeOptions);
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Starts a primary's log afresh at <paramref name="applied"/> (the KBL's clock; its entry of
+    /// <paramref name="lastEpoch"/>, by default <paramref name="epoch"/>), sealed for <paramref name="epoch"/>: the
+    /// copy is the colony's records as they are; the log and any replica copy of the shard here are dropped, so the
+    /// replicas are rebuilt from a snapshot, or are copies a division's new leaf inherited at that same position.
+    /// </summary>
+    public void ResetShard(string kblId, long applied, long epoch, long? lastEpoch = null)
     {
         lock (_shardLock)
         {
             var position = ReadPosition(kblId);
             using var batch = new WriteBatch();
             ClearCopy(batch, kblId);
-            batch.Put(Encoding.UTF8.GetBytes(kblId), Position(new(applied, epoch, Math.Max(epoch, position.Sealed), false)), _shards);
+            batch.Put(Encoding.UTF8.GetBytes(kblId), Position(ShardPositionRecord.StartingAt(applied, lastEpoch ?? epoch, Math.Max(epoch, position.Sealed), replica: false)), _shards);
             batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(Math.Max(applied, ReadClock(kblId))), _clocks);
             _db.Write(batch, _writeOptions);
         }
@@ -235,17 +285,24 @@ public sealed partial class RecordStore
         var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _shards);
         return raw is null
             ? new(0, 0, 0, false)
-            : new(BinaryPrimitives.ReadInt64BigEndian(raw), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(16)), raw.Length > 24 && raw[24] == 1);
+            : new(BinaryPrimitives.ReadInt64BigEndian(raw), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(16)), raw.Length > 24 && raw[24] == 1)
+            {
+                BaseSeq = raw.Length >= 41 ? BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(25)) : 0,
+                BaseEpoch = raw.Length >= 41 ? BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(33)) : 0,
+            };
     }
 
-    // A position: applied (8), last epoch (8), sealed epoch (8), and 1 when the copy is a replica's (1).
+    // A position: applied (8), last epoch (8), sealed epoch (8), 1 when the copy is a replica's (1), and where its
+    // log starts: seq (8) and epoch (8) of the entry before its first (positions written before this have 25 bytes).
     private static byte[] Position(ShardPositionRecord position)
     {
-        var raw = new byte[25];
+        var raw = new byte[41];
         BinaryPrimitives.WriteInt64BigEndian(raw, position.Applied);
         BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(8), position.LastEpoch);
         BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(16), position.Sealed);
         raw[24] = position.Replica ? (byte)1 : (byte)0;
+        BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(25), position.BaseSeq);
+        BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(33), position.BaseEpoch);
         return raw;
     }
 
@@ -300,7 +357,17 @@ public sealed partial class RecordStore
         return (from, to);
     }
 
-    private sealed record ShardPositionRecord(long Applied, long LastEpoch, long Sealed, bool Replica);
+    /// <summary>A shard's position on this silo; its log starts after <see cref="BaseSeq"/> (an entry of <see cref="BaseEpoch"/>).</summary>
+    private sealed record ShardPositionRecord(long Applied, long LastEpoch, long Sealed, bool Replica)
+    {
+        public long BaseSeq { get; init; }
+
+        public long BaseEpoch { get; init; }
+
+        /// <summary>A copy whose log starts at its position now (reset, installed, forked).</summary>
+        public static ShardPositionRecord StartingAt(long applied, long lastEpoch, long sealedEpoch, bool replica) =>
+            new(applied, lastEpoch, sealedEpoch, replica) { BaseSeq = applied, BaseEpoch = lastEpoch };
+    }
 
     private static byte[] LogKey(string kblId, long seq)
     {

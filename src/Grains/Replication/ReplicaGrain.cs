@@ -76,6 +76,17 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
         return Task.CompletedTask;
     }
 
+    public Task<bool> Fork(string parentId, KeyRange range, long appliedSeq, long lastEpoch)
+    {
+        if (!store.ForkReplica(parentId, _kblId, range, appliedSeq, lastEpoch))
+        {
+            return Task.FromResult(false);
+        }
+
+        _core = new ReplicaCore(_log, timings.Lease, time.GetUtcNow() - timings.Lease); // a new copy: it granted no lease yet
+        return Task.FromResult(true);
+    }
+
     public Task<string> Disk() => Task.FromResult(store.DiskId);
 
     public Task<CopyDigest> Digest(KeyRange range) => Task.FromResult(store.Digest(_colony, _kblId, range, replica: true));

@@ -51,9 +51,69 @@ public sealed partial class KblGrain
                     await Child(kbl.Path).Import(batch);
                 }
             }
+
+            foreach (var (kbl, reply) in births.Where(b => !b.Reply.Committed))
+            {
+                await BequeathCopies(transition.Generation, kbl, reply.Silo);
+            }
         }
 
         return [.. births.Select(b => (b.Kbl, b.Reply.Silo))];
+    }
+
+    /// <summary>
+    /// A mirrored leaf dividing hands a new leaf born on <paramref name="home"/> the copies its in-sync members hold
+    /// (those not on that silo): each forks its copy of this leaf within the new leaf's range, on its own disk, and
+    /// the new leaf starts as their primary (InheritCopies) — no window with one copy, nothing sent over the
+    /// network. A member that cannot fork is left out (the new leaf rebuilds a copy there or elsewhere, as before).
+    /// </summary>
+    private async Task BequeathCopies(long generation, ChildRef kbl, string home)
+    {
+        var (applied, lastEpoch, _) = store.ShardPosition(_id);
+        if (!Redundancy.Mirrored || State.Replicas is not { } config || config.Primary != silo.Name || applied != _clock || applied == 0)
+        {
+            return; // its copy here is not (or no longer) the one its members follow
+        }
+
+        var childId = ColonyNames.KblId(_colony, kbl.Path);
+        var members = new List<Replication.ReplicaMember>();
+        foreach (var member in config.InSync.Where(m => m.Silo != home))
+        {
+            try
+            {
+                var ok = await GrainFactory.GetGrain<Replication.IReplicaGrain>(Replication.IReplicaGrain.Key(member.Silo, childId)).Fork(_id, kbl.Range, applied, lastEpoch).WaitAsync(timings.InstallTimeout);
+                        if (ok)
+                {
+                    members.Add(member);
+                }
+            }
+            catch (Exception e) when (IsStepFailure(e))
+            {
+                KblLog.ForkFailed(logger, e, _id, kbl.Path, member.Silo);
+            }
+        }
+
+        if (members.Count > 0)
+        {
+            await Child(kbl.Path).InheritCopies(generation, new Replication.ShardConfig(lastEpoch, "", "", members, Redundancy.MinCopies));
+        }
+    }
+
+    public async Task InheritCopies(long generation, Replication.ShardConfig replicas)
+    {
+        if (State.Generation != generation || State.Role != KblRole.Pending || State.Children.Count > 0)
+        {
+            return;
+        }
+
+        RequireHome("inheriting copies"); // its records are on its home silo
+        var (_, _, sealedEpoch) = store.ShardPosition(_id);
+        var epoch = Math.Max(replicas.Epoch, sealedEpoch);
+        State.Replicas = replicas with { Epoch = epoch, Primary = silo.Name, PrimaryDisk = store.DiskId };
+        await Save();
+
+        // The log here starts where the members' forks are: at the birth clock, its last entry of the parent's epoch.
+        store.ResetShard(_id, _clock, epoch, lastEpoch: replicas.Epoch);
     }
 
     /// <summary>
@@ -113,6 +173,7 @@ public sealed partial class KblGrain
             State.Transition = null;
             State.LastDivision = null;
             State.BirthClock = birth.Clock;
+            State.Replicas = null; // an earlier, unfinished life's inherited copies are not this one's
             State.Home = silo.Name;
             State.Epoch++;
             State.ShapeChangedAt = time.GetUtcNow();

@@ -33,4 +33,7 @@ internal static partial class KblLog
 
     [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "KBL {Kbl} could not finish its {Kind} yet; it tries again on its next tick")]
     public static partial void TransitionPending(ILogger logger, Exception exception, string kbl, TransitionKind kind);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "KBL {Kbl}: its copy on silo {Silo} could not be forked for new leaf {Child}; the new leaf rebuilds that copy")]
+    public static partial void ForkFailed(ILogger logger, Exception exception, string kbl, string child, string silo);
 }

@@ -203,6 +203,51 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task The_leaves_of_a_division_inherit_its_copies_so_losing_its_silo_right_after_loses_nothing()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 200, MergeKeys = 0, MergeBytes = 0 });
+        await model.Put("k000", "first");
+        var root = (await Redundant(colony, 2)).Silo;
+
+        // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for minutes.
+        var throttles = fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).ToList();
+        var rates = throttles.Select(t => t.BytesPerSecond).ToList();
+        throttles.ForEach(t => t.BytesPerSecond = 65_536);
+        try
+        {
+            var value = new string('v', 1000);
+            for (var i = 1; i < 300; i++)
+            {
+                await model.Put($"k{i:d3}", $"{value}{i}"); // the root leaf divides by size on its way: its leaves stay on its silo
+            }
+
+            await Eventually.Until(() => Tree(colony), t => t is { Role: KblRole.Interior }, Settle, "the root divided");
+            var leaves = await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).GetTree(1, false);
+            Assert.NotEmpty(leaves.Children);
+            foreach (var child in leaves.Children)
+            {
+                var leaf = await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, child.Path)).GetTree(0, false);
+                Assert.True(leaf.Replicas is { Status: "redundant", InSync: 2 }, $"leaf {child.Path} on {leaf.Silo} starts with {leaf.Replicas?.InSync} copies in sync ({leaf.Replicas?.Status})");
+                Assert.Equal(root, leaf.Silo);
+            }
+
+            // The silo of every new leaf's primary dies at once: each is served from the copy it inherited.
+            await fixture.Kill(root);
+            await model.UntilServed();
+            await model.Check();
+            await model.Put("k150", "after");
+            await model.Check();
+        }
+        finally
+        {
+            throttles.Zip(rates).ToList().ForEach(x => x.First.BytesPerSecond = x.Second);
+        }
+
+        await fixture.Restart(root);
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_replica_goes_to_a_zone_without_a_copy_first()
     {
         // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.
@@ -290,12 +335,12 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await fixture.Restart(primary);
     }
 
-    /// <summary>A colony of one leaf (default thresholds) kept in <paramref name="copies"/> copies.</summary>
-    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies)
+    /// <summary>A colony of one leaf (default thresholds, unless <paramref name="shape"/> changes them) kept in <paramref name="copies"/> copies.</summary>
+    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies, Func<Genome, Genome>? shape = null)
     {
         var colony = $"m{Guid.NewGuid():N}"[..12];
-        await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath))
-            .Configure(Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) });
+        var genome = Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) };
+        await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Configure(shape?.Invoke(genome) ?? genome);
         return (colony, new ColonyModel(fixture.Router, colony));
     }
 

@@ -97,6 +97,14 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         { "IReplicaGrain.InstallPage", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
         { "IReplicaGrain.EndInstall", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
 
+        // A division's new leaf inherits copies: a copy forked without the divider knowing (it leaves that member
+        // out); the copies forked, the new leaf not told (the division is resumed later) or told without the divider
+        // knowing. (Divisions run in the colony's growth, on the spared silo, before its leaves spread: a crash there
+        // cannot be struck by this harness.)
+        { "IReplicaGrain.Fork", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
+        { "IKblTreeGrain.InheritCopies", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
+        { "IKblTreeGrain.InheritCopies", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
+
         // A replica dies mid-append; a primary dies with the write on its replica but not acknowledged.
         { "IReplicaGrain.Append", FaultSide.Callee, FaultTiming.After, FaultKind.Crash },
         { "IReplicaGrain.Append", FaultSide.Caller, FaultTiming.After, FaultKind.Crash },
@@ -165,6 +173,13 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
             {
                 return null;
             }
+        }
+
+        // A mirrored colony's leaf has its copies before it grows, so its divisions hand them on.
+        if (genome.Redundancy.Mirrored)
+        {
+            await model.Put(keys[0], $"{keys[0]}-1");
+            await Eventually.Until(Tree, t => t?.Replicas is { Status: "redundant" }, Settle, "the first leaf's copies");
         }
 
         // It grows, and its KBLs spread over the silos.

@@ -10,6 +10,8 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 {
     private readonly SortedDictionary<string, (byte[] Value, long Version)> _records = new(StringComparer.Ordinal);
     private readonly List<LogEntry> _log = [];
+    private long _baseSeq;
+    private long _baseEpoch;
 
     public string Disk { get; } = disk;
 
@@ -36,6 +38,11 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
         if (seq == AppliedSeq)
         {
             return LastEpoch;
+        }
+
+        if (seq == _baseSeq)
+        {
+            return _baseEpoch; // where the log starts since a snapshot was installed
         }
 
         var index = _log.BinarySearch(new LogEntry(seq, 0, [], null), Comparer<LogEntry>.Create((a, b) => a.Seq.CompareTo(b.Seq)));
@@ -119,7 +126,7 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
             }
 
             log._log.Clear();
-            (log.AppliedSeq, log.LastEpoch) = (appliedSeq, lastEpoch);
+            (log.AppliedSeq, log.LastEpoch, log._baseSeq, log._baseEpoch) = (appliedSeq, lastEpoch, appliedSeq, lastEpoch);
             return true;
         }
 

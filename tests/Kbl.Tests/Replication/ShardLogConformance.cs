@@ -130,6 +130,8 @@ public abstract class ShardLogConformance
         Assert.Equal([("b2", "p1", 4L), ("b4", "p1", 5L), ("b6", "p2", 6L)], Records(log));
         Assert.Equal((8, 2), (log.AppliedSeq, log.LastEpoch));
         Assert.True(log.Apply(2, [Entry(9, 2, "b4", null)]), "the log goes on from the snapshot's position");
+        Assert.Equal(2, log.EpochAt(8)); // where the log starts is known after it moved on: a copy there catches up
+        Assert.Null(log.EpochAt(7));
         Assert.Equal([("b2", "p1", 4L), ("b6", "p2", 6L)], Records(log));
 
         // An empty snapshot empties the copy.
