@@ -16,17 +16,18 @@ public interface IReplicaGrain : IGrainWithStringKey
     Task<IReadOnlyList<LogEntry>> Fetch(long afterSeq, int max);
 
     /// <summary>
-    /// Starts taking a snapshot of the primary's in pages (a rebuild): <see cref="InstallPage"/> stages each page
-    /// (bounded like every transfer between silos), <see cref="EndInstall"/> replaces this copy with all of them at
-    /// once. A newer <see cref="BeginInstall"/> drops what an unfinished one staged.
+    /// Starts taking a snapshot of the primary's in pages (a rebuild), as <paramref name="stream"/> (a number the
+    /// primary draws for it): <see cref="InstallPage"/> stages each page in order (bounded like every transfer
+    /// between silos), <see cref="EndInstall"/> replaces this copy with all of them at once. A newer stream drops what
+    /// an unfinished one staged; a message of another stream is refused. False when sealed for a newer epoch.
     /// </summary>
-    Task BeginInstall(long epoch);
+    Task<bool> BeginInstall(long epoch, long stream);
 
-    /// <summary>Stages one page of the snapshot; false when no install of <paramref name="epoch"/> is under way.</summary>
-    Task<bool> InstallPage(long epoch, IReadOnlyList<StoredRecord> records);
+    /// <summary>Stages page <paramref name="index"/> (from 0) of the stream; false unless that stream is under way and the page is the next.</summary>
+    Task<bool> InstallPage(long epoch, long stream, int index, IReadOnlyList<StoredRecord> records);
 
-    /// <summary>Replaces this copy with the staged snapshot; false when sealed for another epoch or nothing of <paramref name="epoch"/> is staged.</summary>
-    Task<bool> EndInstall(long epoch, long appliedSeq, long lastEpoch);
+    /// <summary>Replaces this copy with the stream's <paramref name="pages"/> staged pages; false when sealed for another epoch, or the stream is not that one, whole.</summary>
+    Task<bool> EndInstall(long epoch, long stream, int pages, long appliedSeq, long lastEpoch);
 
     /// <summary>
     /// A division's new leaf inherits this silo's copy of the leaf it came from (<paramref name="parentId"/>): this

@@ -17,6 +17,9 @@ public sealed partial class RecordStore
     /// <summary>Snapshots being read: released before the database closes, so no stream reads a closed store.</summary>
     private readonly ConcurrentDictionary<ShardSnapshot, byte> _snapshots = new();
 
+    /// <summary>Set (under the shard lock) when the database starts closing: no snapshot is taken after.</summary>
+    private bool _closed;
+
     private static string PrepareInstalls(string path)
     {
         var installs = Path.Combine(path, "installs");
@@ -37,6 +40,7 @@ public sealed partial class RecordStore
     {
         lock (_shardLock)
         {
+            ObjectDisposedException.ThrowIf(_closed, this);
             var position = ReadPosition(kblId);
             var (applied, lastEpoch) = position.Replica ? (0L, 0L) : (position.Applied, position.LastEpoch);
             var snapshot = new ShardSnapshot(this, colony, range, applied, lastEpoch);
@@ -49,16 +53,27 @@ public sealed partial class RecordStore
     public IShardInstall BeginInstall(string colony, string kblId, KeyRange range, bool replica) =>
         new ShardInstall(this, colony, kblId, range, replica);
 
+    /// <summary>Releases every snapshot still being read, and takes no more: the database is closing.</summary>
     private void ReleaseSnapshots()
     {
+        lock (_shardLock)
+        {
+            _closed = true;
+        }
+
         foreach (var snapshot in _snapshots.Keys)
         {
             snapshot.Dispose();
         }
     }
 
+    /// <summary>
+    /// Reads its range in pages of <see cref="IteratorRecords"/> records, each with an iterator of its own (seeking past
+    /// the last key read, under the same snapshot): a stream that lasts minutes does not pin memtables and files.
+    /// </summary>
     private sealed class ShardSnapshot : IShardSnapshot
     {
+        private const int IteratorRecords = 512;
         private readonly RecordStore _store;
         private readonly Lock _gate = new();
         private readonly Snapshot _snapshot;
@@ -66,6 +81,9 @@ public sealed partial class RecordStore
         private readonly byte[] _to;
         private readonly int _prefix;
         private Iterator? _iterator;
+        private byte[]? _last;
+        private int _read;
+        private bool _started;
         private bool _disposed;
 
         public ShardSnapshot(RecordStore store, string colony, KeyRange range, long appliedSeq, long lastEpoch)
@@ -86,9 +104,8 @@ public sealed partial class RecordStore
         {
             lock (_gate)
             {
-                ObjectDisposedException.ThrowIf(_disposed || _iterator is not null, this);
-                _iterator = _store._db.NewIterator(_store._records, new ReadOptions().SetSnapshot(_snapshot).SetIterateUpperBound(_to));
-                _iterator.Seek(_from);
+                ObjectDisposedException.ThrowIf(_disposed || _started, this); // read once
+                _started = true;
             }
 
             while (Next() is { } record)
@@ -103,12 +120,20 @@ public sealed partial class RecordStore
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                if (!_iterator!.Valid())
+                if (_iterator is null || _read++ % IteratorRecords == 0)
+                {
+                    _iterator?.Dispose();
+                    _iterator = _store._db.NewIterator(_store._records, new ReadOptions().SetSnapshot(_snapshot).SetIterateUpperBound(_to));
+                    _iterator.Seek(_last is null ? _from : KeyOrder.Successor(_last));
+                }
+
+                if (!_iterator.Valid())
                 {
                     return null;
                 }
 
-                var record = Decode(_iterator.Key().AsSpan(_prefix).ToArray(), _iterator.Value());
+                _last = _iterator.Key();
+                var record = Decode(_last.AsSpan(_prefix).ToArray(), _iterator.Value());
                 _iterator.Next();
                 return (record.Key, record.Value, record.Version);
             }

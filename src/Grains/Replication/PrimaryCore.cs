@@ -188,7 +188,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         {
             disk = await transport.Disk(member);
             bool agrees;
-            if (_rebuilds.Remove(member, out var rebuild) && await rebuild.Installed is var bytes and >= 0 && rebuild.Disk == disk && rebuild.Epoch == Config.Epoch)
+            if (_rebuilds.Remove(member, out var rebuild) && await Finished(rebuild) is var bytes and >= 0 && rebuild.Disk == disk && rebuild.Epoch == Config.Epoch)
             {
                 // Its copy is the snapshot this primary sent it (sealed for this epoch since, so nothing else wrote
                 // it): it follows from the snapshot's position, if this log still reaches back there.
@@ -203,7 +203,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             if (!agrees)
             {
                 var snapshot = log.Snapshot();
-                _rebuilds[member] = new Rebuild(disk, Config.Epoch, snapshot.AppliedSeq, Stream(member, Config.Epoch, snapshot));
+                var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                _rebuilds[member] = new Rebuild(disk, Config.Epoch, snapshot.AppliedSeq, Stream(member, Config.Epoch, snapshot, cancel), cancel);
                 return false;
             }
 
@@ -238,23 +239,39 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return true;
     }
 
+    /// <summary>The bytes a finished rebuild installed (or -1); its cancellation is released.</summary>
+    private static async Task<long> Finished(Rebuild rebuild)
+    {
+        using (rebuild.Cancel)
+        {
+            return await rebuild.Installed;
+        }
+    }
+
+    /// <summary>The last rebuild that failed for another reason than an unreachable member or a stop (a bug, a full disk), for the log.</summary>
+    public Exception? RebuildFailure { get; set; }
+
     /// <summary>Members being rebuilt from a snapshot now (streams under way).</summary>
     public int Rebuilding => _rebuilds.Values.Count(r => !r.Installed.IsCompleted);
 
     /// <summary>Stops the rebuilds under way (this primary is done: fenced, forgotten or deactivating).</summary>
     public void Stop() => _stop.Cancel();
 
-    /// <summary>Streams a snapshot to a member; the bytes installed, or -1 when it was refused, cut short or stopped.</summary>
-    private async Task<long> Stream(string member, long epoch, IShardSnapshot snapshot)
+    /// <summary>
+    /// Streams a snapshot to a member: the bytes installed, or -1 when it was refused, cut short, stopped or failed
+    /// in any way (a later call of <see cref="Heal"/> starts another).
+    /// </summary>
+    private async Task<long> Stream(string member, long epoch, IShardSnapshot snapshot, CancellationTokenSource cancel)
     {
         using (snapshot)
         {
             try
             {
-                return await transport.Install(member, epoch, snapshot, _stop.Token);
+                return await transport.Install(member, epoch, snapshot, cancel.Token);
             }
-            catch (Exception e) when (e is ReplicaUnreachableException or OperationCanceledException)
+            catch (Exception e)
             {
+                RebuildFailure = e is ReplicaUnreachableException or OperationCanceledException ? RebuildFailure : e;
                 return -1;
             }
         }
@@ -278,10 +295,17 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     public Task<bool> Heartbeat() => Fenced ? Task.FromResult(false) : Replicate();
 
     /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>
-    public Task<bool> RemoveMember(string member) =>
-        Config.Members.Any(m => m.Silo == member)
+    public Task<bool> RemoveMember(string member)
+    {
+        if (_rebuilds.Remove(member, out var rebuild))
+        {
+            rebuild.Cancel.Cancel(); // its stream stops taking the silo's rebuild budget
+        }
+
+        return Config.Members.Any(m => m.Silo == member)
             ? Reconfigure(Config with { Members = [.. Config.Members.Where(m => m.Silo != member)] }, [member])
             : Task.FromResult(false);
+    }
 
     /// <summary>Changes how many copies a write must reach (the genome changed).</summary>
     public Task<bool> SetMinCopies(int minCopies) =>
@@ -485,7 +509,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
 
     /// <summary>How an append round with one member ended.</summary>
     /// <summary>A snapshot (at <paramref name="AppliedSeq"/>) streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>: the bytes installed, or -1.</summary>
-    private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<long> Installed);
+    private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<long> Installed, CancellationTokenSource Cancel);
 
     private enum Reach
     {

@@ -10,6 +10,9 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
 {
     private DateTimeOffset _leaseUntil = startedAt + lease;
 
+    /// <summary>A snapshot being installed (a rebuild in progress): its primary's epoch, its stream, the pages staged so far.</summary>
+    private Staged? _staged;
+
     public IShardLog Log => log;
 
     public AppendReply Append(AppendRequest request, DateTimeOffset now)
@@ -84,5 +87,80 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
         return new SealReply(SealStatus.Sealed, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero);
     }
 
+    /// <summary>
+    /// Starts taking a snapshot from the primary of <paramref name="epoch"/> (a rebuild), as stream
+    /// <paramref name="stream"/>; it replaces an unfinished one. False when sealed for a newer epoch.
+    /// </summary>
+    public bool BeginInstall(long epoch, long stream)
+    {
+        if (epoch < log.SealedEpoch)
+        {
+            return false;
+        }
+
+        DropInstall();
+        _staged = new Staged(epoch, stream, log.BeginInstall());
+        return true;
+    }
+
+    /// <summary>
+    /// Stages page <paramref name="index"/> of the stream: false unless it is the stream under way and the page that
+    /// comes next (a late or repeated message of an earlier stream, or a page out of order, is refused, and that
+    /// stream fails).
+    /// </summary>
+    public bool InstallPage(long epoch, long stream, int index, IReadOnlyList<(byte[] Key, byte[] Value, long Version)> records)
+    {
+        if (_staged is not { } staged || staged.Epoch != epoch || staged.Stream != stream || staged.Pages != index)
+        {
+            return false;
+        }
+
+        try
+        {
+            staged.Install.Add(records);
+        }
+        catch
+        {
+            DropInstall();
+            throw;
+        }
+
+        staged.Pages++;
+        return true;
+    }
+
+    /// <summary>Replaces this copy with the stream's <paramref name="pages"/> pages (all of them, and no other); false otherwise, or when sealed for another epoch.</summary>
+    public bool EndInstall(long epoch, long stream, int pages, long appliedSeq, long lastEpoch)
+    {
+        if (_staged is not { } staged || staged.Epoch != epoch || staged.Stream != stream || staged.Pages != pages)
+        {
+            return false;
+        }
+
+        _staged = null;
+        using (staged.Install)
+        {
+            return staged.Install.Finish(epoch, appliedSeq, lastEpoch);
+        }
+    }
+
+    /// <summary>Drops an unfinished install (this copy stops: its staged pages go).</summary>
+    public void DropInstall()
+    {
+        _staged?.Install.Dispose();
+        _staged = null;
+    }
+
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
+
+    private sealed class Staged(long epoch, long stream, IShardInstall install)
+    {
+        public long Epoch { get; } = epoch;
+
+        public long Stream { get; } = stream;
+
+        public IShardInstall Install { get; } = install;
+
+        public int Pages { get; set; }
+    }
 }

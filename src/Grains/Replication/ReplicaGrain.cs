@@ -19,9 +19,6 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
     private string _colony = "";
     private string _kblId = "";
 
-    /// <summary>A snapshot being installed (a rebuild in progress), staged on disk, and the epoch of its primary.</summary>
-    private (long Epoch, IShardInstall Install)? _staged;
-
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
@@ -38,41 +35,17 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
 
     public Task<IReadOnlyList<LogEntry>> Fetch(long afterSeq, int max) => Task.FromResult(_log.After(afterSeq, max));
 
-    public Task BeginInstall(long epoch)
-    {
-        _staged?.Install.Dispose();
-        _staged = (epoch, _log.BeginInstall());
-        return Task.CompletedTask;
-    }
+    public Task<bool> BeginInstall(long epoch, long stream) => Task.FromResult(_core.BeginInstall(epoch, stream));
 
-    public Task<bool> InstallPage(long epoch, IReadOnlyList<StoredRecord> records)
-    {
-        if (_staged is not { } staged || staged.Epoch != epoch)
-        {
-            return Task.FromResult(false);
-        }
+    public Task<bool> InstallPage(long epoch, long stream, int index, IReadOnlyList<StoredRecord> records) =>
+        Task.FromResult(_core.InstallPage(epoch, stream, index, [.. records.Select(r => (r.Key, r.Value, r.Version))]));
 
-        staged.Install.Add([.. records.Select(r => (r.Key, r.Value, r.Version))]);
-        return Task.FromResult(true);
-    }
-
-    public Task<bool> EndInstall(long epoch, long appliedSeq, long lastEpoch)
-    {
-        if (_staged is not { } staged || staged.Epoch != epoch)
-        {
-            return Task.FromResult(false);
-        }
-
-        _staged = null;
-        using (staged.Install)
-        {
-            return Task.FromResult(staged.Install.Finish(epoch, appliedSeq, lastEpoch));
-        }
-    }
+    public Task<bool> EndInstall(long epoch, long stream, int pages, long appliedSeq, long lastEpoch) =>
+        Task.FromResult(_core.EndInstall(epoch, stream, pages, appliedSeq, lastEpoch));
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _staged?.Install.Dispose();
+        _core.DropInstall();
         return Task.CompletedTask;
     }
 
@@ -83,6 +56,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
             return Task.FromResult(false);
         }
 
+        _core.DropInstall();
         _core = new ReplicaCore(_log, timings.Lease, time.GetUtcNow() - timings.Lease); // a new copy: it granted no lease yet
         return Task.FromResult(true);
     }
@@ -109,13 +83,19 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
         async () =>
         {
             using var streaming = throttle.Streaming();
-            await Call(silo, async r => { await r.BeginInstall(epoch); return true; });
-            long bytes = 0;
+            var stream = Random.Shared.NextInt64();
+            if (!await Call(silo, r => r.BeginInstall(epoch, stream)))
+            {
+                return -1;
+            }
+
+            var (bytes, pages) = (0L, 0);
             foreach (var page in PageBounds.Transfer.Pages(snapshot.Records().Select(x => new StoredRecord(x.Key, x.Value, x.Version))))
             {
                 var size = page.Sum(r => (long)r.Key.Length + r.Value.Length);
                 await throttle.Take(size, cancellation);
-                if (!await Call(silo, r => r.InstallPage(epoch, page), timings.InstallTimeout))
+                var index = pages++;
+                if (!await Call(silo, r => r.InstallPage(epoch, stream, index, page), timings.InstallTimeout))
                 {
                     return -1;
                 }
@@ -123,7 +103,7 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
                 bytes += size;
             }
 
-            return await Call(silo, r => r.EndInstall(epoch, snapshot.AppliedSeq, snapshot.LastEpoch), timings.InstallTimeout) ? bytes : -1;
+            return await Call(silo, r => r.EndInstall(epoch, stream, pages, snapshot.AppliedSeq, snapshot.LastEpoch), timings.InstallTimeout) ? bytes : -1;
         },
         cancellation);
 

@@ -340,6 +340,12 @@ public sealed partial class KblGrain
             await primary.Heal(behind.Silo);
         }
 
+        if (primary.RebuildFailure is { } failure)
+        {
+            KblLog.RebuildFailed(logger, failure, _id);
+            primary.RebuildFailure = null;
+        }
+
         if (primary.InstalledBytes > installed)
         {
             metrics.Rebuilt(_colony, primary.InstalledBytes - installed);

@@ -105,6 +105,19 @@ public abstract class ShardLogConformance
     }
 
     [Fact]
+    public void A_large_snapshot_reads_every_record_once_in_order()
+    {
+        var log = Create(retain: 100);
+        log.Seal(1);
+        log.Apply(1, [.. Enumerable.Range(1, 1500).Select(i => Entry(i, 1, $"b{i:d4}", "v"))]);
+        using var snapshot = log.Snapshot();
+        log.Apply(1, [.. Enumerable.Range(1, 1500).Select(i => Entry(1500 + i, 1, $"b{i:d4}", null))]);
+
+        Assert.Equal([.. Enumerable.Range(1, 1500).Select(i => $"b{i:d4}")], snapshot.Records().Select(r => Encoding.UTF8.GetString(r.Key)));
+        Assert.Empty(Records(log));
+    }
+
+    [Fact]
     public void A_snapshot_sent_in_pages_takes_effect_whole_at_its_end_and_not_at_all_when_cut_short()
     {
         var log = Create(retain: 100);

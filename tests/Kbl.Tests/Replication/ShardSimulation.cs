@@ -531,13 +531,31 @@ public sealed class ShardSimulation
         public Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max) =>
             sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Log.After(afterSeq, max)));
 
-        /// <summary>A rebuild: the snapshot travels as one message, taken when the primary started it (writes go on meanwhile).</summary>
+        /// <summary>
+        /// A rebuild: the snapshot (taken when the primary started it; writes go on meanwhile) travels in pages of two
+        /// records, each a message of its own that the network may drop, delay, repeat or reorder.
+        /// </summary>
         public async Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation)
         {
-            var records = snapshot.Records().ToList();
             var to = sim.NodeNamed(silo);
-            var installed = await sim.Call(this, to, () => Task.FromResult(to.Log.Install(epoch, records, snapshot.AppliedSeq, snapshot.LastEpoch)));
-            return installed ? records.Sum(r => (long)r.Key.Length + r.Value.Length) : -1;
+            var stream = sim._random.NextInt64();
+            var pages = snapshot.Records().Chunk(2).ToList();
+            if (!await sim.Call(this, to, () => Task.FromResult(to.Replica.BeginInstall(epoch, stream))))
+            {
+                return -1;
+            }
+
+            for (var i = 0; i < pages.Count; i++)
+            {
+                var (index, page) = (i, pages[i]);
+                if (!await sim.Call(this, to, () => Task.FromResult(to.Replica.InstallPage(epoch, stream, index, page))))
+                {
+                    return -1;
+                }
+            }
+
+            var installed = await sim.Call(this, to, () => Task.FromResult(to.Replica.EndInstall(epoch, stream, pages.Count, snapshot.AppliedSeq, snapshot.LastEpoch)));
+            return installed ? pages.Sum(p => p.Sum(r => (long)r.Key.Length + r.Value.Length)) : -1;
         }
 
         public Task<string> Disk(string silo) => sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Log.Disk));
