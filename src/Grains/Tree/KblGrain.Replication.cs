@@ -12,6 +12,9 @@ public sealed partial class KblGrain
 {
     private PrimaryCore? _primary;
 
+    /// <summary>Waits for a rebuild under way to end, to tick then.</summary>
+    private Task? _rebuildWatch;
+
     private Redundancy Redundancy => State.Genome.Redundancy;
 
     /// <summary>
@@ -340,6 +343,11 @@ public sealed partial class KblGrain
             await primary.Heal(behind.Silo);
         }
 
+        if (primary.Rebuilding > 0 && _rebuildWatch is not { IsCompleted: false })
+        {
+            _rebuildWatch = TickWhenRebuilt(primary);
+        }
+
         if (primary.RebuildFailure is { } failure)
         {
             KblLog.RebuildFailed(logger, failure, _id);
@@ -354,6 +362,16 @@ public sealed partial class KblGrain
         if (primary.Fenced)
         {
             Fenced();
+        }
+    }
+
+    /// <summary>When a rebuild's stream ends, the next tick comes at once: it catches the member up and marks it in sync.</summary>
+    private async Task TickWhenRebuilt(PrimaryCore primary)
+    {
+        await primary.AnyRebuildEnds();
+        if (_primary == primary)
+        {
+            _timer?.Change(TimeSpan.Zero, _period);
         }
     }
 
