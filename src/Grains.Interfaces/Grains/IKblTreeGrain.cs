@@ -53,12 +53,13 @@ public interface IKblTreeGrain : IGrainWithStringKey
 
     /// <summary>
     /// Division, step 2b, for a mirrored leaf: the copies it inherited — its members' silos forked their copy of the
-    /// dividing leaf (<see cref="Replication.IReplicaGrain.Fork"/>) at the position <paramref name="replicas"/>'
-    /// epoch names as the last entry's; the new leaf starts as their primary, its log at its birth clock, instead of
-    /// rebuilding them. Ignored unless it is still pending at <paramref name="generation"/>.
+    /// dividing leaf (<see cref="Replication.IReplicaGrain.Fork"/>) at <paramref name="appliedSeq"/>, whose entry
+    /// is of the epoch <paramref name="replicas"/> names; the new leaf starts as their primary, its log there, instead
+    /// of rebuilding them. Ignored unless it is still pending at <paramref name="generation"/> with its clock at
+    /// <paramref name="appliedSeq"/>.
     /// </summary>
     [Alias("InheritCopies")]
-    Task InheritCopies(long generation, Replication.ShardConfig replicas);
+    Task InheritCopies(long generation, long appliedSeq, Replication.ShardConfig replicas);
 
     /// <summary>Division, step 3 (or a merge called off): a pending or retired KBL of this generation serves (a leaf) or routes (an interior KBL).</summary>
     [Alias("Commit")]

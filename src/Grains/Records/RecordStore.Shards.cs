@@ -196,28 +196,38 @@ public sealed partial class RecordStore
 
     /// <summary>
     /// Makes this silo's replica copy of <paramref name="childId"/> (a new leaf of a division) the replica copy of
-    /// <paramref name="parentId"/> here within <paramref name="range"/>, at the parent's position, in one write batch.
-    /// Only while the parent's copy is a replica's at exactly <paramref name="applied"/> of <paramref name="lastEpoch"/>
-    /// (so it agrees with the primary the division read), and the child's copy here is new or this same fork (a
-    /// division resumed): a late fork never overwrites a copy that has been sealed or written since.
+    /// <paramref name="parentId"/> here within <paramref name="range"/>, at the parent's position. Only while the
+    /// parent's copy is a replica's at exactly <paramref name="applied"/> of <paramref name="lastEpoch"/> (so it agrees
+    /// with the primary the division read), and the child's copy here is new or this same fork (a division resumed):
+    /// a late fork never overwrites a copy that has been sealed or written since. The fork seals nothing (the new
+    /// leaf's first epoch seals it). The records are copied from a snapshot in batches outside the shard lock (the
+    /// child's copy counts for nothing until its position is written, under the lock, after checking both again), so
+    /// a large fork does not hold up the silo's other shards.
     /// </summary>
     public bool ForkReplica(string parentId, string childId, KeyRange range, long applied, long lastEpoch)
     {
+        var forked = ShardPositionRecord.StartingAt(applied, lastEpoch, 0, replica: true);
+        bool May(ShardPositionRecord parent, ShardPositionRecord child) =>
+            parent.Replica && parent.Applied == applied && parent.LastEpoch == lastEpoch && (child == new ShardPositionRecord(0, 0, 0, false) || child == forked);
+
+        Snapshot snapshot;
         lock (_shardLock)
         {
-            var parent = ReadPosition(parentId);
-            var child = ReadPosition(childId);
-            var forked = ShardPositionRecord.StartingAt(applied, lastEpoch, lastEpoch, replica: true);
-            if (!parent.Replica || parent.Applied != applied || parent.LastEpoch != lastEpoch ||
-                (child != new ShardPositionRecord(0, 0, 0, false) && child != forked))
+            if (!May(ReadPosition(parentId), ReadPosition(childId)))
             {
                 return false;
             }
 
-            using var batch = new WriteBatch();
-            ClearCopy(batch, childId);
+            snapshot = _db.CreateSnapshot();
+        }
+
+        using (snapshot)
+        {
             var (from, to) = ReplicaBounds(parentId);
-            using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetIterateUpperBound(to)))
+            var batch = new WriteBatch();
+            ClearCopy(batch, childId);
+            var bytes = 0L;
+            using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetSnapshot(snapshot).SetIterateUpperBound(to)))
             {
                 for (iterator.Seek(ReplicaKey(parentId, range.Lo)); iterator.Valid(); iterator.Next())
                 {
@@ -227,15 +237,34 @@ public sealed partial class RecordStore
                         break;
                     }
 
-                    batch.Put(ReplicaKey(childId, key), iterator.Value(), _replicas);
+                    var value = iterator.Value();
+                    batch.Put(ReplicaKey(childId, key), value, _replicas);
+                    bytes += key.Length + value.Length;
+                    if (bytes >= PageBounds.TransferBytes)
+                    {
+                        _db.Write(batch, _writeOptions);
+                        batch.Dispose();
+                        (batch, bytes) = (new WriteBatch(), 0);
+                    }
                 }
             }
 
-            var id = Encoding.UTF8.GetBytes(childId);
-            batch.Put(id, Position(forked), _shards);
-            batch.Put(id, BitConverter.GetBytes(applied), _clocks);
-            _db.Write(batch, _writeOptions);
-            return true;
+            using (batch)
+            {
+                lock (_shardLock)
+                {
+                    if (!May(ReadPosition(parentId), ReadPosition(childId)))
+                    {
+                        return false; // changed meanwhile: what was copied counts for nothing (the next install or fork clears it)
+                    }
+
+                    var id = Encoding.UTF8.GetBytes(childId);
+                    batch.Put(id, Position(forked), _shards);
+                    batch.Put(id, BitConverter.GetBytes(applied), _clocks);
+                    _db.Write(batch, _writeOptions);
+                    return true;
+                }
+            }
         }
     }
 

@@ -76,34 +76,29 @@ public sealed partial class KblGrain
         }
 
         var childId = ColonyNames.KblId(_colony, kbl.Path);
-        var members = new List<Replication.ReplicaMember>();
-        foreach (var member in config.InSync.Where(m => m.Silo != home))
+        var forks = await Task.WhenAll(config.InSync.Where(m => m.Silo != home).Select(async member =>
         {
             try
             {
-                var ok = await GrainFactory.GetGrain<Replication.IReplicaGrain>(Replication.IReplicaGrain.Key(member.Silo, childId)).Fork(_id, kbl.Range, applied, lastEpoch).WaitAsync(timings.InstallTimeout);
-                        if (ok)
-                {
-                    members.Add(member);
-                }
+                return await GrainFactory.GetGrain<Replication.IReplicaGrain>(Replication.IReplicaGrain.Key(member.Silo, childId)).Fork(_id, kbl.Range, applied, lastEpoch).WaitAsync(timings.InstallTimeout) ? member : null;
             }
             catch (Exception e) when (IsStepFailure(e))
             {
                 KblLog.ForkFailed(logger, e, _id, kbl.Path, member.Silo);
+                return null;
             }
-        }
-
-        if (members.Count > 0)
+        }));
+        if (forks.OfType<Replication.ReplicaMember>().ToList() is { Count: > 0 } members)
         {
-            await Child(kbl.Path).InheritCopies(generation, new Replication.ShardConfig(lastEpoch, "", "", members, Redundancy.MinCopies));
+            await Child(kbl.Path).InheritCopies(generation, applied, new Replication.ShardConfig(lastEpoch, "", "", members, Redundancy.MinCopies));
         }
     }
 
-    public async Task InheritCopies(long generation, Replication.ShardConfig replicas)
+    public async Task InheritCopies(long generation, long appliedSeq, Replication.ShardConfig replicas)
     {
-        if (State.Generation != generation || State.Role != KblRole.Pending || State.Children.Count > 0)
+        if (State.Generation != generation || State.Role != KblRole.Pending || State.Children.Count > 0 || _clock != appliedSeq)
         {
-            return;
+            return; // not (or no longer) the birth it was for: it starts afresh, rebuilding its copies
         }
 
         RequireHome("inheriting copies"); // its records are on its home silo

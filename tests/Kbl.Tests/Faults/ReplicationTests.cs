@@ -209,16 +209,16 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await model.Put("k000", "first");
         var root = (await Redundant(colony, 2)).Silo;
 
-        // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for minutes.
+        // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for seconds.
         var throttles = fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).ToList();
         var rates = throttles.Select(t => t.BytesPerSecond).ToList();
         throttles.ForEach(t => t.BytesPerSecond = 65_536);
         try
         {
-            var value = new string('v', 1000);
+            var value = new string('v', 4000);
             for (var i = 1; i < 300; i++)
             {
-                await model.Put($"k{i:d3}", $"{value}{i}"); // the root leaf divides by size on its way: its leaves stay on its silo
+                await model.Put($"k{i:d3}", $"{value}{i}"); // the root leaf divides by size on its way (about 300 KB a leaf): its leaves stay on its silo
             }
 
             await Eventually.Until(() => Tree(colony), t => t is { Role: KblRole.Interior }, Settle, "the root divided");
@@ -229,7 +229,14 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
                 var leaf = await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, child.Path)).GetTree(0, false);
                 Assert.True(leaf.Replicas is { Status: "redundant", InSync: 2 }, $"leaf {child.Path} on {leaf.Silo} starts with {leaf.Replicas?.InSync} copies in sync ({leaf.Replicas?.Status})");
                 Assert.Equal(root, leaf.Silo);
+
+                // The copy it inherited is its records, byte for byte.
+                var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, child.Path)).Copies();
+                Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: > 0 }));
+                Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
             }
+
+            Assert.Equal(0, throttles.Sum(t => t.Streams)); // no copy is being rebuilt (at this pace none could have been yet)
 
             // The silo of every new leaf's primary dies at once: each is served from the copy it inherited.
             await fixture.Kill(root);

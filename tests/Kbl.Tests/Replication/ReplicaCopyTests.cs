@@ -112,6 +112,32 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.Empty(Colony_());
     }
 
+    [Fact]
+    public void A_division_forks_a_replica_copy_within_the_new_leafs_range_at_the_parents_position_and_never_over_a_live_copy()
+    {
+        const string child = "copies/r.1";
+        var parent = Replica();
+        parent.Seal(2);
+        parent.Apply(2, [new LogEntry(1, 2, KeyOrder.Encode("c"), Bytes("c1")), new LogEntry(2, 2, KeyOrder.Encode("h"), Bytes("h2")), new LogEntry(3, 2, KeyOrder.Encode("q"), Bytes("q3"))]);
+        var range = new KeyRange(KeyOrder.Encode("f"), KeyOrder.Encode("m"));
+
+        Assert.False(_store.ForkReplica(Kbl, child, range, applied: 2, lastEpoch: 2), "the parent's copy is not at that position");
+        Assert.True(_store.ForkReplica(Kbl, child, range, applied: 3, lastEpoch: 2));
+        Assert.True(_store.ForkReplica(Kbl, child, range, applied: 3, lastEpoch: 2), "the same fork again (a division resumed)");
+
+        var copy = new RocksShardLog(_store, Colony, child, () => KeyRange.All, replica: true);
+        Assert.Equal((3L, 2L, 0L), (copy.AppliedSeq, copy.LastEpoch, copy.SealedEpoch)); // sealed by the new leaf's first epoch, not by the fork
+        Assert.Equal(2, copy.EpochAt(3));
+        Assert.Equal(1, _store.Digest(Colony, child, KeyRange.All, replica: true).Records); // only "h"
+
+        // The new leaf sealed and wrote its copy: a late fork changes nothing.
+        copy.Seal(5);
+        Assert.True(copy.Apply(5, [new LogEntry(4, 5, KeyOrder.Encode("i"), Bytes("i4"))]));
+        Assert.False(_store.ForkReplica(Kbl, child, range, applied: 3, lastEpoch: 2));
+        Assert.Equal(2, _store.Digest(Colony, child, KeyRange.All, replica: true).Records);
+        Assert.Equal(4, copy.AppliedSeq);
+    }
+
     private RocksShardLog Replica() => new(_store, Colony, Kbl, () => KeyRange.All, replica: true);
 
     private List<string> Colony_() =>
