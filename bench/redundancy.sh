@@ -6,12 +6,13 @@
 #   2. failover: kill -9 of the silo holding a copies-2 leaf's primary, and the time until every key is served
 #      again, until a write is acknowledged, and until two copies are in sync again;
 #   3. rebuild: kill -9 of the silo holding the replica of a larger leaf; the snapshot bytes installed on the new
-#      replica and how long the rebuild took.
+#      replica, how long until two copies were in sync again, and how long the snapshot took to stream and install.
 #
 #   bench/redundancy.sh                     # defaults below
 #   DURATION=30 CONCURRENCY=64 bench/redundancy.sh
 #   REBUILD_KEYS=50000 REBUILD_VALUE=1024 bench/redundancy.sh
 #   GROUP_COMMIT=false bench/redundancy.sh  # each write a grain call of its own (the peer of the default)
+#   REBUILD_RATE=1000000000 bench/redundancy.sh  # Kbl:RebuildBytesPerSecond for the silos (default 32 MiB/s)
 #   SKIP_BUILD=1 bench/redundancy.sh        # use the Release binaries already built
 #
 # It needs redis-server and etcd (Debian: apt-get install redis-server etcd-server; installed here when run as

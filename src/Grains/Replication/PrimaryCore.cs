@@ -51,6 +51,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// <summary>Bytes (keys + values) of the snapshots this primary installed on members (rebuilds).</summary>
     public long InstalledBytes { get; private set; }
 
+    /// <summary>How long the snapshots counted in <see cref="InstalledBytes"/> took to stream and install.</summary>
+    public TimeSpan InstalledTime { get; private set; }
+
     /// <summary>Copies a write reaches now: this one and the members in sync.</summary>
     public int Copies => 1 + Config.InSync.Count();
 
@@ -188,11 +191,12 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         {
             disk = await transport.Disk(member);
             bool agrees;
-            if (_rebuilds.Remove(member, out var rebuild) && await Finished(rebuild) is var bytes and >= 0 && rebuild.Disk == disk && rebuild.Epoch == Config.Epoch)
+            if (_rebuilds.Remove(member, out var rebuild) && await Finished(rebuild) is { Bytes: >= 0 } installed && rebuild.Disk == disk && rebuild.Epoch == Config.Epoch)
             {
                 // Its copy is the snapshot this primary sent it (sealed for this epoch since, so nothing else wrote
                 // it): it follows from the snapshot's position, if this log still reaches back there.
-                InstalledBytes += bytes;
+                InstalledBytes += installed.Bytes;
+                InstalledTime += installed.Took;
                 agrees = seal.AppliedSeq == rebuild.AppliedSeq && Reaches(seal.AppliedSeq);
             }
             else
@@ -240,7 +244,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>The bytes a finished rebuild installed (or -1); its cancellation is released.</summary>
-    private static async Task<long> Finished(Rebuild rebuild)
+    private static async Task<(long Bytes, TimeSpan Took)> Finished(Rebuild rebuild)
     {
         using (rebuild.Cancel)
         {
@@ -266,18 +270,19 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// Streams a snapshot to a member: the bytes installed, or -1 when it was refused, cut short, stopped or failed
     /// in any way (a later call of <see cref="Heal"/> starts another).
     /// </summary>
-    private async Task<long> Stream(string member, long epoch, IShardSnapshot snapshot, CancellationTokenSource cancel)
+    private async Task<(long Bytes, TimeSpan Took)> Stream(string member, long epoch, IShardSnapshot snapshot, CancellationTokenSource cancel)
     {
         using (snapshot)
         {
+            var started = time.Now;
             try
             {
-                return await transport.Install(member, epoch, snapshot, cancel.Token);
+                return (await transport.Install(member, epoch, snapshot, cancel.Token), time.Now - started);
             }
             catch (Exception e)
             {
                 RebuildFailure = e is ReplicaUnreachableException or OperationCanceledException ? RebuildFailure : e;
-                return -1;
+                return (-1, time.Now - started);
             }
         }
     }
@@ -513,8 +518,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>How an append round with one member ended.</summary>
-    /// <summary>A snapshot (at <paramref name="AppliedSeq"/>) streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>: the bytes installed, or -1.</summary>
-    private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<long> Installed, CancellationTokenSource Cancel);
+    /// <summary>A snapshot (at <paramref name="AppliedSeq"/>) streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>: the bytes installed (or -1) and how long it took.</summary>
+    private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<(long Bytes, TimeSpan Took)> Installed, CancellationTokenSource Cancel);
 
     private enum Reach
     {

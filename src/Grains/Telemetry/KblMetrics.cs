@@ -26,6 +26,7 @@ public sealed class KblMetrics : IDisposable
     private readonly Counter<long> _scanPages;
     private readonly Counter<long> _failovers;
     private readonly Counter<long> _rebuildBytes;
+    private readonly Counter<double> _rebuildTime;
 
     public KblMetrics(IMeterFactory meters, LocalKbls local, SiloIdentity silo)
     {
@@ -38,6 +39,7 @@ public sealed class KblMetrics : IDisposable
         _scanPages = _meter.CreateCounter<long>("kbl.scan.pages", "{page}", "Pages of scans served by leaves (one grain call each), by colony");
         _failovers = _meter.CreateCounter<long>("kbl.failovers", "{failover}", "Leaves that took over on a silo holding an in-sync replica after their home silo went down, by colony");
         _rebuildBytes = _meter.CreateCounter<long>("kbl.rebuild", "By", "Bytes (keys + values) of snapshots installed on replicas (rebuilds), by colony");
+        _rebuildTime = _meter.CreateCounter<double>("kbl.rebuild.time", "s", "Time the snapshots counted in kbl.rebuild took to stream and install, by colony");
         _meter.CreateObservableGauge("kbl.under_replicated_kbls", () => local.Snapshot().Where(k => k.MissingCopies > 0).GroupBy(k => k.Colony)
             .Select(g => new Measurement<int>(g.Count(), new KeyValuePair<string, object?>("colony", g.Key))), "{kbl}", "Mirrored leaves on this silo with fewer copies in sync than their genome asks, by colony");
         _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
@@ -67,7 +69,11 @@ public sealed class KblMetrics : IDisposable
 
     public void Failover(string colony) => _failovers.Add(1, new KeyValuePair<string, object?>("colony", colony));
 
-    public void Rebuilt(string colony, long bytes) => _rebuildBytes.Add(bytes, new KeyValuePair<string, object?>("colony", colony));
+    public void Rebuilt(string colony, long bytes, TimeSpan took)
+    {
+        _rebuildBytes.Add(bytes, new KeyValuePair<string, object?>("colony", colony));
+        _rebuildTime.Add(took.TotalSeconds, new KeyValuePair<string, object?>("colony", colony));
+    }
 
     public void Dispose() => _meter.Dispose();
 

@@ -337,7 +337,7 @@ public sealed partial class KblGrain
         }
 
         // Members being rebuilt from a snapshot are streamed to off this turn; a later tick catches them up.
-        var installed = primary.InstalledBytes;
+        var (installed, took) = (primary.InstalledBytes, primary.InstalledTime);
         foreach (var behind in primary.Config.Members.Where(m => !m.InSync && up.Contains(m.Silo)).ToList())
         {
             await primary.Heal(behind.Silo);
@@ -356,7 +356,7 @@ public sealed partial class KblGrain
 
         if (primary.InstalledBytes > installed)
         {
-            metrics.Rebuilt(_colony, primary.InstalledBytes - installed);
+            metrics.Rebuilt(_colony, primary.InstalledBytes - installed, primary.InstalledTime - took);
         }
 
         if (primary.Fenced)
