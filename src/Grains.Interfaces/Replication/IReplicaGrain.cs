@@ -38,6 +38,12 @@ public interface IReplicaGrain : IGrainWithStringKey
     /// </summary>
     Task<bool> Fork(string parentId, Keys.KeyRange range, long appliedSeq, long lastEpoch);
 
+    /// <summary>
+    /// Drops this copy: its KBL holds no shard any more (it became interior, or merged away). Only while the copy is
+    /// sealed for <paramref name="epoch"/> or an older one; false when nothing was dropped.
+    /// </summary>
+    Task<bool> Drop(long epoch);
+
     /// <summary>The identity of the disk this copy is on.</summary>
     Task<string> Disk();
 

@@ -269,6 +269,32 @@ public sealed partial class RecordStore
     }
 
     /// <summary>
+    /// Drops this silo's replica copy of a KBL that holds no shard any more (it became interior, or merged away):
+    /// its records, log and version clock — only while the copy is a replica's sealed for <paramref name="epoch"/>
+    /// or an older one, so a late drop never touches a copy a later life of that KBL made (its epochs are higher).
+    /// The seal stays. False when nothing was dropped.
+    /// </summary>
+    public bool DropReplica(string kblId, long epoch)
+    {
+        lock (_shardLock)
+        {
+            var position = ReadPosition(kblId);
+            if (!position.Replica || position.Sealed > epoch)
+            {
+                return false;
+            }
+
+            using var batch = new WriteBatch();
+            ClearCopy(batch, kblId);
+            var id = Encoding.UTF8.GetBytes(kblId);
+            batch.Put(id, Position(new(0, 0, position.Sealed, false)), _shards);
+            batch.Delete(id, _clocks);
+            _db.Write(batch, _writeOptions);
+            return true;
+        }
+    }
+
+    /// <summary>
     /// Starts a primary's log afresh at <paramref name="applied"/> (the KBL's clock; its entry of
     /// <paramref name="lastEpoch"/>, by default <paramref name="epoch"/>), sealed for <paramref name="epoch"/>: the
     /// copy is the colony's records as they are; the log and any replica copy of the shard here are dropped, so the

@@ -61,6 +61,12 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
         return Task.FromResult(true);
     }
 
+    public Task<bool> Drop(long epoch)
+    {
+        _core.DropInstall();
+        return Task.FromResult(store.DropReplica(_kblId, epoch));
+    }
+
     public Task<string> Disk() => Task.FromResult(store.DiskId);
 
     public Task<CopyDigest> Digest(KeyRange range) => Task.FromResult(store.Digest(_colony, _kblId, range, replica: true));

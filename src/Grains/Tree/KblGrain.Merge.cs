@@ -114,8 +114,10 @@ public sealed partial class KblGrain
         State.LastDivision = null;
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
+        var copies = State.Replicas;
         ForgetCopies(); // copies from before its split hold none of what its children wrote since
         await Save();
+        DropCopies(copies);
         LoadShard();
         _meter.Reset();
         _childFeedback.Clear();
@@ -201,6 +203,7 @@ public sealed partial class KblGrain
             }
 
             store.DeleteRange(_colony, State.Range);
+            DropCopies(State.Replicas);
             DeactivateOnIdle();
         }
     }

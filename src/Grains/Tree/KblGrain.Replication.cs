@@ -181,6 +181,31 @@ public sealed partial class KblGrain
         DropPrimary();
     }
 
+    /// <summary>
+    /// Asks the silos of <paramref name="config"/>'s members to drop their copies of this KBL, which holds no shard
+    /// any more (it became interior, or merged away). Best effort, after the change is saved: a silo that misses it
+    /// keeps a copy nobody reads, as a silo dropped from a replica set does.
+    /// </summary>
+    private void DropCopies(Replication.ShardConfig? config)
+    {
+        foreach (var member in config?.Members ?? [])
+        {
+            _ = DropCopy(member.Silo, config!.Epoch);
+        }
+    }
+
+    private async Task DropCopy(string member, long epoch)
+    {
+        try
+        {
+            await GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, _id)).Drop(epoch).WaitAsync(timings.CallTimeout);
+        }
+        catch (Exception e) when (IsStepFailure(e))
+        {
+            // Its silo is down or slow: the copy stays, read by nobody.
+        }
+    }
+
     /// <summary>The replica configuration with no copy but the one here, its epoch kept (null when there is none).</summary>
     private ShardConfig? Forgotten() => State.Replicas is { } config ? config with { Primary = "", PrimaryDisk = "", Members = [] } : null;
 

@@ -307,8 +307,10 @@ public sealed partial class KblGrain
         State.Children = [.. transition.Children];
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
+        var copies = State.Replicas;
         ForgetCopies();
         await Save();
+        DropCopies(copies); // its leaves forked theirs from them already
         store.WriteClock(_id, _clock);
         foreach (var (child, _) in born.Where(b => b.Silo != silo.Name))
         {

@@ -207,7 +207,8 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     {
         var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 200, MergeKeys = 0, MergeBytes = 0 });
         await model.Put("k000", "first");
-        var root = (await Redundant(colony, 2)).Silo;
+        var first = await Redundant(colony, 2);
+        var (root, member) = (first.Silo, first.Replicas!.Members.Single().Silo);
 
         // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for seconds.
         var throttles = fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).ToList();
@@ -237,6 +238,13 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
             }
 
             Assert.Equal(0, throttles.Sum(t => t.Streams)); // no copy is being rebuilt (at this pace none could have been yet)
+
+            // The root holds no shard any more: its member drops its copy of it.
+            await Eventually.Until(
+                () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, ColonyNames.KblId(colony, ColonyNames.RootPath))).Digest(Kbl.Keys.KeyRange.All),
+                digest => digest.Records == 0,
+                Settle,
+                "the root's copy dropped");
 
             // The silo of every new leaf's primary dies at once: each is served from the copy it inherited.
             await fixture.Kill(root);

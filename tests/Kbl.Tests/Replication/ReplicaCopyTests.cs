@@ -138,6 +138,28 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.Equal(4, copy.AppliedSeq);
     }
 
+    [Fact]
+    public void A_copy_of_a_KBL_that_holds_no_shard_any_more_is_dropped_but_never_one_a_later_life_made()
+    {
+        var replica = Replica();
+        replica.Seal(3);
+        replica.Apply(3, [new LogEntry(1, 3, KeyOrder.Encode("d"), Bytes("v"))]);
+
+        Assert.False(_store.DropReplica(Kbl, epoch: 2), "a drop from an older life");
+        Assert.Equal(1, _store.Digest(Colony, Kbl, KeyRange.All, replica: true).Records);
+        Assert.True(_store.DropReplica(Kbl, epoch: 3));
+        Assert.Equal(0, _store.Digest(Colony, Kbl, KeyRange.All, replica: true).Records);
+        Assert.Empty(_store.LogAfter(Kbl, 0, 10));
+        Assert.DoesNotContain(Kbl, _store.KblIds());
+        Assert.Equal(3, _store.ShardPosition(Kbl).Sealed); // the seal stays
+
+        // A primary's copy here is the colony's records: never dropped as a replica's.
+        _store.Import(Colony, [Record("e", "mine", 4)]);
+        _store.ResetShard(Kbl, 4, 4);
+        Assert.False(_store.DropReplica(Kbl, epoch: 9));
+        Assert.Equal(["e=mine@4"], Colony_());
+    }
+
     private RocksShardLog Replica() => new(_store, Colony, Kbl, () => KeyRange.All, replica: true);
 
     private List<string> Colony_() =>
