@@ -17,8 +17,11 @@ public sealed partial class RecordStore
     /// <summary>Snapshots being read: released before the database closes, so no stream reads a closed store.</summary>
     private readonly ConcurrentDictionary<ShardSnapshot, byte> _snapshots = new();
 
-    /// <summary>Set (under the shard lock) when the database starts closing: no snapshot is taken after.</summary>
+    /// <summary>Set (under the shard lock) when the database starts closing: no snapshot or fork is taken after.</summary>
     private bool _closed;
+
+    /// <summary>Forks copying now (outside the shard lock): the database closes once they stopped.</summary>
+    private int _forks;
 
     private static string PrepareInstalls(string path)
     {
@@ -65,6 +68,8 @@ public sealed partial class RecordStore
         {
             snapshot.Dispose();
         }
+
+        SpinWait.SpinUntil(() => Volatile.Read(ref _forks) == 0, TimeSpan.FromSeconds(10)); // each stops at its next batch
     }
 
     /// <summary>
@@ -120,14 +125,14 @@ public sealed partial class RecordStore
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_iterator is null || _read++ % IteratorRecords == 0)
+                if (_read++ % IteratorRecords == 0)
                 {
                     _iterator?.Dispose();
                     _iterator = _store._db.NewIterator(_store._records, new ReadOptions().SetSnapshot(_snapshot).SetIterateUpperBound(_to));
                     _iterator.Seek(_last is null ? _from : KeyOrder.Successor(_last));
                 }
 
-                if (!_iterator.Valid())
+                if (!_iterator!.Valid())
                 {
                     return null;
                 }
@@ -184,9 +189,10 @@ public sealed partial class RecordStore
             _finished = true;
             lock (store._shardLock)
             {
-                if (store.ReadPosition(kblId).Sealed != epoch)
+                var position = store.ReadPosition(kblId);
+                if (position.Sealed != epoch || (position.Replica == replica && position.LastEpoch == epoch && appliedSeq < position.Applied))
                 {
-                    return false;
+                    return false; // sealed for another epoch, or a replay: this epoch's primary had written past it here
                 }
 
                 // First the copy is emptied (a crash from here to the end leaves an empty copy at seq 0, rebuilt

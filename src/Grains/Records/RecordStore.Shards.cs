@@ -213,18 +213,44 @@ public sealed partial class RecordStore
         Snapshot snapshot;
         lock (_shardLock)
         {
-            if (!May(ReadPosition(parentId), ReadPosition(childId)))
+            var child = ReadPosition(childId);
+            if (_closed || !May(ReadPosition(parentId), child))
             {
                 return false;
             }
 
+            if (child != new ShardPositionRecord(0, 0, 0, false))
+            {
+                // The same fork again (a division resumed): the copy counts for nothing from here until it is whole
+                // again, so a fork that fails half-way cannot leave a partial copy at a complete copy's position.
+                using var reset = new WriteBatch();
+                ClearCopy(reset, childId);
+                reset.Put(Encoding.UTF8.GetBytes(childId), Position(new(0, 0, 0, false)), _shards);
+                _db.Write(reset, _writeOptions);
+            }
+
             snapshot = _db.CreateSnapshot();
+            Interlocked.Increment(ref _forks);
         }
 
-        using (snapshot)
+        try
         {
-            var (from, to) = ReplicaBounds(parentId);
-            var batch = new WriteBatch();
+            return CopyForked(parentId, childId, range, snapshot, forked, May);
+        }
+        finally
+        {
+            snapshot.Dispose();
+            Interlocked.Decrement(ref _forks);
+        }
+    }
+
+    /// <summary>Copies a fork's records from <paramref name="snapshot"/> in batches, then writes its position if both copies are still as the fork found them.</summary>
+    private bool CopyForked(string parentId, string childId, KeyRange range, Snapshot snapshot, ShardPositionRecord forked, Func<ShardPositionRecord, ShardPositionRecord, bool> may)
+    {
+        var (from, to) = ReplicaBounds(parentId);
+        var batch = new WriteBatch();
+        try
+        {
             ClearCopy(batch, childId);
             var bytes = 0L;
             using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetSnapshot(snapshot).SetIterateUpperBound(to)))
@@ -242,6 +268,11 @@ public sealed partial class RecordStore
                     bytes += key.Length + value.Length;
                     if (bytes >= PageBounds.TransferBytes)
                     {
+                        if (Volatile.Read(ref _closed))
+                        {
+                            return false; // the store is closing
+                        }
+
                         _db.Write(batch, _writeOptions);
                         batch.Dispose();
                         (batch, bytes) = (new WriteBatch(), 0);
@@ -249,22 +280,23 @@ public sealed partial class RecordStore
                 }
             }
 
-            using (batch)
+            lock (_shardLock)
             {
-                lock (_shardLock)
+                if (_closed || !may(ReadPosition(parentId), ReadPosition(childId)))
                 {
-                    if (!May(ReadPosition(parentId), ReadPosition(childId)))
-                    {
-                        return false; // changed meanwhile: what was copied counts for nothing (the next install or fork clears it)
-                    }
-
-                    var id = Encoding.UTF8.GetBytes(childId);
-                    batch.Put(id, Position(forked), _shards);
-                    batch.Put(id, BitConverter.GetBytes(applied), _clocks);
-                    _db.Write(batch, _writeOptions);
-                    return true;
+                    return false; // changed meanwhile: what was copied counts for nothing (the next install or fork clears it)
                 }
+
+                var id = Encoding.UTF8.GetBytes(childId);
+                batch.Put(id, Position(forked), _shards);
+                batch.Put(id, BitConverter.GetBytes(forked.Applied), _clocks);
+                _db.Write(batch, _writeOptions);
+                return true;
             }
+        }
+        finally
+        {
+            batch.Dispose();
         }
     }
 

@@ -258,10 +258,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// <summary>Members being rebuilt from a snapshot now (streams under way).</summary>
     public int Rebuilding => _rebuilds.Values.Count(r => !r.Installed.IsCompleted);
 
-    /// <summary>Completes when one of the rebuilds under way ends (at once when none is).</summary>
-    public Task AnyRebuildEnds() => _rebuilds.Values.Where(r => !r.Installed.IsCompleted).Select(r => r.Installed).ToList() is { Count: > 0 } streams
-        ? Task.WhenAny(streams)
-        : Task.CompletedTask;
+    /// <summary>Completes when one of the rebuilds under way ends: true when it installed its snapshot (false at once when none is under way).</summary>
+    public async Task<bool> AnyRebuildEnds() => _rebuilds.Values.Where(r => !r.Installed.IsCompleted).Select(r => r.Installed).ToList() is { Count: > 0 } streams
+        && (await await Task.WhenAny(streams)).Bytes >= 0;
 
     /// <summary>Stops the rebuilds under way (this primary is done: fenced, forgotten or deactivating).</summary>
     public void Stop() => _stop.Cancel();

@@ -63,8 +63,13 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
 
     public Task<bool> Drop(long epoch)
     {
+        if (!store.DropReplica(_kblId, epoch))
+        {
+            return Task.FromResult(false); // a later life's copy: its rebuild under way goes on
+        }
+
         _core.DropInstall();
-        return Task.FromResult(store.DropReplica(_kblId, epoch));
+        return Task.FromResult(true);
     }
 
     public Task<string> Disk() => Task.FromResult(store.DiskId);

@@ -88,10 +88,9 @@ public sealed partial class KblGrain
                 return null;
             }
         }));
-        if (forks.OfType<Replication.ReplicaMember>().ToList() is { Count: > 0 } members)
-        {
-            await Child(kbl.Path).InheritCopies(generation, applied, new Replication.ShardConfig(lastEpoch, "", "", members, Redundancy.MinCopies));
-        }
+        // Sent even with no copy forked: an earlier attempt of this division may have left the new leaf a list of
+        // copies that this one's failed forks no longer back.
+        await Child(kbl.Path).InheritCopies(generation, applied, new Replication.ShardConfig(lastEpoch, "", "", [.. forks.OfType<Replication.ReplicaMember>()], Redundancy.MinCopies));
     }
 
     public async Task InheritCopies(long generation, long appliedSeq, Replication.ShardConfig replicas)
@@ -102,6 +101,16 @@ public sealed partial class KblGrain
         }
 
         RequireHome("inheriting copies"); // its records are on its home silo
+        if (replicas.Members.Count == 0)
+        {
+            if (State.Replicas is not null)
+            {
+                State.Replicas = null; // no copy to inherit: it starts afresh, rebuilding them
+                await Save();
+            }
+
+            return;
+        }
         var (_, _, sealedEpoch) = store.ShardPosition(_id);
         var epoch = Math.Max(replicas.Epoch, sealedEpoch);
         State.Replicas = replicas with { Epoch = epoch, Primary = silo.Name, PrimaryDisk = store.DiskId };

@@ -114,10 +114,8 @@ public sealed partial class KblGrain
         State.LastDivision = null;
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
-        var copies = State.Replicas;
         ForgetCopies(); // copies from before its split hold none of what its children wrote since
         await Save();
-        DropCopies(copies);
         LoadShard();
         _meter.Reset();
         _childFeedback.Clear();

@@ -390,11 +390,13 @@ public sealed partial class KblGrain
         }
     }
 
-    /// <summary>When a rebuild's stream ends, the next tick comes at once: it catches the member up and marks it in sync.</summary>
+    /// <summary>
+    /// When a rebuild's stream installs its snapshot, the next tick comes at once: it catches the member up and marks it
+    /// in sync. A stream that failed waits for the next tick as usual (no loop of failing streams).
+    /// </summary>
     private async Task TickWhenRebuilt(PrimaryCore primary)
     {
-        await primary.AnyRebuildEnds();
-        if (_primary == primary)
+        if (await primary.AnyRebuildEnds() && _primary == primary)
         {
             _timer?.Change(TimeSpan.Zero, _period);
         }

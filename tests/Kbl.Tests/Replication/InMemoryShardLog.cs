@@ -114,9 +114,9 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
         public bool Finish(long epoch, long appliedSeq, long lastEpoch)
         {
-            if (epoch != log.SealedEpoch)
+            if (epoch != log.SealedEpoch || (log.LastEpoch == epoch && appliedSeq < log.AppliedSeq))
             {
-                return false;
+                return false; // sealed for another epoch, or a replay: this epoch's primary had written past it here
             }
 
             log._records.Clear();

@@ -154,6 +154,19 @@ public abstract class ShardLogConformance
     }
 
     [Fact]
+    public void A_snapshot_replayed_after_the_copy_took_newer_writes_of_its_epoch_is_refused()
+    {
+        var log = Create(retain: 100);
+        log.Seal(2);
+        Assert.True(log.Install(2, [Record("b1", "snap", 4)], appliedSeq: 4, lastEpoch: 1));
+        Assert.True(log.Apply(2, [Entry(5, 2, "b1", "newer")]));
+
+        Assert.False(log.Install(2, [Record("b1", "snap", 4)], appliedSeq: 4, lastEpoch: 1), "the same snapshot again");
+        Assert.Equal([("b1", "newer", 5L)], Records(log));
+        Assert.True(log.Install(2, [Record("b1", "newest", 6)], appliedSeq: 6, lastEpoch: 2), "a newer snapshot of the epoch");
+    }
+
+    [Fact]
     public void A_writer_of_an_older_epoch_changes_nothing_once_a_newer_one_sealed_the_copy()
     {
         var log = Create(retain: 100);
