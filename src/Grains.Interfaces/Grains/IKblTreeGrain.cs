@@ -78,6 +78,14 @@ public interface IKblTreeGrain : IGrainWithStringKey
     Task Purge(long generation);
 
     /// <summary>
+    /// Merge, step 3 for a retired KBL on its parent's silo (whose records the parent took over in place): it forgets
+    /// its replica configuration, then asks its members to drop their copies. Ignored unless it is retired at
+    /// <paramref name="generation"/>.
+    /// </summary>
+    [Alias("Forget")]
+    Task Forget(long generation);
+
+    /// <summary>
     /// Colony delete, step 1: this KBL refuses every request from now on (the mark is persisted) and returns the paths
     /// below it — every path it ever gave a child, its children and those of an unfinished change. Makes no call to
     /// another KBL. Empty for a path never born, a KBL cleared already, or one of another life of the colony

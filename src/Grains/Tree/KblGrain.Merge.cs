@@ -116,6 +116,18 @@ public sealed partial class KblGrain
         State.ShapeChangedAt = time.GetUtcNow();
         ForgetCopies(); // copies from before its split hold none of what its children wrote since
         await Save();
+        foreach (var (child, _) in replies.Where(r => r.Reply.Silo == silo.Name))
+        {
+            try
+            {
+                await Child(child.Path).Forget(transition.Generation); // purged children dropped theirs
+            }
+            catch (Exception e) when (IsStepFailure(e))
+            {
+                // Best effort: its members keep a copy nobody reads.
+            }
+        }
+
         LoadShard();
         _meter.Reset();
         _childFeedback.Clear();
@@ -186,6 +198,20 @@ public sealed partial class KblGrain
         // Bounded by bytes too: a page of large values stays well under Orleans' message limit.
         IReadOnlyList<StoredRecord> page = new PageBounds(limit, PageBounds.TransferBytes).Take(store.Scan(_colony, from, exclusive, State.Range.Hi)).Records;
         return Task.FromResult(page);
+    }
+
+    public async Task Forget(long generation)
+    {
+        if (State.Role != KblRole.Retired || State.Generation != generation || State.Replicas is not { } copies)
+        {
+            return;
+        }
+
+        // Forgotten first: revived later (a stale parent's call-off), it starts afresh rather than name dropped copies.
+        DropPrimary();
+        State.Replicas = null;
+        await Save();
+        DropCopies(copies);
     }
 
     public async Task Purge(long generation)

@@ -263,6 +263,40 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_merge_leaves_no_copy_of_its_leaves_behind()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 100, MergeKeys = 80, Hysteresis = TimeSpan.FromSeconds(1) });
+        await model.Put("k000", "first");
+        await Redundant(colony, 2);
+        for (var i = 1; i < 150; i++)
+        {
+            await model.Put($"k{i:d3}", $"v{i}"); // it divides on the way, its leaves on its silo
+        }
+
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        var divided = await Eventually.Until(() => root.GetTree(1, false), t => t.Role == KblRole.Interior && t.Children.All(c => c.Replicas is { InSync: 2 }), Settle, "leaves with their copies");
+        var copies = divided.Children.Select(c => (c.Id, c.Replicas!.Members.Single().Silo)).ToList();
+        for (var i = 50; i < 150; i++)
+        {
+            await model.Delete($"k{i:d3}"); // down to 50 keys: once cold, its leaves merge back into it
+        }
+
+        await Eventually.Until(() => Tree(colony), t => t is { Role: KblRole.Leaf }, Settle, "the merge back into one leaf");
+
+        foreach (var (id, member) in copies)
+        {
+            await Eventually.Until(
+                () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id)).Digest(Kbl.Keys.KeyRange.All),
+                digest => digest.Records == 0,
+                Settle,
+                $"{id}'s copy on {member} dropped");
+        }
+
+        await Redundant(colony, 2);
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_replica_goes_to_a_zone_without_a_copy_first()
     {
         // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.
