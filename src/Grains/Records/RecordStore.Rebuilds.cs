@@ -95,8 +95,7 @@ public sealed partial class RecordStore
         {
             _store = store;
             _snapshot = store._db.CreateSnapshot();
-            _from = StoreKey(colony, range.Lo);
-            _to = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
+            (_from, _to) = StoreBounds(colony, range);
             _prefix = ColonyPrefix(colony).Length;
             (AppliedSeq, LastEpoch) = (appliedSeq, lastEpoch);
         }
@@ -203,9 +202,7 @@ public sealed partial class RecordStore
                     store.ClearCopy(batch, kblId);
                     if (!replica)
                     {
-                        var start = StoreKey(colony, range.Lo);
-                        var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
-                        batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, store._records);
+                        store.DeleteRecords(batch, colony, range);
                     }
 
                     batch.Put(id, Position(new(0, 0, epoch, replica)), store._shards);

@@ -172,9 +172,7 @@ public sealed partial class RecordStore
             }
 
             using var batch = new WriteBatch();
-            var start = StoreKey(colony, range.Lo);
-            var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
-            batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+            DeleteRecords(batch, colony, range);
             var (from, to) = ReplicaBounds(kblId);
             using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetIterateUpperBound(to)))
             {
@@ -208,7 +206,7 @@ public sealed partial class RecordStore
     {
         var forked = ShardPositionRecord.StartingAt(applied, lastEpoch, 0, replica: true);
         bool May(ShardPositionRecord parent, ShardPositionRecord child) =>
-            parent.Replica && parent.Applied == applied && parent.LastEpoch == lastEpoch && (child == new ShardPositionRecord(0, 0, 0, false) || child == forked);
+            parent.Replica && parent.Applied == applied && parent.LastEpoch == lastEpoch && (child == ShardPositionRecord.None || child == forked);
 
         Snapshot snapshot;
         lock (_shardLock)
@@ -219,13 +217,13 @@ public sealed partial class RecordStore
                 return false;
             }
 
-            if (child != new ShardPositionRecord(0, 0, 0, false))
+            if (child != ShardPositionRecord.None)
             {
                 // The same fork again (a division resumed): the copy counts for nothing from here until it is whole
                 // again, so a fork that fails half-way cannot leave a partial copy at a complete copy's position.
                 using var reset = new WriteBatch();
                 ClearCopy(reset, childId);
-                reset.Put(Encoding.UTF8.GetBytes(childId), Position(new(0, 0, 0, false)), _shards);
+                reset.Put(Encoding.UTF8.GetBytes(childId), Position(ShardPositionRecord.None), _shards);
                 _db.Write(reset, _writeOptions);
             }
 
@@ -371,7 +369,7 @@ public sealed partial class RecordStore
     {
         var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _shards);
         return raw is null
-            ? new(0, 0, 0, false)
+            ? ShardPositionRecord.None
             : new(BinaryPrimitives.ReadInt64BigEndian(raw), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(8)), BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(16)), raw.Length > 24 && raw[24] == 1)
             {
                 BaseSeq = raw.Length >= 41 ? BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(25)) : 0,
@@ -401,7 +399,7 @@ public sealed partial class RecordStore
     {
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long records = 0, bytes = 0;
-        var (from, to) = replica ? ReplicaBounds(kblId) : (StoreKey(colony, range.Lo), range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi));
+        var (from, to) = replica ? ReplicaBounds(kblId) : StoreBounds(colony, range);
         using var iterator = _db.NewIterator(replica ? _replicas : _records, new ReadOptions().SetIterateUpperBound(to));
         Span<byte> lengths = stackalloc byte[8];
         for (iterator.Seek(replica ? ReplicaKey(kblId, range.Lo) : from); iterator.Valid(); iterator.Next())
@@ -447,6 +445,9 @@ public sealed partial class RecordStore
     /// <summary>A shard's position on this silo; its log starts after <see cref="BaseSeq"/> (an entry of <see cref="BaseEpoch"/>).</summary>
     private sealed record ShardPositionRecord(long Applied, long LastEpoch, long Sealed, bool Replica)
     {
+        /// <summary>No copy here, and no seal.</summary>
+        public static readonly ShardPositionRecord None = new(0, 0, 0, false);
+
         public long BaseSeq { get; init; }
 
         public long BaseEpoch { get; init; }

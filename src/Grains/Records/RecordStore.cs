@@ -124,12 +124,21 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>Drops every record of a range (after another silo took it over).</summary>
     public void DeleteRange(string colony, KeyRange range)
     {
-        var start = StoreKey(colony, range.Lo);
-        var end = range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi);
         using var batch = new WriteBatch();
-        batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+        DeleteRecords(batch, colony, range);
         _db.Write(batch, _writeOptions);
     }
+
+    /// <summary>Adds to <paramref name="batch"/> the removal of every record of <paramref name="colony"/> in <paramref name="range"/>.</summary>
+    private void DeleteRecords(WriteBatch batch, string colony, KeyRange range)
+    {
+        var (start, end) = StoreBounds(colony, range);
+        batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
+    }
+
+    /// <summary>The store keys of a colony's range: from its first key up to (not including) the end of the range.</summary>
+    private static (byte[] Start, byte[] End) StoreBounds(string colony, KeyRange range) =>
+        (StoreKey(colony, range.Lo), range.Hi is null ? ColonyEnd(colony) : StoreKey(colony, range.Hi));
 
     /// <summary>
     /// Drops every record of <paramref name="colony"/> and, for each of its KBLs (ids <c>{colony}/…</c>), the

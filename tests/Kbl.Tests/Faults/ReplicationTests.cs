@@ -164,14 +164,11 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var lost = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
 
         // Rebuilds slowed to 100 KB/s on every silo: streaming this leaf's snapshot takes seconds.
-        var throttles = fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).ToList();
-        var rates = throttles.Select(t => t.BytesPerSecond).ToList();
-        throttles.ForEach(t => t.BytesPerSecond = 100_000);
-        try
+        using (var slow = new SlowRebuilds(fixture, 100_000))
         {
             await fixture.Kill(lost);
             await Eventually.Until(
-                () => Task.FromResult(throttles.Sum(t => t.Streams)),
+                () => Task.FromResult(slow.Streams),
                 streams => streams > 0,
                 Settle,
                 "a snapshot streaming to the silo left");
@@ -184,11 +181,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
                 Assert.Equal(KblStatus.Ok, read.Status);
             }
 
-            Assert.True(throttles.Sum(t => t.Streams) > 0, "the reads and writes waited until the snapshot had streamed");
-        }
-        finally
-        {
-            throttles.Zip(rates).ToList().ForEach(x => x.First.BytesPerSecond = x.Second);
+            Assert.True(slow.Streams > 0, "the reads and writes waited until the snapshot had streamed");
         }
 
         // The rebuilt copy has the snapshot and every write made while it streamed: byte-identical to the primary's.
@@ -211,10 +204,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var (root, member) = (first.Silo, first.Replicas!.Members.Single().Silo);
 
         // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for seconds.
-        var throttles = fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).ToList();
-        var rates = throttles.Select(t => t.BytesPerSecond).ToList();
-        throttles.ForEach(t => t.BytesPerSecond = 65_536);
-        try
+        using (var slow = new SlowRebuilds(fixture, 65_536))
         {
             var value = new string('v', 4000);
             for (var i = 1; i < 300; i++)
@@ -237,7 +227,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
                 Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
             }
 
-            Assert.Equal(0, throttles.Sum(t => t.Streams)); // no copy is being rebuilt (at this pace none could have been yet)
+            Assert.Equal(0, slow.Streams); // no copy is being rebuilt (at this pace none could have been yet)
 
             // The root holds no shard any more: its member drops its copy of it.
             await Eventually.Until(
@@ -252,10 +242,6 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
             await model.Check();
             await model.Put("k150", "after");
             await model.Check();
-        }
-        finally
-        {
-            throttles.Zip(rates).ToList().ForEach(x => x.First.BytesPerSecond = x.Second);
         }
 
         await fixture.Restart(root);
@@ -415,4 +401,21 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     private static byte[] KeyOrder(string key) => Kbl.Keys.KeyOrder.Encode(key);
+
+    /// <summary>Rebuilds paced at <paramref name="bytesPerSecond"/> on every live silo until disposed (then as before).</summary>
+    private sealed class SlowRebuilds : IDisposable
+    {
+        private readonly List<(RebuildThrottle Throttle, long Rate)> _throttles;
+
+        public SlowRebuilds(FaultClusterFixture fixture, long bytesPerSecond)
+        {
+            _throttles = [.. fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).Select(t => (t, t.BytesPerSecond))];
+            _throttles.ForEach(t => t.Throttle.BytesPerSecond = bytesPerSecond);
+        }
+
+        /// <summary>Snapshots streaming from any of those silos now.</summary>
+        public int Streams => _throttles.Sum(t => t.Throttle.Streams);
+
+        public void Dispose() => _throttles.ForEach(t => t.Throttle.BytesPerSecond = t.Rate);
+    }
 }
