@@ -18,12 +18,23 @@ public interface IKblPlacementGrain : IGrainWithStringKey
 
     /// <summary>
     /// Moves this KBL (not its subtree) and its records from silo <paramref name="from"/> to silo
-    /// <paramref name="to"/>, then deactivates. Returns the records moved, <see cref="OnItsWay"/> when it has just
-    /// moved to <paramref name="from"/> and its activation is not there yet, or -1 when the KBL is not at home on
-    /// <paramref name="from"/> or cannot move now.
+    /// <paramref name="to"/>, then deactivates. A mirrored leaf whose copy on <paramref name="to"/> is in sync hands
+    /// its shard over instead: that copy becomes the primary's, and no record is copied. Returns the records moved
+    /// (0 for a hand-over), <see cref="OnItsWay"/> when it has just moved to <paramref name="from"/> and its
+    /// activation is not there yet, or -1 when the KBL is not at home on <paramref name="from"/> or cannot move now.
+    /// A target that is stopping refuses with <see cref="SiloDrainingException"/>.
     /// </summary>
     [Alias("Relocate")]
     Task<long> Relocate(string from, string to);
+
+    /// <summary>
+    /// <see cref="Relocate"/> to whichever of <paramref name="candidates"/> suits this KBL best (a drain's choice): a
+    /// mirrored leaf goes to the least loaded candidate holding an in-sync copy of its shard (a hand-over, nothing
+    /// copied), anything else to the least loaded candidate. Same answers as <see cref="Relocate"/>; the
+    /// <see cref="SiloDrainingException"/> names the candidate that refused.
+    /// </summary>
+    [Alias("Evacuate")]
+    Task<long> Evacuate(string from, string[] candidates);
 
     /// <summary>
     /// Every copy of this leaf's shard with its digest, read in one turn of the primary (no write between them,

@@ -1,6 +1,9 @@
 namespace Kbl.Tree;
 
-/// <summary>What one silo holds: its identity, its KBL activations and the records of its active leaves.</summary>
+/// <summary>
+/// What one silo holds: its identity, its KBL activations and the records of its active leaves; whether it is
+/// draining (stopping: it hands its KBLs away and takes none in).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.SiloStats")]
 public sealed record SiloStats(
     [property: Id(0)] string Silo,
@@ -12,4 +15,5 @@ public sealed record SiloStats(
     [property: Id(6)] int LeavesInGroup,
     [property: Id(7)] long Records,
     [property: Id(8)] long Bytes,
-    [property: Id(9)] DateTimeOffset At);
+    [property: Id(9)] DateTimeOffset At,
+    [property: Id(10)] bool Draining = false);

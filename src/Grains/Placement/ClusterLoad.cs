@@ -60,8 +60,16 @@ public sealed partial class ClusterLoad(
         return pick;
     }
 
+    /// <summary>
+    /// The active silos of a node group that take KBLs in: a silo that posted that it is draining (stopping) is left
+    /// out, so no placement, move or new copy goes to it.
+    /// </summary>
     public IReadOnlyList<string> SilosOfGroup(string nodeGroup) =>
-        [.. ActiveSilos().Where(s => s.Identity.NodeGroup == nodeGroup).Select(s => s.Identity.Name)];
+        [.. ActiveSilos().Where(s => s.Identity.NodeGroup == nodeGroup && !IsDraining(s.Address, s.Identity.Name)).Select(s => s.Identity.Name)];
+
+    /// <summary>Whether the silo at <paramref name="address"/> said it is draining (a post of an earlier process under its name does not count).</summary>
+    private bool IsDraining(SiloAddress address, string name) =>
+        name == me.Name ? local.Draining : _board.GetValueOrDefault(name) is { Draining: true } posted && posted.Address == address.ToString();
 
     /// <summary>Waits (bounded by <c>Kbl:Placement:WaitForGroup</c>) for a silo of the group; empty when none came.</summary>
     public async Task<IReadOnlyList<string>> WaitForGroup(string nodeGroup)
@@ -93,7 +101,8 @@ public sealed partial class ClusterLoad(
             leaves.Count(l => l.NodeGroup == me.NodeGroup),
             leaves.Sum(l => l.Keys),
             leaves.Sum(l => l.Bytes),
-            time.GetUtcNow());
+            time.GetUtcNow(),
+            local.Draining);
     }
 
     /// <summary>Posts this silo's load and takes in everyone else's.</summary>

@@ -22,4 +22,7 @@ public interface ILocalKbl
 
     /// <summary>For a mirrored leaf, the copies its genome asks for that are not in sync (0 otherwise).</summary>
     int MissingCopies { get; }
+
+    /// <summary>For a mirrored leaf, the silos holding a copy of its shard in sync (a move there is a hand-over); empty otherwise.</summary>
+    IReadOnlyList<string> InSyncCopies { get; }
 }

@@ -6,9 +6,10 @@ using Microsoft.Extensions.Options;
 namespace Kbl.Placement;
 
 /// <summary>
-/// When a silo is asked to stop (SIGTERM), it first hands every KBL homed on it, and their records, to the other
-/// silos of its node group, least loaded first; then Orleans shuts down. A silo that is the last of its group
-/// keeps its KBLs: they come back with it, from its disk.
+/// When a silo is asked to stop (SIGTERM), it first hands every KBL homed on it to the other silos of its node
+/// group: a mirrored leaf to a silo holding an in-sync copy of its shard (a hand-over: nothing is copied), any other
+/// KBL, with its records, to the least loaded; then Orleans shuts down. A silo that is the last of its group keeps
+/// its KBLs: they come back with it, from its disk.
 /// </summary>
 public sealed partial class KblDrainer(
     IGrainFactory grains,
@@ -35,6 +36,7 @@ public sealed partial class KblDrainer(
         }
 
         local.Draining = true;
+        await Announce();
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.Value.DrainTimeout);
         var moved = 0;
@@ -71,10 +73,23 @@ public sealed partial class KblDrainer(
         LogDrained(logger, me.Name, moved, records, string.Join(", ", targets));
     }
 
+    /// <summary>Posts at once that this silo is draining, so the others place nothing here from their next refresh (best effort).</summary>
+    private async Task Announce()
+    {
+        try
+        {
+            await load.Refresh();
+        }
+        catch (Exception e) when (e is OrleansException or TimeoutException)
+        {
+            LogAnnounceFailed(logger, me.Name, e.Message);
+        }
+    }
+
     /// <summary>
-    /// Relocates one KBL to the least loaded target that takes it: a target that refuses because it is stopping too
-    /// (a group scaled down by several at once) is not asked again. The records moved, or -1 (the KBL is not homed
-    /// here, cannot move now, or the move failed: the next pass tries again).
+    /// Hands one KBL to the target that suits it (<see cref="IKblPlacementGrain.Evacuate"/>): a target that refuses
+    /// because it is stopping too (a group scaled down by several at once) is not asked again. The records moved, or
+    /// -1 (the KBL is not homed here, cannot move now, or the move failed: the next pass tries again).
     /// </summary>
     private async Task<long> HandOver(string id, List<string> targets, CancellationToken cancellationToken)
     {
@@ -82,23 +97,20 @@ public sealed partial class KblDrainer(
         var waits = 0;
         while (true)
         {
-            string target;
+            string[] candidates;
             lock (targets)
             {
-                if (targets.Count == 0)
-                {
-                    return -1;
-                }
+                candidates = [.. targets];
+            }
 
-                lock (load)
-                {
-                    target = load.PickLeastLoaded(targets);
-                }
+            if (candidates.Length == 0)
+            {
+                return -1;
             }
 
             try
             {
-                var moved = await grains.GetGrain<IKblPlacementGrain>(id).Relocate(me.Name, target);
+                var moved = await grains.GetGrain<IKblPlacementGrain>(id).Evacuate(me.Name, candidates);
                 if (moved == IKblPlacementGrain.OnItsWay && ++waits <= MaxWaits)
                 {
                     // It has just arrived here (another silo's drain or a move handed it over): hand it on once it is here.
@@ -110,15 +122,15 @@ public sealed partial class KblDrainer(
             }
             catch (SiloDrainingException e)
             {
-                LogTargetRefused(logger, me.Name, id, target, e.Message);
+                LogTargetRefused(logger, me.Name, id, e.Silo, e.Message);
                 lock (targets)
                 {
-                    targets.Remove(target);
+                    targets.Remove(e.Silo);
                 }
             }
             catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
             {
-                LogHandOverFailed(logger, me.Name, id, target, e.Message);
+                LogHandOverFailed(logger, me.Name, id, e.Message);
                 return -1;
             }
         }
@@ -133,8 +145,11 @@ public sealed partial class KblDrainer(
     [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Silo {Silo} could not hand KBL {Kbl} to {Target}, which is stopping too ({Reason}); it asks another silo")]
     private static partial void LogTargetRefused(ILogger logger, string silo, string kbl, string target, string reason);
 
-    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand KBL {Kbl} to {Target} ({Reason}); its next pass tries again")]
-    private static partial void LogHandOverFailed(ILogger logger, string silo, string kbl, string target, string reason);
+    [LoggerMessage(EventId = 1304, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand KBL {Kbl} over ({Reason}); its next pass tries again")]
+    private static partial void LogHandOverFailed(ILogger logger, string silo, string kbl, string reason);
+
+    [LoggerMessage(EventId = 1305, Level = LogLevel.Warning, Message = "Silo {Silo} could not post that it is draining ({Reason}); the others learn it when it refuses their moves")]
+    private static partial void LogAnnounceFailed(ILogger logger, string silo, string reason);
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand over all its KBLs within {Timeout}; the rest stay homed here")]
     private static partial void LogDrainTimedOut(ILogger logger, string silo, TimeSpan timeout);

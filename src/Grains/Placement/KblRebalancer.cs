@@ -72,11 +72,16 @@ public sealed partial class KblRebalancer(
                 break;
             }
 
-            var target = counts.Where(c => c.Key != me.Name).MinBy(c => c.Value);
-            if (target.Value + 1 >= counts[me.Name])
+            // Any silo that would still hold fewer leaves than this one evens things out; one holding an in-sync copy
+            // of the leaf first (a hand-over: nothing is copied, and its other copies stay in sync).
+            var evening = counts.Where(c => c.Key != me.Name && c.Value + 1 < counts[me.Name]).ToList();
+            if (evening.Count == 0)
             {
                 break; // moving would not even out anything
             }
+
+            var holders = evening.Where(c => leaf.InSyncCopies.Contains(c.Key)).ToList();
+            var target = (holders.Count > 0 ? holders : evening).MinBy(c => c.Value);
 
             if (await grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(me.Name, target.Key) >= 0)
             {

@@ -109,10 +109,27 @@ public sealed partial class KblGrain
 
     public Task<long> Relocate(string from, string to) => RelocateCore(from, to);
 
+    public Task<long> Evacuate(string from, string[] candidates)
+    {
+        var up = candidates.Where(c => load.AddressOf(c) is not null).ToList();
+        if (up.Count == 0)
+        {
+            return Task.FromResult(-1L);
+        }
+
+        var holders = Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Replicas is { } config
+            ? up.Where(c => config.InSync.Any(m => m.Silo == c)).ToList()
+            : [];
+        return RelocateCore(from, load.PickLeastLoaded(holders.Count > 0 ? holders : up));
+    }
+
     /// <summary>
-    /// Hands this KBL's records to silo <paramref name="to"/> (which first drops anything an unfinished move left
-    /// there), makes it the home, drops the local copy and deactivates: the next request activates the KBL on its
-    /// new home. Requests that queued meanwhile are answered with a walk from the root.
+    /// Hands this KBL to silo <paramref name="to"/>, makes it the home and deactivates: the next request activates
+    /// the KBL on its new home, and requests that queued meanwhile are answered with a walk from the root. A mirrored
+    /// leaf whose copy on <paramref name="to"/> is in sync hands its shard over (<see cref="HandsOverTo"/>: that copy
+    /// becomes the primary's there, nothing is copied); any other leaf copies its records to the target (which first
+    /// drops anything an unfinished move left there) and its replicas are rebuilt from the new primary. The records
+    /// here are dropped once the new home is saved.
     /// </summary>
     private async Task<long> RelocateCore(string from, string to)
     {
@@ -133,29 +150,50 @@ public sealed partial class KblGrain
             return -1;
         }
 
-        long moved = 0;
-        if (State.Role == KblRole.Leaf)
+        var agent = GrainFactory.GetGrain<ISiloAgentGrain>(to);
+        var handOver = await HandsOverTo(to);
+        if (handOver is null)
         {
-            var agent = GrainFactory.GetGrain<ISiloAgentGrain>(to);
+            return -1; // its copy there is in sync, but this primary cannot bring it up to date now
+        }
+
+        long moved = 0;
+        if (handOver == false && State.Role == KblRole.Leaf)
+        {
             await agent.BeginImport(_colony, State.Range);
             foreach (var batch in PageBounds.Transfer.Pages(store.Scan(_colony, State.Range.Lo, exclusive: false, State.Range.Hi)))
             {
                 await agent.Import(_colony, batch);
                 moved += batch.Count;
             }
-
-            await agent.EndImport(_id, _clock);
         }
 
-        // The copy moved is the primary's now; the replicas are rebuilt from it (none counts as in sync, and the old
-        // home no longer holds anything).
+        // The target is not stopping (it refuses a KBL it would strand), and knows the KBL's clock: a drain of it that
+        // begins now finds the KBL there.
+        await agent.EndImport(_id, _clock);
+        var before = (State.Home, State.Epoch, State.Replicas);
         State.Home = to;
         State.Epoch++;
-        State.Replicas = State.Replicas is { } replicas
-            ? replicas with { Primary = to, PrimaryDisk = "", Members = [.. replicas.Members.Where(m => m.Silo != to).Select(m => m with { InSync = false })] }
-            : null;
+        State.Replicas = State.Replicas is not { } replicas ? null
+            : handOver == true
+                // The copy there becomes the primary's when the KBL activates there (it takes a new epoch and seals the
+                // other copies in sync); the copy here is dropped, so this silo is no longer named.
+                ? replicas with { Primary = "", PrimaryDisk = "" }
+                // The copy moved is the primary's now; the replicas are rebuilt from it (none counts as in sync).
+                : replicas with { Primary = to, PrimaryDisk = "", Members = [.. replicas.Members.Where(m => m.Silo != to).Select(m => m with { InSync = false })] };
         DropPrimary();
-        await Save();
+        try
+        {
+            await Save();
+        }
+        catch
+        {
+            // Saved or not, this activation no longer knows where the KBL lives: the next one reads it.
+            (State.Home, State.Epoch, State.Replicas) = before;
+            DeactivateOnIdle();
+            throw;
+        }
+
         if (State.Role == KblRole.Leaf)
         {
             store.DeleteRange(_colony, State.Range);
@@ -167,6 +205,27 @@ public sealed partial class KblGrain
         metrics.Move(_colony);
         MigrateHome();
         return moved;
+    }
+
+    /// <summary>
+    /// Whether this KBL's move to <paramref name="to"/> is a hand-over: it is a mirrored leaf and the copy there is
+    /// in sync; then this primary first brings every copy in sync up to its whole log (writes it applied but did not
+    /// acknowledge included), so the copy there is exactly this one. Null when the copy there is in sync but could
+    /// not be brought up to date (the member is lost, or this primary was fenced).
+    /// </summary>
+    private async Task<bool?> HandsOverTo(string to)
+    {
+        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || State.Replicas?.InSync.Any(m => m.Silo == to) != true)
+        {
+            return false;
+        }
+
+        if (await EnsurePrimary() is not null || !await _primary!.Heartbeat() || _primary.Config.InSync.All(m => m.Silo != to))
+        {
+            return null;
+        }
+
+        return true;
     }
 
     /// <summary>

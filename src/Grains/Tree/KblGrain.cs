@@ -82,6 +82,8 @@ public sealed partial class KblGrain(
 
     int ILocalKbl.MissingCopies => _siloView.MissingCopies;
 
+    IReadOnlyList<string> ILocalKbl.InSyncCopies => _siloView.InSyncCopies;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
@@ -262,11 +264,9 @@ public sealed partial class KblGrain(
     }
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
-    private void RefreshSiloView() => _siloView = new SiloView(
-        State.Role,
-        State.Genome.NodeGroup,
-        State.Role == KblRole.Interior ? Rollup().Depth : 0,
-        ReplicasView() is { } replicas ? Math.Max(0, replicas.Wanted - replicas.InSync) : 0);
+    private void RefreshSiloView() => _siloView = ReplicasView() is { } replicas
+        ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)])
+        : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, []);
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -286,9 +286,9 @@ public sealed partial class KblGrain(
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies = 0)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies)
     {
-        public static readonly SiloView Unknown = new(KblRole.None, "", 0);
+        public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, []);
     }
 
     /// <summary>Where this activation stands with respect to the silo holding its records.</summary>

@@ -25,6 +25,14 @@ public sealed class FaultClusterFixture() : CrashableCluster(3, "faults")
         await UntilActive(LiveSilos.Count);
     }
 
+    /// <summary>Stops the silo with stable name <paramref name="name"/> as SIGTERM would (it drains first) and waits until the others have noticed.</summary>
+    public async Task Drain(string name)
+    {
+        var silo = LiveSilos.Single(s => StableName(s.Name) == name);
+        await Cluster.StopSiloAsync(silo);
+        await UntilActive(LiveSilos.Count);
+    }
+
     /// <summary>Starts silo <paramref name="name"/> again after it was killed (same stable name, same record store) and waits until every silo sees it.</summary>
     public async Task Restart(string name)
     {
