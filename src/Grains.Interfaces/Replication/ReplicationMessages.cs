@@ -4,6 +4,8 @@ namespace Kbl.Replication;
 /// A primary's writes for a replica (or, with no entries, a heartbeat that renews its read lease). The replica
 /// takes them only from the epoch it was sealed for, and only after <see cref="PrevSeq"/>, whose entry must be of
 /// <see cref="PrevEpoch"/> (0/0: from the start): its log then extends the primary's without a gap or a fork.
+/// With <see cref="Release"/> the primary gives the read lease back instead (its last appends before it hands the
+/// shard to another silo).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.AppendRequest")]
 public sealed record AppendRequest(
@@ -11,7 +13,8 @@ public sealed record AppendRequest(
     [property: Id(1)] string Primary,
     [property: Id(2)] long PrevSeq,
     [property: Id(3)] long PrevEpoch,
-    [property: Id(4)] IReadOnlyList<LogEntry> Entries);
+    [property: Id(4)] IReadOnlyList<LogEntry> Entries,
+    [property: Id(5)] bool Release = false);
 
 [GenerateSerializer, Alias("kbl.AppendStatus")]
 public enum AppendStatus

@@ -68,7 +68,7 @@ public sealed partial class ClusterLoad(
         [.. ActiveSilos().Where(s => s.Identity.NodeGroup == nodeGroup && !IsDraining(s.Address, s.Identity.Name)).Select(s => s.Identity.Name)];
 
     /// <summary>Whether the silo at <paramref name="address"/> said it is draining (a post of an earlier process under its name does not count).</summary>
-    private bool IsDraining(SiloAddress address, string name) =>
+    public bool IsDraining(SiloAddress address, string name) =>
         name == me.Name ? local.Draining : _board.GetValueOrDefault(name) is { Draining: true } posted && posted.Address == address.ToString();
 
     /// <summary>Waits (bounded by <c>Kbl:Placement:WaitForGroup</c>) for a silo of the group; empty when none came.</summary>

@@ -125,7 +125,10 @@ public sealed partial class KblDrainer(
                 LogTargetRefused(logger, me.Name, id, e.Silo, e.Message);
                 lock (targets)
                 {
-                    targets.Remove(e.Silo);
+                    if (!targets.Remove(e.Silo))
+                    {
+                        return -1; // not one it offered (a refusal that names no silo): the next pass tries again
+                    }
                 }
             }
             catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)

@@ -42,7 +42,7 @@ public sealed partial class KblPlacementDirector(
         if (state is { Role: KblRole.Leaf, Transition: null, Replicas: { } replicas } && state.Genome.Redundancy.Mirrored &&
             silos.Where(s => replicas.InSync.Any(m => m.Silo == s.Identity.Name)).ToList() is { Count: > 0 } holders)
         {
-            return Pick(holders, []);
+            return Pick(Staying(holders), []);
         }
 
         var group = state.Role != KblRole.None
@@ -67,7 +67,7 @@ public sealed partial class KblPlacementDirector(
 
         if (inGroup.Count > 0)
         {
-            return Pick(inGroup, []);
+            return Pick(Staying(inGroup), []);
         }
 
         if (options.Value.WhenGroupMissing == WhenGroupMissing.Wait)
@@ -84,6 +84,10 @@ public sealed partial class KblPlacementDirector(
         LogPlacedOutsideGroup(logger, target.GrainIdentity.ToString(), group);
         return Pick(silos, compatible);
     }
+
+    /// <summary>The silos that are not draining (a KBL placed on one would have to move again at once), or all of them when every one is.</summary>
+    private List<(SiloAddress Address, SiloIdentity Identity)> Staying(List<(SiloAddress Address, SiloIdentity Identity)> silos) =>
+        silos.Where(s => !load.IsDraining(s.Address, s.Identity.Name)).ToList() is { Count: > 0 } staying ? staying : silos;
 
     private SiloAddress Pick(IReadOnlyList<(SiloAddress Address, SiloIdentity Identity)> silos, SiloAddress[] fallback)
     {

@@ -58,7 +58,7 @@ public sealed partial class KblRebalancer(
 
         var group = load.SilosOfGroup(me.NodeGroup);
         var mine = leaves.Where(l => l.NodeGroup == me.NodeGroup).OrderBy(l => l.Bytes).ToList();
-        if (group.Count < 2)
+        if (group.Count < 2 || !group.Contains(me.Name)) // (not in it: this silo is draining, its drain moves its leaves)
         {
             return moves;
         }
@@ -72,21 +72,15 @@ public sealed partial class KblRebalancer(
                 break;
             }
 
-            // Any silo that would still hold fewer leaves than this one evens things out; one holding an in-sync copy
-            // of the leaf first (a hand-over: nothing is copied, and its other copies stay in sync).
-            var evening = counts.Where(c => c.Key != me.Name && c.Value + 1 < counts[me.Name]).ToList();
-            if (evening.Count == 0)
+            if (Target(counts, me.Name, leaf.InSyncCopies) is not { } target)
             {
                 break; // moving would not even out anything
             }
 
-            var holders = evening.Where(c => leaf.InSyncCopies.Contains(c.Key)).ToList();
-            var target = (holders.Count > 0 ? holders : evening).MinBy(c => c.Value);
-
-            if (await grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(me.Name, target.Key) >= 0)
+            if (await grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(me.Name, target) >= 0)
             {
                 counts[me.Name]--;
-                counts[target.Key]++;
+                counts[target]++;
                 moves++;
             }
         }
@@ -97,6 +91,19 @@ public sealed partial class KblRebalancer(
         }
 
         return moves;
+    }
+
+    /// <summary>
+    /// Where a leaf of silo <paramref name="me"/> goes to even out the leaf counts: any silo that would still hold
+    /// fewer leaves than this one does, and among them one holding an in-sync copy of the leaf first (a hand-over:
+    /// nothing is copied, and its other copies stay in sync), then the one with the fewest. Null when no move evens
+    /// anything out.
+    /// </summary>
+    public static string? Target(IReadOnlyDictionary<string, int> counts, string me, IReadOnlyList<string> inSyncCopies)
+    {
+        var evening = counts.Where(c => c.Key != me && c.Value + 1 < counts[me]).ToList();
+        var holders = evening.Where(c => inSyncCopies.Contains(c.Key)).ToList();
+        return evening.Count == 0 ? null : (holders.Count > 0 ? holders : evening).MinBy(c => c.Value).Key;
     }
 
     public void Dispose() => _stopping.Dispose();

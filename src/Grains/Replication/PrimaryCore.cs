@@ -303,6 +303,23 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// </summary>
     public Task<bool> Heartbeat() => Fenced ? Task.FromResult(false) : Replicate();
 
+    /// <summary>
+    /// Before this primary hands its shard to another silo: brings every copy in sync up to the whole log (writes
+    /// applied here but not yet acknowledged included) and gives back the read leases they granted, so the next
+    /// primary seals them without waiting; this one serves no read until it renews them. True when
+    /// <paramref name="successor"/> is still in sync (it holds exactly this copy) and this primary is not fenced.
+    /// </summary>
+    public async Task<bool> Release(string successor)
+    {
+        if (Fenced)
+        {
+            return false;
+        }
+
+        await Replicate(release: true);
+        return !Fenced && Config.InSync.Any(m => m.Silo == successor);
+    }
+
     /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>
     public Task<bool> RemoveMember(string member)
     {
@@ -325,20 +342,27 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// do not answer, or whose log forked, leave the in-sync set. True when every copy still in sync has the whole
     /// log and they are enough copies.
     /// </summary>
-    private async Task<bool> Replicate()
+    private async Task<bool> Replicate(bool release = false)
     {
         var members = Config.InSync.Select(m => m.Silo).ToList();
         var sent = time.Now;
-        var results = await Task.WhenAll(members.Select(async m => (Member: m, Reach: await AppendTo(m))));
+        var results = await Task.WhenAll(members.Select(async m => (Member: m, Reach: await AppendTo(m, release))));
         if (results.Any(r => r.Reach == Reach.Fenced))
         {
             Fenced = true;
             return false;
         }
 
-        foreach (var (member, _) in results.Where(r => r.Reach == Reach.InSync))
+        if (release)
         {
-            _leases[member] = sent + (timings.Lease * (1 - timings.Drift));
+            _leases.Clear();
+        }
+        else
+        {
+            foreach (var (member, _) in results.Where(r => r.Reach == Reach.InSync))
+            {
+                _leases[member] = sent + (timings.Lease * (1 - timings.Drift));
+            }
         }
 
         var lost = results.Where(r => r.Reach != Reach.InSync).Select(r => r.Member).ToList();
@@ -350,8 +374,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return Copies >= Config.MinCopies;
     }
 
-    /// <summary>Appends to one member until it holds the whole log.</summary>
-    private async Task<Reach> AppendTo(string member)
+    /// <summary>Appends to one member until it holds the whole log (giving its lease back with <paramref name="release"/>).</summary>
+    private async Task<Reach> AppendTo(string member, bool release = false)
     {
         var resealed = false;
         while (true)
@@ -366,7 +390,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             AppendReply reply;
             try
             {
-                reply = await transport.Append(member, new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries));
+                reply = await transport.Append(member, new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries, release));
             }
             catch (ReplicaUnreachableException)
             {

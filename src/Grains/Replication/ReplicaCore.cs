@@ -4,7 +4,8 @@ namespace Kbl.Replication;
 /// The replica's side of the shard protocol, free of any transport: it applies a primary's log in order and only
 /// from the epoch it was sealed for, and grants the primary a read lease with every append — a promise not to let a
 /// newer primary seal it before the lease runs out, so that an old primary stops serving reads before a new one
-/// serves writes. A replica that (re)starts assumes it granted a lease just before, and honours it.
+/// serves writes. A replica that (re)starts assumes it granted a lease just before, and honours it. A primary that
+/// hands its shard over gives its leases back with its last appends (<see cref="AppendRequest.Release"/>).
 /// </summary>
 public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset startedAt)
 {
@@ -63,7 +64,10 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
             return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
         }
 
-        _leaseUntil = Max(_leaseUntil, now + lease);
+        // The primary of the epoch this copy is sealed for is the only one a lease still in effect can protect (a seal
+        // for it waited out any older one): when it hands the shard over it gives the lease back, so the next primary
+        // seals this copy at once.
+        _leaseUntil = request.Release ? now : Max(_leaseUntil, now + lease);
         return new AppendReply(AppendStatus.Ok, log.SealedEpoch, log.AppliedSeq);
     }
 

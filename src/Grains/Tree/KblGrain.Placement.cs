@@ -120,7 +120,14 @@ public sealed partial class KblGrain
         var holders = Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Replicas is { } config
             ? up.Where(c => config.InSync.Any(m => m.Silo == c)).ToList()
             : [];
-        return RelocateCore(from, load.PickLeastLoaded(holders.Count > 0 ? holders : up));
+        return holders.Count > 0 ? HandOverOrMove(from, holders, up) : RelocateCore(from, load.PickLeastLoaded(up));
+    }
+
+    /// <summary>A hand-over to the least loaded holder of an in-sync copy; when it cannot be made now (that copy was just lost), a move with the records.</summary>
+    private async Task<long> HandOverOrMove(string from, List<string> holders, List<string> candidates)
+    {
+        var handed = await RelocateCore(from, load.PickLeastLoaded(holders));
+        return handed == -1 ? await RelocateCore(from, load.PickLeastLoaded(candidates), mayHandOver: false) : handed;
     }
 
     /// <summary>
@@ -131,7 +138,7 @@ public sealed partial class KblGrain
     /// drops anything an unfinished move left there) and its replicas are rebuilt from the new primary. The records
     /// here are dropped once the new home is saved.
     /// </summary>
-    private async Task<long> RelocateCore(string from, string to)
+    private async Task<long> RelocateCore(string from, string to, bool mayHandOver = true)
     {
         if (_presence == Presence.Relocated && State.Home == from && from != silo.Name)
         {
@@ -151,7 +158,7 @@ public sealed partial class KblGrain
         }
 
         var agent = GrainFactory.GetGrain<ISiloAgentGrain>(to);
-        var handOver = await HandsOverTo(to);
+        var handOver = mayHandOver ? await HandsOverTo(to) : false;
         if (handOver is null)
         {
             return -1; // its copy there is in sync, but this primary cannot bring it up to date now
@@ -210,8 +217,9 @@ public sealed partial class KblGrain
     /// <summary>
     /// Whether this KBL's move to <paramref name="to"/> is a hand-over: it is a mirrored leaf and the copy there is
     /// in sync; then this primary first brings every copy in sync up to its whole log (writes it applied but did not
-    /// acknowledge included), so the copy there is exactly this one. Null when the copy there is in sync but could
-    /// not be brought up to date (the member is lost, or this primary was fenced).
+    /// acknowledge included), so the copy there is exactly this one, and gives back their read leases
+    /// (<see cref="PrimaryCore.Release"/>), so the next primary need not wait them out. Null when the copy there is
+    /// in sync but could not be brought up to date (the member is lost, or this primary was fenced).
     /// </summary>
     private async Task<bool?> HandsOverTo(string to)
     {
@@ -220,12 +228,7 @@ public sealed partial class KblGrain
             return false;
         }
 
-        if (await EnsurePrimary() is not null || !await _primary!.Heartbeat() || _primary.Config.InSync.All(m => m.Silo != to))
-        {
-            return null;
-        }
-
-        return true;
+        return await EnsurePrimary() is null && await _primary!.Release(to) ? true : null;
     }
 
     /// <summary>

@@ -40,6 +40,9 @@ public sealed record Fault(string Method, FaultSide Side, FaultTiming Timing, Fa
     /// <summary>A silo a crash never strikes (the in-process cluster's membership lives on it); its calls pass.</summary>
     public string? Spared { get; init; }
 
+    /// <summary>When set, only a call whose caller or callee grain id contains this text (a KBL's id, a replica's key) strikes.</summary>
+    public string? Grain { get; init; }
+
     public override string ToString() => $"{Kind} {Side} {Timing} {Method}" + (Skip > 0 ? $" (call {Skip + 1})" : "");
 }
 
@@ -121,16 +124,18 @@ public sealed class TreeFaults : IDisposable
             _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
         }
 
-        await Strike(Take(method, side, FaultTiming.Before, silo), silo, address);
+        var grains = $"{context.SourceId} {context.TargetId}";
+        await Strike(Take(method, side, FaultTiming.Before, silo, grains), silo, address);
         await context.Invoke();
-        await Strike(Take(method, side, FaultTiming.After, silo), silo, address);
+        await Strike(Take(method, side, FaultTiming.After, silo, grains), silo, address);
     }
 
-    private Fault? Take(string method, FaultSide side, FaultTiming timing, string silo)
+    private Fault? Take(string method, FaultSide side, FaultTiming timing, string silo, string grains)
     {
         lock (_gate)
         {
-            if (_armed is not { } fault || fault.Method != method || fault.Side != side || fault.Timing != timing || fault.Spared == silo)
+            if (_armed is not { } fault || fault.Method != method || fault.Side != side || fault.Timing != timing || fault.Spared == silo ||
+                (fault.Grain is { } grain && !grains.Contains(grain, StringComparison.Ordinal)))
             {
                 return null;
             }
