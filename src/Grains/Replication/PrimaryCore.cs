@@ -307,7 +307,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// Before this primary hands its shard to another silo: brings every copy in sync up to the whole log (writes
     /// applied here but not yet acknowledged included) and gives back the read leases they granted, so the next
     /// primary seals them without waiting; this one serves no read until it renews them. True when
-    /// <paramref name="successor"/> is still in sync (it holds exactly this copy) and this primary is not fenced.
+    /// <paramref name="successor"/> is still in sync (it holds exactly this copy) on the disk the configuration names
+    /// for it (a copy that took the log on a new disk would not be taken for a complete one there) and this primary
+    /// is not fenced.
     /// </summary>
     public async Task<bool> Release(string successor)
     {
@@ -317,7 +319,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
 
         await Replicate(release: true);
-        return !Fenced && Config.InSync.Any(m => m.Silo == successor);
+        return !Fenced && Config.InSync.Any(m => m.Silo == successor) && await OnSameDisk(successor);
     }
 
     /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>

@@ -235,14 +235,31 @@ public sealed partial class KblGrain
     /// Moves this activation to its home silo through Orleans migration (which also repoints the grain
     /// directory, so no caller's stale route re-creates it here). False when the home silo is not up.
     /// </summary>
-    private bool MigrateHome()
+    private bool MigrateHome() => State.Home is { } home && MigrateTo(home);
+
+    /// <summary>
+    /// Moves this activation of a mirrored leaf whose home is down to a silo holding an in-sync copy, where it takes
+    /// over (see KblGrain.Replication). A caller's stale route (the silo of an activation that handed the leaf over
+    /// or migrated away) would otherwise re-create it here, where it can only refuse, over and over. False when no
+    /// such silo is up.
+    /// </summary>
+    private bool MigrateToCopy() =>
+        Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home && load.AddressOf(home) is null &&
+        State.Replicas?.InSync.Select(m => m.Silo).Where(s => s != silo.Name && load.AddressOf(s) is not null).ToList() is { Count: > 0 } holders &&
+        MigrateTo(load.PickLeastLoaded(holders));
+
+    /// <summary>
+    /// Moves this activation to silo <paramref name="target"/> through Orleans migration (which also repoints the
+    /// grain directory, so no caller's stale route re-creates it here). False when that silo is not up.
+    /// </summary>
+    private bool MigrateTo(string target)
     {
-        if (State.Home is null || load.AddressOf(State.Home) is not { } home)
+        if (load.AddressOf(target) is not { } address)
         {
             return false;
         }
 
-        RequestContext.Set(IPlacementDirector.PlacementHintKey, home);
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, address);
         try
         {
             MigrateOnIdle();

@@ -53,6 +53,9 @@ public sealed class ShardSimulation
     /// <summary>Writes acknowledged while their primary was streaming a snapshot to a member (a rebuild under way).</summary>
     public int AcknowledgedDuringRebuilds { get; private set; }
 
+    /// <summary>Hand-overs recorded: a primary gave its shard to an in-sync copy on another silo (a drain, a rebalance).</summary>
+    public int HandOvers { get; private set; }
+
     /// <summary>What happened, for a failing seed: faults, activations, configuration changes.</summary>
     public List<string> Trace { get; } = [];
 
@@ -83,6 +86,7 @@ public sealed class ShardSimulation
         }
 
         _scheduler.RunUntil(Time + 3_000);
+        var answered = 0;
         var finalReads = _scheduler.Run(async () =>
         {
             for (var attempt = 0; attempt < 20 && !await HealMembers(); attempt++)
@@ -90,15 +94,25 @@ public sealed class ShardSimulation
                 await _scheduler.Delay(200);
             }
 
+            // Every key read back, retried as a client would when refused (a member still catching up, a new activation).
             foreach (var key in Keys)
             {
-                await Request(-1, key, OpKind.Get, null, null);
+                for (var attempt = 0; attempt < 20; attempt++)
+                {
+                    if (await Request(-1, key, OpKind.Get, null, null) is { Outcome: not Outcome.Unknown })
+                    {
+                        answered++;
+                        break;
+                    }
+
+                    await _scheduler.Delay(200);
+                }
             }
         });
         _scheduler.RunUntil(Time + 20_000);
-        if (!finalReads.IsCompleted)
+        if (!finalReads.IsCompleted || answered < _options.Keys)
         {
-            return "the final reads did not finish: the shard never recovered";
+            return "the final reads were not all answered: the shard never recovered";
         }
 
         return Check();
@@ -335,12 +349,28 @@ public sealed class ShardSimulation
         _scheduler.After(_random.Next(_options.FaultInterval / 4, _options.FaultInterval * 2), Fault);
     }
 
-    /// <summary>The primary's feedback tick: it brings members that fell out of sync back, in a turn of its own.</summary>
+    /// <summary>
+    /// The primary's feedback tick: it brings members that fell out of sync back, in a turn of its own. Now and then
+    /// (a drain, a rebalance) the primary hands its shard to an in-sync copy instead, and the directory follows it.
+    /// </summary>
     private void Tick()
     {
         if (_directory is { Activation: not null } node && node.Reachable(Time))
         {
-            Send(node, () => node.HealAll(), _ => { });
+            if (_faults && _random.Next(6) == 0)
+            {
+                Send(node, () => node.HandOver(), successor =>
+                {
+                    if (successor is not null && _directory == node)
+                    {
+                        _directory = successor;
+                    }
+                });
+            }
+            else
+            {
+                Send(node, () => node.HealAll(), _ => { });
+            }
         }
 
         if (Time < _options.Duration)
@@ -515,6 +545,44 @@ public sealed class ShardSimulation
                 }
 
                 return activation.Config.Members.All(m => m.InSync) && !activation.Fenced;
+            }
+            finally
+            {
+                EndTurn();
+            }
+        }
+
+        /// <summary>
+        /// A hand-over, as <c>KblGrain.RelocateCore</c> makes it: the primary catches an in-sync copy up and gives back
+        /// the leases (<see cref="PrimaryCore.Release"/>), records that its own copy no longer counts (the primary
+        /// named by nobody), and drops its copy (a new, empty disk here: the records are deleted). The successor, or
+        /// null when it did not happen.
+        /// </summary>
+        public async Task<Node?> HandOver()
+        {
+            var incarnation = Incarnation;
+            await Turn();
+            try
+            {
+                if (Activation is not { Fenced: false } activation || activation.Config.InSync.ToList() is not { Count: > 0 } inSync)
+                {
+                    return null;
+                }
+
+                var successor = inSync[sim._random.Next(inSync.Count)].Silo;
+                var config = activation.Config;
+                if (!await activation.Release(successor) || incarnation != Incarnation || !ReferenceEquals(config, activation.Config) ||
+                    !await sim._register.For(this).TryReplace(config, config with { Primary = "", PrimaryDisk = "" }) || incarnation != Incarnation)
+                {
+                    return null;
+                }
+
+                Activation = null;
+                Log = new InMemoryShardLog(sim.NewDisk());
+                Replica = new ReplicaCore(Log, sim._options.Lease, sim._scheduler.Now);
+                sim.HandOvers++;
+                sim.Note($"{Name} hands the shard over to {successor}");
+                return sim.NodeNamed(successor);
             }
             finally
             {

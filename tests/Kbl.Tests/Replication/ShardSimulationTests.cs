@@ -5,7 +5,7 @@ namespace Kbl.Tests.Replication;
 /// <summary>
 /// The shard protocol under thousands of seeded runs of faults (see <see cref="ShardSimulation"/>): no acknowledged
 /// write is lost, no read is stale, one epoch acknowledges at a time, and copies in sync agree — rebuilds from
-/// snapshots streaming while writes go on included.
+/// snapshots streaming while writes go on, and primaries handing their shard to an in-sync copy, included.
 /// </summary>
 [Trait("Category", Category.Unit)]
 public sealed class ShardSimulationTests
@@ -13,7 +13,7 @@ public sealed class ShardSimulationTests
     [Fact]
     public void Every_run_is_linearizable_whatever_the_faults()
     {
-        var (runs, productive, duringRebuilds) = (0, 0, 0);
+        var (runs, productive, duringRebuilds, handOvers) = (0, 0, 0, 0);
         Gen.Select(Gen.Int, Gen.Int[1, 3], Gen.Int[2, 4]).Sample((seed, minCopies, silos) =>
         {
             var options = new SimOptions { Silos = silos, Copies = silos, MinCopies = Math.Min(minCopies, silos) };
@@ -23,6 +23,7 @@ public sealed class ShardSimulationTests
             runs++;
             productive += simulation.Acknowledged > 0 ? 1 : 0;
             duringRebuilds += simulation.AcknowledgedDuringRebuilds;
+            handOvers += simulation.HandOvers;
         }, iter: 1000, threads: 1);
 
         // Faults come every few hundred milliseconds: most runs must still acknowledge writes, or they prove little.
@@ -30,5 +31,8 @@ public sealed class ShardSimulationTests
 
         // Rebuilds stream beside the writes: the runs must have acknowledged writes while a copy was being rebuilt.
         Assert.True(duringRebuilds > 0, "no write was acknowledged while a rebuild was under way");
+
+        // Primaries hand their shard over now and then, amid the same faults.
+        Assert.True(handOvers * 2 > runs, $"only {handOvers} hand-overs in {runs} runs");
     }
 }
