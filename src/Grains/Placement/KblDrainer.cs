@@ -123,12 +123,14 @@ public sealed partial class KblDrainer(
             catch (SiloDrainingException e)
             {
                 LogTargetRefused(logger, me.Name, id, e.Silo, e.Message);
+                if (!candidates.Contains(e.Silo))
+                {
+                    return -1; // not one it offered (a refusal that names no silo): the next pass tries again
+                }
+
                 lock (targets)
                 {
-                    if (!targets.Remove(e.Silo))
-                    {
-                        return -1; // not one it offered (a refusal that names no silo): the next pass tries again
-                    }
+                    targets.Remove(e.Silo);
                 }
             }
             catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)

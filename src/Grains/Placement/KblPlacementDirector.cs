@@ -42,7 +42,10 @@ public sealed partial class KblPlacementDirector(
         if (state is { Role: KblRole.Leaf, Transition: null, Replicas: { } replicas } && state.Genome.Redundancy.Mirrored &&
             silos.Where(s => replicas.InSync.Any(m => m.Silo == s.Identity.Name)).ToList() is { Count: > 0 } holders)
         {
-            return Pick(Staying(holders), []);
+            // A migration names the holder it goes to (an activation that cannot take over where it is).
+            return target.RequestContextData is { } hinting && IPlacementDirector.GetPlacementHint(hinting, [.. holders.Select(h => h.Address)]) is { } holder
+                ? holder
+                : Pick(Staying(holders), []);
         }
 
         var group = state.Role != KblRole.None

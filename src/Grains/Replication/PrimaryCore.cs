@@ -309,7 +309,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// primary seals them without waiting; this one serves no read until it renews them. True when
     /// <paramref name="successor"/> is still in sync (it holds exactly this copy) on the disk the configuration names
     /// for it (a copy that took the log on a new disk would not be taken for a complete one there) and this primary
-    /// is not fenced.
+    /// is not fenced. Whatever it answers, this primary must serve nothing more in its epoch: a late copy of a
+    /// release could cut short a lease it renewed (its KBL starts a new one).
     /// </summary>
     public async Task<bool> Release(string successor)
     {
@@ -319,7 +320,18 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
 
         await Replicate(release: true);
-        return !Fenced && Config.InSync.Any(m => m.Silo == successor) && await OnSameDisk(successor);
+        if (Fenced || Config.InSync.All(m => m.Silo != successor))
+        {
+            return false;
+        }
+
+        if (!await OnSameDisk(successor))
+        {
+            await Drop([successor]); // in sync on a disk the configuration does not name: rebuilt, and recorded there, by the next heal
+            return false;
+        }
+
+        return true;
     }
 
     /// <summary>Takes a member out of the replica set (a silo gone for good, or one copy too many).</summary>

@@ -123,11 +123,16 @@ public sealed partial class KblGrain
         return holders.Count > 0 ? HandOverOrMove(from, holders, up) : RelocateCore(from, load.PickLeastLoaded(up));
     }
 
-    /// <summary>A hand-over to the least loaded holder of an in-sync copy; when it cannot be made now (that copy was just lost), a move with the records.</summary>
+    /// <summary>
+    /// A hand-over to the least loaded holder of an in-sync copy; when it cannot be made now (that copy was just
+    /// lost), a move with the records — never from an activation that is no longer the primary.
+    /// </summary>
     private async Task<long> HandOverOrMove(string from, List<string> holders, List<string> candidates)
     {
         var handed = await RelocateCore(from, load.PickLeastLoaded(holders));
-        return handed == -1 ? await RelocateCore(from, load.PickLeastLoaded(candidates), mayHandOver: false) : handed;
+        return handed == -1 && _presence == Presence.AtHome && State.Home == from
+            ? await RelocateCore(from, load.PickLeastLoaded(candidates), mayHandOver: false)
+            : handed;
     }
 
     /// <summary>
@@ -162,6 +167,18 @@ public sealed partial class KblGrain
         if (handOver is null)
         {
             return -1; // its copy there is in sync, but this primary cannot bring it up to date now
+        }
+
+        if (handOver == true)
+        {
+            // Its copies gave their read leases back: this primary serves nothing more in its epoch (a late copy of
+            // a release must not cut short a lease it renewed). If the hand-over stops here, the next request starts
+            // the shard again under a new epoch.
+            DropPrimary();
+        }
+        else if (Redundancy.Mirrored && State.Role == KblRole.Leaf && await ReadFence() is not null)
+        {
+            return -1; // not (or no longer) the shard's primary: its copy may be stale, and the target's may be the live one
         }
 
         long moved = 0;
@@ -228,7 +245,18 @@ public sealed partial class KblGrain
             return false;
         }
 
-        return await EnsurePrimary() is null && await _primary!.Release(to) ? true : null;
+        if (await EnsurePrimary() is not null)
+        {
+            return null;
+        }
+
+        if (!await _primary!.Release(to))
+        {
+            DropPrimary(); // it gave its leases back: a new epoch serves from here
+            return null;
+        }
+
+        return true;
     }
 
     /// <summary>
@@ -245,7 +273,8 @@ public sealed partial class KblGrain
     /// </summary>
     private bool MigrateToCopy() =>
         Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home && load.AddressOf(home) is null &&
-        State.Replicas?.InSync.Select(m => m.Silo).Where(s => s != silo.Name && load.AddressOf(s) is not null).ToList() is { Count: > 0 } holders &&
+        State.Replicas is { } config && config.InSync.All(m => m.Silo != silo.Name) && // a holder here whose takeover failed deactivates and tries again
+        config.InSync.Select(m => m.Silo).Where(s => load.AddressOf(s) is not null).ToList() is { Count: > 0 } holders &&
         MigrateTo(load.PickLeastLoaded(holders));
 
     /// <summary>

@@ -569,15 +569,33 @@ public sealed class ShardSimulation
                     return null;
                 }
 
+                // Once the leases are given back, this activation serves nothing more (whatever happens next): the next
+                // request starts the shard again under a new epoch, as KblGrain.RelocateCore has it.
                 var successor = inSync[sim._random.Next(inSync.Count)].Silo;
-                var config = activation.Config;
-                if (!await activation.Release(successor) || incarnation != Incarnation || !ReferenceEquals(config, activation.Config) ||
-                    !await sim._register.For(this).TryReplace(config, config with { Primary = "", PrimaryDisk = "" }) || incarnation != Incarnation)
+                var released = await activation.Release(successor);
+                if (incarnation != Incarnation)
                 {
                     return null;
                 }
 
                 Activation = null;
+                if (!released)
+                {
+                    return null;
+                }
+
+                if (sim._random.Next(4) == 0)
+                {
+                    sim.Note($"{Name}'s hand-over to {successor} stops before it is recorded (the target refused)");
+                    return null;
+                }
+
+                var config = activation.Config;
+                if (!await sim._register.For(this).TryReplace(config, config with { Primary = "", PrimaryDisk = "" }) || incarnation != Incarnation)
+                {
+                    return null;
+                }
+
                 Log = new InMemoryShardLog(sim.NewDisk());
                 Replica = new ReplicaCore(Log, sim._options.Lease, sim._scheduler.Now);
                 sim.HandOvers++;
