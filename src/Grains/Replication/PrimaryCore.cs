@@ -306,7 +306,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// <summary>
     /// Before this primary hands its shard to another silo: brings every copy in sync up to the whole log (writes
     /// applied here but not yet acknowledged included) and gives back the read leases they granted, so the next
-    /// primary seals them without waiting; this one serves no read until it renews them. True when
+    /// primary seals them without waiting. True when
     /// <paramref name="successor"/> is still in sync (it holds exactly this copy) on the disk the configuration names
     /// for it (a copy that took the log on a new disk would not be taken for a complete one there) and this primary
     /// is not fenced. Whatever it answers, this primary must serve nothing more in its epoch: a late copy of a

@@ -169,14 +169,7 @@ public sealed partial class KblGrain
             return -1; // its copy there is in sync, but this primary cannot bring it up to date now
         }
 
-        if (handOver == true)
-        {
-            // Its copies gave their read leases back: this primary serves nothing more in its epoch (a late copy of
-            // a release must not cut short a lease it renewed). If the hand-over stops here, the next request starts
-            // the shard again under a new epoch.
-            DropPrimary();
-        }
-        else if (Redundancy.Mirrored && State.Role == KblRole.Leaf && await ReadFence() is not null)
+        if (handOver == false && Redundancy.Mirrored && State.Role == KblRole.Leaf && await ReadFence() is not null)
         {
             return -1; // not (or no longer) the shard's primary: its copy may be stale, and the target's may be the live one
         }
@@ -236,7 +229,10 @@ public sealed partial class KblGrain
     /// in sync; then this primary first brings every copy in sync up to its whole log (writes it applied but did not
     /// acknowledge included), so the copy there is exactly this one, and gives back their read leases
     /// (<see cref="PrimaryCore.Release"/>), so the next primary need not wait them out. Null when the copy there is
-    /// in sync but could not be brought up to date (the member is lost, or this primary was fenced).
+    /// in sync but could not be brought up to date (the member is lost, or this primary was fenced). Once it asked
+    /// for the release, this primary serves nothing more in its epoch, whatever comes of the hand-over (a late copy
+    /// of a release must not cut short a lease it renewed): if the hand-over stops, the next request starts the
+    /// shard again under a new epoch.
     /// </summary>
     private async Task<bool?> HandsOverTo(string to)
     {
@@ -250,13 +246,9 @@ public sealed partial class KblGrain
             return null;
         }
 
-        if (!await _primary!.Release(to))
-        {
-            DropPrimary(); // it gave its leases back: a new epoch serves from here
-            return null;
-        }
-
-        return true;
+        var released = await _primary!.Release(to);
+        DropPrimary();
+        return released ? true : null;
     }
 
     /// <summary>

@@ -208,12 +208,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         // The primary on silo-1 (silo-0 holds the test cluster's membership and must not stop).
         const string drained = "silo-1";
         var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
-        if ((await Redundant(colony, 3)).Silo is var first && first != drained)
-        {
-            Assert.Equal(0, await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Relocate(first, drained)); // a hand-over: every silo holds a copy in sync
-        }
-
-        var before = (await Eventually.Until(() => Tree(colony), t => t?.Silo == drained && t.Replicas is { InSync: 3 }, Settle, $"the leaf on {drained} with three copies"))!;
+        var before = await OnSilo1WithThreeCopies(colony);
 
         // Writes go on while the primary's silo drains (SIGTERM); rebuilds crawl at 100 KB/s meanwhile, so a copy
         // made or rebuilt by the drain would still be streaming when it ends.
@@ -288,12 +283,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
 
         var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
         var placement = fixture.Grains.GetGrain<IKblPlacementGrain>(id);
-        if ((await Redundant(colony, 3)).Silo is var first && first != "silo-1")
-        {
-            Assert.Equal(0, await placement.Relocate(first, "silo-1")); // a hand-over too: every silo holds a copy in sync
-        }
-
-        await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas is { InSync: 3 }, Settle, "the leaf on silo-1 with three copies");
+        await OnSilo1WithThreeCopies(colony);
         var fault = new Fault(step, side, timing, kind) { Spared = "silo-0", Grain = $"{at}{id}" };
         string? down = null;
         try
@@ -548,6 +538,21 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
             t => copies == 1 ? t is { Role: KblRole.Leaf } : t?.Replicas is { Status: "redundant" } r && r.InSync == copies && r.Primary != without && r.Members.All(m => m.Silo != without),
             Settle,
             $"{copies} copies in sync"))!;
+
+    /// <summary>
+    /// The colony's one leaf, with three copies in sync, handed to silo-1 first if it is elsewhere (a hand-over: every
+    /// silo holds a copy in sync), so a test may stop or crash its primary's silo (never silo-0, which holds the test
+    /// cluster's membership).
+    /// </summary>
+    private async Task<KblView> OnSilo1WithThreeCopies(string colony)
+    {
+        if ((await Redundant(colony, 3)).Silo is var first && first != "silo-1")
+        {
+            Assert.Equal(0, await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, "silo-1"));
+        }
+
+        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas is { InSync: 3 }, Settle, "the leaf on silo-1 with three copies"))!;
+    }
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
     private async Task<KblView?> Tree(string colony)
