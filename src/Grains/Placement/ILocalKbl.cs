@@ -25,4 +25,10 @@ public interface ILocalKbl
 
     /// <summary>For a mirrored leaf, the silos holding a copy of its shard in sync (a move there is a hand-over); empty otherwise.</summary>
     IReadOnlyList<string> InSyncCopies { get; }
+
+    /// <summary>
+    /// A mirrored leaf: it reaches another node group by building copies there and handing its shard to one (on its
+    /// own ticks), not by a move with its records.
+    /// </summary>
+    bool Mirrored { get; }
 }

@@ -7,7 +7,7 @@ namespace Kbl.Placement;
 
 /// <summary>
 /// Each silo, every <c>Kbl:Placement:RebalancePeriod</c>: (1) sends home the leaves that run outside their node
-/// group when a silo of that group is up; (2) when it holds more than its share of its group's leaves, moves a
+/// group when a silo of that group is up (but mirrored ones, which go by themselves); (2) when it holds more than its share of its group's leaves, moves a
 /// few (at most <c>MaxMovesPerRound</c>, the smallest first) to the least-loaded silo of the group. Decisions are
 /// local, from the load board, and bounded in rate so serving goes on.
 /// </summary>
@@ -47,7 +47,8 @@ public sealed partial class KblRebalancer(
         var moves = 0;
         var leaves = local.Snapshot().Where(k => k.Role == KblRole.Leaf).ToList();
 
-        foreach (var stray in leaves.Where(l => l.NodeGroup != me.NodeGroup))
+        // (A mirrored leaf goes by itself: it builds copies in its group and hands its shard to one.)
+        foreach (var stray in leaves.Where(l => l.NodeGroup != me.NodeGroup && !l.Mirrored))
         {
             if (moves < options.Value.MaxMovesPerRound && load.SilosOfGroup(stray.NodeGroup) is { Count: > 0 } home &&
                 await grains.GetGrain<IKblPlacementGrain>(stray.Id).Relocate(me.Name, load.PickLeastLoaded(home)) >= 0)

@@ -113,6 +113,11 @@ public sealed partial class KblGrain
         }
 
         await MaintainReplicas();
+        if (_presence != Presence.AtHome)
+        {
+            return; // it handed its shard to a copy in its new node group
+        }
+
         if (State.Role == KblRole.Leaf && (OutgrewSize || _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond))
         {
             await DivideWhenOutgrown(byLoad: !OutgrewSize);

@@ -45,8 +45,7 @@ public sealed partial class KblGrain
             return new MoveResult(true, 0, 0, $"KBL {_path} is in the middle of a {pending.Kind.ToString().ToLowerInvariant()} that cannot finish now; try the move again");
         }
 
-        var kbls = 0;
-        long records = 0;
+        var (kbls, records, moving) = (0, 0L, 0);
         if (State.Role == KblRole.Interior)
         {
             var children = State.Children.Select(c => MoveChild(c.Path, nodeGroup));
@@ -57,7 +56,7 @@ public sealed partial class KblGrain
                     return result;
                 }
 
-                (kbls, records) = (kbls + result.Kbls, records + result.Records);
+                (kbls, records, moving) = (kbls + result.Kbls, records + result.Records, moving + result.Moving);
             }
         }
 
@@ -65,6 +64,15 @@ public sealed partial class KblGrain
         {
             State.Genome = State.Genome with { NodeGroup = nodeGroup };
             await Save();
+        }
+
+        if (silo.NodeGroup != nodeGroup && Redundancy.Mirrored && State.Role == KblRole.Leaf)
+        {
+            // Its copies are built in the new group first, and it hands its shard to one of them once they are in
+            // sync (MaintainReplicas): the shard never has fewer copies in sync than now, and no record is copied in
+            // this turn.
+            _timer?.Change(TimeSpan.Zero, _period);
+            return new MoveResult(true, kbls, records, Moving: moving + 1);
         }
 
         if (silo.NodeGroup != nodeGroup && load.SilosOfGroup(nodeGroup) is { Count: > 0 } targets)
@@ -91,7 +99,7 @@ public sealed partial class KblGrain
             (kbls, records) = (kbls + 1, records + moved);
         }
 
-        return new MoveResult(true, kbls, records);
+        return new MoveResult(true, kbls, records, Moving: moving);
     }
 
     /// <summary>A child's move; a child that cannot be reached (its silo down, the call lost) makes the move stop with an error.</summary>

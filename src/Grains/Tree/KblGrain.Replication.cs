@@ -12,6 +12,9 @@ public sealed partial class KblGrain
 {
     private PrimaryCore? _primary;
 
+    /// <summary>Silos whose copy this primary removed without its drop being answered: none is given a copy again in its epoch.</summary>
+    private readonly HashSet<string> _undropped = new(StringComparer.Ordinal);
+
     /// <summary>Waits for a rebuild under way to end, to tick then.</summary>
     private Task? _rebuildWatch;
 
@@ -172,6 +175,7 @@ public sealed partial class KblGrain
     {
         _primary?.Stop();
         _primary = null;
+        _undropped.Clear();
     }
 
     /// <summary>Forgets every copy but the one here as the leaf's shape changes (split, merge, one copy): the epoch stays, so later epochs stay above every seal.</summary>
@@ -194,15 +198,17 @@ public sealed partial class KblGrain
         }
     }
 
-    private async Task DropCopy(string member, long epoch)
+    /// <summary>Asks <paramref name="member"/> to drop its copy sealed at or below <paramref name="epoch"/>; false when it did not answer (the drop may still arrive).</summary>
+    private async Task<bool> DropCopy(string member, long epoch)
     {
         try
         {
             await GrainFactory.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, _id)).Drop(epoch).WaitAsync(timings.CallTimeout);
+            return true;
         }
         catch (Exception e) when (IsStepFailure(e))
         {
-            // Its silo is down or slow: the copy stays, read by nobody.
+            return false; // its silo is down or slow: the copy stays, read by nobody
         }
     }
 
@@ -316,6 +322,11 @@ public sealed partial class KblGrain
     /// On each tick of a mirrored leaf at home: keeps <c>copies − 1</c> members on other silos of its node group,
     /// in zones that hold no copy yet where it can (replacing members whose silo is gone while another is up), and
     /// brings the members out of sync back (from their log position, or from a snapshot streamed in the background).
+    /// A leaf whose home is not in its node group (the group was changed: a move) keeps <c>copies</c> members in the
+    /// group and hands its shard to one of them once they are in sync. A member on a silo that is up but not of the
+    /// group (the old group's, a draining silo's) is a stray: it stays while it is in sync and the group does not
+    /// hold enough copies in sync yet, then it is removed and its copy dropped — so a move never leaves fewer copies
+    /// in sync than before it.
     /// </summary>
     private async Task MaintainReplicas()
     {
@@ -332,26 +343,38 @@ public sealed partial class KblGrain
             await primary.Heartbeat(); // a member whose silo is gone is out of sync from now on, idle or not
         }
 
+        var away = silo.NodeGroup != State.Genome.NodeGroup;
+        var wanted = Redundancy.Copies - (away ? 0 : 1);
+        bool Stray(ReplicaMember m) => !up.Contains(m.Silo) && load.AddressOf(m.Silo) is not null;
+        List<ReplicaMember> Placed() => [.. primary.Config.Members.Where(m => !Stray(m))];
         var spare = up.Where(s => s != silo.Name && primary.Config.Members.All(m => m.Silo != s)).ToList();
-        var wanted = Redundancy.Copies - 1;
+        var mayNotReturn = spare.RemoveAll(_undropped.Contains) > 0;
 
         // A member whose silo is gone makes way for a spare silo; without one it stays, to catch up from where it
         // was if it comes back with its disk.
         var replaceable = spare.Count;
-        foreach (var gone in primary.Config.Members.Where(m => !m.InSync && !up.Contains(m.Silo)).ToList())
+        foreach (var gone in primary.Config.Members.Where(m => !m.InSync && load.AddressOf(m.Silo) is null).ToList())
         {
-            if (replaceable-- > 0 || primary.Config.Members.Count > wanted)
+            if (replaceable-- > 0 || Placed().Count > wanted)
             {
-                await primary.RemoveMember(gone.Silo);
+                await RemoveCopy(primary, gone.Silo);
             }
         }
 
-        foreach (var extra in primary.Config.Members.OrderBy(m => m.InSync).Take(Math.Max(0, primary.Config.Members.Count - wanted)).ToList())
+        foreach (var stray in primary.Config.Members.Where(Stray).ToList())
         {
-            await primary.RemoveMember(extra.Silo);
+            if (!stray.InSync || primary.Config.InSync.Count(m => up.Contains(m.Silo)) >= wanted)
+            {
+                await RemoveCopy(primary, stray.Silo);
+            }
         }
 
-        while (primary.Config.Members.Count < wanted && spare.Count > 0)
+        foreach (var extra in Placed().OrderBy(m => m.InSync).Take(Math.Max(0, Placed().Count - wanted)).ToList())
+        {
+            await RemoveCopy(primary, extra.Silo);
+        }
+
+        while (Placed().Count < wanted && spare.Count > 0)
         {
             // Zones first: the least loaded spare in a zone that holds no copy yet, else the least loaded spare.
             var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Append(silo.Zone).ToHashSet();
@@ -359,6 +382,14 @@ public sealed partial class KblGrain
             var next = load.PickLeastLoaded(apart.Count > 0 ? apart : spare);
             spare.Remove(next);
             await primary.AddMember(next);
+        }
+
+        if (Placed().Count < wanted && mayNotReturn)
+        {
+            // The only silos left to hold a copy missed the drop of the copy they held in this epoch: a late drop could
+            // meet a copy rebuilt there now. The next request starts a new epoch, above that drop.
+            DropPrimary();
+            return;
         }
 
         // Members being rebuilt from a snapshot are streamed to off this turn; a later tick catches them up.
@@ -387,6 +418,48 @@ public sealed partial class KblGrain
         if (primary.Fenced)
         {
             Fenced();
+            return;
+        }
+
+        if (away && primary.Config.Members.Where(m => up.Contains(m.Silo)).ToList() is { Count: > 0 } there && there.All(m => m.InSync))
+        {
+            await HandOverToGroup(load.PickLeastLoaded(there.Select(m => m.Silo)));
+        }
+    }
+
+    /// <summary>
+    /// A leaf moved to another node group, its copies there in sync, hands its shard to the one on
+    /// <paramref name="holder"/> (see <see cref="HandsOverTo"/>): no record is copied, and the copies left in the
+    /// old group stay in sync until the new primary has enough in its group. A hand-over that cannot be made now is
+    /// tried again on a later tick.
+    /// </summary>
+    private async Task HandOverToGroup(string holder)
+    {
+        try
+        {
+            await RelocateCore(silo.Name, holder);
+        }
+        catch (Exception e) when (IsStepFailure(e))
+        {
+            KblLog.GroupHandOverFailed(logger, e, _id, State.Genome.NodeGroup, holder);
+        }
+    }
+
+    /// <summary>
+    /// Takes <paramref name="member"/> out of the replica set and, once that is saved, drops its copy there. A drop
+    /// that gets no answer may still arrive late: that silo is not given a copy again in this epoch (a late drop
+    /// would delete it; a later epoch's copy is sealed above it and kept).
+    /// </summary>
+    private async Task RemoveCopy(PrimaryCore primary, string member)
+    {
+        if (!await primary.RemoveMember(member) || load.AddressOf(member) is null)
+        {
+            return; // not removed, or its silo is down: its copy stays there, read by nobody
+        }
+
+        if (!await DropCopy(member, primary.Config.Epoch))
+        {
+            _undropped.Add(member);
         }
     }
 

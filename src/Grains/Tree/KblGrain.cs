@@ -84,6 +84,8 @@ public sealed partial class KblGrain(
 
     IReadOnlyList<string> ILocalKbl.InSyncCopies => _siloView.InSyncCopies;
 
+    bool ILocalKbl.Mirrored => _siloView.Mirrored;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
@@ -266,8 +268,8 @@ public sealed partial class KblGrain(
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
     private void RefreshSiloView() => _siloView = ReplicasView() is { } replicas
-        ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)])
-        : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, []);
+        ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true)
+        : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf);
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -287,9 +289,9 @@ public sealed partial class KblGrain(
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored)
     {
-        public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, []);
+        public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, [], false);
     }
 
     /// <summary>Where this activation stands with respect to the silo holding its records.</summary>

@@ -146,7 +146,9 @@ public static class HttpApi
         }
 
         var result = await cluster.Move(colony, path, nodeGroup ?? throw new ApiException(ApiError.BadRequest, "the move request needs 'nodeGroup'"));
-        return Results.Ok(new { kbl = $"{colony}/{path}", nodeGroup, movedKbls = result.Kbls, movedRecords = result.Records });
+        // Mirrored leaves move once their copies in the group are in sync (each hands its shard to one): accepted, not done.
+        var answer = new { kbl = $"{colony}/{path}", nodeGroup, movedKbls = result.Kbls, movedRecords = result.Records, movingKbls = result.Moving };
+        return result.Moving > 0 ? Results.Json(answer, statusCode: StatusCodes.Status202Accepted) : Results.Ok(answer);
     }
 
     public static AggregateQuery ParseAggregate(ReadOnlySpan<byte> json)

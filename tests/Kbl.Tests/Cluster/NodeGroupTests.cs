@@ -4,6 +4,7 @@ using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Keys;
 using Kbl.Records;
+using Kbl.Replication;
 using Kbl.Tests.Faults;
 using Kbl.Tree;
 
@@ -111,6 +112,134 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
         foreach (var (key, value) in acknowledged)
         {
             Assert.Equal(value, await Get(colony, key));
+        }
+    }
+
+    [Fact]
+    public async Task A_mirrored_leaf_moved_to_another_group_builds_its_copies_there_first_and_never_has_fewer_in_sync()
+    {
+        const string colony = "mirror-mover";
+        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        await Root(colony).Configure(Genome.NewColony with { SplitKeys = 100_000, MergeKeys = 1, NodeGroup = "a", Hysteresis = TimeSpan.FromHours(1) });
+        var model = new ColonyModel(fixture.Router, colony);
+        for (var i = 0; i < 300; i++)
+        {
+            await model.Put($"g{i:d3}", $"{i}-{new string('x', 1000)}");
+        }
+
+        var before = (await Eventually.Until(() => Tree(colony), t => t?.Replicas is { InSync: 2 }, TimeSpan.FromSeconds(30), "two copies in sync in group a"))!;
+        Assert.All(before.Replicas!.Members.Select(m => m.Silo).Append(before.Silo), s => Assert.Equal("a", GroupOf(s)));
+
+        // Writes go on while it moves; every acknowledged one must be there after, and no client sees an error.
+        using var writing = new CancellationTokenSource();
+        var writer = Task.Run(async () =>
+        {
+            for (var i = 0; !writing.IsCancellationRequested; i++)
+            {
+                await model.Put($"w{i % 50:d2}", $"during{i}");
+            }
+        });
+
+        // The move answers at once: the leaf moves when its copies in group b are in sync, by a hand-over.
+        var moved = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Move("b");
+        Assert.Equal(new MoveResult(true, 0, 0, null, Moving: 1), moved);
+
+        // Every view of the leaf, from the move until it serves from group b with both copies there, shows two copies
+        // in sync (a move with its records would leave one, the moved one, until a rebuild in b ended).
+        var views = new List<KblView>();
+        var after = (await Eventually.Until(
+            async () =>
+            {
+                var view = await Tree(colony);
+                if (view?.Replicas is not null)
+                {
+                    views.Add(view);
+                }
+
+                return view;
+            },
+            t => t?.Replicas is { InSync: 2 } r && GroupOf(t.Silo) == "b" && r.Members.All(m => GroupOf(m.Silo) == "b"),
+            TimeSpan.FromSeconds(60),
+            "the leaf in group b with its two copies there"))!;
+        Assert.All(views, v => Assert.True(
+            v.Replicas!.InSync >= 2,
+            $"{v.Replicas.InSync} copies in sync while on {v.Silo} ({string.Join(", ", v.Replicas.Members.Select(m => $"{m.Silo}{(m.InSync ? " in sync" : "")}"))})"));
+        Assert.Contains(views, v => GroupOf(v.Silo) == "a" && v.Replicas!.Members.Any(m => GroupOf(m.Silo) == "b"));
+
+        await writing.CancelAsync();
+        await writer;
+        await model.Check();
+        Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
+        var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Copies();
+        Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is not null));
+        Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
+
+        // Group a keeps nothing of it: the old primary's records went with the hand-over, its replica's copy is dropped.
+        foreach (var silo in fixture.LiveSilos.Select(s => KblTestCluster.StableName(s.Name)).Where(s => GroupOf(s) == "a"))
+        {
+            Assert.Equal(0, await fixture.Grains.GetGrain<ISiloAgentGrain>(silo).CountRecords(colony, after.Range));
+            await Eventually.Until(
+                () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo, id)).Digest(after.Range),
+                d => d.Records == 0,
+                TimeSpan.FromSeconds(30),
+                $"{silo}'s replica copy dropped");
+        }
+    }
+
+    [Fact]
+    public async Task A_mirrored_leaf_moved_back_before_it_left_stays_with_its_copies_and_the_other_group_keeps_none()
+    {
+        const string colony = "mirror-back";
+        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        await Root(colony).Configure(Genome.NewColony with { SplitKeys = 100_000, MergeKeys = 1, NodeGroup = "a", Hysteresis = TimeSpan.FromHours(1) });
+        var model = new ColonyModel(fixture.Router, colony);
+        for (var i = 0; i < 300; i++)
+        {
+            await model.Put($"b{i:d3}", $"{i}-{new string('y', 1000)}");
+        }
+
+        var before = (await Eventually.Until(() => Tree(colony), t => t?.Replicas is { InSync: 2 }, TimeSpan.FromSeconds(30), "two copies in sync in group a"))!;
+        var placement = fixture.Grains.GetGrain<IKblPlacementGrain>(id);
+
+        // Copies start being built in b (slowly: 300 KB at 10 KB/s); before the leaf can leave, it is sent back to a.
+        MoveResult back;
+        using (new SlowRebuilds(fixture, 10_000))
+        {
+            Assert.Equal(1, (await placement.Move("b")).Moving);
+            await Eventually.Until(() => Tree(colony), t => t?.Replicas?.Members.Any(m => GroupOf(m.Silo) == "b") == true, TimeSpan.FromSeconds(30), "a copy being built in b");
+            back = await placement.Move("a");
+        }
+
+        Assert.Equal((0, 0), (back.Moving, back.Kbls));
+
+        // It ends where it was, with its copies in a only, and b keeps no copy of it.
+        var after = (await Eventually.Until(
+            () => Tree(colony),
+            t => t?.Replicas is { InSync: 2 } r && r.Members.Count == 1 && r.Members.All(m => GroupOf(m.Silo) == "a"),
+            TimeSpan.FromSeconds(30),
+            "the leaf in group a with its two copies there"))!;
+        Assert.Equal(before.Silo, after.Silo);
+        await model.Check();
+        foreach (var silo in new[] { "silo-2", "silo-3" })
+        {
+            Assert.Equal(0, await fixture.Grains.GetGrain<ISiloAgentGrain>(silo).CountRecords(colony, after.Range));
+            await Eventually.Until(
+                () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo, id)).Digest(after.Range),
+                d => d.Records == 0,
+                TimeSpan.FromSeconds(30),
+                $"{silo}'s copy dropped");
+        }
+    }
+
+    private async Task<KblView?> Tree(string colony)
+    {
+        try
+        {
+            return await Root(colony).GetTree(0, false);
+        }
+        catch (Exception e) when (e is TimeoutException or OrleansException)
+        {
+            return null;
         }
     }
 

@@ -568,21 +568,4 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     private static byte[] KeyOrder(string key) => Kbl.Keys.KeyOrder.Encode(key);
-
-    /// <summary>Rebuilds paced at <paramref name="bytesPerSecond"/> on every live silo until disposed (then as before).</summary>
-    private sealed class SlowRebuilds : IDisposable
-    {
-        private readonly List<(RebuildThrottle Throttle, long Rate)> _throttles;
-
-        public SlowRebuilds(FaultClusterFixture fixture, long bytesPerSecond)
-        {
-            _throttles = [.. fixture.LiveSilos.Select(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>()).Select(t => (t, t.BytesPerSecond))];
-            _throttles.ForEach(t => t.Throttle.BytesPerSecond = bytesPerSecond);
-        }
-
-        /// <summary>Snapshots streaming from any of those silos now.</summary>
-        public int Streams => _throttles.Sum(t => t.Throttle.Streams);
-
-        public void Dispose() => _throttles.ForEach(t => t.Throttle.BytesPerSecond = t.Rate);
-    }
 }
