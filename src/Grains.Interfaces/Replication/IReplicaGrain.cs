@@ -39,8 +39,9 @@ public interface IReplicaGrain : IGrainWithStringKey
     Task<bool> Fork(string parentId, Keys.KeyRange range, long appliedSeq, long lastEpoch);
 
     /// <summary>
-    /// Drops this copy: its KBL holds no shard any more (it became interior, or merged away). Only while the copy is
-    /// sealed for <paramref name="epoch"/> or an older one; false when nothing was dropped.
+    /// Drops this copy: its KBL holds no shard any more (it became interior, or merged away), or its primary removed
+    /// it from the replica set. Only while the copy is sealed for <paramref name="epoch"/> or an older one (a rebuild
+    /// of such an epoch under way stops too); false when no copy was dropped.
     /// </summary>
     Task<bool> Drop(long epoch);
 

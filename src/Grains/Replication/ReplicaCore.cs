@@ -155,6 +155,15 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
         _staged = null;
     }
 
+    /// <summary>Drops an unfinished install of <paramref name="epoch"/> or an older one: its late end must not bring back a copy dropped meanwhile.</summary>
+    public void DropInstall(long epoch)
+    {
+        if (_staged?.Epoch <= epoch)
+        {
+            DropInstall();
+        }
+    }
+
     private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private sealed class Staged(long epoch, long stream, IShardInstall install)

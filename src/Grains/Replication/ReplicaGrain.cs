@@ -63,6 +63,9 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
 
     public Task<bool> Drop(long epoch)
     {
+        // A member removed while its first rebuild streams holds no copy yet: the stream of that epoch stops, so its
+        // end, still on its way, finds nothing to finish.
+        _core.DropInstall(epoch);
         if (!store.DropReplica(_kblId, epoch))
         {
             return Task.FromResult(false); // a later life's copy: its rebuild under way goes on

@@ -125,10 +125,17 @@ public sealed partial class KblGrain
             return Task.FromResult(-1L);
         }
 
-        var holders = Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Replicas is { } config
-            ? up.Where(c => config.InSync.Any(m => m.Silo == c)).ToList()
-            : [];
+        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || State.Replicas is not { } config)
+        {
+            return RelocateCore(from, load.PickLeastLoaded(up));
+        }
+
+        // A leaf on its way to another node group (a move) goes to a holder there first: the drain ends its move.
+        IReadOnlyList<string> onItsWay = silo.NodeGroup != State.Genome.NodeGroup ? load.SilosOfGroup(State.Genome.NodeGroup) : [];
+        var holders = onItsWay.Where(InSync).ToList() is { Count: > 0 } there ? there : up.Where(InSync).ToList();
         return holders.Count > 0 ? HandOverOrMove(from, holders, up) : RelocateCore(from, load.PickLeastLoaded(up));
+
+        bool InSync(string s) => config.InSync.Any(m => m.Silo == s);
     }
 
     /// <summary>

@@ -15,6 +15,9 @@ public sealed partial class KblGrain
     /// <summary>Silos whose copy this primary removed without its drop being answered: none is given a copy again in its epoch.</summary>
     private readonly HashSet<string> _undropped = new(StringComparer.Ordinal);
 
+    /// <summary>Since when this leaf, away from its node group (a move), has had a copy in sync there.</summary>
+    private DateTimeOffset? _inSyncThereSince;
+
     /// <summary>Waits for a rebuild under way to end, to tick then.</summary>
     private Task? _rebuildWatch;
 
@@ -361,9 +364,11 @@ public sealed partial class KblGrain
             }
         }
 
-        foreach (var stray in primary.Config.Members.Where(Stray).ToList())
+        // In-sync strays go only once the primary is in the group (a hand-over may leave a copy in the group out of
+        // sync) and the group holds enough copies in sync, or more copies than the genome asks are in sync.
+        foreach (var stray in primary.Config.Members.Where(Stray).OrderBy(m => m.InSync).ToList())
         {
-            if (!stray.InSync || primary.Config.InSync.Count(m => up.Contains(m.Silo)) >= wanted)
+            if (!stray.InSync || (!away && (primary.Config.InSync.Count(m => up.Contains(m.Silo)) >= wanted || primary.Copies > Redundancy.Copies)))
             {
                 await RemoveCopy(primary, stray.Silo);
             }
@@ -421,9 +426,13 @@ public sealed partial class KblGrain
             return;
         }
 
-        if (away && primary.Config.Members.Where(m => up.Contains(m.Silo)).ToList() is { Count: > 0 } there && there.All(m => m.InSync))
+        // Away, it hands over once its copies in the group are in sync — or, when one of them is and another has not
+        // got there for as long as a rebuild may take, without waiting for that one any more.
+        var there = away ? primary.Config.Members.Where(m => up.Contains(m.Silo)).ToList() : [];
+        _inSyncThereSince = there.Any(m => m.InSync) ? _inSyncThereSince ?? time.GetUtcNow() : null;
+        if (there.Count > 0 && (there.All(m => m.InSync) || time.GetUtcNow() - _inSyncThereSince > timings.InstallTimeout))
         {
-            await HandOverToGroup(load.PickLeastLoaded(there.Select(m => m.Silo)));
+            await HandOverToGroup(load.PickLeastLoaded(there.Where(m => m.InSync).Select(m => m.Silo)));
         }
     }
 

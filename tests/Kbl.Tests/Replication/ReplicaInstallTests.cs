@@ -51,5 +51,18 @@ public sealed class ReplicaInstallTests
         Assert.Empty(_log.Records);
     }
 
+    [Fact]
+    public void A_drop_of_its_epoch_stops_a_stream_so_its_late_end_brings_no_copy_back_but_a_later_epochs_stream_goes_on()
+    {
+        Assert.True(_replica.BeginInstall(3, stream: 1));
+        Assert.True(_replica.InstallPage(3, 1, 0, [Record("a")]));
+        _replica.DropInstall(2); // an older epoch's drop: not this stream's
+        Assert.True(_replica.InstallPage(3, 1, 1, [Record("b")]));
+
+        _replica.DropInstall(3); // the member was removed and its copy dropped while the stream was on its way
+        Assert.False(_replica.EndInstall(3, 1, 2, appliedSeq: 9, lastEpoch: 3), "the end of a dropped stream");
+        Assert.Empty(_log.Records);
+    }
+
     private static (byte[] Key, byte[] Value, long Version) Record(string key) => (Encoding.UTF8.GetBytes(key), Encoding.UTF8.GetBytes("v"), 1);
 }
