@@ -327,9 +327,9 @@ public sealed partial class KblGrain
     /// brings the members out of sync back (from their log position, or from a snapshot streamed in the background).
     /// A leaf whose home is not in its node group (the group was changed: a move) keeps <c>copies</c> members in the
     /// group and hands its shard to one of them once they are in sync. A member on a silo that is up but not of the
-    /// group (the old group's, a draining silo's) is a stray: it stays while it is in sync and the group does not
-    /// hold enough copies in sync yet, then it is removed and its copy dropped — so a move never leaves fewer copies
-    /// in sync than before it.
+    /// group (the old group's, a draining silo's) is a stray: one in sync stays while the primary is outside the group,
+    /// then until the group holds enough copies in sync or more copies than the genome asks are in sync, and is then
+    /// removed and its copy dropped — so a move never leaves fewer copies in sync than before it.
     /// </summary>
     private async Task MaintainReplicas()
     {
