@@ -525,12 +525,13 @@ public sealed class ShardSimulation
             }
             finally
             {
-                EndTurn();
+                EndTurn(incarnation);
             }
         }
 
         public async Task<bool> HealAll()
         {
+            var incarnation = Incarnation;
             await Turn();
             try
             {
@@ -548,7 +549,7 @@ public sealed class ShardSimulation
             }
             finally
             {
-                EndTurn();
+                EndTurn(incarnation);
             }
         }
 
@@ -604,7 +605,7 @@ public sealed class ShardSimulation
             }
             finally
             {
-                EndTurn();
+                EndTurn(incarnation);
             }
         }
 
@@ -703,8 +704,18 @@ public sealed class ShardSimulation
             return turn.Task;
         }
 
-        private void EndTurn()
+        /// <summary>
+        /// Ends the turn of a call made in life <paramref name="incarnation"/> of this silo. A call of an earlier life
+        /// (it went on after the crash, as simulated code does: a real process stops) ends nothing: its turn ended with
+        /// the crash, and the turn under way now is another call's.
+        /// </summary>
+        private void EndTurn(int incarnation)
         {
+            if (incarnation != Incarnation)
+            {
+                return;
+            }
+
             if (_turns.TryDequeue(out var next))
             {
                 next.SetResult();

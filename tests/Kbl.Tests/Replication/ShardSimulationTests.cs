@@ -35,4 +35,20 @@ public sealed class ShardSimulationTests
         // Primaries hand their shard over now and then, amid the same faults.
         Assert.True(handOvers * 2 > runs, $"only {handOvers} hand-overs in {runs} runs");
     }
+
+    /// <summary>
+    /// A schedule where a rebuild begun before its silo crashed ends long after the silo came back: the simulation
+    /// once let that call of the earlier life end the turn of a later call (a hand-over), so a read ran beside the
+    /// hand-over and answered from the emptied copy — a violation of the simulation, not of the protocol (a real
+    /// process stops when it crashes). It must stay linearizable.
+    /// </summary>
+    [Fact]
+    public void A_call_that_outlived_its_silos_crash_ends_no_turn_of_the_next_life()
+    {
+        var options = new SimOptions { Silos = 3, Copies = 3, MinCopies = 1 };
+        var simulation = new ShardSimulation(9092315, options);
+        var failure = simulation.Run();
+        Assert.True(failure is null, failure);
+        Assert.True(simulation.HandOvers > 0 && simulation.Acknowledged > 0, "the schedule no longer hands the shard over or acknowledges writes");
+    }
 }
