@@ -57,13 +57,15 @@ public enum SealStatus
     Fenced = 2,
 }
 
+/// <summary>A copy's answer to a seal: whether it is sealed, how far its log goes, and the identity of the disk it is on (a copy sealed on another disk than the configuration names is not the one it counts in sync).</summary>
 [GenerateSerializer, Immutable, Alias("kbl.SealReply")]
 public sealed record SealReply(
     [property: Id(0)] SealStatus Status,
     [property: Id(1)] long Epoch,
     [property: Id(2)] long AppliedSeq,
     [property: Id(3)] long LastEpoch,
-    [property: Id(4)] TimeSpan Wait);
+    [property: Id(4)] TimeSpan Wait,
+    [property: Id(5)] string Disk = "");
 
 /// <summary>A member of a shard's replica set: the silo holding a copy, the identity of the disk that holds it, and whether it is in sync.</summary>
 [GenerateSerializer, Immutable, Alias("kbl.ReplicaMember")]

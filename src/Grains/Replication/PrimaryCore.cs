@@ -93,7 +93,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             return false; // this silo's own copy did not let itself be sealed in time
         }
 
-        var sealedMembers = seals.Where(s => s.Silo != silo && s.Reply is not null).ToList();
+        // A member that came back on another disk holds only what it took since (it may even take the whole log and
+        // still lack what the shard inherited): it leaves the in-sync set, to be rebuilt and recorded on that disk.
+        var sealedMembers = seals.Where(s => s.Silo != silo && s.Reply is not null && s.Reply.Disk == DiskOf(s.Silo)).ToList();
         foreach (var (member, reply) in sealedMembers)
         {
             _matched[member] = reply!.AppliedSeq;
@@ -437,7 +439,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
                     }
 
                     // A copy that lost its seal may have lost its disk: on another disk it is rebuilt (Heal records the new disk).
-                    if (!await OnSameDisk(member))
+                    if (seal.Disk != DiskOf(member))
                     {
                         return Reach.Forked;
                     }
@@ -454,12 +456,15 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
     }
 
+    /// <summary>The disk the configuration names for a member's copy (null when it is not a member).</summary>
+    private string? DiskOf(string member) => Config.Members.FirstOrDefault(m => m.Silo == member)?.Disk;
+
     /// <summary>Whether a member's copy is still on the disk the configuration names for it (false when it cannot say).</summary>
     private async Task<bool> OnSameDisk(string member)
     {
         try
         {
-            return await transport.Disk(member) == Config.Members.FirstOrDefault(m => m.Silo == member)?.Disk;
+            return await transport.Disk(member) == DiskOf(member);
         }
         catch (ReplicaUnreachableException)
         {

@@ -88,7 +88,7 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
             log.Seal(request.Epoch);
         }
 
-        return new SealReply(SealStatus.Sealed, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero);
+        return new SealReply(SealStatus.Sealed, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero, log.Disk);
     }
 
     /// <summary>
