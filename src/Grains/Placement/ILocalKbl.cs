@@ -31,4 +31,10 @@ public interface ILocalKbl
     /// own ticks), not by a move with its records.
     /// </summary>
     bool Mirrored { get; }
+
+    /// <summary>
+    /// Whether it may leave this silo without its shard having fewer copies in sync: true but for a mirrored leaf at
+    /// home whose copies in sync on the other silos of its group are fewer than its genome asks (or than those silos).
+    /// </summary>
+    bool ReadyToLeave { get; }
 }

@@ -7,8 +7,9 @@ namespace Kbl.Placement;
 
 /// <summary>
 /// When a silo is asked to stop (SIGTERM), it first hands every KBL homed on it to the other silos of its node
-/// group: a mirrored leaf to a silo holding an in-sync copy of its shard (a hand-over: nothing is copied), any other
-/// KBL, with its records, to the least loaded; then Orleans shuts down. A silo that is the last of its group keeps
+/// group: a mirrored leaf — once it has its copies in sync elsewhere, within a bound — to a silo holding an in-sync
+/// copy of its shard (a hand-over: nothing is copied), any other KBL, with its records, to the least loaded; then
+/// Orleans shuts down. A silo that is the last of its group keeps
 /// its KBLs: they come back with it, from its disk.
 /// </summary>
 public sealed partial class KblDrainer(
@@ -43,6 +44,8 @@ public sealed partial class KblDrainer(
         long records = 0;
         try
         {
+            await UntilCopiesElsewhere(timeout.Token);
+
             // Passes until one moves nothing: a KBL whose move here ended just before the drain began (its clock is
             // here, its activation on its way) is handed on too; a move still under way is refused at its end.
             for (var pass = 0; pass < MaxPasses; pass++)
@@ -71,6 +74,28 @@ public sealed partial class KblDrainer(
         }
 
         LogDrained(logger, me.Name, moved, records, string.Join(", ", targets));
+    }
+
+    /// <summary>
+    /// Gives the mirrored leaves homed here the time to have as many copies in sync on the other silos as their
+    /// genome asks (each, on its ticks, adds a copy elsewhere while its silo drains: its own will not count), so
+    /// handing them over leaves no shard with fewer copies than before — for half the drain's time at most; the
+    /// leaves still short then are handed over all the same (their copies are rebuilt after, as after a crash).
+    /// </summary>
+    private async Task UntilCopiesElsewhere(CancellationToken cancellationToken)
+    {
+        var started = DateTime.UtcNow;
+        var bound = options.Value.DrainTimeout / 2;
+        while (local.Snapshot().Count(k => !k.ReadyToLeave) is var shortOfCopies and > 0)
+        {
+            if (DateTime.UtcNow - started > bound)
+            {
+                LogCopiesShort(logger, me.Name, shortOfCopies, bound);
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
+        }
     }
 
     /// <summary>Posts at once that this silo is draining, so the others place nothing here from their next refresh (best effort).</summary>
@@ -155,6 +180,9 @@ public sealed partial class KblDrainer(
 
     [LoggerMessage(EventId = 1305, Level = LogLevel.Warning, Message = "Silo {Silo} could not post that it is draining ({Reason}); the others learn it when it refuses their moves")]
     private static partial void LogAnnounceFailed(ILogger logger, string silo, string reason);
+
+    [LoggerMessage(EventId = 1306, Level = LogLevel.Warning, Message = "Silo {Silo}: {Leaves} mirrored leaves have fewer copies in sync elsewhere than their genome asks after {Bound}; they are handed over all the same")]
+    private static partial void LogCopiesShort(ILogger logger, string silo, int leaves, TimeSpan bound);
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand over all its KBLs within {Timeout}; the rest stay homed here")]
     private static partial void LogDrainTimedOut(ILogger logger, string silo, TimeSpan timeout);

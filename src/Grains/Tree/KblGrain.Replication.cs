@@ -346,8 +346,10 @@ public sealed partial class KblGrain
             await primary.Heartbeat(); // a member whose silo is gone is out of sync from now on, idle or not
         }
 
+        // Away from its group (a move), or on a silo that drains, the primary's copy here will not count: it keeps
+        // every copy the genome asks on the group's other silos (then hands over, or the drain does).
         var away = silo.NodeGroup != State.Genome.NodeGroup;
-        var wanted = Redundancy.Copies - (away ? 0 : 1);
+        var wanted = Redundancy.Copies - (away || local.Draining ? 0 : 1);
         bool Stray(ReplicaMember m) => !up.Contains(m.Silo) && load.AddressOf(m.Silo) is not null;
         List<ReplicaMember> Placed() => [.. primary.Config.Members.Where(m => !Stray(m))];
         var spare = up.Where(s => s != silo.Name && primary.Config.Members.All(m => m.Silo != s)).ToList();
@@ -482,6 +484,21 @@ public sealed partial class KblGrain
         {
             _timer?.Change(TimeSpan.Zero, _period);
         }
+    }
+
+    /// <summary>
+    /// Whether this leaf may leave its silo (a drain) without fewer copies in sync: it is not a mirrored leaf at home,
+    /// or its copies in sync on the group's other live silos are as many as its genome asks, or as those silos.
+    /// </summary>
+    private bool ReadyToLeave()
+    {
+        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || _presence != Presence.AtHome || State.Replicas is not { } config)
+        {
+            return true;
+        }
+
+        var others = load.SilosOfGroup(State.Genome.NodeGroup).Where(s => s != silo.Name).ToHashSet(StringComparer.Ordinal);
+        return config.InSync.Count(m => others.Contains(m.Silo)) >= Math.Min(Redundancy.Copies, others.Count);
     }
 
     /// <summary>The leaf's replica set as the tree shows it: members, and whether it is redundant, degraded or rebuilding.</summary>

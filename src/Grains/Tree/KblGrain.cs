@@ -86,6 +86,8 @@ public sealed partial class KblGrain(
 
     bool ILocalKbl.Mirrored => _siloView.Mirrored;
 
+    bool ILocalKbl.ReadyToLeave => _siloView.ReadyToLeave;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
@@ -268,8 +270,8 @@ public sealed partial class KblGrain(
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
     private void RefreshSiloView() => _siloView = ReplicasView() is { } replicas
-        ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true)
-        : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf);
+        ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true, ReadyToLeave())
+        : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -289,9 +291,9 @@ public sealed partial class KblGrain(
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored, bool ReadyToLeave)
     {
-        public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, [], false);
+        public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, [], false, true);
     }
 
     /// <summary>Where this activation stands with respect to the silo holding its records.</summary>

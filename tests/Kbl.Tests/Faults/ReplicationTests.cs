@@ -257,6 +257,46 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>
+    /// A silo draining a two-copy leaf's primary first has it add a copy on the third silo (its own copy will not
+    /// count once it leaves), then hands the shard over: right after the drain the leaf has two copies in sync, where
+    /// a hand-over alone would leave one until a rebuild ended.
+    /// </summary>
+    [Fact]
+    public async Task A_draining_silo_first_gives_a_two_copy_leaf_a_copy_elsewhere_so_two_stay_in_sync()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
+        for (var i = 0; i < 150; i++)
+        {
+            await model.Put($"k{i:d3}", $"{new string('v', 4000)}{i}"); // about 600 KB
+        }
+
+        const string drained = "silo-1";
+        var before = await OnSilo1(colony, copies: 2);
+        var back = false;
+        try
+        {
+            await fixture.Drain(drained);
+            var after = (await Eventually.Until(() => Tree(colony), t => t?.Replicas is not null && t.Silo != drained, Settle, "the leaf served after the drain"))!;
+            Assert.True(after.Replicas!.InSync == 2, $"{after.Replicas.InSync} copies in sync right after the drain ({string.Join(", ", after.Replicas.Members.Select(m => $"{m.Silo}{(m.InSync ? " in sync" : "")}"))}; before: {before.Replicas!.Members.Single().Silo})");
+            await model.Check();
+            Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
+
+            var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Copies();
+            Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is not null));
+            Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
+            await fixture.Restart(drained);
+            back = true;
+        }
+        finally
+        {
+            if (!back)
+            {
+                await fixture.Restart(drained);
+            }
+        }
+    }
+
+    /// <summary>
     /// The steps of a hand-over of a leaf from silo-1 to its in-sync copy on silo-2 (silo-0 holds the third), where a
     /// fault strikes them, and the silo the leaf's primary ends on.
     /// </summary>
@@ -557,14 +597,17 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     /// silo holds a copy in sync), so a test may stop or crash its primary's silo (never silo-0, which holds the test
     /// cluster's membership).
     /// </summary>
-    private async Task<KblView> OnSilo1WithThreeCopies(string colony)
+    private Task<KblView> OnSilo1WithThreeCopies(string colony) => OnSilo1(colony, copies: 3);
+
+    /// <summary>The colony's one leaf on silo-1 (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
+    private async Task<KblView> OnSilo1(string colony, int copies)
     {
-        if ((await Redundant(colony, 3)).Silo is var first && first != "silo-1")
+        if ((await Redundant(colony, copies)).Silo is var first && first != "silo-1")
         {
-            Assert.Equal(0, await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, "silo-1"));
+            Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, "silo-1") >= 0);
         }
 
-        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas is { InSync: 3 }, Settle, "the leaf on silo-1 with three copies"))!;
+        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas?.InSync == copies, Settle, $"the leaf on silo-1 with {copies} copies"))!;
     }
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
