@@ -9,8 +9,7 @@ namespace Kbl.Placement;
 /// When a silo is asked to stop (SIGTERM), it first hands every KBL homed on it to the other silos of its node
 /// group: a mirrored leaf — once it has its copies in sync elsewhere, within a bound — to a silo holding an in-sync
 /// copy of its shard (a hand-over: nothing is copied), any other KBL, with its records, to the least loaded; then
-/// Orleans shuts down. A silo that is the last of its group keeps
-/// its KBLs: they come back with it, from its disk.
+/// Orleans shuts down. A silo that is the last of its group keeps its KBLs: they come back with it, from its disk.
 /// </summary>
 public sealed partial class KblDrainer(
     IGrainFactory grains,
@@ -44,24 +43,19 @@ public sealed partial class KblDrainer(
         long records = 0;
         try
         {
-            await UntilCopiesElsewhere(timeout.Token);
+            // What may go now goes first; a mirrored leaf still getting its copies in sync elsewhere goes as soon as
+            // it has them, or when half the drain's time is up.
+            var waiting = local.Snapshot().Where(k => !k.ReadyToLeave).Select(k => k.Id).ToHashSet(StringComparer.Ordinal);
+            (moved, records) = await Pass(AllIds().Where(id => !waiting.Contains(id)), targets, timeout.Token);
+            var (waitedMoved, waitedRecords) = await UntilCopiesElsewhere(waiting, targets, timeout.Token);
+            (moved, records) = (moved + waitedMoved, records + waitedRecords);
 
             // Passes until one moves nothing: a KBL whose move here ended just before the drain began (its clock is
             // here, its activation on its way) is handed on too; a move still under way is refused at its end.
             for (var pass = 0; pass < MaxPasses; pass++)
             {
-                var ids = local.Snapshot().Select(k => k.Id).Concat(store.KblIds()).Distinct(StringComparer.Ordinal).ToList();
-                var movedThisPass = 0;
-                await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = timeout.Token }, async (id, _) =>
-                {
-                    var n = await HandOver(id, targets, timeout.Token);
-                    if (n >= 0)
-                    {
-                        Interlocked.Increment(ref movedThisPass);
-                        Interlocked.Add(ref records, n);
-                    }
-                });
-                moved += movedThisPass;
+                var (movedThisPass, recordsThisPass) = await Pass(AllIds(), targets, timeout.Token);
+                (moved, records) = (moved + movedThisPass, records + recordsThisPass);
                 if (movedThisPass == 0 || targets.Count == 0)
                 {
                     break;
@@ -76,26 +70,54 @@ public sealed partial class KblDrainer(
         LogDrained(logger, me.Name, moved, records, string.Join(", ", targets));
     }
 
-    /// <summary>
-    /// Gives the mirrored leaves homed here the time to have as many copies in sync on the other silos as their
-    /// genome asks (each, on its ticks, adds a copy elsewhere while its silo drains: its own will not count), so
-    /// handing them over leaves no shard with fewer copies than before — for half the drain's time at most; the
-    /// leaves still short then are handed over all the same (their copies are rebuilt after, as after a crash).
-    /// </summary>
-    private async Task UntilCopiesElsewhere(CancellationToken cancellationToken)
+    /// <summary>Every KBL that may be homed here: the active ones, and every one with a version clock in this silo's record store.</summary>
+    private List<string> AllIds() => [.. local.Snapshot().Select(k => k.Id).Concat(store.KblIds()).Distinct(StringComparer.Ordinal)];
+
+    /// <summary>Hands each of <paramref name="ids"/> over, four at a time: how many moved, and their records.</summary>
+    private async Task<(int Kbls, long Records)> Pass(IEnumerable<string> ids, List<string> targets, CancellationToken cancellationToken)
     {
+        var (moved, records) = (0, 0L);
+        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (id, _) =>
+        {
+            var n = await HandOver(id, targets, cancellationToken);
+            if (n >= 0)
+            {
+                Interlocked.Increment(ref moved);
+                Interlocked.Add(ref records, n);
+            }
+        });
+        return (moved, records);
+    }
+
+    /// <summary>
+    /// Gives the mirrored leaves homed here that lack copies in sync on the other silos (<paramref name="waiting"/>)
+    /// the time to get them — each, on its ticks, keeps every copy its genome asks there while its silo drains,
+    /// since its own will not count — and hands each over once it has them, so no shard leaves with fewer copies
+    /// than before; for half the drain's time at most (the leaves still short then are handed over by the passes
+    /// that follow, and their copies rebuilt after, as after a crash).
+    /// </summary>
+    private async Task<(int Kbls, long Records)> UntilCopiesElsewhere(HashSet<string> waiting, List<string> targets, CancellationToken cancellationToken)
+    {
+        var (moved, records) = (0, 0L);
         var started = DateTime.UtcNow;
         var bound = options.Value.DrainTimeout / 2;
-        while (local.Snapshot().Count(k => !k.ReadyToLeave) is var shortOfCopies and > 0)
+        while (waiting.Count > 0)
         {
-            if (DateTime.UtcNow - started > bound)
+            var active = local.Snapshot().ToDictionary(k => k.Id, StringComparer.Ordinal);
+            var ready = waiting.Where(id => !active.TryGetValue(id, out var kbl) || kbl.ReadyToLeave).ToList();
+            waiting.ExceptWith(ready);
+            var (kbls, n) = await Pass(ready, targets, cancellationToken);
+            (moved, records) = (moved + kbls, records + n);
+            if (waiting.Count > 0 && DateTime.UtcNow - started > bound)
             {
-                LogCopiesShort(logger, me.Name, shortOfCopies, bound);
-                return;
+                LogCopiesShort(logger, me.Name, waiting.Count, bound);
+                break;
             }
 
             await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken);
         }
+
+        return (moved, records);
     }
 
     /// <summary>Posts at once that this silo is draining, so the others place nothing here from their next refresh (best effort).</summary>

@@ -95,7 +95,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
 
         // A member that came back on another disk holds only what it took since (it may even take the whole log and
         // still lack what the shard inherited): it leaves the in-sync set, to be rebuilt and recorded on that disk.
-        var sealedMembers = seals.Where(s => s.Silo != silo && s.Reply is not null && s.Reply.Disk == DiskOf(s.Silo)).ToList();
+        // (A reply naming no disk comes from a silo of an earlier version, during a rolling upgrade: taken as it is.)
+        var sealedMembers = seals.Where(s => s.Silo != silo && s.Reply is not null && (string.IsNullOrEmpty(s.Reply.Disk) || s.Reply.Disk == DiskOf(s.Silo))).ToList();
         foreach (var (member, reply) in sealedMembers)
         {
             _matched[member] = reply!.AppliedSeq;
@@ -439,7 +440,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
                     }
 
                     // A copy that lost its seal may have lost its disk: on another disk it is rebuilt (Heal records the new disk).
-                    if (seal.Disk != DiskOf(member))
+                    if (string.IsNullOrEmpty(seal.Disk) ? !await OnSameDisk(member) : seal.Disk != DiskOf(member))
                     {
                         return Reach.Forked;
                     }

@@ -384,7 +384,8 @@ public sealed partial class KblGrain
         while (Placed().Count < wanted && spare.Count > 0)
         {
             // Zones first: the least loaded spare in a zone that holds no copy yet, else the least loaded spare.
-            var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Append(silo.Zone).ToHashSet();
+            // (This silo's zone counts only while its copy does: not away from the group, nor draining.)
+            var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Concat(away || local.Draining ? [] : [silo.Zone]).ToHashSet();
             var apart = spare.Where(s => load.ZoneOf(s) is { } zone && !taken.Contains(zone)).ToList();
             var next = load.PickLeastLoaded(apart.Count > 0 ? apart : spare);
             spare.Remove(next);
@@ -492,9 +493,9 @@ public sealed partial class KblGrain
     /// </summary>
     private bool ReadyToLeave()
     {
-        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || _presence != Presence.AtHome || State.Replicas is not { } config)
+        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || _presence != Presence.AtHome || State.Transition is not null || State.Replicas is not { } config)
         {
-            return true;
+            return true; // (a leaf in the middle of a division or merge adds no copy: the drain's passes try it again)
         }
 
         var others = load.SilosOfGroup(State.Genome.NodeGroup).Where(s => s != silo.Name).ToHashSet(StringComparer.Ordinal);
