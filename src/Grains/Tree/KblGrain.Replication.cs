@@ -349,7 +349,8 @@ public sealed partial class KblGrain
         // Away from its group (a move), or on a silo that drains, the primary's copy here will not count: it keeps
         // every copy the genome asks on the group's other silos (then hands over, or the drain does).
         var away = silo.NodeGroup != State.Genome.NodeGroup;
-        var wanted = Redundancy.Copies - (away || local.Draining ? 0 : 1);
+        var ownCopyCounts = !away && !local.Draining;
+        var wanted = Redundancy.Copies - (ownCopyCounts ? 1 : 0);
         bool Stray(ReplicaMember m) => !up.Contains(m.Silo) && load.AddressOf(m.Silo) is not null;
         List<ReplicaMember> Placed() => [.. primary.Config.Members.Where(m => !Stray(m))];
         var spare = up.Where(s => s != silo.Name && primary.Config.Members.All(m => m.Silo != s)).ToList();
@@ -384,8 +385,7 @@ public sealed partial class KblGrain
         while (Placed().Count < wanted && spare.Count > 0)
         {
             // Zones first: the least loaded spare in a zone that holds no copy yet, else the least loaded spare.
-            // (This silo's zone counts only while its copy does: not away from the group, nor draining.)
-            var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Concat(away || local.Draining ? [] : [silo.Zone]).ToHashSet();
+            var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Concat(ownCopyCounts ? [silo.Zone] : []).ToHashSet();
             var apart = spare.Where(s => load.ZoneOf(s) is { } zone && !taken.Contains(zone)).ToList();
             var next = load.PickLeastLoaded(apart.Count > 0 ? apart : spare);
             spare.Remove(next);

@@ -286,17 +286,7 @@ public sealed class NodeGroupTests(NodeGroupClusterFixture fixture)
         await NothingLeftIn(colony, "b");
     }
 
-    private async Task<KblView?> Tree(string colony)
-    {
-        try
-        {
-            return await Root(colony).GetTree(0, false);
-        }
-        catch (Exception e) when (e is TimeoutException or OrleansException)
-        {
-            return null;
-        }
-    }
+    private Task<KblView?> Tree(string colony) => Root(colony).ViewOrNull();
 
     private static bool Within(KeyRange inner, KeyRange outer) =>
         KeyOrder.Compare(inner.Lo, outer.Lo) >= 0 && (outer.Hi is null || (inner.Hi is not null && KeyOrder.Compare(inner.Hi, outer.Hi) <= 0));

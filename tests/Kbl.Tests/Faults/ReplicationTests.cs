@@ -611,17 +611,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
-    private async Task<KblView?> Tree(string colony)
-    {
-        try
-        {
-            return await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).GetTree(0, false);
-        }
-        catch (Exception e) when (e is TimeoutException or OrleansException)
-        {
-            return null;
-        }
-    }
+    private Task<KblView?> Tree(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).ViewOrNull();
 
     private static byte[] KeyOrder(string key) => Kbl.Keys.KeyOrder.Encode(key);
 }
