@@ -31,6 +31,12 @@ public sealed record Genome
     /// <summary>How many copies of each leaf's records the colony keeps (one, unless the genome says otherwise).</summary>
     [Id(9)] public Redundancy Redundancy { get; init; } = Redundancy.None;
 
+    /// <summary>
+    /// How long a leaf goes without a request before it hibernates: its records leave every silo disk for the cold
+    /// tier and come back on the next request. Zero (the default) keeps every leaf on its disks.
+    /// </summary>
+    [Id(10)] public TimeSpan HibernateAfter { get; init; } = TimeSpan.Zero;
+
     /// <summary>The defaults a KBL's stored genome falls back to: one copy, as for colonies made before redundancy.</summary>
     public static Genome Default { get; } = new();
 

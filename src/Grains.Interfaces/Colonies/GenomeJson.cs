@@ -13,7 +13,10 @@ public static partial class GenomeJson
     public const int MaxFanOut = 64;
 
     public static readonly IReadOnlyList<string> Fields =
-        ["fanOut", "splitKeys", "splitBytes", "splitOpsPerSecond", "mergeKeys", "mergeBytes", "mergeOpsPerSecond", "hysteresisSeconds", "nodeGroup", "redundancy"];
+        ["fanOut", "splitKeys", "splitBytes", "splitOpsPerSecond", "mergeKeys", "mergeBytes", "mergeOpsPerSecond", "hysteresisSeconds", "nodeGroup", "redundancy", "hibernateAfterSeconds"];
+
+    /// <summary>The longest <c>hibernateAfterSeconds</c>: a year.</summary>
+    public const long MaxHibernateAfterSeconds = 86_400 * 365;
 
     public static bool TryParse(ReadOnlySpan<byte> json, Genome baseline, out Genome genome, out string error)
     {
@@ -53,6 +56,7 @@ public static partial class GenomeJson
                     "hysteresisSeconds" => ReadDouble(value, 0, v => g = g with { Hysteresis = TimeSpan.FromSeconds(Math.Min(v, 86_400 * 365)) }),
                     "nodeGroup" => ReadNodeGroup(value, v => g = g with { NodeGroup = v }),
                     "redundancy" => ReadRedundancy(value, v => g = g with { Redundancy = v }),
+                    "hibernateAfterSeconds" => ReadInt(value, 0, MaxHibernateAfterSeconds, v => g = g with { HibernateAfter = TimeSpan.FromSeconds(v) }),
                     _ => $"unknown field; the genome has {string.Join(", ", Fields)}",
                 };
                 if (fieldError is not null)
@@ -129,6 +133,7 @@ public static partial class GenomeJson
         ["redundancy"] = g.Redundancy.Mirrored
             ? new Dictionary<string, object> { ["mode"] = "mirror", ["copies"] = g.Redundancy.Copies, ["minCopies"] = g.Redundancy.MinCopies }
             : new Dictionary<string, object> { ["mode"] = "none" },
+        ["hibernateAfterSeconds"] = (long)g.HibernateAfter.TotalSeconds,
     });
 
     private static string? ReadInt(JsonElement value, long min, long max, Action<long> set)

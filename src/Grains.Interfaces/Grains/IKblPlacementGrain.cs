@@ -2,7 +2,10 @@ using Kbl.Tree;
 
 namespace Kbl.Grains;
 
-/// <summary>Where a KBL lives: moves between node groups (operators, the provisioning grain) and between silos (rebalancing, drains).</summary>
+/// <summary>
+/// Where a KBL lives: moves between node groups (operators, the provisioning grain) and between silos (rebalancing,
+/// drains), and whether its records are on silo disks at all (hibernation).
+/// </summary>
 [Alias("kbl.IKblPlacementGrain")]
 public interface IKblPlacementGrain : IGrainWithStringKey
 {
@@ -42,4 +45,15 @@ public interface IKblPlacementGrain : IGrainWithStringKey
     /// </summary>
     [Alias("Copies")]
     Task<Replication.KblCopies> Copies();
+
+    /// <summary>
+    /// Hibernates every leaf of this subtree now, whatever its idle time: each seals its shard into the cold tier and
+    /// leaves every silo disk (see the genome's <c>HibernateAfter</c>).
+    /// </summary>
+    [Alias("Hibernate")]
+    Task<WindowResult> Hibernate();
+
+    /// <summary>Wakes every hibernated leaf of this subtree now (a few at a time), as their first requests would.</summary>
+    [Alias("Wake")]
+    Task<WindowResult> Wake();
 }

@@ -2,7 +2,8 @@ namespace Kbl.Tree;
 
 /// <summary>
 /// What a KBL measures about itself, or for an interior KBL the roll-up of its subtree:
-/// rates are exponentially weighted moving averages per second; keys and bytes are exact for a leaf.
+/// rates are exponentially weighted moving averages per second; keys and bytes are exact for a leaf (a hibernated
+/// leaf's are its snapshot's); <see cref="Hibernated"/> counts the hibernated leaves among <see cref="Leaves"/>.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.Feedback")]
 public sealed record Feedback(
@@ -12,9 +13,13 @@ public sealed record Feedback(
     [property: Id(3)] long Bytes,
     [property: Id(4)] DateTimeOffset? LastAccess,
     [property: Id(5)] int Leaves,
-    [property: Id(6)] int Depth)
+    [property: Id(6)] int Depth,
+    [property: Id(7)] int Hibernated = 0)
 {
     public static Feedback Empty { get; } = new(0, 0, 0, 0, null, 0, 0);
+
+    /// <summary>Whether every leaf of the subtree is hibernated (none is active).</summary>
+    public bool Asleep => Leaves > 0 && Hibernated == Leaves;
 
     public double OpsPerSecond => ReadsPerSecond + WritesPerSecond;
 
@@ -25,5 +30,6 @@ public sealed record Feedback(
         Bytes + other.Bytes,
         LastAccess is null ? other.LastAccess : other.LastAccess is null || LastAccess > other.LastAccess ? LastAccess : other.LastAccess,
         Leaves + other.Leaves,
-        Math.Max(Depth, other.Depth));
+        Math.Max(Depth, other.Depth),
+        Hibernated + other.Hibernated);
 }

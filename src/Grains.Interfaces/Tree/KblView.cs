@@ -4,7 +4,8 @@ namespace Kbl.Tree;
 
 /// <summary>
 /// One KBL as the tree view shows it, with its children. A <see cref="Collapsed"/> interior KBL stands for its
-/// whole subtree (its feedback is the roll-up; its children were left out to keep the answer small).
+/// whole subtree (its feedback is the roll-up; its children were left out to keep the answer small). A hibernated
+/// leaf (<see cref="Hibernation"/> set) holds its records in the cold tier, on no silo.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.KblView")]
 public sealed record KblView(
@@ -18,7 +19,8 @@ public sealed record KblView(
     [property: Id(8)] Feedback Feedback,
     [property: Id(9)] IReadOnlyList<KblView> Children,
     [property: Id(10)] bool Collapsed = false,
-    [property: Id(11)] KblReplicas? Replicas = null);
+    [property: Id(11)] KblReplicas? Replicas = null,
+    [property: Id(12)] HibernationView? Hibernation = null);
 
 /// <summary>
 /// A mirrored leaf's copies: <see cref="Status"/> is <c>redundant</c> (every copy its genome asks for is in sync),

@@ -14,11 +14,14 @@ public static class KblSiloBuilderExtensions
     /// Adds what every Kbl silo runs: the KBL grains with their record store, identity (published as silo
     /// metadata), data-local placement within node groups, load sharing, draining and rebalancing.
     /// Grain storage named <c>kbl</c> is registered separately. The options are registered as given: the host has
-    /// bound and checked them (with <see cref="KblOptionsValidator"/> and <see cref="KblPlacementOptionsValidator"/>).
+    /// bound and checked them (with <see cref="KblOptionsValidator"/>, <see cref="KblPlacementOptionsValidator"/> and
+    /// <see cref="ColdTierOptionsValidator"/>). Without cold-tier options, hibernated shards go to
+    /// <c>{DataPath}/cold-tier</c>: a silo alone on its machine.
     /// </summary>
-    public static ISiloBuilder AddKblGrains(this ISiloBuilder silo, KblOptions options, KblPlacementOptions? placement = null)
+    public static ISiloBuilder AddKblGrains(this ISiloBuilder silo, KblOptions options, KblPlacementOptions? placement = null, ColdTierOptions? coldTier = null)
     {
         placement ??= new KblPlacementOptions();
+        coldTier ??= new ColdTierOptions { Path = Path.Combine(options.DataPath, "cold-tier") };
         var identity = new SiloIdentity(options.SiloName, options.NodeGroup, options.Zone);
         silo.UseSiloMetadata(identity.ToMetadata());
         silo.AddPlacementDirector<KblPlacement, KblPlacementDirector>();
@@ -38,6 +41,7 @@ public static class KblSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new Replication.ReplicationTimings());
         services.AddSingleton(sp => new Replication.RebuildThrottle(options.RebuildBytesPerSecond, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<ColdTier.IColdTier>(_ => coldTier.Mode == ColdTierMode.S3 ? new ColdTier.S3ColdTier(coldTier.S3) : new ColdTier.LocalColdTier(coldTier.Path));
 
         // The provisioning grain takes colonies' demand (and drops a deleted colony's): a host that sets no policy
         // (a test cluster) gets the defaults; the silo registers its checked Kbl:Provisioning settings.

@@ -37,4 +37,7 @@ public interface ILocalKbl
     /// home whose copies in sync on the other silos of its group are fewer than its genome asks (or than those silos).
     /// </summary>
     bool ReadyToLeave { get; }
+
+    /// <summary>For a colony's root, how many of the colony's leaves hibernate (from its children's last reports); 0 for any other KBL.</summary>
+    int HibernatedLeaves { get; }
 }

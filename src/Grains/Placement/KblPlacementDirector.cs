@@ -13,7 +13,8 @@ namespace Kbl.Placement;
 /// Data-local placement within node groups. A KBL's records sit on its home silo's disk, so it goes there
 /// whenever that silo is up. Otherwise it goes to a silo of its node group: the one its dividing parent named
 /// (the placement hint), else the least loaded (fewest KBLs, then fewest bytes). When no silo of the group is
-/// up, it waits for one (bounded) or runs elsewhere, as <c>Kbl:Placement:WhenGroupMissing</c> says.
+/// up, it waits for one (bounded) or runs elsewhere, as <c>Kbl:Placement:WhenGroupMissing</c> says; a hibernated
+/// leaf, which holds nothing on any disk, runs anywhere then (it moves into its group when a request wakes it).
 /// The built-in metadata placement filters compare with the calling silo's metadata, so they cannot do this.
 /// </summary>
 public sealed partial class KblPlacementDirector(
@@ -71,6 +72,13 @@ public sealed partial class KblPlacementDirector(
         if (inGroup.Count > 0)
         {
             return Pick(Staying(inGroup), []);
+        }
+
+        if (state.Hibernation is not null)
+        {
+            // It holds nothing on any disk: it answers for its stored state anywhere (the tree, its genome), and moves
+            // to a silo of its group when a request wakes it.
+            return Pick(silos, compatible);
         }
 
         if (options.Value.WhenGroupMissing == WhenGroupMissing.Wait)

@@ -27,6 +27,9 @@ public sealed class KblMetrics : IDisposable
     private readonly Counter<long> _failovers;
     private readonly Counter<long> _rebuildBytes;
     private readonly Counter<double> _rebuildTime;
+    private readonly Counter<long> _hibernations;
+    private readonly Histogram<double> _wakeTime;
+    private readonly UpDownCounter<long> _coldBytes;
 
     public KblMetrics(IMeterFactory meters, LocalKbls local, SiloIdentity silo)
     {
@@ -40,6 +43,9 @@ public sealed class KblMetrics : IDisposable
         _failovers = _meter.CreateCounter<long>("kbl.failovers", "{failover}", "Leaves that took over on a silo holding an in-sync replica after their home silo went down, by colony");
         _rebuildBytes = _meter.CreateCounter<long>("kbl.rebuild", "By", "Bytes (keys + values) of snapshots installed on replicas (rebuilds), by colony");
         _rebuildTime = _meter.CreateCounter<double>("kbl.rebuild.time", "s", "Time the snapshots counted in kbl.rebuild took to stream and install, by colony");
+        _hibernations = _meter.CreateCounter<long>("kbl.hibernations", "{hibernation}", "Leaves that sealed their shard into the cold tier and left every silo disk, by colony");
+        _wakeTime = _meter.CreateHistogram<double>("kbl.wake", "s", "Time a hibernated leaf took to wake (read its snapshot from the cold tier and ingest it), by colony");
+        _coldBytes = _meter.CreateUpDownCounter<long>("kbl.cold_tier", "By", "Bytes of records hibernated leaves keep in the cold tier: added by the silo a leaf hibernates on, taken off by the silo it wakes on (sum over silos), by colony");
         _meter.CreateObservableGauge("kbl.under_replicated_kbls", () => local.Snapshot().Where(k => k.MissingCopies > 0).GroupBy(k => k.Colony)
             .Select(g => new Measurement<int>(g.Count(), new KeyValuePair<string, object?>("colony", g.Key))), "{kbl}", "Mirrored leaves on this silo with fewer copies in sync than their genome asks, by colony");
         _meter.CreateObservableGauge("kbl.records", () => ByColony(local, k => k.Keys), "{record}", "Records of the active leaves on this silo, by colony");
@@ -47,7 +53,10 @@ public sealed class KblMetrics : IDisposable
         _meter.CreateObservableGauge("kbl.tree.depth", () => local.Snapshot().GroupBy(k => k.Colony)
             .Select(g => new Measurement<int>(g.Max(k => k.Height), new KeyValuePair<string, object?>("colony", g.Key))), "{level}", "Height of the tallest KBL subtree of each colony on this silo (the colony's height where its root runs)");
         _meter.CreateObservableGauge("kbl.kbls", () => local.Snapshot().GroupBy(k => (k.NodeGroup, k.Role))
-            .Select(g => new Measurement<int>(g.Count(), new("node_group", g.Key.NodeGroup), new("role", g.Key.Role.ToString().ToLowerInvariant()))), "{kbl}", "KBL activations on this silo, by node group and role");
+            .Select(g => new Measurement<int>(g.Count(), new("node_group", g.Key.NodeGroup), new("role", g.Key.Role.ToString().ToLowerInvariant()), new("state", "active")))
+            .Concat(local.Snapshot().Where(k => k.HibernatedLeaves > 0).GroupBy(k => k.NodeGroup)
+                .Select(g => new Measurement<int>(g.Sum(k => k.HibernatedLeaves), new("node_group", g.Key), new("role", "leaf"), new("state", "hibernated")))),
+            "{kbl}", "KBL activations on this silo, by node group and role (state active); and the hibernated leaves of the colonies whose root runs here (state hibernated)");
         _meter.CreateObservableGauge("kbl.locality.share", () =>
         {
             var leaves = local.Snapshot().Where(k => k.Role == KblRole.Leaf).ToList();
@@ -73,6 +82,18 @@ public sealed class KblMetrics : IDisposable
     {
         _rebuildBytes.Add(bytes, new KeyValuePair<string, object?>("colony", colony));
         _rebuildTime.Add(took.TotalSeconds, new KeyValuePair<string, object?>("colony", colony));
+    }
+
+    public void Hibernated(string colony, long bytes)
+    {
+        _hibernations.Add(1, new KeyValuePair<string, object?>("colony", colony));
+        _coldBytes.Add(bytes, new KeyValuePair<string, object?>("colony", colony));
+    }
+
+    public void Woke(string colony, long bytes, TimeSpan took)
+    {
+        _wakeTime.Record(took.TotalSeconds, new KeyValuePair<string, object?>("colony", colony));
+        _coldBytes.Add(-bytes, new KeyValuePair<string, object?>("colony", colony));
     }
 
     public void Dispose() => _meter.Dispose();

@@ -28,6 +28,8 @@ public sealed partial class KblGrain
 
         switch (State.Role)
         {
+            case KblRole.Leaf when await WakeIfAsleep() is { } asleep:
+                return AggregatePartial.Empty with { Status = asleep.Status, Message = asleep.Message };
             case KblRole.Leaf:
                 // One page per turn: the writes queued for this leaf go in between pages, and a cancelled query
                 // stops at the next one (its caller asks for no more).
@@ -62,6 +64,11 @@ public sealed partial class KblGrain
 
         if (State.Role != KblRole.Interior)
         {
+            if (Hibernating)
+            {
+                DeactivateOnIdle(); // read from its stored state: reading the tree wakes nothing
+            }
+
             return View(OwnFeedback(), []);
         }
 
@@ -82,7 +89,8 @@ public sealed partial class KblGrain
     }
 
     private KblView View(Feedback feedback, IReadOnlyList<KblView> children, bool collapsed = false) =>
-        new(_id, _path, State.Range, State.Role, State.Epoch, silo.Name, State.Genome.NodeGroup, feedback, children, collapsed, ReplicasView());
+        new(_id, _path, State.Range, State.Role, State.Epoch, Hibernating ? "" : silo.Name, State.Genome.NodeGroup, feedback, children, collapsed, ReplicasView(),
+            State.Hibernation is { } sleep ? new HibernationView(sleep.Since, sleep.Records, sleep.Bytes) : null);
 
     /// <summary>A child not visited, from its last report: a leaf, or a collapsed interior KBL.</summary>
     private KblView Stub(ChildRef child, Feedback report) => new(

@@ -81,6 +81,11 @@ public sealed partial class KblGrain
         // replicas at its first write with one copy (see Write).
         State.Genome = genome with { NodeGroup = State.Genome.NodeGroup };
         await Save();
+        if (_timer is not null)
+        {
+            StartTimer(); // a leaf keeps itself active while it may hibernate
+        }
+
         if (State.Role == KblRole.Interior)
         {
             await Task.WhenAll(State.Children.Select(c => Child(c.Path).UpdateGenome(genome)));

@@ -241,6 +241,7 @@ public sealed partial class KblGrain
 
         // What no KBL accounts for any more (leftovers of moves, clocks of KBLs gone long ago), on every silo up.
         await Task.WhenAll(load.ActiveSilos().Select(s => GrainFactory.GetGrain<ISiloAgentGrain>(s.Identity.Name).DropColony(_colony)));
+        await coldTier.DeletePrefix($"{_colony}/{incarnation}/"); // the snapshots of its hibernated leaves
         await GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ForgetColony(_colony, incarnation);
         await Registry.Unregister(_colony);
         await ClearDeleted();

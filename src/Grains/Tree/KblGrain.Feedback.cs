@@ -13,6 +13,7 @@ public sealed partial class KblGrain
     private readonly TimeSpan _period = options.Value.FeedbackPeriod;
     private DateTimeOffset? _lastTick;
     private IGrainTimer? _timer;
+    private bool _timerKeepsAlive;
 
     public Task ReportFeedback(string childPath, Feedback feedback)
     {
@@ -32,6 +33,7 @@ public sealed partial class KblGrain
 
     private Feedback OwnFeedback() => State.Role switch
     {
+        KblRole.Leaf when State.Hibernation is { } sleep => new Feedback(0, 0, sleep.Records, sleep.Bytes, null, 1, 0, Hibernated: 1),
         KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0),
         KblRole.Interior => Rollup(),
         _ => Feedback.Empty,
@@ -69,8 +71,22 @@ public sealed partial class KblGrain
         return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, floor, subtrees) { Incarnation = State.Incarnation };
     }
 
-    private void StartTimer() =>
-        _timer ??= this.RegisterGrainTimer(OnFeedbackTick, new GrainTimerCreationOptions(_period, _period) { Interleave = false });
+    /// <summary>
+    /// The feedback timer. A leaf of a colony that hibernates idle leaves keeps itself active until it does (an idle
+    /// activation would otherwise be collected first, its records still on disk, and nothing would hibernate it).
+    /// </summary>
+    private void StartTimer()
+    {
+        var keepAlive = State.Role == KblRole.Leaf && State.Genome.HibernateAfter > TimeSpan.Zero;
+        if (_timer is not null && _timerKeepsAlive == keepAlive)
+        {
+            return;
+        }
+
+        _timer?.Dispose();
+        _timerKeepsAlive = keepAlive;
+        _timer = this.RegisterGrainTimer(OnFeedbackTick, new GrainTimerCreationOptions(_period, _period) { Interleave = false, KeepAlive = keepAlive });
+    }
 
     private async Task OnFeedbackTick(CancellationToken cancellationToken)
     {
@@ -116,6 +132,18 @@ public sealed partial class KblGrain
         if (_presence != Presence.AtHome)
         {
             return; // it handed its shard to a copy in its new node group
+        }
+
+        if (State.Role == KblRole.Leaf && IdleLongEnough)
+        {
+            await HibernateLeaf(); // a leaf that cannot now (away, changing shape, fenced) tries again next tick
+            return;
+        }
+
+        if (State.Role == KblRole.Interior && !IsRoot && feedback.Asleep)
+        {
+            DeactivateOnIdle(); // its whole subtree sleeps: nothing calls it until a request wakes a leaf below
+            return;
         }
 
         if (State.Role == KblRole.Leaf && (OutgrewSize || _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond))

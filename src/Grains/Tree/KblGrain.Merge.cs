@@ -20,7 +20,8 @@ public sealed partial class KblGrain
 
         var now = time.GetUtcNow();
         var g = State.Genome;
-        var allLeaves = State.Children.All(c => _childFeedback.TryGetValue(c.Path, out var r) && r.Feedback.Depth == 0);
+        // Hibernated children stay as they are: a merge would wake them only to put their records together.
+        var allLeaves = State.Children.All(c => _childFeedback.TryGetValue(c.Path, out var r) && r.Feedback.Depth == 0 && r.Feedback.Hibernated == 0);
         var cold = allLeaves && rollup.Keys < g.MergeKeys && rollup.Bytes < g.MergeBytes && rollup.OpsPerSecond < g.MergeOpsPerSecond;
         if (!cold)
         {
@@ -175,7 +176,7 @@ public sealed partial class KblGrain
             return new RetireReply(true, State.Home!, _clock);
         }
 
-        if (State.Role != KblRole.Leaf || _presence != Presence.AtHome)
+        if (State.Role != KblRole.Leaf || _presence != Presence.AtHome || Hibernating)
         {
             return new RetireReply(false, silo.Name, _clock);
         }

@@ -27,6 +27,18 @@ public sealed partial class KblGrain
             return new MoveResult(true, 0, 0, $"no silo of node group '{nodeGroup}' is up");
         }
 
+        if (Hibernating && State.Role == KblRole.Leaf)
+        {
+            // Its records are in the cold tier, on no silo: it wakes in the new group.
+            if (State.Genome.NodeGroup != nodeGroup)
+            {
+                State.Genome = State.Genome with { NodeGroup = nodeGroup };
+                await Save();
+            }
+
+            return new MoveResult(true, 1, 0);
+        }
+
         if (_presence != Presence.AtHome)
         {
             // An activation away from its home (a stale route): it heads home, and the move is tried again there.

@@ -9,7 +9,7 @@ public sealed partial class KblGrain
 {
     public async Task<ReadResult> Get(byte[] key)
     {
-        if ((Refuse(key) ?? await ReadFence()) is { } refusal)
+        if ((Refuse(key) ?? await Ready()) is { } refusal)
         {
             return new ReadResult(refusal.Status, null, 0, refusal.Moved, refusal.Message);
         }
@@ -28,7 +28,7 @@ public sealed partial class KblGrain
 
     public async Task<ScanPage> Scan(byte[] from, bool exclusive, byte[]? to, PageBounds bounds, CancellationToken cancellationToken)
     {
-        if ((Refuse(from) ?? await ReadFence()) is { } refusal)
+        if ((Refuse(from) ?? await Ready()) is { } refusal)
         {
             return new ScanPage(refusal.Status, [], null, refusal.Moved, refusal.Message);
         }
@@ -50,8 +50,9 @@ public sealed partial class KblGrain
         var results = new WriteResult[writes.Count];
         var refusals = writes.Select(w => Refuse(w.Key)).ToList();
 
-        // A mirrored leaf answers a failed condition or a delete of nothing from its copy: only while it is surely the primary.
-        if (refusals.Any(r => r is null) && await ReadFence() is { } fence)
+        // A hibernated leaf wakes first; a mirrored leaf answers a failed condition or a delete of nothing from its
+        // copy: only while it is surely the primary.
+        if (refusals.Any(r => r is null) && await Ready() is { } fence)
         {
             refusals = [.. refusals.Select(r => r ?? fence)];
         }

@@ -276,6 +276,11 @@ public sealed partial class KblGrain
             return new KblCopies(KblStatus.Moved, [], $"KBL {_id} is interior: its records are with its leaves ({string.Join(", ", State.Children.Select(c => c.Path))})");
         }
 
+        if (Hibernating)
+        {
+            return new KblCopies(KblStatus.Moved, [], $"KBL {_id} hibernates: its records are in the cold tier, on no silo");
+        }
+
         if ((Refuse(State.Range.Lo) ?? await ReadFence()) is { } refusal)
         {
             return new KblCopies(KblStatus.Unavailable, [], refusal.Message ?? $"KBL {_id} is not serving now; retry");

@@ -15,7 +15,8 @@ namespace Kbl.Tree;
 
 // The KBL grain's state, activation and the rule that decides whether it serves a key. Its protocols live beside
 // it, one file each: KblGrain.Records (get/put/delete/scan), .Colony (configure, genome), .Aggregate (aggregate,
-// tree view), .Feedback (measure, report, decide), .Split, .Merge and .Placement (move, relocate, go home).
+// tree view), .Feedback (measure, report, decide), .Split, .Merge, .Placement (move, relocate, go home) and
+// .Hibernation (to the cold tier and back).
 
 /// <summary>
 /// One KBL. A leaf serves its shard from the silo's record store; over its genome's split thresholds it divides
@@ -36,6 +37,7 @@ public sealed partial class KblGrain(
     IOptions<KblPlacementOptions> placement,
     ReplicationTimings timings,
     RebuildThrottle throttle,
+    ColdTier.IColdTier coldTier,
     TimeProvider time,
     ILogger<KblGrain> logger) : Grain, IKblGrain, IKblTreeGrain, IKblPlacementGrain, ILocalKbl
 {
@@ -88,11 +90,19 @@ public sealed partial class KblGrain(
 
     bool ILocalKbl.ReadyToLeave => _siloView.ReadyToLeave;
 
+    int ILocalKbl.HibernatedLeaves => _siloView.HibernatedLeaves;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
         (_colony, _path) = ColonyNames.Parse(_id);
+        _activeSince = time.GetUtcNow();
         RefreshSiloView();
+        if (Hibernating)
+        {
+            return; // it holds nothing on any disk: the first request that needs its records wakes it (WakeIfAsleep)
+        }
+
         local.Add(this);
         if (State.Role == KblRole.None)
         {
@@ -271,7 +281,9 @@ public sealed partial class KblGrain(
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
     private void RefreshSiloView() => _siloView = ReplicasView() is { } replicas
         ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true, ReadyToLeave())
-        : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
+        : State.Role == KblRole.Interior && Rollup() is var rollup
+            ? new SiloView(State.Role, State.Genome.NodeGroup, rollup.Depth, 0, [], Mirrored: false, ReadyToLeave: true, IsRoot ? rollup.Hibernated : 0)
+            : new SiloView(State.Role, State.Genome.NodeGroup, 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -291,7 +303,7 @@ public sealed partial class KblGrain(
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored, bool ReadyToLeave)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored, bool ReadyToLeave, int HibernatedLeaves = 0)
     {
         public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, [], false, true);
     }

@@ -68,12 +68,30 @@ public sealed class KblState
     /// </summary>
     [Id(16)] public Replication.ShardConfig? Replicas { get; set; }
 
+    /// <summary>
+    /// Set while this leaf hibernates: its records are the snapshot in the cold tier this names, and on no silo disk
+    /// (<see cref="Home"/> is null). The next request wakes it on a silo of its node group.
+    /// </summary>
+    [Id(17)] public Hibernation? Hibernation { get; set; }
+
     /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
     public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
         .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)
         .DefaultIfEmpty(-1)
         .Max() + 1;
 }
+
+/// <summary>
+/// A hibernated leaf's shard: the cold-tier object holding its records (null when it had none), how many records and
+/// bytes that is, the version clock to go on from, and since when it sleeps.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kbl.Hibernation")]
+public sealed record Hibernation(
+    [property: Id(0)] ColdTier.ColdObject? Snapshot,
+    [property: Id(1)] long Records,
+    [property: Id(2)] long Bytes,
+    [property: Id(3)] long Clock,
+    [property: Id(4)] DateTimeOffset Since);
 
 [GenerateSerializer, Immutable, Alias("kbl.Division")]
 public sealed record Division([property: Id(0)] long Generation, [property: Id(1)] IReadOnlyList<ChildRef> Pieces);

@@ -51,6 +51,14 @@ public static class ApiJson
     /// </summary>
     public static JsonSerializerOptions TreeOptions { get; } = new(JsonSerializerDefaults.Web) { MaxDepth = 4096 };
 
+    /// <summary>What an on-demand hibernate or wake of a subtree did: leaves changed now, and leaves in that state already.</summary>
+    public static object Window(string colony, string path, WindowResult result, string changed) => new Dictionary<string, object>
+    {
+        ["kbl"] = $"{colony}/{path}",
+        [changed] = result.Changed,
+        ["already"] = result.Already,
+    };
+
     /// <summary>The tree nested as it is, each KBL with its depth below the root and its children.</summary>
     public static object Tree(KblView view, int depth = 0) => Kbl(view, depth, parent: null, children: view.Children.Select(c => Tree(c, depth + 1)).ToList());
 
@@ -83,6 +91,9 @@ public static class ApiJson
             ["epoch"] = view.Epoch,
             ["silo"] = view.Silo,
             ["nodeGroup"] = view.NodeGroup,
+
+            // Hibernated: a leaf whose records are in the cold tier, or a subtree whose every leaf's are.
+            ["state"] = view.Hibernation is not null || view.Feedback.Asleep ? "hibernated" : "active",
             ["feedback"] = new
             {
                 readsPerSecond = Math.Round(view.Feedback.ReadsPerSecond, 2),
@@ -91,9 +102,15 @@ public static class ApiJson
                 bytes = view.Feedback.Bytes,
                 lastAccess = view.Feedback.LastAccess,
                 leaves = view.Feedback.Leaves,
+                hibernatedLeaves = view.Feedback.Hibernated,
                 height = view.Feedback.Depth,
             },
         };
+        if (view.Hibernation is { } sleep)
+        {
+            json["hibernation"] = new { since = sleep.Since, records = sleep.Records, bytes = sleep.Bytes };
+        }
+
         if (view.Collapsed)
         {
             json["collapsed"] = true;

@@ -92,6 +92,26 @@ public sealed class ClusterGateway(IGrainFactory grains, IClusterMembershipServi
         };
     }
 
+    /// <summary>Hibernates every leaf of a subtree now (an operator preparing for a lull).</summary>
+    public Task<WindowResult> Hibernate(string colony, string path) =>
+        Window(colony, path, kbl => kbl.Hibernate(), "hibernate");
+
+    /// <summary>Wakes every hibernated leaf of a subtree now (an operator preparing for a peak).</summary>
+    public Task<WindowResult> Wake(string colony, string path) =>
+        Window(colony, path, kbl => kbl.Wake(), "wake");
+
+    private async Task<WindowResult> Window(string colony, string path, Func<IKblPlacementGrain, Task<WindowResult>> change, string what)
+    {
+        CheckKbl(colony, path);
+        var result = await change(grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, path)));
+        return result switch
+        {
+            { Found: false } => throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no KBL '{path}' to {what}"),
+            { Error: { } error } => throw new ApiException(ApiError.Unavailable, $"{result.Changed} leaves done, not all: {error}"),
+            _ => result,
+        };
+    }
+
     /// <summary>Every copy of a leaf's shard with its digest (in-sync copies hold byte-identical records).</summary>
     public async Task<IReadOnlyList<ShardCopy>> Copies(string colony, string path)
     {

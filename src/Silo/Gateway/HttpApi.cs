@@ -57,6 +57,10 @@ public static class HttpApi
         v1.MapPost("/colonies/{colony}/aggregate", Aggregate);
         v1.MapGet("/colonies/{colony}/tree", Tree);
         v1.MapPost("/colonies/{colony}/kbls/{path}/move", Move);
+        v1.MapPost("/colonies/{colony}/kbls/{path}/hibernate", async (string colony, string path, ClusterGateway cluster) =>
+            Results.Ok(ApiJson.Window(colony, path, await cluster.Hibernate(colony, path), "hibernated")));
+        v1.MapPost("/colonies/{colony}/kbls/{path}/wake", async (string colony, string path, ClusterGateway cluster) =>
+            Results.Ok(ApiJson.Window(colony, path, await cluster.Wake(colony, path), "woken")));
         v1.MapGet("/colonies/{colony}/kbls/{path}/copies", async (string colony, string path, ClusterGateway cluster) =>
             Results.Ok(new { kbl = $"{colony}/{path}", copies = (await cluster.Copies(colony, path)).Select(ApiJson.Copy) }));
         v1.MapGet("/cluster/silos", async (ClusterGateway cluster) => Results.Ok(new { silos = await cluster.Silos() }));

@@ -23,10 +23,11 @@ public sealed record KblSettings(
     KblTelemetryOptions Telemetry,
     ProvisioningOptions Provisioning,
     ProvisioningPolicyOptions Policy,
+    ColdTierOptions ColdTier,
     IReadOnlyList<Uri> Urls)
 {
     /// <summary>The sections under <c>Kbl</c> that other classes than <see cref="KblOptions"/> bind.</summary>
-    private static readonly string[] Sections = ["Cluster", "Gateway", "Storage", "Placement", "Auth", "Telemetry", "Provisioning"];
+    private static readonly string[] Sections = ["Cluster", "Gateway", "Storage", "Placement", "Auth", "Telemetry", "Provisioning", "ColdTier"];
 
     /// <summary>Running under Kubernetes: <c>Kbl:Cluster:Kubernetes</c>, by default whether <c>POD_NAMESPACE</c> is set.</summary>
     public bool Kubernetes => RunsInKubernetes(Cluster);
@@ -58,6 +59,7 @@ public sealed record KblSettings(
         var localDefault = cluster.Mode == ClusterMode.Localhost && !RunsInKubernetes(cluster);
         var auth = SettingsBinder.Bind(configuration, KblAuthOptions.Section, new KblAuthOptionsValidator(localDefault));
         var telemetry = SettingsBinder.Bind(configuration, KblTelemetryOptions.Section, new KblTelemetryOptionsValidator());
+        var coldTier = SettingsBinder.Bind(configuration, ColdTierOptions.Section, new ColdTierOptionsValidator());
 
         // Kbl:Provisioning holds two classes: the policy's thresholds, and who acts on desired states and how they travel.
         var policy = SettingsBinder.Bind(configuration, ProvisioningOptions.Section, new ProvisioningPolicyOptionsValidator(), SettingsBinder.Keys<ProvisioningOptions>());
@@ -65,7 +67,7 @@ public sealed record KblSettings(
         var role = ReconcilesIn(provisioning, cluster) ? ProvisioningRole.SiloReconciler : ProvisioningRole.Publisher;
         SettingsBinder.Validate(provisioning, new ProvisioningOptionsValidator(role));
 
-        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, provisioning, policy, ParseUrls(configuration));
+        return new KblSettings(kbl, placement, cluster, gateway, storage, sqlite, dynamo, auth, telemetry, provisioning, policy, coldTier, ParseUrls(configuration));
     }
 
     /// <summary>

@@ -69,7 +69,7 @@ public static class KblSiloExtensions
             {
                 silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => (o.Path, o.SyncWrites) = (settings.Sqlite.Path, settings.Kbl.SyncWrites));
             }
-            silo.AddKblGrains(settings.Kbl, settings.Placement);
+            silo.AddKblGrains(settings.Kbl, settings.Placement, settings.ColdTier);
             silo.AddDashboard();
             silo.AddActivityPropagation();
         });

@@ -63,6 +63,11 @@ public static class KblProvisioningExtensions
             ["Kbl:Storage:Sqlite:Path"] = Path.GetFullPath(settings.Sqlite.Path),
             ["Kbl:Provisioning:Local:QueuePath"] = QueuePath(settings),
         };
+        if (settings.ColdTier.Mode == Kbl.Hosting.ColdTierMode.Local)
+        {
+            overrides["Kbl:ColdTier:Path"] = Path.GetFullPath(settings.ColdTier.Path); // one cold tier for the machine's silos, as one metadata file
+        }
+
         return new LocalSiloLauncher(processPath, [.. prefix, .. args], overrides, settings.Kbl.SiloName,
             Path.GetFullPath(settings.Kbl.DataPath), settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30),
             () => [.. cluster.ActiveSilos().Select(s => (s.Identity.Name, s.Identity.NodeGroup))]);

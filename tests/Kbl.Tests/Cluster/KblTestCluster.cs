@@ -31,6 +31,9 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
     /// <summary>The silos running now (the test host's, and any a fixture started again by itself).</summary>
     public virtual IReadOnlyList<InProcessSiloHandle> LiveSilos => Cluster.Silos;
 
+    /// <summary>The directory every silo keeps hibernated shards in (the local cold tier, shared as on one machine).</summary>
+    public string ColdTierPath => Path.Combine(Root, "cold-tier");
+
     /// <summary>The SQLite file every silo keeps its grain state in.</summary>
     public string MetadataPath => Path.Combine(Root, "meta.db");
 
@@ -49,7 +52,7 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
             var index = Index(options.SiloName);
             var (kbl, placement) = Configure(index, new KblOptions { DataPath = Path.Combine(Root, $"silo-{index}"), SiloName = $"silo-{index}" });
             silo.Services.AddSqliteGrainStorage(KblStorage.Name, o => o.Path = MetadataPath);
-            silo.AddKblGrains(kbl, placement);
+            silo.AddKblGrains(kbl, placement, new ColdTierOptions { Path = ColdTierPath });
             silo.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = MaxMessageBytes);
             ConfigureSilo(index, silo);
         });

@@ -53,6 +53,8 @@ public sealed class FaultClusterFixture() : CrashableCluster(3, "faults")
         // A call into a silo that was killed mid-call fails when the silo is declared dead, or after this.
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(5));
         SiloFaults.AddTo(silo, Faults);
+        silo.Services.AddSingleton<Kbl.ColdTier.IColdTier>(sp => new FaultyColdTier(
+            new Kbl.ColdTier.LocalColdTier(ColdTierPath), Faults, sp.GetRequiredService<Kbl.Placement.SiloIdentity>(), sp.GetRequiredService<ILocalSiloDetails>()));
         silo.Services.AddLogging(logging => logging.AddProvider(Log));
     }
 

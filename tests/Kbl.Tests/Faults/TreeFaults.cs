@@ -111,22 +111,27 @@ public sealed class TreeFaults : IDisposable
 
     internal void Register(SiloAddress address, string name) => _silos[address] = name;
 
-    internal async Task Around(IGrainCallContext context, FaultSide side, string silo, SiloAddress address)
+    internal Task Around(IGrainCallContext context, FaultSide side, string silo, SiloAddress address) =>
+        Around($"{context.InterfaceMethod.DeclaringType?.Name}.{context.MethodName}", side, silo, address, $"{context.SourceId} {context.TargetId}", context.Invoke);
+
+    /// <summary>
+    /// A call of <paramref name="method"/> made on silo <paramref name="silo"/> (a grain call, or a call to a service
+    /// outside Orleans such as the cold tier), about <paramref name="grains"/>: a fault armed for it strikes before or after it.
+    /// </summary>
+    internal async Task Around(string method, FaultSide side, string silo, SiloAddress address, string grains, Func<Task> invoke)
     {
         if (Frozen(address).Task.IsCompleted)
         {
             throw new TimeoutException($"silo {silo} is gone (frozen, then killed)");
         }
 
-        var method = $"{context.InterfaceMethod.DeclaringType?.Name}.{context.MethodName}";
         if (side == FaultSide.Callee)
         {
             _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
         }
 
-        var grains = $"{context.SourceId} {context.TargetId}";
         await Strike(Take(method, side, FaultTiming.Before, silo, grains), silo, address);
-        await context.Invoke();
+        await invoke();
         await Strike(Take(method, side, FaultTiming.After, silo, grains), silo, address);
     }
 
