@@ -27,6 +27,13 @@ public interface IProvisioningGrain : IGrainWithStringKey
     /// <summary>Keeps <paramref name="nodeGroup"/> in the plan (at least its minimum size) even while no colony lives in it.</summary>
     Task Stand(string nodeGroup);
 
+    /// <summary>
+    /// A request waits for a silo of <paramref name="nodeGroup"/>, which has none up (a KBL to place there, a
+    /// hibernated leaf to wake): the group gets at least one node at once, and keeps it for a cool-down.
+    /// </summary>
+    [OneWay]
+    Task Want(string nodeGroup);
+
     /// <summary>Runs one policy step now (as the period timer does) and returns the desired state it left.</summary>
     Task<DesiredState> Evaluate();
 }

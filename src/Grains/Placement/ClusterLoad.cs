@@ -71,10 +71,19 @@ public sealed partial class ClusterLoad(
     public bool IsDraining(SiloAddress address, string name) =>
         name == me.Name ? local.Draining : _board.GetValueOrDefault(name) is { Draining: true } posted && posted.Address == address.ToString();
 
-    /// <summary>Waits (bounded by <c>Kbl:Placement:WaitForGroup</c>) for a silo of the group; empty when none came.</summary>
+    /// <summary>
+    /// Waits (bounded by <c>Kbl:Placement:WaitForGroup</c>) for a silo of the group, telling the provisioning grain
+    /// that a request waits for one; empty when none came.
+    /// </summary>
     public async Task<IReadOnlyList<string>> WaitForGroup(string nodeGroup)
     {
         var deadline = time.GetUtcNow() + options.Value.WaitForGroup;
+        if (SilosOfGroup(nodeGroup).Count == 0)
+        {
+            // The wait is demand: a group scaled to zero (its colonies hibernated) gets a node back at once.
+            _ = grains.GetGrain<Provisioning.IProvisioningGrain>(Provisioning.IProvisioningGrain.Key).Want(nodeGroup);
+        }
+
         while (true)
         {
             var silos = SilosOfGroup(nodeGroup);

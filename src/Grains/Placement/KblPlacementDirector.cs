@@ -13,8 +13,9 @@ namespace Kbl.Placement;
 /// Data-local placement within node groups. A KBL's records sit on its home silo's disk, so it goes there
 /// whenever that silo is up. Otherwise it goes to a silo of its node group: the one its dividing parent named
 /// (the placement hint), else the least loaded (fewest KBLs, then fewest bytes). When no silo of the group is
-/// up, it waits for one (bounded) or runs elsewhere, as <c>Kbl:Placement:WhenGroupMissing</c> says; a hibernated
-/// leaf, which holds nothing on any disk, runs anywhere then (it moves into its group when a request wakes it).
+/// up, it waits for one (bounded) or runs elsewhere, as <c>Kbl:Placement:WhenGroupMissing</c> says; a KBL that holds
+/// nothing on any disk (a hibernated leaf, an interior KBL) runs anywhere then (a hibernated leaf moves into its
+/// group when a request wakes it).
 /// The built-in metadata placement filters compare with the calling silo's metadata, so they cannot do this.
 /// </summary>
 public sealed partial class KblPlacementDirector(
@@ -74,10 +75,11 @@ public sealed partial class KblPlacementDirector(
             return Pick(Staying(inGroup), []);
         }
 
-        if (state.Hibernation is not null)
+        if (state.Hibernation is not null || state.Role == KblRole.Interior)
         {
-            // It holds nothing on any disk: it answers for its stored state anywhere (the tree, its genome), and moves
-            // to a silo of its group when a request wakes it.
+            // It holds nothing on any disk: it answers for its stored state anywhere (the tree, its genome) — an
+            // interior KBL routes — while its group has no silo (scaled to zero: its leaves hibernate). A request that
+            // reaches a leaf waits for the group there, and a hibernated leaf moves into it to wake.
             return Pick(silos, compatible);
         }
 

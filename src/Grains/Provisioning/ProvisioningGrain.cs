@@ -28,6 +28,9 @@ public sealed class ProvisioningGrain(
     private readonly ProvisioningPolicy _policy = new(options.Value);
     private readonly IDesiredStatePublisher _publisher = services.GetService<IDesiredStatePublisher>() ?? new NoPublisher();
     private readonly Dictionary<string, DateTimeOffset> _reportedAt = [];
+
+    /// <summary>Groups a request waits for, and since when (kept in memory: a request still waiting asks again).</summary>
+    private readonly Dictionary<string, DateTimeOffset> _wanted = new(StringComparer.Ordinal);
     private long _published;
     private DateTimeOffset _publishedAt;
     private IGrainTimer? _timer;
@@ -101,6 +104,17 @@ public sealed class ProvisioningGrain(
         }
     }
 
+    public async Task Want(string nodeGroup)
+    {
+        var first = !_wanted.ContainsKey(nodeGroup);
+        _wanted[nodeGroup] = time.GetUtcNow();
+        if (first || S.Desired?.Groups.FirstOrDefault(g => g.Name == nodeGroup) is not { Desired: > 0 })
+        {
+            logger.LogInformation("a request waits for a node of group {Group}", nodeGroup);
+            await Step(); // at once: the request is waiting
+        }
+    }
+
     public async Task<DesiredState> Evaluate()
     {
         await Step();
@@ -129,7 +143,12 @@ public sealed class ProvisioningGrain(
         }
 
         var policy = Clone(S.Policy);
-        var step = _policy.Step(policy, Demand(), now, S.Standing);
+        foreach (var (group, _) in _wanted.Where(w => now - w.Value >= options.Value.ScaleDownCoolDown).ToList())
+        {
+            _wanted.Remove(group);
+        }
+
+        var step = _policy.Step(policy, Demand(), now, S.Standing, _wanted);
         if (!step.Changed && S.Desired is not null)
         {
             // The cool-down clocks moved on: keep them (they are persisted with the next change).

@@ -11,7 +11,7 @@ namespace Kbl.Provisioning;
 /// <remarks>
 /// Per node group, the need is the most nodes any one resource asks for: operations and bytes at
 /// <see cref="ProvisioningPolicyOptions.TargetUtilisation"/> of a node, KBLs per node, the colonies' redundancy
-/// floor and <see cref="ProvisioningPolicyOptions.MinNodes"/>, capped by the per-group quota. A group grows to its
+/// floor and the group's minimum (<see cref="ProvisioningPolicyOptions.MinNodesOf"/>), capped by the per-group quota. A group grows to its
 /// need at once; it shrinks only after its need stayed below its size for the cool-down, and then to the highest
 /// need seen during it. A group whose need exceeds the quota gives its hottest subtree (one carrying at least
 /// <see cref="ProvisioningPolicyOptions.HotSubtreeShare"/> of its operations) a group of its own while the
@@ -23,10 +23,13 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
     /// <summary>
     /// One step: updates <paramref name="state"/> and says what the desired state now is and why it changed.
-    /// <paramref name="standing"/> names groups that exist even without a colony (the silos' own groups).
+    /// <paramref name="standing"/> names groups that exist even without a colony (the silos' own groups);
+    /// <paramref name="wanted"/> the groups a request waits for (a KBL to place or wake there, no silo up), with
+    /// when it was asked: each keeps at least one node for a cool-down from then.
     /// </summary>
-    public PolicyStep Step(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, DateTimeOffset now, IReadOnlyCollection<string>? standing = null)
+    public PolicyStep Step(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies, DateTimeOffset now, IReadOnlyCollection<string>? standing = null, IReadOnlyDictionary<string, DateTimeOffset>? wanted = null)
     {
+        var waitedFor = (wanted ?? new Dictionary<string, DateTimeOffset>()).Where(w => now - w.Value < Options.ScaleDownCoolDown).Select(w => w.Key).ToHashSet(StringComparer.Ordinal);
         var decisions = new List<(string Group, string Change, string Reason)>();
 
         ReleaseCooledSubtrees(state, colonies, now, decisions);
@@ -35,11 +38,16 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         DedicateHotSubtree(state, colonies, demand, groupCount, now, decisions);
         demand = Attribute(state, colonies);
 
-        foreach (var group in demand.Keys.Union(state.Groups.Select(g => g.Name)).Union(standing ?? []).Order(StringComparer.Ordinal).ToList())
+        foreach (var group in demand.Keys.Union(state.Groups.Select(g => g.Name)).Union(standing ?? []).Union(waitedFor).Order(StringComparer.Ordinal).ToList())
         {
             var d = demand.GetValueOrDefault(group) ?? new Load();
             var track = state.Track(group);
-            var need = Need(d, out var why);
+            var need = Need(d, group, out var why);
+            if (need == 0 && waitedFor.Contains(group))
+            {
+                (need, why) = (1, "a request waits for a node of the group (a KBL to place or wake there)");
+            }
+
             if (track is null)
             {
                 state.Groups.Add(new GroupTrack { Name = group, Desired = need, LastAtOrAbove = now });
@@ -54,7 +62,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
                 decisions.Add((group, $"scale up {track.Desired} → {doubled}", F($"saturated: {d.Ops:0.#} ops/s is {use:P0} of {track.Desired} node(s); what it could serve hides what is asked, so it doubles")));
                 (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (doubled, now, 0);
             }
-            else if (need > track.Desired && (NeedAt(d, Options.TargetUtilisation + Options.ScaleUpTolerance) > track.Desired || need > Options.MaxNodesPerGroup - 1 || d.Floor > track.Desired || Options.MinNodes > track.Desired))
+            else if (need > track.Desired && (NeedAt(d, Options.TargetUtilisation + Options.ScaleUpTolerance) > track.Desired || need > Options.MaxNodesPerGroup - 1 || d.Floor > track.Desired || Options.MinNodesOf(group) > track.Desired || track.Desired == 0))
             {
                 decisions.Add((group, $"scale up {track.Desired} → {need}", why));
                 (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (need, now, 0);
@@ -98,9 +106,10 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
     /// <summary>The demand on each node group as <paramref name="state"/> attributes it now (subtrees in their dedicated groups).</summary>
     public IReadOnlyList<GroupDemand> Demand(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies) => Summarize(Attribute(state, colonies));
 
-    /// <summary>The nodes a load needs, with the resource that decided it.</summary>
-    public int Need(Load load, out string why)
+    /// <summary>The nodes a load needs in <paramref name="group"/>, with the resource that decided it.</summary>
+    public int Need(Load load, string group, out string why)
     {
+        var min = Options.MinNodesOf(group);
         var perNodeOps = Options.OpsPerNode * Options.TargetUtilisation;
         var perNodeBytes = Options.BytesPerNode * Options.TargetUtilisation;
         var candidates = new (int Nodes, string Why)[]
@@ -109,7 +118,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
             (Ceiling(load.Bytes / perNodeBytes), F($"{load.Bytes} bytes at {perNodeBytes:0} bytes per node")),
             (Ceiling(load.Kbls / (double)Options.KblsPerNode), F($"{load.Kbls} KBLs at {Options.KblsPerNode} per node")),
             (load.Floor, F($"redundancy floor {load.Floor}")),
-            (Options.MinNodes, F($"minimum {Options.MinNodes}")),
+            (min, F($"minimum {min}")),
         };
         var top = candidates.MaxBy(c => c.Nodes);
         if (top.Nodes > Options.MaxNodesPerGroup)
@@ -241,7 +250,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
     private int RawNeed(Load load) => NeedAt(load, Options.TargetUtilisation);
 
     private List<GroupDemand> Summarize(Dictionary<string, Load> demand) =>
-        [.. demand.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new GroupDemand(d.Key, d.Value.Ops, d.Value.Bytes, d.Value.Kbls, d.Value.Floor, Need(d.Value, out _)))];
+        [.. demand.OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => new GroupDemand(d.Key, d.Value.Ops, d.Value.Bytes, d.Value.Kbls, d.Value.Floor, Need(d.Value, d.Key, out _)))];
 
     private List<NodeGroupSpec> Specs(PolicyState state, Dictionary<string, Load> demand)
     {
@@ -256,7 +265,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
             var subtrees = (demand.GetValueOrDefault(g.Name)?.Colonies ?? []).Order(StringComparer.Ordinal)
                 .Concat(state.Assignments.Where(a => a.NodeGroup == g.Name).Select(a => a.Subtree)).ToList();
-            var floor = Math.Min(Options.MaxNodesPerGroup, Math.Max(Options.MinNodes, demand.GetValueOrDefault(g.Name)?.Floor ?? 0));
+            var floor = Math.Min(Options.MaxNodesPerGroup, Math.Max(Options.MinNodesOf(g.Name), demand.GetValueOrDefault(g.Name)?.Floor ?? 0));
             return new NodeGroupSpec(g.Name, floor, Options.MaxNodesPerGroup, g.Desired, Options.InstanceType, [.. Options.Zones], labels, taints, subtrees);
         })];
     }

@@ -40,6 +40,16 @@ public sealed class ProvisioningPolicyOptions
     /// <summary>The least nodes of any group (the redundancy floor a colony reports can raise it).</summary>
     public int MinNodes { get; set; } = 1;
 
+    /// <summary>
+    /// A group's own least nodes, in place of <see cref="MinNodes"/> (<c>Kbl:Provisioning:GroupMinNodes:cold=0</c>):
+    /// 0 lets a group whose colonies all hibernate go to zero nodes; the first request that wakes one of its leaves
+    /// brings a node back.
+    /// </summary>
+    public Dictionary<string, int> GroupMinNodes { get; set; } = [];
+
+    /// <summary>The least nodes of <paramref name="group"/>.</summary>
+    public int MinNodesOf(string group) => GroupMinNodes.TryGetValue(group, out var min) ? min : MinNodes;
+
     /// <summary>Quota: nodes per group (EKS managed node groups allow up to 450 per group by default).</summary>
     public int MaxNodesPerGroup { get; set; } = 10;
 

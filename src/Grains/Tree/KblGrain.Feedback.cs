@@ -33,7 +33,7 @@ public sealed partial class KblGrain
 
     private Feedback OwnFeedback() => State.Role switch
     {
-        KblRole.Leaf when State.Hibernation is { } sleep => new Feedback(0, 0, sleep.Records, sleep.Bytes, null, 1, 0, Hibernated: 1),
+        KblRole.Leaf when State.Hibernation is { } sleep => new Feedback(0, 0, sleep.Records, sleep.Bytes, null, 1, 0, Hibernated: 1, HibernatedBytes: sleep.Bytes),
         KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0),
         KblRole.Interior => Rollup(),
         _ => Feedback.Empty,
@@ -59,17 +59,25 @@ public sealed partial class KblGrain
         }
     }
 
-    /// <summary>The root's report to the provisioning grain: the colony's roll-up and each top-level subtree's.</summary>
+    /// <summary>
+    /// The root's report to the provisioning grain: the colony's roll-up and each top-level subtree's. Hibernated
+    /// leaves occupy no silo: their bytes and KBLs do not count, and a colony none of whose leaves is awake asks for
+    /// no node at all (its group may go to zero; a wake asks for one again).
+    /// </summary>
     private ColonyDemand Demand(Feedback total)
     {
         var subtrees = State.Role != KblRole.Interior ? [] : ChildReports()
-            .Select(c => new SubtreeDemand(c.Path, c.Feedback.OpsPerSecond, c.Feedback.Bytes, c.Feedback.Leaves))
+            .Select(c => new SubtreeDemand(c.Path, c.Feedback.OpsPerSecond, c.Feedback.ActiveBytes, c.Feedback.ActiveLeaves))
             .ToList();
 
         // A mirrored colony keeps each leaf's copies on distinct silos of its group: the floor is that many nodes.
-        var floor = Redundancy.Mirrored ? Redundancy.Copies : 1;
-        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.Bytes, total.Leaves, floor, subtrees) { Incarnation = State.Incarnation };
+        var floor = total.ActiveLeaves == 0 ? 0 : Redundancy.Mirrored ? Redundancy.Copies : 1;
+        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.ActiveBytes, total.ActiveLeaves, floor, subtrees) { Incarnation = State.Incarnation };
     }
+
+    /// <summary>Sends the root's report to the provisioning grain (one-way).</summary>
+    private void ReportDemand(Feedback total) =>
+        _ = GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ReportDemand(Demand(total));
 
     /// <summary>
     /// The feedback timer. A leaf of a colony that hibernates idle leaves keeps itself active until it does (an idle
@@ -120,7 +128,7 @@ public sealed partial class KblGrain
         }
         else if (IsRoot && State.Role is KblRole.Leaf or KblRole.Interior)
         {
-            _ = GrainFactory.GetGrain<IProvisioningGrain>(IProvisioningGrain.Key).ReportDemand(Demand(feedback));
+            ReportDemand(feedback);
         }
 
         if (!await TryCompleteTransition())

@@ -136,7 +136,11 @@ public sealed partial class KblGrain
             _timer = null;
             metrics.Hibernated(_colony, bytes);
             KblLog.Hibernated(logger, _id, records, bytes, snapshot?.Key ?? "(empty)", Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-            if (!IsRoot)
+            if (IsRoot)
+            {
+                ReportDemand(OwnFeedback()); // its group need keep no node for it any more
+            }
+            else
             {
                 _ = Parent().ReportFeedback(_path, OwnFeedback()); // the parent counts it asleep from now on
             }

@@ -57,7 +57,8 @@ public sealed class HibernationSettingsTests
     [InlineData("Kbl:ColdTier:Mode", "glacier", "Kbl:ColdTier:Mode")]
     [InlineData("Kbl:ColdTier:Bucket", "x", "Kbl:ColdTier:Bucket")]
     [InlineData("Kbl:ColdTier:Path", "", "Kbl:ColdTier:Path")]
-    public void A_bad_cold_tier_setting_stops_the_silo_naming_it(string key, string value, string named)
+    [InlineData("Kbl:Provisioning:GroupMinNodes:cold", "-1", "Kbl:Provisioning:GroupMinNodes:cold")]
+    public void A_bad_window_setting_stops_the_silo_naming_it(string key, string value, string named)
     {
         var refused = Assert.Throws<KblConfigurationException>(() => Load((key, value)));
         Assert.Contains(named, refused.Message, StringComparison.Ordinal);

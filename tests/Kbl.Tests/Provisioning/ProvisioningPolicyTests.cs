@@ -67,6 +67,43 @@ public sealed class ProvisioningPolicyTests
     }
 
     [Fact]
+    public void A_sleeping_group_that_may_go_to_zero_does_after_the_cool_down_and_a_waiting_request_brings_a_node_back_at_once()
+    {
+        var options = Options();
+        options.GroupMinNodes["cold"] = 0;
+        var policy = new ProvisioningPolicy(options);
+        var state = new PolicyState();
+        var awake = new ColonyDemand("c", "cold", 10, 1_000, 1, 2, []);
+        Assert.Equal(2, policy.Step(state, [awake], T0, ["cold", "default"]).Desired.Group("cold")!.Desired);
+
+        // Every leaf hibernated: the colony reports no KBL, no byte and no floor (KblGrain.Demand).
+        var asleep = new ColonyDemand("c", "cold", 0, 0, 0, 0, []);
+        Assert.Equal(2, policy.Step(state, [asleep], T0.AddMinutes(1), ["cold", "default"]).Desired.Group("cold")!.Desired);
+        var zero = policy.Step(state, [asleep], T0.AddMinutes(6), ["cold", "default"]);
+        Assert.Equal((0, 0), (zero.Desired.Group("cold")!.Desired, zero.Desired.Group("cold")!.Min));
+        Assert.Equal("scale down 2 → 0", Assert.Single(zero.Decisions).Change);
+        Assert.Equal(1, zero.Desired.Group("default")!.Desired); // the other groups keep the global minimum
+
+        // A request waits for the group (a wake): one node at once, kept for a cool-down after it asked.
+        var wanted = new Dictionary<string, DateTimeOffset> { ["cold"] = T0.AddMinutes(7) };
+        var woken = policy.Step(state, [asleep], T0.AddMinutes(7), ["cold", "default"], wanted);
+        Assert.Equal(1, woken.Desired.Group("cold")!.Desired);
+        Assert.Contains("a request waits", Assert.Single(woken.Decisions).Reason, StringComparison.Ordinal);
+        Assert.Equal(1, policy.Step(state, [asleep], T0.AddMinutes(11), ["cold", "default"], wanted).Desired.Group("cold")!.Desired);
+        Assert.Equal(0, policy.Step(state, [asleep], T0.AddMinutes(17), ["cold", "default"], wanted).Desired.Group("cold")!.Desired);
+    }
+
+    [Fact]
+    public void A_sleeping_group_keeps_its_minimum_unless_it_may_go_to_zero()
+    {
+        var policy = new ProvisioningPolicy(Options());
+        var state = new PolicyState();
+        policy.Step(state, [new ColonyDemand("c", "cold", 10, 1_000, 1, 2, [])], T0);
+        var asleep = policy.Step(state, [new ColonyDemand("c", "cold", 0, 0, 0, 0, [])], T0.AddMinutes(6));
+        Assert.Equal(1, asleep.Desired.Group("cold")!.Desired); // MinNodes 1
+    }
+
+    [Fact]
     public void The_per_group_quota_caps_a_group_and_the_reason_says_so()
     {
         var options = Options();
