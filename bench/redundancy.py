@@ -1,17 +1,12 @@
 """The body of bench/redundancy.sh (see there): starts the servers, runs the measurements, prints one report."""
 import json
 import os
-import platform
-import random
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
+
+from benchlib import Run, http, machine
 
 ROOT = sys.argv[1]
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
@@ -28,58 +23,8 @@ LOADGEN = f"{ROOT}/bench/Kbl.LoadGen/bin/Release/net10.0/Kbl.LoadGen.dll"
 # One leaf per colony: no division by size or load, so the copies are all that differs between the colonies.
 ONE_LEAF = {"splitKeys": 10**12, "splitBytes": 10**15, "splitOpsPerSecond": 1e12}
 
-tmp = tempfile.mkdtemp(prefix="kbl-redundancy.")
-processes = []
-failed = True
-given = set()
-
-
-def say(text):
-    print(f"redundancy.sh: {text}", file=sys.stderr, flush=True)
-
-
-def port():
-    """A free loopback port below Linux's ephemeral range (outgoing connections take theirs from above)."""
-    while True:
-        candidate = random.randint(20000, 32000)
-        if candidate in given:
-            continue
-        given.add(candidate)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", candidate))
-                return candidate
-            except OSError:
-                pass
-
-
-def start(name, args, cwd=None):
-    log = open(f"{tmp}/{name}.log", "w")
-    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or tmp)
-    processes.append(process)
-    return process
-
-
-def http(method, url, body=None, timeout=5.0):
-    """(status, text) of one request; status 0 when there was no answer."""
-    request = urllib.request.Request(url, data=body.encode() if isinstance(body, str) else body, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode(errors="replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
-    except (urllib.error.URLError, OSError, TimeoutError):
-        return 0, ""
-
-
-def until(what, probe, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(0.05)
-    raise SystemExit(f"redundancy.sh: {what} did not happen within {timeout} s (logs in {tmp})")
+bench = Run("redundancy")
+tmp, port, start, until, say = bench.tmp, bench.port, bench.start, bench.until, bench.say
 
 
 class Silo:
@@ -171,7 +116,6 @@ def metric(silo, name, colony):
 
 
 def main():
-    global failed
     redis_port, membership_port = port(), port()
     os.makedirs(f"{tmp}/redis")
     start("redis", ["redis-server", "--port", str(redis_port), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
@@ -258,12 +202,9 @@ def main():
     streamed = metric(primary, "kbl_rebuild_time_seconds_total", "rb") - streamed_before
 
     # The report.
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-    memory = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1048576
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     etcd_version = subprocess.run(["etcd", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
     print(f"## Redundancy: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-    print(f"Machine: {os.cpu_count()} cores, {memory:.1f} GiB, {cpu}; code {commit}; {etcd_version}")
+    print(f"Machine: {machine(ROOT)}; {etcd_version}")
     print(f"Parameters: CONCURRENCY={CONCURRENCY} KEYS={KEYS} VALUE_SIZE={VALUE_SIZE} DURATION={DURATION} WARMUP={WARMUP} "
           f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE} REBUILD_RATE={REBUILD_RATE} GROUP_COMMIT={GROUP_COMMIT}; three silos, Redis membership, all on this machine; "
           f"each colony driven through its leaf's silo ({', '.join(f'c{c} on {h.name}' for c, h in homes.items())})\n")
@@ -283,21 +224,10 @@ def main():
           f"the new replica; two copies in sync {rebuilt:.1f} s after the kill (failure detection and the leaf's next "
           f"feedback tick included); the snapshot streamed and installed in {streamed:.2f} s "
           f"({rebuild_bytes / 1e6 / streamed if streamed else 0:.1f} MB/s; Kbl:RebuildBytesPerSecond {REBUILD_RATE}).")
-    failed = False
+    bench.failed = False
 
 
 try:
     main()
 finally:
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    if failed:
-        say(f"failed; logs kept in {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    bench.stop()

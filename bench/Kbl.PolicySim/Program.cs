@@ -52,4 +52,18 @@ foreach (var kind in new[] { "diurnal", "bursts", "moving-hot-range" })
     }
 }
 
+// The active window: a fleet whose colonies are each active a tenth of the day, always on or hibernating when idle.
+Console.WriteLine();
+Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+    $"# the window: {Window.Colonies} colonies, {Window.ColoniesPerGroup} per node group, each active {Window.ActiveHours} h a day at a phase of its own, Zipf load (rank r: {Window.TopOps}/r ops/s), {Window.BytesPerColony >> 30} GiB in two copies each; a wake waits for a node ({world.BootDelay.TotalMinutes} min to boot) and {Window.WakeTime.TotalMinutes} min to ingest"));
+Console.WriteLine();
+Console.WriteLine("| fleet | policy | node-hours | vs always on | SLO-violation minutes | peak nodes |");
+Console.WriteLine("|---|---|---:|---:|---:|---:|");
+var alwaysOn = Window.Run(world, length, windowed: false, seed);
+foreach (var r in new[] { alwaysOn, Window.Run(world, length, windowed: true, seed) })
+{
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"| zipf, 10% active | {r.Policy} | {r.NodeHours:0} | {r.NodeHours / alwaysOn.NodeHours:0.00} | {r.ViolationMinutes:0} | {r.PeakNodes} |"));
+}
+
 return 0;

@@ -4,7 +4,8 @@ namespace Kbl.Tree;
 /// What a KBL measures about itself, or for an interior KBL the roll-up of its subtree:
 /// rates are exponentially weighted moving averages per second; keys and bytes are exact for a leaf (a hibernated
 /// leaf's are its snapshot's); <see cref="Hibernated"/> counts the hibernated leaves among <see cref="Leaves"/>,
-/// <see cref="HibernatedBytes"/> their bytes among <see cref="Bytes"/>.
+/// <see cref="HibernatedBytes"/> their bytes among <see cref="Bytes"/>; <see cref="Groups"/> splits the awake leaves'
+/// load by node group (a subtree moved to another group counts there).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.Feedback")]
 public sealed record Feedback(
@@ -16,7 +17,8 @@ public sealed record Feedback(
     [property: Id(5)] int Leaves,
     [property: Id(6)] int Depth,
     [property: Id(7)] int Hibernated = 0,
-    [property: Id(8)] long HibernatedBytes = 0)
+    [property: Id(8)] long HibernatedBytes = 0,
+    [property: Id(9)] IReadOnlyList<Provisioning.GroupShare>? Groups = null)
 {
     public static Feedback Empty { get; } = new(0, 0, 0, 0, null, 0, 0);
 
@@ -40,5 +42,6 @@ public sealed record Feedback(
         Leaves + other.Leaves,
         Math.Max(Depth, other.Depth),
         Hibernated + other.Hibernated,
-        HibernatedBytes + other.HibernatedBytes);
+        HibernatedBytes + other.HibernatedBytes,
+        Provisioning.GroupShare.Merge(Groups, other.Groups));
 }

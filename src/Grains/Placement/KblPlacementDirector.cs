@@ -35,7 +35,10 @@ public sealed partial class KblPlacementDirector(
         var kbl = new GrainState<KblState>(new KblState());
         await storage.ReadStateAsync(KblStorage.KblStateName, target.GrainIdentity, kbl);
         var state = kbl.State ?? new KblState();
-        if (state.Home is { } home && silos.FirstOrDefault(s => s.Identity.Name == home) is { Address: { } homeSilo })
+        // An interior KBL that ran outside its group while the group had no silo goes back into it.
+        var holdsNothing = state is { Role: KblRole.Interior, Transition: not { Kind: TransitionKind.Merge } };
+        if (state.Home is { } home && silos.FirstOrDefault(s => s.Identity.Name == home) is { Address: { } homeSilo, Identity: var homeIdentity } &&
+            (!holdsNothing || homeIdentity.NodeGroup == state.Genome.NodeGroup || silos.All(s => s.Identity.NodeGroup != state.Genome.NodeGroup)))
         {
             return homeSilo;
         }
@@ -75,10 +78,11 @@ public sealed partial class KblPlacementDirector(
             return Pick(Staying(inGroup), []);
         }
 
-        if (state.Hibernation is not null || state.Role == KblRole.Interior)
+        if (state.Hibernation is not null || holdsNothing)
         {
             // It holds nothing on any disk: it answers for its stored state anywhere (the tree, its genome) — an
-            // interior KBL routes — while its group has no silo (scaled to zero: its leaves hibernate). A request that
+            // interior KBL routes (one merging holds its children's records: it waits for its home as a leaf does)
+            // — while its group has no silo (scaled to zero: its leaves hibernate). A request that
             // reaches a leaf waits for the group there, and a hibernated leaf moves into it to wake.
             return Pick(silos, compatible);
         }

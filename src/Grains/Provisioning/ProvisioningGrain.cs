@@ -194,7 +194,7 @@ public sealed class ProvisioningGrain(
         return [.. S.Demand.Values.Select(d =>
             _reportedAt.TryGetValue(d.Colony, out var at) && now - at <= 3 * Period
                 ? d
-                : d with { OpsPerSecond = 0, Subtrees = [.. d.Subtrees.Select(s => s with { OpsPerSecond = 0 })] })];
+                : d with { OpsPerSecond = 0, Subtrees = [.. d.Subtrees.Select(s => s with { OpsPerSecond = 0 })], Groups = [.. d.Groups.Select(g => g with { OpsPerSecond = 0 })] })];
     }
 
     private async Task MoveDedicatedSubtrees()

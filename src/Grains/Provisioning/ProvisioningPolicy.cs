@@ -143,7 +143,11 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
     private static string Fingerprint(IEnumerable<NodeGroupSpec> groups) =>
         string.Join(';', groups.Select(g => $"{g.Name}={g.Min}/{g.Desired}/{g.Max}:{string.Join(',', g.Subtrees)}"));
 
-    /// <summary>Sums demand per group: a colony's goes to its group, except subtrees that have a group of their own.</summary>
+    /// <summary>
+    /// Sums demand per group: a colony's goes to the groups its awake leaves are in (its own group, and those its
+    /// moved subtrees went to, each with the colony's redundancy floor), and a subtree given a group of its own counts
+    /// there while it is still on its way.
+    /// </summary>
     private static Dictionary<string, Load> Attribute(PolicyState state, IReadOnlyCollection<ColonyDemand> colonies)
     {
         var loads = new Dictionary<string, Load>(StringComparer.Ordinal);
@@ -151,14 +155,29 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         foreach (var colony in colonies)
         {
             var home = At(colony.NodeGroup);
-            home.Add(colony.OpsPerSecond, colony.Bytes, colony.Kbls, colony.RedundancyFloor);
             home.Colonies.Add(colony.Colony);
+            var shares = colony.Groups.Where(g => g.Kbls > 0 || g.OpsPerSecond > 0).ToList();
+            if (shares.Count == 0)
+            {
+                home.Add(colony.OpsPerSecond, colony.Bytes, colony.Kbls, colony.RedundancyFloor); // a root of an earlier version, or a colony asleep
+            }
+
+            foreach (var share in shares)
+            {
+                var there = At(share.NodeGroup);
+                there.Add(share.OpsPerSecond, share.Bytes, share.Kbls, share.Kbls > 0 ? colony.RedundancyFloor : 0);
+                if (!state.Assignments.Any(a => a.Colony == colony.Colony && a.NodeGroup == share.NodeGroup))
+                {
+                    there.Colonies.Add(colony.Colony); // a group given to a hot subtree names that subtree instead
+                }
+            }
+
             foreach (var assignment in state.Assignments.Where(a => a.Colony == colony.Colony))
             {
                 var sub = colony.Subtrees.FirstOrDefault(s => s.Path == assignment.Path);
                 var target = At(assignment.NodeGroup);
                 target.Floor = Math.Max(target.Floor, colony.RedundancyFloor);
-                if (sub is not null)
+                if (sub is not null && !shares.Any(s => s.NodeGroup == assignment.NodeGroup)) // once it is there, its share says so
                 {
                     home.Add(-sub.OpsPerSecond, -sub.Bytes, -sub.Kbls, 0);
                     target.Add(sub.OpsPerSecond, sub.Bytes, sub.Kbls, 0);

@@ -34,7 +34,8 @@ public sealed partial class KblGrain
     private Feedback OwnFeedback() => State.Role switch
     {
         KblRole.Leaf when State.Hibernation is { } sleep => new Feedback(0, 0, sleep.Records, sleep.Bytes, null, 1, 0, Hibernated: 1, HibernatedBytes: sleep.Bytes),
-        KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0),
+        KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0,
+            Groups: [new GroupShare(State.Genome.NodeGroup, _meter.OpsPerSecond, _bytes, 1)]),
         KblRole.Interior => Rollup(),
         _ => Feedback.Empty,
     };
@@ -62,7 +63,8 @@ public sealed partial class KblGrain
     /// <summary>
     /// The root's report to the provisioning grain: the colony's roll-up and each top-level subtree's. Hibernated
     /// leaves occupy no silo: their bytes and KBLs do not count, and a colony none of whose leaves is awake asks for
-    /// no node at all (its group may go to zero; a wake asks for one again).
+    /// no node at all (its group may go to zero; a wake asks for one again). The load is split by node group too
+    /// (<see cref="ColonyDemand.Groups"/>): a subtree moved to another group counts there, floor included.
     /// </summary>
     private ColonyDemand Demand(Feedback total)
     {
@@ -72,7 +74,11 @@ public sealed partial class KblGrain
 
         // A mirrored colony keeps each leaf's copies on distinct silos of its group: the floor is that many nodes.
         var floor = total.ActiveLeaves == 0 ? 0 : Redundancy.Mirrored ? Redundancy.Copies : 1;
-        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.ActiveBytes, total.ActiveLeaves, floor, subtrees) { Incarnation = State.Incarnation };
+        return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.ActiveBytes, total.ActiveLeaves, floor, subtrees)
+        {
+            Incarnation = State.Incarnation,
+            Groups = total.Groups ?? [],
+        };
     }
 
     /// <summary>Sends the root's report to the provisioning grain (one-way).</summary>

@@ -168,6 +168,47 @@ public sealed class EksScaleInTests : IDisposable
     }
 
     [Fact]
+    public async Task A_sleeping_group_goes_to_zero_nodes_and_zero_silos_and_comes_back_with_one()
+    {
+        var (client, provider, _) = await Setup("kbl-zero");
+        var two = Spec(desired: 2, min: 0);
+        await provider.Reconcile(Desired(1, two), CancellationToken.None);
+        foreach (var zone in TwoZones)
+        {
+            var group = (await client.DescribeNodegroup($"hot-{zone}", CancellationToken.None))!;
+            var instances = await CreateAutoScalingGroup(Assert.Single(group.Resources!.AutoScalingGroups!).Name!, zone, 1);
+            AddNode(instances[0], zone, $"hot-{zone}");
+            _api.RunPods(Namespace, $"kbl-hot-{zone}", ordinal => ordinal == 0 ? NodeName(instances[0]) : null);
+        }
+
+        Assert.True((await provider.Reconcile(Desired(1, two), CancellationToken.None)).Matches(Desired(1, two)));
+
+        // Every colony of the group hibernates: the plan asks for zero (its minimum is 0).
+        var zero = Spec(desired: 0, min: 0);
+        var observed = await provider.Reconcile(Desired(2, zero), CancellationToken.None);
+        Assert.True(observed.Matches(Desired(2, zero)), ProvisioningJson.Serialize(observed));
+        foreach (var zone in TwoZones)
+        {
+            var scaling = (await client.DescribeNodegroup($"hot-{zone}", CancellationToken.None))!.ScalingConfig!;
+            Assert.Equal((0, 0), (scaling.MinSize, scaling.DesiredSize));
+            Assert.Equal(0, _api.Get(Namespace, $"kbl-hot-{zone}")!.Spec.Replicas);
+        }
+
+        // A request waits for the group: the plan asks for one node, and one zone gets it back.
+        var one = Spec(desired: 1, min: 0);
+        await provider.Reconcile(Desired(3, one), CancellationToken.None);
+        var sizes = new List<int>();
+        foreach (var zone in TwoZones)
+        {
+            sizes.Add((await client.DescribeNodegroup($"hot-{zone}", CancellationToken.None))!.ScalingConfig!.DesiredSize);
+            Assert.Equal(sizes[^1], _api.Get(Namespace, $"kbl-hot-{zone}")!.Spec.Replicas);
+        }
+
+        Assert.Equal(1, sizes.Sum());
+        Assert.Empty(_api.Rejected);
+    }
+
+    [Fact]
     public async Task A_silo_on_no_known_instance_leaves_the_choice_to_EKS_and_says_so()
     {
         var (client, provider, _) = await Setup("kbl-unknown");
@@ -254,8 +295,8 @@ public sealed class EksScaleInTests : IDisposable
     private static string? Parameter(string body, string name) =>
         body.Split('&').Select(p => p.Split('=', 2)).FirstOrDefault(p => p[0] == name) is { } pair ? Uri.UnescapeDataString(pair[1]) : null;
 
-    private static NodeGroupSpec Spec(int desired) =>
-        new("hot", 1, 6, desired, "m5.large", TwoZones, new Dictionary<string, string>(), [], ["orders"]);
+    private static NodeGroupSpec Spec(int desired, int min = 1) =>
+        new("hot", min, 6, desired, "m5.large", TwoZones, new Dictionary<string, string>(), [], ["orders"]);
 
     private static DesiredState Desired(long generation, params NodeGroupSpec[] groups) =>
         new(generation, DateTimeOffset.UnixEpoch.AddDays(generation), groups);

@@ -94,6 +94,31 @@ public sealed class ProvisioningPolicyTests
     }
 
     [Fact]
+    public void A_subtree_moved_to_another_group_counts_there_with_the_colonys_floor_until_it_sleeps()
+    {
+        var options = Options();
+        options.GroupMinNodes["b"] = 0;
+        var policy = new ProvisioningPolicy(options);
+        var state = new PolicyState();
+
+        // The root is in group default; a subtree of one leaf was moved to group b (POST …/move).
+        ColonyDemand Split(int awakeInB) => new("c", "default", 1_600, 3_000, 3, 2, []) { Groups = [new("default", 600, 2_000, 2), new("b", 1_000, 1_000, awakeInB)] };
+        var step = policy.Step(state, [Split(1)], T0);
+        Assert.Equal(2, step.Desired.Group("default")!.Desired); // 600 ops/s → 2 nodes (500 per node), and the floor
+        Assert.Equal((2, 2), (step.Desired.Group("b")!.Desired, step.Desired.Group("b")!.Min)); // 1,000 ops/s; the colony's two copies need two silos there too
+        Assert.Equal(["c"], step.Desired.Group("b")!.Subtrees);
+        var demand = policy.Demand(state, [Split(1)]).ToDictionary(d => d.NodeGroup);
+        Assert.Equal((600.0, 2_000L, 2), (demand["default"].OpsPerSecond, demand["default"].Bytes, demand["default"].Kbls));
+        Assert.Equal((1_000.0, 1_000L, 1), (demand["b"].OpsPerSecond, demand["b"].Bytes, demand["b"].Kbls));
+
+        // Its leaf in b hibernates: b keeps no node for it once the cool-down is over; default keeps its own.
+        var asleep = new ColonyDemand("c", "default", 600, 2_000, 2, 2, []) { Groups = [new("default", 600, 2_000, 2)] };
+        policy.Step(state, [asleep], T0.AddMinutes(1));
+        var later = policy.Step(state, [asleep], T0.AddMinutes(6));
+        Assert.Equal((0, 2), (later.Desired.Group("b")!.Desired, later.Desired.Group("default")!.Desired));
+    }
+
+    [Fact]
     public void A_sleeping_group_keeps_its_minimum_unless_it_may_go_to_zero()
     {
         var policy = new ProvisioningPolicy(Options());

@@ -70,6 +70,31 @@ public sealed class TreeViewTests(TreeViewTests.SiloAndBrowser fixture) : IClass
     }
 
     [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
+    public async Task A_hibernated_leaf_is_drawn_asleep_in_the_cold_tier_and_wakes_on_the_page()
+    {
+        const string colony = "ui-sleep";
+        (await Http.PutAsJsonAsync($"/v1/colonies/{colony}", new { redundancy = new { mode = "none" } })).EnsureSuccessStatusCode();
+        (await Http.PutAsync($"/v1/colonies/{colony}/records/a", new StringContent("1"))).EnsureSuccessStatusCode();
+        var (page, problems) = await fixture.NewPageAsync();
+        await page.GotoAsync($"/ui?colony={colony}&interval=250ms");
+        var root = page.Locator($"[data-kbl-id='{colony}/r']");
+        await Expect(root).ToHaveAttributeAsync("data-state", "active");
+
+        (await Http.PostAsync($"/v1/colonies/{colony}/kbls/r/hibernate", null)).EnsureSuccessStatusCode();
+        await Expect(root).ToHaveAttributeAsync("data-state", "hibernated");
+        await Expect(root).ToHaveClassAsync(new System.Text.RegularExpressions.Regex(@"\bhibernated\b"));
+        await Expect(root.Locator("text.where")).ToContainTextAsync("cold tier");
+        await Expect(page.Locator($"[data-colony='{colony}'] .stats")).ToContainTextAsync("1 hibernated");
+        await Expect(page.Locator("#events")).ToContainTextAsync($"{colony}/r hibernated to the cold tier");
+
+        Assert.Equal("1", await Http.GetStringAsync($"/v1/colonies/{colony}/records/a")); // wakes it
+        await Expect(root).ToHaveAttributeAsync("data-state", "active");
+        await Expect(root).ToHaveAttributeAsync("data-silo", fixture.Silo.SiloName);
+        await Expect(page.Locator("#events")).ToContainTextAsync($"{colony}/r woke on {fixture.Silo.SiloName}");
+        Assert.Empty(problems);
+    }
+
+    [Fact(Timeout = 120_000)] // a stuck browser or driver fails the test instead of hanging the run
     public async Task A_large_colony_is_drawn_to_a_depth_with_collapsed_subtrees_and_its_hot_path()
     {
         const string colony = "ui-large";

@@ -1,0 +1,91 @@
+"""What the benchmark scripts (bench/*.py) share: free loopback ports, the processes a run starts (all stopped when it
+ends), HTTP requests, waiting for a condition, and the line naming the machine a run measured."""
+import os
+import platform
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+
+class Run:
+    """One benchmark run: a temp folder for its processes' data and logs (kept when the run failed)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix=f"kbl-{name}.")
+        self.processes = []
+        self.failed = True
+        self._given = set()
+
+    def say(self, text):
+        print(f"{self.name}.sh: {text}", file=sys.stderr, flush=True)
+
+    def port(self):
+        """A free loopback port below Linux's ephemeral range (outgoing connections take theirs from above)."""
+        while True:
+            candidate = random.randint(20000, 32000)
+            if candidate in self._given:
+                continue
+            self._given.add(candidate)
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", candidate))
+                    return candidate
+                except OSError:
+                    pass
+
+    def start(self, name, args, cwd=None):
+        log = open(f"{self.tmp}/{name}.log", "w")
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or self.tmp)
+        self.processes.append(process)
+        return process
+
+    def until(self, what, probe, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = probe()
+            if result:
+                return result
+            time.sleep(0.05)
+        raise SystemExit(f"{self.name}.sh: {what} did not happen within {timeout} s (logs in {self.tmp})")
+
+    def stop(self):
+        """Stops every process it started (SIGTERM, then SIGKILL after 30 s); removes the temp folder unless the run failed."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if self.failed:
+            self.say(f"failed; logs kept in {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def http(method, url, body=None, timeout=5.0):
+    """(status, text) of one request; status 0 when there was no answer."""
+    request = urllib.request.Request(url, data=body.encode() if isinstance(body, str) else body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return 0, ""
+
+
+def machine(root):
+    """'N cores, M GiB, CPU; code COMMIT': the machine a run measured, and the code it ran."""
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+    memory = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1048576
+    commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores, {memory:.1f} GiB, {cpu}; code {commit}"
