@@ -25,12 +25,13 @@ public static class Window
 
     private static int Groups => Colonies / ColoniesPerGroup;
 
-    public static Result Run(World world, TimeSpan length, bool windowed, int seed)
+    public static Result Run(World world, TimeSpan length, bool windowed, int seed, TimeSpan? coolDown = null)
     {
         var random = new Random(seed);
         var phase = Enumerable.Range(0, Colonies).Select(_ => random.NextDouble() * 24).ToArray();
         var rank = Enumerable.Range(1, Colonies).OrderBy(_ => random.Next()).ToArray(); // which colony is how busy: no link to its group
         var options = new ProvisioningPolicyOptions { OpsPerNode = world.OpsPerNode, MaxNodesPerGroup = world.MaxNodesPerGroup, MaxNodeGroups = Groups + 10, HotSubtreeShare = 0 };
+        options.ScaleDownCoolDown = coolDown ?? options.ScaleDownCoolDown;
         if (windowed)
         {
             for (var g = 0; g < Groups; g++)
@@ -123,7 +124,9 @@ public static class Window
             peak = Math.Max(peak, total);
         }
 
-        return new Result(windowed ? $"windowed (hibernate after {HibernateAfter.TotalMinutes} min, groups may go to zero; {wakes} wakes)" : "always on", nodeHours, violationMinutes, peak, Groups);
+        var policyName = (windowed ? $"windowed (hibernate after {HibernateAfter.TotalMinutes} min, groups may go to zero; {wakes} wakes)" : "always on") +
+            $", cool-down {options.ScaleDownCoolDown.TotalMinutes} min";
+        return new Result(policyName, nodeHours, violationMinutes, peak, Groups);
     }
 
     /// <summary>Whether a colony whose day starts at <paramref name="phase"/> hours is active at <paramref name="hours"/>.</summary>

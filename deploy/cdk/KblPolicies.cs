@@ -14,11 +14,22 @@ public static class KblPolicies
     public static readonly IReadOnlyList<string> GrainStateActions =
         ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem"];
 
-    /// <summary>The silos' statements: their table, and sending desired states to the deployment queue (checked at start: GetQueueAttributes).</summary>
-    public static PolicyStatement[] Silo(string tableArn, string queueArn) =>
+    /// <summary>What the S3 cold tier calls on its bucket (listing a leaf's snapshots to delete them).</summary>
+    public static readonly IReadOnlyList<string> ColdTierBucketActions = ["s3:ListBucket"];
+
+    /// <summary>What the S3 cold tier calls on its objects (src/Grains/ColdTier/S3ColdTier.cs: read, write in parts, delete).</summary>
+    public static readonly IReadOnlyList<string> ColdTierObjectActions = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"];
+
+    /// <summary>
+    /// The silos' statements: their table, sending desired states to the deployment queue (checked at start:
+    /// GetQueueAttributes), and the cold tier's bucket (hibernated shards).
+    /// </summary>
+    public static PolicyStatement[] Silo(string tableArn, string queueArn, string bucketArn) =>
     [
         Allow("KblGrainStateTable", [.. GrainStateActions], [tableArn]),
         Allow("KblDeploymentQueue", ["sqs:SendMessage", "sqs:GetQueueAttributes"], [queueArn]),
+        Allow("KblColdTierBucket", [.. ColdTierBucketActions], [bucketArn]),
+        Allow("KblColdTierObjects", [.. ColdTierObjectActions], [$"{bucketArn}/*"]),
     ];
 
     /// <summary>The Provisioner's statements for cluster <paramref name="clusterName"/>.</summary>

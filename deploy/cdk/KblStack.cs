@@ -141,8 +141,8 @@ public sealed class KblStack : Stack
 
         var (redis, redisAuth) = Redis(vpc);
 
-        var silo = IrsaRole("SiloRole", oidc, settings.Namespace, "kbl-silo", "Kbl silos: their DynamoDB table and sending to the deployment queue");
-        foreach (var statement in KblPolicies.Silo(table.TableArn, queue.QueueArn))
+        var silo = IrsaRole("SiloRole", oidc, settings.Namespace, "kbl-silo", "Kbl silos: their DynamoDB table, sending to the deployment queue, the cold tier's bucket");
+        foreach (var statement in KblPolicies.Silo(table.TableArn, queue.QueueArn, coldTier.BucketArn))
         {
             silo.AddToPolicy(statement);
         }

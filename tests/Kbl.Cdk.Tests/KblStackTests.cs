@@ -126,17 +126,25 @@ public sealed partial class KblStackTests(SynthesizedStack stack) : IClassFixtur
     }
 
     [Fact]
-    public void The_silos_policy_is_what_their_code_calls_on_the_stacks_table_and_queue()
+    public void The_silos_policy_is_what_their_code_calls_on_the_stacks_table_queue_and_bucket()
     {
         var statements = Statements("SiloRole");
-        var needed = CodeCalls.DynamoDb().Where(a => a != "dynamodb:CreateTable").Append("sqs:SendMessage").Append("sqs:GetQueueAttributes");
+        var s3 = CodeCalls.S3();
+        var needed = CodeCalls.DynamoDb().Where(a => a != "dynamodb:CreateTable").Append("sqs:SendMessage").Append("sqs:GetQueueAttributes").Concat(s3.Keys);
         Assert.Equal(needed.Order(StringComparer.Ordinal), statements.SelectMany(s => s.Actions).Order(StringComparer.Ordinal));
         Assert.Equal(GetAtt("AWS::DynamoDB::Table", "GrainState", "Arn"), Assert.Single(statements, s => s.Actions.All(a => a.StartsWith("dynamodb:", StringComparison.Ordinal))).Resources.Single());
         Assert.Equal(GetAtt("AWS::SQS::Queue", "Deployments", "Arn"), Assert.Single(statements, s => s.Actions.SequenceEqual(["sqs:SendMessage", "sqs:GetQueueAttributes"])).Resources.Single());
 
-        // The cold tier has no reader or writer in the code yet, so no role may touch the bucket.
-        Assert.Empty(CodeCalls.S3());
-        Assert.DoesNotContain(Statements("SiloRole").Concat(Statements("ProvisionerRole")), s => s.Actions.Any(a => a.StartsWith("s3:", StringComparison.Ordinal)));
+        // The cold tier: listing on the bucket, the rest on its objects, and only on the stack's bucket.
+        var bucket = GetAtt("AWS::S3::Bucket", "ColdTier", "Arn");
+        var objects = new JsonObject { ["Fn::Join"] = new JsonArray("", new JsonArray(JsonNode.Parse(bucket), "/*")) }.ToJsonString();
+        foreach (var (on, resource) in new[] { ("bucket", bucket), ("objects", objects) })
+        {
+            var statement = Assert.Single(statements, s => s.Actions.All(a => a.StartsWith("s3:", StringComparison.Ordinal)) && s.Resources.Single() == resource);
+            Assert.Equal(s3.Where(a => a.Value == on).Select(a => a.Key).Order(StringComparer.Ordinal), statement.Actions.Order(StringComparer.Ordinal));
+        }
+
+        Assert.DoesNotContain(Statements("ProvisionerRole"), s => s.Actions.Any(a => a.StartsWith("s3:", StringComparison.Ordinal)));
     }
 
     [Fact]

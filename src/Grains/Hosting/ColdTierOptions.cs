@@ -26,6 +26,8 @@ public enum ColdTierMode
 /// <summary>The S3 cold tier: section <c>Kbl:ColdTier:S3</c>.</summary>
 public sealed class ColdTierS3Options
 {
+    public const string Section = "Kbl:ColdTier:S3";
+
     public string Bucket { get; set; } = "";
 
     /// <summary>Put in front of every key (e.g. <c>kbl/prod/</c>); empty or ending with '/'.</summary>

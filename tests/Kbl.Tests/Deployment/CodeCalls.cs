@@ -55,12 +55,42 @@ public static partial class CodeCalls
             .SelectMany(f => ClientCall().Matches(File.ReadAllText(f)).Select(m => $"dynamodb:{m.Groups["api"].Value}"))
             .ToHashSet(StringComparer.Ordinal);
 
-    /// <summary>S3 calls anywhere in src/ (the cold tier): none yet, so no role may have an S3 action.</summary>
-    public static IReadOnlySet<string> S3() =>
-        Directory.EnumerateFiles(Path.Combine(Root.Value, "src"), "*.cs", SearchOption.AllDirectories)
+    /// <summary>
+    /// The IAM actions of the S3 cold tier's calls (<c>_client.GetObjectAsync</c> → <c>s3:GetObject</c>; a listing needs
+    /// <c>s3:ListBucket</c>, a batch delete <c>s3:DeleteObject</c>, the transfer utility's upload <c>s3:PutObject</c> for
+    /// its single and multipart uploads and <c>s3:AbortMultipartUpload</c> for one that fails), with what each applies
+    /// to: the bucket itself or its objects. No other file of src/ may call S3.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> S3()
+    {
+        var callers = Directory.EnumerateFiles(Path.Combine(Root.Value, "src"), "*.cs", SearchOption.AllDirectories)
             .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
-            .SelectMany(f => S3Call().Matches(File.ReadAllText(f)).Select(m => $"s3:{m.Groups["api"].Value}"))
-            .ToHashSet(StringComparer.Ordinal);
+            .Where(f => S3Client().IsMatch(File.ReadAllText(f)))
+            .Select(f => Path.GetRelativePath(Root.Value, f))
+            .ToList();
+        if (!callers.SequenceEqual(["src/Grains/ColdTier/S3ColdTier.cs"]))
+        {
+            throw new InvalidOperationException($"S3 is called from {string.Join(", ", callers)}: only the cold tier's S3ColdTier.cs is read for its actions");
+        }
+
+        var actions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (Match call in S3Call().Matches(File.ReadAllText(Path.Combine(Root.Value, callers[0]))))
+        {
+            foreach (var (action, on) in call.Groups["api"].Value switch
+            {
+                "GetObject" => [("s3:GetObject", "objects")],
+                "ListObjectsV2" => [("s3:ListBucket", "bucket")],
+                "DeleteObjects" => [("s3:DeleteObject", "objects")],
+                "Upload" => new[] { ("s3:PutObject", "objects"), ("s3:AbortMultipartUpload", "objects") },
+                var other => throw new InvalidOperationException($"the cold tier calls S3's {other}: say which IAM action it needs"),
+            })
+            {
+                actions[action] = on;
+            }
+        }
+
+        return actions;
+    }
 
     /// <summary>Everything the Provisioner's IAM role must allow: its calls and what EKS checks on its CreateNodegroup (SQS receiving included).</summary>
     public static IReadOnlySet<string> Provisioner() =>
@@ -82,6 +112,9 @@ public static partial class CodeCalls
     [GeneratedRegex(@"_client\.(?<api>\w+?)Async\(")]
     private static partial Regex ClientCall();
 
-    [GeneratedRegex(@"\b(?:IAmazonS3|AmazonS3Client)\b[\s\S]*?\.(?<api>\w+?)Async\(")]
+    [GeneratedRegex(@"\b(?:IAmazonS3|AmazonS3Client|TransferUtility)\b")]
+    private static partial Regex S3Client();
+
+    [GeneratedRegex(@"_(?:client|transfer)\.(?<api>\w+?)Async\(")]
     private static partial Regex S3Call();
 }

@@ -504,7 +504,7 @@ public sealed partial class ManifestTests
     }
 
     [Fact]
-    public void The_iam_policy_allows_only_the_calls_the_dynamodb_provider_makes_on_its_table_and_sending_to_the_queue()
+    public void The_iam_policy_allows_only_the_calls_the_dynamodb_provider_makes_on_its_table_sending_to_the_queue_and_the_cold_tier()
     {
         var settings = Settings(Silos[0]);
         Assert.All(Silos, set => Assert.Equal(settings["Kbl:Storage:DynamoDb:TableName"].Value, Settings(set)["Kbl:Storage:DynamoDb:TableName"].Value));
@@ -521,6 +521,7 @@ public sealed partial class ManifestTests
         var statements = policy["Statement"]!.AsArray().Select(s => s!.AsObject()).ToList();
         var actions = new SortedSet<string>(StringComparer.Ordinal);
         var queueActions = new List<string>();
+        var coldTier = new List<(IEnumerable<string> Actions, IEnumerable<string> Resources)>();
         var account = "";
         foreach (var statement in statements)
         {
@@ -530,6 +531,12 @@ public sealed partial class ManifestTests
             {
                 // Sending desired states to the deployment queue: checked with the Provisioner (ProvisionerManifestTests).
                 queueActions.AddRange(Strings(statement["Action"]));
+                continue;
+            }
+
+            if (Strings(statement["Action"]).All(a => a.StartsWith("s3:", StringComparison.Ordinal)))
+            {
+                coldTier.Add((Strings(statement["Action"]), Strings(statement["Resource"])));
                 continue;
             }
 
@@ -549,6 +556,19 @@ public sealed partial class ManifestTests
 
         Assert.Equal(needed, actions);
         Assert.Equal(["sqs:SendMessage", "sqs:GetQueueAttributes"], queueActions);
+
+        // The cold tier: what its code calls, on the bucket the silos are configured with (the stack's), and its objects.
+        Assert.Equal("s3", settings["Kbl:ColdTier:Mode"].Value);
+        var bucket = $"arn:aws:s3:::{settings["Kbl:ColdTier:S3:Bucket"].Value}";
+        Assert.Equal(region, settings["Kbl:ColdTier:S3:Region"].Value);
+        var s3 = CodeCalls.S3();
+        foreach (var (on, resource) in new[] { ("bucket", bucket), ("objects", bucket + "/*") })
+        {
+            var statement = Assert.Single(coldTier, s => s.Resources.SequenceEqual([resource]));
+            Assert.Equal(s3.Where(a => a.Value == on).Select(a => a.Key).Order(StringComparer.Ordinal), statement.Actions.Order(StringComparer.Ordinal));
+        }
+
+        Assert.Equal(2, coldTier.Count);
 
         // The policy belongs to the IRSA role the silos' service account names, in the same account.
         var annotations = Example.Named<V1ServiceAccount>(Silos[0].Spec.Template.Spec.ServiceAccountName).Metadata.Annotations;
