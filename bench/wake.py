@@ -144,7 +144,7 @@ def moto():
 
 def main():
     rows = wakes(silo("local", ["--Kbl:Provisioning:Provider=off"]), "local")
-    rows += wakes(silo("s3", ["--Kbl:Provisioning:Provider=off", *moto()]), "s3 (moto)")
+    rows += wakes(silo("s3", ["--Kbl:Provisioning:Provider=off", *moto()]), "s3")
     starts = cold_starts() if COLD_STARTS > 0 else []
 
     print(f"## Wake: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
@@ -154,7 +154,7 @@ def main():
     print("| cold tier | records | MB | wakes | first GET p50 ms | p99 ms | MB/s at p50 | warm GET p50 ms | first / warm |")
     print("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in rows:
-        print(f"| {r['tier']} | {r['keys']} | {r['bytes'] / 1e6:.1f} | {r['rounds']} | {r['p50'] * 1000:.1f} | {r['p99'] * 1000:.1f} | "
+        print(f"| {'S3 on moto_server' if r['tier'] == 's3' else 'local directory'} | {r['keys']} | {r['bytes'] / 1e6:.1f} | {r['rounds']} | {r['p50'] * 1000:.1f} | {r['p99'] * 1000:.1f} | "
               f"{r['bytes'] / 1e6 / r['p50']:.1f} | {r['warm'] * 1000:.2f} | {r['p50'] / r['warm']:.0f}× |")
     if starts:
         print()
