@@ -133,7 +133,13 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
 
     /// <summary>The name of the group a hot subtree gets: short, stable, valid for EKS and Kubernetes.</summary>
     public static string DedicatedGroupName(string colony, string path) =>
-        "hot-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{colony}/{path}")))[..10];
+        DedicatedPrefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{colony}/{path}")))[..10];
+
+    private const string DedicatedPrefix = "hot-";
+
+    /// <summary>Whether <paramref name="group"/> is (or was) one the policy made for a hot subtree (<see cref="DedicatedGroupName"/>).</summary>
+    private static bool IsDedicated(string group) =>
+        group.Length == DedicatedPrefix.Length + 10 && group.StartsWith(DedicatedPrefix, StringComparison.Ordinal) && group[DedicatedPrefix.Length..].All(char.IsAsciiHexDigitLower);
 
     private static int Ceiling(double value) => value <= 0 ? 0 : (int)Math.Min(int.MaxValue, Math.Ceiling(value - 1e-9));
 
@@ -156,20 +162,21 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         {
             var home = At(colony.NodeGroup);
             home.Colonies.Add(colony.Colony);
-            var shares = colony.Groups.Where(g => g.Kbls > 0 || g.OpsPerSecond > 0).ToList();
-            if (shares.Count == 0)
-            {
-                home.Add(colony.OpsPerSecond, colony.Bytes, colony.Kbls, colony.RedundancyFloor); // a root of an earlier version, or a colony asleep
-            }
 
-            foreach (var share in shares)
+            // The parts of the colony an operator moved to other groups count there; the rest — its own group's, and a
+            // hot subtree's in a group made for it, which its assignment accounts for below, whether it is on its way
+            // there, in it, or on its way back — counts in its own group.
+            var elsewhere = colony.Groups.Where(g => g.NodeGroup != colony.NodeGroup && !IsDedicated(g.NodeGroup) && (g.Kbls > 0 || g.OpsPerSecond > 0)).ToList();
+            home.Add(
+                colony.OpsPerSecond - elsewhere.Sum(g => g.OpsPerSecond),
+                colony.Bytes - elsewhere.Sum(g => g.Bytes),
+                colony.Kbls - elsewhere.Sum(g => g.Kbls),
+                colony.Kbls > elsewhere.Sum(g => g.Kbls) || colony.Groups.Count == 0 ? colony.RedundancyFloor : 0);
+            foreach (var share in elsewhere)
             {
                 var there = At(share.NodeGroup);
                 there.Add(share.OpsPerSecond, share.Bytes, share.Kbls, share.Kbls > 0 ? colony.RedundancyFloor : 0);
-                if (!state.Assignments.Any(a => a.Colony == colony.Colony && a.NodeGroup == share.NodeGroup))
-                {
-                    there.Colonies.Add(colony.Colony); // a group given to a hot subtree names that subtree instead
-                }
+                there.Colonies.Add(colony.Colony);
             }
 
             foreach (var assignment in state.Assignments.Where(a => a.Colony == colony.Colony))
@@ -177,7 +184,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
                 var sub = colony.Subtrees.FirstOrDefault(s => s.Path == assignment.Path);
                 var target = At(assignment.NodeGroup);
                 target.Floor = Math.Max(target.Floor, colony.RedundancyFloor);
-                if (sub is not null && !shares.Any(s => s.NodeGroup == assignment.NodeGroup)) // once it is there, its share says so
+                if (sub is not null)
                 {
                     home.Add(-sub.OpsPerSecond, -sub.Bytes, -sub.Kbls, 0);
                     target.Add(sub.OpsPerSecond, sub.Bytes, sub.Kbls, 0);

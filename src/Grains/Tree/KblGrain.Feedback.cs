@@ -34,11 +34,18 @@ public sealed partial class KblGrain
     private Feedback OwnFeedback() => State.Role switch
     {
         KblRole.Leaf when State.Hibernation is { } sleep => new Feedback(0, 0, sleep.Records, sleep.Bytes, null, 1, 0, Hibernated: 1, HibernatedBytes: sleep.Bytes),
-        KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0,
-            Groups: [new GroupShare(State.Genome.NodeGroup, _meter.OpsPerSecond, _bytes, 1)]),
+        KblRole.Leaf => new Feedback(_meter.ReadsPerSecond, _meter.WritesPerSecond, _keys, _bytes, _meter.LastAccess, 1, 0, Groups: GroupShares()),
         KblRole.Interior => Rollup(),
         _ => Feedback.Empty,
     };
+
+    /// <summary>
+    /// Where an awake leaf's load is: its silo's group, where its records are — and, while it is on its way to another
+    /// group (a move by its copies), that group too, where its copies are being built.
+    /// </summary>
+    private IReadOnlyList<GroupShare> GroupShares() => silo.NodeGroup == State.Genome.NodeGroup
+        ? [new GroupShare(silo.NodeGroup, _meter.OpsPerSecond, _bytes, 1)]
+        : [new GroupShare(silo.NodeGroup, _meter.OpsPerSecond, _bytes, 1), new GroupShare(State.Genome.NodeGroup, 0, _bytes, 1)];
 
     /// <summary>The sum of the children's last reports.</summary>
     private Feedback Rollup()
@@ -72,8 +79,11 @@ public sealed partial class KblGrain
             .Select(c => new SubtreeDemand(c.Path, c.Feedback.OpsPerSecond, c.Feedback.ActiveBytes, c.Feedback.ActiveLeaves))
             .ToList();
 
-        // A mirrored colony keeps each leaf's copies on distinct silos of its group: the floor is that many nodes.
-        var floor = total.ActiveLeaves == 0 ? 0 : Redundancy.Mirrored ? Redundancy.Copies : 1;
+        // A mirrored colony keeps each leaf's copies on distinct silos of its group: the floor is that many nodes. None
+        // only on evidence that every leaf sleeps: a root that has not heard from every child yet (it was just
+        // activated, a child's silo is down) may be missing awake leaves.
+        var heardAll = State.Role != KblRole.Interior || State.Children.All(c => _childFeedback.ContainsKey(c.Path));
+        var floor = total.ActiveLeaves == 0 && heardAll ? 0 : Redundancy.Mirrored ? Redundancy.Copies : 1;
         return new ColonyDemand(_colony, State.Genome.NodeGroup, total.OpsPerSecond, total.ActiveBytes, total.ActiveLeaves, floor, subtrees)
         {
             Incarnation = State.Incarnation,
@@ -150,7 +160,7 @@ public sealed partial class KblGrain
 
         if (State.Role == KblRole.Leaf && IdleLongEnough)
         {
-            await HibernateLeaf(); // a leaf that cannot now (away, changing shape, fenced) tries again next tick
+            await HibernateWhenIdle();
             return;
         }
 

@@ -23,11 +23,34 @@ public sealed partial class KblGrain
     /// <summary>How many hibernated leaves an on-demand wake of a subtree wakes at once.</summary>
     private const int WakesAtOnce = 4;
 
+    /// <summary>When an idle leaf whose hibernation failed tries again, and how many times in a row it failed.</summary>
+    private (DateTimeOffset At, int Failures) _hibernateRetry;
+
     private bool Hibernating => State.Hibernation is not null;
 
     /// <summary>Whether this leaf has had no request for its genome's <c>HibernateAfter</c> (never, when that is zero).</summary>
     private bool IdleLongEnough => State.Genome.HibernateAfter > TimeSpan.Zero &&
         time.GetUtcNow() - (_meter.LastAccess ?? _activeSince) >= State.Genome.HibernateAfter;
+
+    /// <summary>
+    /// The tick's hibernation of an idle leaf. One that cannot now (away, changing shape, fenced, the cold tier
+    /// unreachable) tries again later, backing off up to five minutes: each try writes the whole shard out.
+    /// </summary>
+    private async Task HibernateWhenIdle()
+    {
+        var now = time.GetUtcNow();
+        if (now < _hibernateRetry.At)
+        {
+            return;
+        }
+
+        if ((await HibernateLeaf()).Error is not null)
+        {
+            var failures = _hibernateRetry.Failures + 1;
+            var wait = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(5).Ticks, _period.Ticks << Math.Min(failures, 16)));
+            _hibernateRetry = (now + wait, failures);
+        }
+    }
 
     public async Task<WindowResult> Hibernate()
     {
@@ -107,7 +130,7 @@ public sealed partial class KblGrain
             var copies = State.Replicas;
             State.Hibernation = new Hibernation(snapshot, records, bytes, _clock, time.GetUtcNow());
             State.Home = null;
-            State.Replicas = null;
+            State.Replicas = Forgotten(); // no copy, the epoch kept: the copies' seals stay below the next primary's
             State.Epoch++;
             DropPrimary();
             try
@@ -172,9 +195,10 @@ public sealed partial class KblGrain
         }
 
         var group = State.Genome.NodeGroup;
-        if (silo.NodeGroup != group)
+        if (silo.NodeGroup != group || local.Draining)
         {
-            var silos = load.SilosOfGroup(group) is { Count: > 0 } up ? up : await load.WaitForGroup(group);
+            // Woken only on a silo of its group that stays: records ingested on a stopping silo would be stranded there.
+            var silos = load.SilosOfGroup(group).Where(s => s != silo.Name).ToList() is { Count: > 0 } up ? up : await load.WaitForGroup(group);
             return silos.Count > 0 && MigrateTo(load.PickLeastLoaded(silos))
                 ? new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null)
                 : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} hibernates and no silo of its node group '{group}' is up to wake it on");
@@ -191,9 +215,11 @@ public sealed partial class KblGrain
 
             store.RestoreShard(_colony, _id, State.Range, file, sleep.Clock);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
+            // The next activation reads the state again (another may have woken the shard and deleted this snapshot).
             KblLog.WakeFailed(logger, e, _id);
+            DeactivateOnIdle();
             return new Refusal(KblStatus.Unavailable, null, $"KBL {_id} hibernates and could not be woken now: {e.Message}");
         }
         finally
@@ -206,7 +232,6 @@ public sealed partial class KblGrain
 
         State.Hibernation = null;
         State.Home = silo.Name;
-        State.Replicas = null;
         State.Epoch++;
         try
         {
@@ -220,22 +245,23 @@ public sealed partial class KblGrain
             throw;
         }
 
+        // Awake from here on, whatever follows: the clock, the silo's count and the timer first.
+        _presence = Presence.AtHome;
+        LoadShard();
+        local.Add(this);
+        _meter.Touch(time.GetUtcNow());
+        StartTimer();
+        RefreshSiloView();
         try
         {
             // In this turn: a hibernation that followed at once would put its snapshot under the same prefix.
             await coldTier.DeletePrefix(ColdPrefix);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
-            KblLog.ColdLeftovers(logger, e, _id, ColdPrefix);
+            KblLog.ColdLeftovers(logger, e, _id, ColdPrefix); // an orphan (it takes space; nothing reads it), deleted at the next wake
         }
 
-        _presence = Presence.AtHome;
-        local.Add(this);
-        LoadShard();
-        _meter.Touch(time.GetUtcNow());
-        StartTimer();
-        RefreshSiloView();
         var took = Stopwatch.GetElapsedTime(started);
         metrics.Woke(_colony, sleep.Bytes, took);
         KblLog.Woke(logger, _id, silo.Name, sleep.Records, sleep.Bytes, took.TotalMilliseconds);

@@ -95,6 +95,34 @@ public sealed class HibernationTests(FaultClusterFixture fixture, ITestOutputHel
         await model.Check();
     }
 
+    [Fact]
+    public async Task A_wake_whose_cleanup_fails_serves_on_with_the_leafs_clock_and_the_next_wake_cleans_up()
+    {
+        var (colony, model) = await Colony(g => g);
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d3}", $"v{i}");
+        }
+
+        var root = fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        Assert.Equal(new WindowResult(true, 1, 0), await root.Hibernate());
+        var snapshot = Assert.Single(Snapshots(colony));
+
+        // The objects' delete after the wake is lost: the leaf serves all the same, its versions going on from its clock.
+        fixture.Faults.Arm(new Fault("IColdTier.DeletePrefix", FaultSide.Caller, FaultTiming.Before, FaultKind.Lose) { Grain = colony });
+        Assert.Equal(new WindowResult(true, 1, 0), await root.Wake());
+        Assert.True(fixture.Faults.Fired.IsCompleted);
+        Assert.Equal([snapshot], Snapshots(colony)); // an orphan: nothing reads it
+        var put = await fixture.Router.Write(colony, new RecordWrite(KeyOrder.Encode("k000"), [1], Precondition.None));
+        Assert.Equal((KblStatus.Ok, 51L), (put.Status, put.Version));
+
+        // The next hibernation writes a snapshot of its own beside the orphan; the next wake deletes both.
+        Assert.Equal(new WindowResult(true, 1, 0), await root.Hibernate());
+        Assert.Equal(2, Snapshots(colony).Count);
+        Assert.Equal(new WindowResult(true, 1, 0), await root.Wake());
+        Assert.Empty(Snapshots(colony));
+    }
+
     /// <summary>Each step of a hibernation (H) and a wake (W) a silo can die at, with where the shard must then be found.</summary>
     public static TheoryData<string, FaultTiming> Cuts => new()
     {
