@@ -38,6 +38,7 @@ public static class KblSiloBuilderExtensions
         AddParticipant<ClusterLoad>(services);
         AddParticipant<KblDrainer>(services);
         AddParticipant<KblRebalancer>(services);
+        AddParticipant<KblResumer>(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new Replication.ReplicationTimings());
         services.AddSingleton(sp => new Replication.RebuildThrottle(options.RebuildBytesPerSecond, sp.GetRequiredService<TimeProvider>()));

@@ -40,4 +40,7 @@ public interface ILocalKbl
 
     /// <summary>For a colony's root, how many of the colony's leaves hibernate (from its children's last reports); 0 for any other KBL.</summary>
     int HibernatedLeaves { get; }
+
+    /// <summary>An awake leaf of a colony that hibernates idle leaves (its genome's <c>HibernateAfter</c> is set).</summary>
+    bool MayHibernate { get; }
 }

@@ -9,7 +9,9 @@ namespace Kbl.Placement;
 /// When a silo is asked to stop (SIGTERM), it first hands every KBL homed on it to the other silos of its node
 /// group: a mirrored leaf — once it has its copies in sync elsewhere, within a bound — to a silo holding an in-sync
 /// copy of its shard (a hand-over: nothing is copied), any other KBL, with its records, to the least loaded; then
-/// Orleans shuts down. A silo that is the last of its group keeps its KBLs: they come back with it, from its disk.
+/// Orleans shuts down. A silo that is the last of its group keeps its KBLs: they come back with it, from its disk —
+/// but for the leaves of colonies that hibernate idle leaves, which hibernate now (the group may be going to zero:
+/// their records wait in the cold tier, and wake on whatever silo of the group comes up next).
 /// </summary>
 public sealed partial class KblDrainer(
     IGrainFactory grains,
@@ -32,6 +34,9 @@ public sealed partial class KblDrainer(
         if (targets.Count == 0)
         {
             LogLastOfGroup(logger, me.Name, me.NodeGroup);
+            local.Draining = true; // no leaf wakes here meanwhile
+            await Announce();
+            await HibernateWindowLeaves(cancellationToken);
             return;
         }
 
@@ -68,6 +73,38 @@ public sealed partial class KblDrainer(
         }
 
         LogDrained(logger, me.Name, moved, records, string.Join(", ", targets));
+    }
+
+    /// <summary>The last silo of a group stops: the leaves here that may hibernate do so now, four at a time, within the drain's time.</summary>
+    private async Task HibernateWindowLeaves(CancellationToken cancellationToken)
+    {
+        var leaves = local.Snapshot().Where(k => k.MayHibernate).Select(k => k.Id).ToList();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.Value.DrainTimeout);
+        var slept = 0;
+        try
+        {
+            await Parallel.ForEachAsync(leaves, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = timeout.Token }, async (id, _) =>
+            {
+                try
+                {
+                    if ((await grains.GetGrain<IKblPlacementGrain>(id).Hibernate()).Changed > 0)
+                    {
+                        Interlocked.Increment(ref slept);
+                    }
+                }
+                catch (Exception e) when (e is OrleansException or TimeoutException)
+                {
+                    LogHandOverFailed(logger, me.Name, id, e.Message); // it stays homed here, and returns with the silo
+                }
+            });
+        }
+        catch (OperationCanceledException)
+        {
+            LogDrainTimedOut(logger, me.Name, options.Value.DrainTimeout);
+        }
+
+        LogHibernatedLast(logger, me.Name, slept, leaves.Count);
     }
 
     /// <summary>Every KBL that may be homed here: the active ones, and every one with a version clock in this silo's record store.</summary>
@@ -191,8 +228,11 @@ public sealed partial class KblDrainer(
     [LoggerMessage(EventId = 1300, Level = LogLevel.Information, Message = "Silo {Silo} handed {Kbls} KBLs and {Records} records to {Targets} before stopping")]
     private static partial void LogDrained(ILogger logger, string silo, int kbls, long records, string targets);
 
-    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Silo {Silo} is the last of node group {NodeGroup}: its KBLs stay homed here and return when it restarts")]
+    [LoggerMessage(EventId = 1301, Level = LogLevel.Warning, Message = "Silo {Silo} is the last of node group {NodeGroup}: its KBLs stay homed here and return when it restarts (the leaves of colonies that hibernate hibernate now)")]
     private static partial void LogLastOfGroup(ILogger logger, string silo, string nodeGroup);
+
+    [LoggerMessage(EventId = 1307, Level = LogLevel.Information, Message = "Silo {Silo}, the last of its group, hibernated {Slept} of its {Leaves} leaves that may hibernate before stopping")]
+    private static partial void LogHibernatedLast(ILogger logger, string silo, int slept, int leaves);
 
     [LoggerMessage(EventId = 1303, Level = LogLevel.Information, Message = "Silo {Silo} could not hand KBL {Kbl} to {Target}, which is stopping too ({Reason}); it asks another silo")]
     private static partial void LogTargetRefused(ILogger logger, string silo, string kbl, string target, string reason);

@@ -42,17 +42,45 @@ public sealed partial class KblGrain
                     ? AggregatePartial.Empty with { Leaves = 1 }
                     : AggregateEvaluator.Evaluate(store.Scan(_colony, from, exclusive: false, to), query, page, cancellationToken);
             case KblRole.Interior:
-                // Each child's whole partial, page by page, the children in parallel. The subtree keeps its shape
-                // meanwhile: its divisions and merges wait for this turn.
-                var parts = await Task.WhenAll(State.Children
-                    .Where(c => c.Range.Overlaps(query.From, query.To))
-                    .Select(c => AggregatePages.Collect(Kbl<IKblGrain>(c.Path).Aggregate, query, cancellationToken)));
-                return parts.Aggregate(AggregatePartial.Empty, (a, b) => a.Combine(b));
+                // The subtree keeps its shape meanwhile: its divisions and merges wait for this turn.
+                return await AggregateChildren(query, cancellationToken);
             case KblRole.None when IsRoot:
                 return AggregatePartial.Empty with { Status = KblStatus.NoColony, Message = $"colony '{_colony}' does not exist" };
             default:
                 return AggregatePartial.Empty with { Status = KblStatus.Moved };
         }
+    }
+
+    /// <summary>
+    /// Each child's whole partial, page by page, the children in parallel — but those that hibernate (by their last
+    /// report) a few at a time: each wakes for it, reading its snapshot and ingesting it.
+    /// </summary>
+    private async Task<AggregatePartial> AggregateChildren(AggregateQuery query, CancellationToken cancellationToken)
+    {
+        using var wakes = new SemaphoreSlim(WakesAtOnce);
+        var parts = await Task.WhenAll(State.Children
+            .Where(c => c.Range.Overlaps(query.From, query.To))
+            .Select(async c =>
+            {
+                var asleep = _childFeedback.TryGetValue(c.Path, out var report) && report.Feedback.Hibernated > 0;
+                if (asleep)
+                {
+                    await wakes.WaitAsync(cancellationToken);
+                }
+
+                try
+                {
+                    return await AggregatePages.Collect(Kbl<IKblGrain>(c.Path).Aggregate, query, cancellationToken);
+                }
+                finally
+                {
+                    if (asleep)
+                    {
+                        wakes.Release();
+                    }
+                }
+            }));
+        return parts.Aggregate(AggregatePartial.Empty, (a, b) => a.Combine(b));
     }
 
     public async Task<KblView> GetTree(int levels, bool hotPath)

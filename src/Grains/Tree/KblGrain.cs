@@ -92,6 +92,8 @@ public sealed partial class KblGrain(
 
     int ILocalKbl.HibernatedLeaves => _siloView.HibernatedLeaves;
 
+    bool ILocalKbl.MayHibernate => _siloView.MayHibernate;
+
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _id = this.GetPrimaryKeyString();
@@ -279,11 +281,12 @@ public sealed partial class KblGrain(
     }
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
-    private void RefreshSiloView() => _siloView = ReplicasView() is { } replicas
+    private void RefreshSiloView() => _siloView = (ReplicasView() is { } replicas
         ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true, ReadyToLeave())
         : State.Role == KblRole.Interior && Rollup() is var rollup
             ? new SiloView(State.Role, State.Genome.NodeGroup, rollup.Depth, 0, [], Mirrored: false, ReadyToLeave: true, IsRoot ? rollup.Hibernated : 0)
-            : new SiloView(State.Role, State.Genome.NodeGroup, 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
+            : new SiloView(State.Role, State.Genome.NodeGroup, 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true))
+        with { MayHibernate = State.Role == KblRole.Leaf && !Hibernating && State.Genome.HibernateAfter > TimeSpan.Zero };
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -305,6 +308,8 @@ public sealed partial class KblGrain(
 
     private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored, bool ReadyToLeave, int HibernatedLeaves = 0)
     {
+        public bool MayHibernate { get; init; }
+
         public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, [], false, true);
     }
 

@@ -49,6 +49,10 @@ public sealed class HibernationTests(FaultClusterFixture fixture, ITestOutputHel
         Assert.Equal(asleep.Select(l => l.Id), NothingOnAnyDisk(colony, asleep.Select(l => l.Id)));
         Assert.Equal(asleep.Count(l => l.Hibernation!.Records > 0), Snapshots(colony).Count);
 
+        // An aggregate over the sleeping colony wakes its leaves (a few at a time) and counts every record.
+        var counted = await fixture.Router.Aggregate(colony, new AggregateQuery([], null, AggregateOp.Count, null));
+        Assert.Equal((KblStatus.Ok, 300L - 43), (counted.Status, counted.Records));
+
         // Reading wakes them: every record, from every leaf; writes go on; then they sleep again and wake again.
         await model.Check();
         for (var i = 0; i < 300; i += 5)
@@ -121,6 +125,29 @@ public sealed class HibernationTests(FaultClusterFixture fixture, ITestOutputHel
         Assert.Equal(2, Snapshots(colony).Count);
         Assert.Equal(new WindowResult(true, 1, 0), await root.Wake());
         Assert.Empty(Snapshots(colony));
+    }
+
+    [Fact]
+    public async Task A_restarted_silo_activates_the_leaves_on_its_disk_so_idle_ones_hibernate_without_a_request()
+    {
+        var (colony, model) = await Colony(g => g with { HibernateAfter = TimeSpan.FromSeconds(8) });
+        for (var i = 0; i < 20; i++)
+        {
+            await model.Put($"k{i:d3}", $"v{i}");
+        }
+
+        // The leaf (one copy) on silo-1, which can be killed; killed and started again before it was idle long enough.
+        var root = fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        var home = (await Kbl(colony, ColonyNames.RootPath).ViewOrNull())!.Silo;
+        Assert.True(home == "silo-1" || await root.Relocate(home, "silo-1") >= 0);
+        await Eventually.Until(() => Kbl(colony, ColonyNames.RootPath).ViewOrNull(), v => v?.Silo == "silo-1", Settle, "the leaf on silo-1");
+        Assert.Empty(Snapshots(colony));
+        await fixture.Kill("silo-1");
+        await fixture.Restart("silo-1");
+
+        // Nothing asks for the colony: the silo activates the leaf whose shard its disk holds, and idle, it hibernates.
+        await Eventually.Until(() => Task.FromResult(Snapshots(colony).Count), n => n == 1, Settle, "the leaf hibernated with no request");
+        await model.Check();
     }
 
     /// <summary>Each step of a hibernation (H) and a wake (W) a silo can die at, with where the shard must then be found.</summary>
