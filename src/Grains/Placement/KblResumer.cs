@@ -5,10 +5,11 @@ using Microsoft.Extensions.Logging;
 namespace Kbl.Placement;
 
 /// <summary>
-/// When a silo starts, it activates the KBLs whose shards its disk holds (a primary's copy), four at a time, in the
-/// background: each then measures itself and reports to its parent on its ticks, so its colony's demand counts it
-/// again, and a leaf of a colony that hibernates idle leaves hibernates once idle — otherwise a leaf nobody asks
-/// for after a restart would keep its records on this disk, and its group its machines, until a request came.
+/// When a silo starts, it activates the leaves of colonies that hibernate idle leaves whose shards its disk holds (a
+/// primary's copy; marked by <see cref="RecordStore.MarkWindow"/>), four at a time, in the background: each then
+/// reports to its parent on its ticks and hibernates once idle — otherwise a leaf nobody asks for after a restart
+/// would keep its records on this disk, and its group its machines, until a request came. Other KBLs wait for their
+/// first request, as before.
 /// </summary>
 public sealed partial class KblResumer(IGrainFactory grains, RecordStore store, SiloIdentity me, ILogger<KblResumer> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
@@ -27,7 +28,7 @@ public sealed partial class KblResumer(IGrainFactory grains, RecordStore store, 
 
     private async Task Resume()
     {
-        var shards = store.KblIds().Where(id => !store.IsReplicaCopy(id)).ToList();
+        var shards = store.WindowShards();
         var resumed = 0;
         try
         {
@@ -52,7 +53,7 @@ public sealed partial class KblResumer(IGrainFactory grains, RecordStore store, 
         LogResumed(logger, me.Name, resumed, shards.Count);
     }
 
-    [LoggerMessage(EventId = 1308, Level = LogLevel.Information, Message = "Silo {Silo} activated {Resumed} of the {Shards} KBLs whose shards its disk holds")]
+    [LoggerMessage(EventId = 1308, Level = LogLevel.Information, Message = "Silo {Silo} activated {Resumed} of the {Shards} leaves on its disk that may hibernate")]
     private static partial void LogResumed(ILogger logger, string silo, int resumed, int shards);
 
     [LoggerMessage(EventId = 1309, Level = LogLevel.Debug, Message = "Silo {Silo} could not activate KBL {Kbl} at start: {Reason}")]

@@ -8,6 +8,32 @@ namespace Kbl.Records;
 // by ingesting that same file (IngestExternalFiles): no record is replayed one by one either way.
 public sealed partial class RecordStore
 {
+    /// <summary>
+    /// Notes that <paramref name="kblId"/>'s shard here belongs to a colony that hibernates idle leaves (or no longer
+    /// does), for <see cref="WindowShards"/>. Kept beside the shard's position, so a colony's delete removes it.
+    /// </summary>
+    public void MarkWindow(string kblId, bool window)
+    {
+        var key = WindowKey(kblId);
+        if (window != (_db.Get(key, _shards) is not null))
+        {
+            if (window)
+            {
+                _db.Put(key, Array.Empty<byte>(), _shards, _writeOptions);
+            }
+            else
+            {
+                _db.Remove(key, _shards, _writeOptions);
+            }
+        }
+    }
+
+    /// <summary>The KBLs whose shard (a primary's copy, with a clock) is on this disk and marked by <see cref="MarkWindow"/>.</summary>
+    public IReadOnlyList<string> WindowShards() =>
+        [.. KblIds().Where(id => _db.Get(WindowKey(id), _shards) is not null && !IsReplicaCopy(id))];
+
+    private static byte[] WindowKey(string kblId) => [.. Encoding.UTF8.GetBytes(kblId), 0x00, .. "window"u8];
+
     /// <summary>A new path in the folder installs stage their files in (same disk as the database, emptied when it opens).</summary>
     public string StagingFile() => Path.Combine(_installs, $"{Guid.NewGuid():N}.sst");
 

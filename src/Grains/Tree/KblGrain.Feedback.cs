@@ -62,7 +62,9 @@ public sealed partial class KblGrain
         {
             if (_childFeedback.TryGetValue(child.Path, out var report))
             {
-                yield return (child.Path, now - report.At > 3 * _period ? report.Feedback with { ReadsPerSecond = 0, WritesPerSecond = 0 } : report.Feedback);
+                yield return (child.Path, now - report.At > 3 * _period
+                    ? report.Feedback with { ReadsPerSecond = 0, WritesPerSecond = 0, Groups = report.Feedback.Groups?.Select(g => g with { OpsPerSecond = 0 }).ToList() }
+                    : report.Feedback);
             }
         }
     }

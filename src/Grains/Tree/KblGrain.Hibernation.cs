@@ -9,9 +9,9 @@ namespace Kbl.Tree;
 // cold tier and leaves every silo disk; its next request wakes it on a silo of its node group, which ingests the
 // snapshot whole. The order of the steps is what makes a crash at any point safe:
 //   hibernate: export (an SST of the range, in the leaf's turn) → upload → save {Hibernation, Home = null} → drop the
-//              copies (waiting for their answers), then the records here → deactivate. Until the save, the disk copy is the shard (the object is
-//              an orphan, deleted at the next wake); from the save on, the snapshot is, and what is left on a disk
-//              is never served: every way a silo comes to hold a range first empties it there.
+//              copies (waiting for their answers), then the records here → deactivate. Until the save, the disk
+//              copy is the shard (the object is an orphan, deleted at the next wake); from the save on, the snapshot
+//              is, and what is left on a disk is never served: every way a silo comes to hold a range empties it first.
 //   wake:      download (checked against the recorded size and SHA-256) → empty the range here, ingest, clock →
 //              save {Home = here, Hibernation = null} → delete the leaf's cold objects → serve. Until the save, the
 //              snapshot is the shard (another activation wakes it again, anywhere); from the save on, the disk is.
@@ -20,7 +20,7 @@ public sealed partial class KblGrain
     /// <summary>When this activation started: a leaf never asked anything is idle since then.</summary>
     private DateTimeOffset _activeSince;
 
-    /// <summary>How many hibernated leaves an on-demand wake of a subtree wakes at once.</summary>
+    /// <summary>How many hibernated children an interior KBL wakes at once (an on-demand wake, an aggregate).</summary>
     private const int WakesAtOnce = 4;
 
     /// <summary>When an idle leaf whose hibernation failed tries again, and how many times in a row it failed.</summary>

@@ -281,12 +281,17 @@ public sealed partial class KblGrain(
     }
 
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
-    private void RefreshSiloView() => _siloView = (ReplicasView() is { } replicas
-        ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true, ReadyToLeave())
-        : State.Role == KblRole.Interior && Rollup() is var rollup
-            ? new SiloView(State.Role, State.Genome.NodeGroup, rollup.Depth, 0, [], Mirrored: false, ReadyToLeave: true, IsRoot ? rollup.Hibernated : 0)
-            : new SiloView(State.Role, State.Genome.NodeGroup, 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true))
-        with { MayHibernate = State.Role == KblRole.Leaf && !Hibernating && State.Genome.HibernateAfter > TimeSpan.Zero };
+    private void RefreshSiloView()
+    {
+        var view = ReplicasView() is { } replicas
+            ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true, ReadyToLeave())
+            : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
+        _siloView = view with
+        {
+            HibernatedLeaves = IsRoot && State.Role == KblRole.Interior ? Rollup().Hibernated : 0,
+            MayHibernate = State.Role == KblRole.Leaf && !Hibernating && State.Genome.HibernateAfter > TimeSpan.Zero,
+        };
+    }
 
     /// <summary>Counts the shard's keys and bytes and finds its clock: never behind any version it holds.</summary>
     private void LoadShard()
@@ -294,6 +299,7 @@ public sealed partial class KblGrain(
         var (keys, bytes, maxVersion) = store.Measure(_colony, State.Range);
         (_keys, _bytes) = (keys, bytes);
         _clock = Math.Max(Math.Max(_clock, State.BirthClock), Math.Max(store.ReadClock(_id), maxVersion));
+        store.MarkWindow(_id, State.Genome.HibernateAfter > TimeSpan.Zero); // a silo that restarts wakes it to sleep (KblResumer)
     }
 
     /// <summary>Another KBL of this colony, through the interface <typeparamref name="T"/> of the protocol at hand.</summary>
@@ -306,8 +312,11 @@ public sealed partial class KblGrain(
 
     private sealed record Refusal(KblStatus Status, Moved? Moved, string? Message);
 
-    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored, bool ReadyToLeave, int HibernatedLeaves = 0)
+    private sealed record SiloView(KblRole Role, string NodeGroup, int Height, int MissingCopies, IReadOnlyList<string> InSyncCopies, bool Mirrored, bool ReadyToLeave)
     {
+        /// <summary>For a colony's root, its hibernated leaves (<see cref="ILocalKbl.HibernatedLeaves"/>).</summary>
+        public int HibernatedLeaves { get; init; }
+
         public bool MayHibernate { get; init; }
 
         public static readonly SiloView Unknown = new(KblRole.None, "", 0, 0, [], false, true);
