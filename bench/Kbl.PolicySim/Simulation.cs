@@ -137,6 +137,27 @@ public static class Simulation
     private static double GroupOps(Trace trace, int group, double hours) =>
         Enumerable.Range(0, Trace.Subtrees).Where(s => Trace.GroupOf(s) == group).Sum(s => trace.Ops(s, hours));
 
+    /// <summary>
+    /// Gives <paramref name="group"/> <paramref name="count"/> asked-for nodes at <paramref name="t"/> (each listed with
+    /// when it was asked for): new ones are ready a boot later; shrinking gives back the youngest first.
+    /// </summary>
+    internal static void Resize(World world, Dictionary<string, List<TimeSpan>> nodes, string group, int count, TimeSpan t)
+    {
+        var list = nodes.TryGetValue(group, out var l) ? l : nodes[group] = [];
+        while (list.Count < count)
+        {
+            // What a policy asks for at the start is there from the start: every run begins warm.
+            list.Add(t == TimeSpan.Zero ? -world.BootDelay : t);
+        }
+
+        // Shrinking gives back the youngest nodes first (booting ones before serving ones).
+        list.Sort();
+        if (list.Count > count)
+        {
+            list.RemoveRange(count, list.Count - count);
+        }
+    }
+
     private delegate List<(string Group, int Nodes, int? Unused)> Decide(TimeSpan now, Dictionary<string, double> served, Dictionary<string, int> ready);
 
     private static Result Run(World world, Trace trace, TimeSpan length, string name, Decide decide, PolicyState? state = null)
@@ -167,19 +188,7 @@ public static class Simulation
             var wanted = decide(t, served, ready);
             foreach (var (group, count, _) in wanted)
             {
-                var list = nodes.TryGetValue(group, out var l) ? l : nodes[group] = [];
-                while (list.Count < count)
-                {
-                    // What a policy asks for at the start is there from the start: every run begins warm.
-                    list.Add(t == TimeSpan.Zero ? -world.BootDelay : t);
-                }
-
-                // Shrinking gives back the youngest nodes first (booting ones before serving ones).
-                list.Sort();
-                if (list.Count > count)
-                {
-                    list.RemoveRange(count, list.Count - count);
-                }
+                Resize(world, nodes, group, count, t);
             }
 
             foreach (var gone in nodes.Keys.Except(wanted.Select(w => w.Group)).ToList())

@@ -101,17 +101,7 @@ public static class Window
             var step = policy.Step(state, colonies, DateTimeOffset.UnixEpoch + t, null, wanted);
             foreach (var group in step.Desired.Groups)
             {
-                var list = nodes.TryGetValue(group.Name, out var l) ? l : nodes[group.Name] = [];
-                while (list.Count < group.Desired)
-                {
-                    list.Add(t == TimeSpan.Zero ? -world.BootDelay : t);
-                }
-
-                list.Sort();
-                if (list.Count > group.Desired)
-                {
-                    list.RemoveRange(group.Desired, list.Count - group.Desired);
-                }
+                Simulation.Resize(world, nodes, group.Name, group.Desired, t);
             }
 
             if (t < world.WarmUp)

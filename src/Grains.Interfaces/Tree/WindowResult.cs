@@ -13,7 +13,9 @@ public sealed record WindowResult(
 {
     public static WindowResult NotFound { get; } = new(false, 0, 0);
 
-    public WindowResult Add(WindowResult other) => new(Found || other.Found, Changed + other.Changed, Already + other.Already, Error ?? other.Error);
+    /// <summary>A subtree's outcome from its children's (it is found, being there to ask them).</summary>
+    public static WindowResult Sum(IEnumerable<WindowResult> children) =>
+        children.Aggregate(new WindowResult(true, 0, 0), (sum, r) => new(true, sum.Changed + r.Changed, sum.Already + r.Already, sum.Error ?? r.Error));
 }
 
 /// <summary>A hibernated KBL as the tree shows it: since when, and what its snapshot in the cold tier holds.</summary>

@@ -13,7 +13,7 @@ public interface IColdTier
     /// <summary>Reads <paramref name="stored"/> into <paramref name="file"/>; throws <see cref="ColdTierException"/> when it is missing or not what was stored.</summary>
     Task Download(ColdObject stored, string file, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes every object whose key starts with <paramref name="prefix"/> (nothing when there is none).</summary>
+    /// <summary>Deletes every object under the folder <paramref name="prefix"/> (a prefix ending in '/'; nothing when there is none).</summary>
     Task DeletePrefix(string prefix, CancellationToken cancellationToken = default);
 }
 
@@ -33,6 +33,16 @@ public static class ColdKeys
         if (key.Length == 0 || key.StartsWith('/') || key.TrimEnd('/').Split('/').Any(s => s is "" or "." or ".." || s.Contains('\\', StringComparison.Ordinal)))
         {
             throw new ArgumentException($"'{key}' is not a cold-tier key", nameof(key));
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="prefix"/> is a folder of keys: a valid key path ending in '/'.</summary>
+    public static void CheckFolder(string prefix)
+    {
+        Check(prefix);
+        if (!prefix.EndsWith('/'))
+        {
+            throw new ArgumentException($"'{prefix}' is not a cold-tier folder (it must end with '/')", nameof(prefix));
         }
     }
 }

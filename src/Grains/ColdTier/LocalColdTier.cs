@@ -52,21 +52,11 @@ public sealed class LocalColdTier(string root) : IColdTier
 
     public Task DeletePrefix(string prefix, CancellationToken cancellationToken = default)
     {
-        ColdKeys.Check(prefix);
+        ColdKeys.CheckFolder(prefix);
         var path = Path.Combine(Root, prefix);
-        if (prefix.EndsWith('/'))
+        if (Directory.Exists(path))
         {
-            if (Directory.Exists(path))
-            {
-                Directory.Delete(path, recursive: true);
-            }
-        }
-        else if (Path.GetDirectoryName(path) is { } folder && Directory.Exists(folder))
-        {
-            foreach (var match in Directory.EnumerateFiles(folder, Path.GetFileName(path) + "*"))
-            {
-                File.Delete(match);
-            }
+            Directory.Delete(path, recursive: true);
         }
 
         return Task.CompletedTask;

@@ -78,7 +78,7 @@ public sealed class S3ColdTier : IColdTier, IDisposable
 
     public async Task DeletePrefix(string prefix, CancellationToken cancellationToken = default)
     {
-        ColdKeys.Check(prefix);
+        ColdKeys.CheckFolder(prefix);
         var request = new ListObjectsV2Request { BucketName = _options.Bucket, Prefix = ObjectKey(prefix) };
         ListObjectsV2Response page;
         do

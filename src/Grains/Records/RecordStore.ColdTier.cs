@@ -85,13 +85,10 @@ public sealed partial class RecordStore
     {
         lock (_shardLock)
         {
-            var id = Encoding.UTF8.GetBytes(kblId);
-            var position = ReadPosition(kblId);
             using (var batch = new WriteBatch())
             {
-                ClearCopy(batch, kblId);
+                EmptyCopy(batch, kblId, ReadPosition(kblId));
                 DeleteRecords(batch, colony, range);
-                batch.Put(id, Position(new(0, 0, position.Sealed, false)), _shards);
                 _db.Write(batch, _writeOptions);
             }
 
@@ -100,7 +97,7 @@ public sealed partial class RecordStore
                 _db.IngestExternalFiles([file], new IngestExternalFileOptions().SetMoveFiles(true), _records);
             }
 
-            _db.Put(id, BitConverter.GetBytes(Math.Max(clock, ReadClock(kblId))), _clocks, _writeOptions);
+            WriteClock(kblId, Math.Max(clock, ReadClock(kblId)));
         }
     }
 
@@ -112,13 +109,10 @@ public sealed partial class RecordStore
     {
         lock (_shardLock)
         {
-            var id = Encoding.UTF8.GetBytes(kblId);
-            var position = ReadPosition(kblId);
             using var batch = new WriteBatch();
-            ClearCopy(batch, kblId);
+            EmptyCopy(batch, kblId, ReadPosition(kblId));
             DeleteRecords(batch, colony, range);
-            batch.Put(id, Position(new(0, 0, position.Sealed, false)), _shards);
-            batch.Delete(id, _clocks);
+            batch.Delete(Encoding.UTF8.GetBytes(kblId), _clocks);
             _db.Write(batch, _writeOptions);
         }
     }

@@ -315,10 +315,8 @@ public sealed partial class RecordStore
             }
 
             using var batch = new WriteBatch();
-            ClearCopy(batch, kblId);
-            var id = Encoding.UTF8.GetBytes(kblId);
-            batch.Put(id, Position(new(0, 0, position.Sealed, false)), _shards);
-            batch.Delete(id, _clocks);
+            EmptyCopy(batch, kblId, position);
+            batch.Delete(Encoding.UTF8.GetBytes(kblId), _clocks);
             _db.Write(batch, _writeOptions);
             return true;
         }
@@ -341,6 +339,16 @@ public sealed partial class RecordStore
             batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(Math.Max(applied, ReadClock(kblId))), _clocks);
             _db.Write(batch, _writeOptions);
         }
+    }
+
+    /// <summary>
+    /// Adds to <paramref name="batch"/> the emptying of this silo's copy of a shard: its log and replica records go,
+    /// and its position says it holds nothing, under the seal it had (no older epoch writes here again).
+    /// </summary>
+    private void EmptyCopy(WriteBatch batch, string kblId, ShardPositionRecord position)
+    {
+        ClearCopy(batch, kblId);
+        batch.Put(Encoding.UTF8.GetBytes(kblId), Position(new(0, 0, position.Sealed, false)), _shards);
     }
 
     /// <summary>Adds to <paramref name="batch"/> the removal of a shard's log and of its replica records here.</summary>

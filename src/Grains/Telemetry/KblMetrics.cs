@@ -52,10 +52,14 @@ public sealed class KblMetrics : IDisposable
         _meter.CreateObservableGauge("kbl.bytes", () => ByColony(local, k => k.Bytes), "By", "Bytes (keys + values) of the active leaves on this silo, by colony");
         _meter.CreateObservableGauge("kbl.tree.depth", () => local.Snapshot().GroupBy(k => k.Colony)
             .Select(g => new Measurement<int>(g.Max(k => k.Height), new KeyValuePair<string, object?>("colony", g.Key))), "{level}", "Height of the tallest KBL subtree of each colony on this silo (the colony's height where its root runs)");
-        _meter.CreateObservableGauge("kbl.kbls", () => local.Snapshot().GroupBy(k => (k.NodeGroup, k.Role))
-            .Select(g => new Measurement<int>(g.Count(), new("node_group", g.Key.NodeGroup), new("role", g.Key.Role.ToString().ToLowerInvariant()), new("state", "active")))
-            .Concat(local.Snapshot().Where(k => k.HibernatedLeaves > 0).GroupBy(k => k.NodeGroup)
-                .Select(g => new Measurement<int>(g.Sum(k => k.HibernatedLeaves), new("node_group", g.Key), new("role", "leaf"), new("state", "hibernated")))),
+        _meter.CreateObservableGauge("kbl.kbls", () =>
+        {
+            var kbls = local.Snapshot();
+            return kbls.GroupBy(k => (k.NodeGroup, k.Role))
+                .Select(g => new Measurement<int>(g.Count(), new("node_group", g.Key.NodeGroup), new("role", g.Key.Role.ToString().ToLowerInvariant()), new("state", "active")))
+                .Concat(kbls.Where(k => k.HibernatedLeaves > 0).GroupBy(k => k.NodeGroup)
+                    .Select(g => new Measurement<int>(g.Sum(k => k.HibernatedLeaves), new("node_group", g.Key), new("role", "leaf"), new("state", "hibernated"))));
+        },
             "{kbl}", "KBL activations on this silo, by node group and role (state active); and the hibernated leaves of the colonies whose root runs here (state hibernated)");
         _meter.CreateObservableGauge("kbl.locality.share", () =>
         {

@@ -60,26 +60,10 @@ public sealed partial class KblGrain
         using var wakes = new SemaphoreSlim(WakesAtOnce);
         var parts = await Task.WhenAll(State.Children
             .Where(c => c.Range.Overlaps(query.From, query.To))
-            .Select(async c =>
-            {
-                var asleep = _childFeedback.TryGetValue(c.Path, out var report) && report.Feedback.Hibernated > 0;
-                if (asleep)
-                {
-                    await wakes.WaitAsync(cancellationToken);
-                }
-
-                try
-                {
-                    return await AggregatePages.Collect(Kbl<IKblGrain>(c.Path).Aggregate, query, cancellationToken);
-                }
-                finally
-                {
-                    if (asleep)
-                    {
-                        wakes.Release();
-                    }
-                }
-            }));
+            .Select(c => Waking(
+                _childFeedback.TryGetValue(c.Path, out var report) && report.Feedback.Hibernated > 0 ? wakes : null,
+                () => AggregatePages.Collect(Kbl<IKblGrain>(c.Path).Aggregate, query, cancellationToken),
+                cancellationToken)));
         return parts.Aggregate(AggregatePartial.Empty, (a, b) => a.Combine(b));
     }
 

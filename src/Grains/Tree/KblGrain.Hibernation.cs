@@ -56,8 +56,7 @@ public sealed partial class KblGrain
     {
         if (State.Role == KblRole.Interior)
         {
-            var results = await Task.WhenAll(State.Children.Select(c => Kbl<IKblPlacementGrain>(c.Path).Hibernate()));
-            return results.Aggregate(new WindowResult(true, 0, 0), (sum, r) => sum.Add(r));
+            return WindowResult.Sum(await Task.WhenAll(State.Children.Select(c => Kbl<IKblPlacementGrain>(c.Path).Hibernate())));
         }
 
         return State.Role == KblRole.Leaf && !Deleting ? await HibernateLeaf() : WindowResult.NotFound;
@@ -68,20 +67,8 @@ public sealed partial class KblGrain
         if (State.Role == KblRole.Interior)
         {
             // A few leaves at a time: each wake reads its snapshot from the cold tier and ingests it.
-            using var gate = new SemaphoreSlim(WakesAtOnce);
-            var results = await Task.WhenAll(State.Children.Select(async c =>
-            {
-                await gate.WaitAsync();
-                try
-                {
-                    return await Kbl<IKblPlacementGrain>(c.Path).Wake();
-                }
-                finally
-                {
-                    gate.Release();
-                }
-            }));
-            return results.Aggregate(new WindowResult(true, 0, 0), (sum, r) => sum.Add(r));
+            using var wakes = new SemaphoreSlim(WakesAtOnce);
+            return WindowResult.Sum(await Task.WhenAll(State.Children.Select(c => Waking(wakes, () => Kbl<IKblPlacementGrain>(c.Path).Wake()))));
         }
 
         if (State.Role != KblRole.Leaf || Deleting)
@@ -266,6 +253,25 @@ public sealed partial class KblGrain
         metrics.Woke(_colony, sleep.Bytes, took);
         KblLog.Woke(logger, _id, silo.Name, sleep.Records, sleep.Bytes, took.TotalMilliseconds);
         return null;
+    }
+
+    /// <summary>A call that may wake hibernated leaves, once <paramref name="wakes"/> lets it (no wait when null).</summary>
+    private static async Task<T> Waking<T>(SemaphoreSlim? wakes, Func<Task<T>> call, CancellationToken cancellationToken = default)
+    {
+        if (wakes is null)
+        {
+            return await call();
+        }
+
+        await wakes.WaitAsync(cancellationToken);
+        try
+        {
+            return await call();
+        }
+        finally
+        {
+            wakes.Release();
+        }
     }
 
     /// <summary>Wakes a hibernated leaf, then takes the read fence: what a request must pass before it touches the records.</summary>

@@ -283,12 +283,13 @@ public sealed partial class KblGrain(
     /// <summary>Copies what the silo reads from other threads out of the grain state (which only this grain's turns touch).</summary>
     private void RefreshSiloView()
     {
+        var rollup = State.Role == KblRole.Interior ? Rollup() : null;
         var view = ReplicasView() is { } replicas
             ? new SiloView(State.Role, State.Genome.NodeGroup, 0, Math.Max(0, replicas.Wanted - replicas.InSync), [.. replicas.Members.Where(m => m.InSync).Select(m => m.Silo)], Mirrored: true, ReadyToLeave())
-            : new SiloView(State.Role, State.Genome.NodeGroup, State.Role == KblRole.Interior ? Rollup().Depth : 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
+            : new SiloView(State.Role, State.Genome.NodeGroup, rollup?.Depth ?? 0, 0, [], Redundancy.Mirrored && State.Role == KblRole.Leaf, ReadyToLeave: true);
         _siloView = view with
         {
-            HibernatedLeaves = IsRoot && State.Role == KblRole.Interior ? Rollup().Hibernated : 0,
+            HibernatedLeaves = IsRoot ? rollup?.Hibernated ?? 0 : 0,
             MayHibernate = State.Role == KblRole.Leaf && !Hibernating && State.Genome.HibernateAfter > TimeSpan.Zero,
         };
     }
