@@ -41,7 +41,7 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
                 // Sent from inside the leaf's third page, so it reaches the leaf before the aggregate's fourth page
                 // is asked for: a leaf that finishes a whole aggregate in one turn serves it only after the last page.
                 // The pages counted when it completes say how long it waited.
-                _ = SiloGrains(leaf.Silo).GetGrain<IKblGrain>(leaf.Id).Put(key, Encoding.UTF8.GetBytes("{\"v\":7}"), Precondition.None).ContinueWith(
+                _ = fixture.GrainsOn(leaf.Silo).GetGrain<IKblGrain>(leaf.Id).Put(key, Encoding.UTF8.GetBytes("{\"v\":7}"), Precondition.None).ContinueWith(
                     w => _ = w.IsCompletedSuccessfully ? written.TrySetResult((w.Result, pages.Count)) : written.TrySetException(w.Exception!),
                     CancellationToken.None,
                     TaskContinuationOptions.ExecuteSynchronously,
@@ -154,10 +154,6 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
         Assert.Equal(KblRole.Leaf, large.Role);
         return large;
     }
-
-    /// <summary>The grain factory of the silo named <paramref name="silo"/>: calls through it made inside a grain's turn there go out as that grain's.</summary>
-    private IGrainFactory SiloGrains(string silo) =>
-        fixture.Cluster.GetActiveSilos().Single(s => KblTestCluster.StableName(s.Name) == silo).ServiceProvider.GetRequiredService<IGrainFactory>();
 
     private IKblGrain Root(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
 

@@ -3,6 +3,7 @@ using Kbl.Persistence.Sqlite;
 using Kbl.Placement;
 using Kbl.Silo.Routing;
 using Kbl.Storage;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.TestingHost;
 
@@ -27,6 +28,13 @@ public abstract class KblTestCluster(int silos, string name) : IAsyncLifetime
     public ColonyRouter Router { get; private set; } = null!;
 
     public IGrainFactory Grains => Cluster.Client;
+
+    /// <summary>The grain factory of silo <paramref name="silo"/> (its stable name): calls through it start in that silo.</summary>
+    public IGrainFactory GrainsOn(string silo) =>
+        LiveSilos.Single(s => StableName(s.Name) == silo).ServiceProvider.GetRequiredService<IGrainFactory>();
+
+    /// <summary>A route cache inside silo <paramref name="silo"/>, as the gateway co-hosted there has.</summary>
+    public ColonyRouter RouterOn(string silo) => new(GrainsOn(silo));
 
     /// <summary>The silos running now (the test host's, and any a fixture started again by itself).</summary>
     public virtual IReadOnlyList<InProcessSiloHandle> LiveSilos => Cluster.Silos;

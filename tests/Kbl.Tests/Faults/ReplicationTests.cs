@@ -2,6 +2,7 @@ using Kbl.Colonies;
 using Kbl.Grains;
 using Kbl.Records;
 using Kbl.Replication;
+using Kbl.Silo.Routing;
 using Kbl.Tests.Cluster;
 using Kbl.Tree;
 using Microsoft.Extensions.DependencyInjection;
@@ -198,7 +199,10 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     [Fact]
     public async Task A_draining_silo_hands_its_primaries_to_in_sync_replicas_so_no_copy_is_lost_or_made()
     {
-        var (colony, model) = await Mirrored(copies: 3, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
+        // The client talks to the gateway of silo-0, as a user behind a Kubernetes Service does while silo-1's pod
+        // terminates (the Service stops sending it requests); the test client's own connection to silo-1 would see
+        // that silo refuse calls as it shuts down, which says nothing about the drain.
+        var (colony, model) = await Mirrored(copies: 3, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 }, fixture.RouterOn("silo-0"));
         var value = new string('v', 4000);
         for (var i = 0; i < 150; i++)
         {
@@ -576,12 +580,12 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>A colony of one leaf (default thresholds, unless <paramref name="shape"/> changes them) kept in <paramref name="copies"/> copies.</summary>
-    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies, Func<Genome, Genome>? shape = null)
+    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies, Func<Genome, Genome>? shape = null, ColonyRouter? router = null)
     {
         var colony = $"m{Guid.NewGuid():N}"[..12];
         var genome = Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) };
         await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Configure(shape?.Invoke(genome) ?? genome);
-        return (colony, new ColonyModel(fixture.Router, colony));
+        return (colony, new ColonyModel(router ?? fixture.Router, colony));
     }
 
     /// <summary>Waits until the colony's root (its one leaf) has <paramref name="copies"/> copies in sync (none on silo <paramref name="without"/>).</summary>
