@@ -56,9 +56,9 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
             }
 
             var use = track.Desired == 0 ? double.PositiveInfinity : d.Ops / (track.Desired * Options.OpsPerNode);
-            if (use >= Options.SaturationUtilisation && track.Desired > 0 && need < Math.Min(2 * track.Desired, Options.MaxNodesPerGroup))
+            var doubled = Math.Min(2 * track.Desired, LoadCeiling);
+            if (use >= Options.SaturationUtilisation && track.Desired > 0 && need < doubled)
             {
-                var doubled = Math.Min(2 * track.Desired, Options.MaxNodesPerGroup);
                 decisions.Add((group, $"scale up {track.Desired} → {doubled}", F($"saturated: {d.Ops:0.#} ops/s is {use:P0} of {track.Desired} node(s); what it could serve hides what is asked, so it doubles")));
                 (track.Desired, track.LastAtOrAbove, track.PeakBelow) = (doubled, now, 0);
             }
@@ -114,9 +114,9 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         var perNodeBytes = Options.BytesPerNode * Options.TargetUtilisation;
         var candidates = new (int Nodes, string Why)[]
         {
-            (Ceiling(load.Ops / perNodeOps), F($"{load.Ops:0.#} ops/s at {perNodeOps:0.#} ops/s per node")),
-            (Ceiling(load.Bytes / perNodeBytes), F($"{load.Bytes} bytes at {perNodeBytes:0} bytes per node")),
-            (Ceiling(load.Kbls / (double)Options.KblsPerNode), F($"{load.Kbls} KBLs at {Options.KblsPerNode} per node")),
+            ForLoad(Ceiling(load.Ops / perNodeOps), F($"{load.Ops:0.#} ops/s at {perNodeOps:0.#} ops/s per node")),
+            ForLoad(Ceiling(load.Bytes / perNodeBytes), F($"{load.Bytes} bytes at {perNodeBytes:0} bytes per node")),
+            ForLoad(Ceiling(load.Kbls / (double)Options.KblsPerNode), F($"{load.Kbls} KBLs at {Options.KblsPerNode} per node")),
             (load.Floor, F($"redundancy floor {load.Floor}")),
             (min, F($"minimum {min}")),
         };
@@ -130,6 +130,15 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         why = F($"{top.Why} needs {top.Nodes}");
         return top.Nodes;
     }
+
+    /// <summary>The most nodes load alone may ask for in a group: the quota, or less (<see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>).</summary>
+    private int LoadCeiling => Math.Min(Options.MaxNodesPerGroup, Options.MaxNodesForLoad ?? int.MaxValue);
+
+    /// <summary>A load's need held to <see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>, saying so when it is.</summary>
+    private (int Nodes, string Why) ForLoad(int nodes, string why) =>
+        Options.MaxNodesForLoad is { } most && nodes > most
+            ? (most, F($"{why} would need {nodes}, held to MaxNodesForLoad {most} (more silos on the same cores add no capacity)"))
+            : (nodes, why);
 
     /// <summary>The name of the group a hot subtree gets: short, stable, valid for EKS and Kubernetes.</summary>
     public static string DedicatedGroupName(string colony, string path) =>
@@ -267,10 +276,10 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
         }
     }
 
-    /// <summary>The nodes the load's operations and bytes need at <paramref name="utilisation"/> (no floor, no quota).</summary>
-    private int NeedAt(Load load, double utilisation) => Math.Max(
+    /// <summary>The nodes the load's operations and bytes need at <paramref name="utilisation"/> (no floor, no quota; at most <see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>).</summary>
+    private int NeedAt(Load load, double utilisation) => Math.Min(Options.MaxNodesForLoad ?? int.MaxValue, Math.Max(
         Ceiling(load.Ops / (Options.OpsPerNode * utilisation)),
-        Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * utilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode)));
+        Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * utilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode))));
 
     /// <summary>The nodes a load needs at the target use, before floors and quotas.</summary>
     private int RawNeed(Load load) => NeedAt(load, Options.TargetUtilisation);

@@ -37,6 +37,14 @@ public sealed class ProvisioningPolicyOptions
     /// </summary>
     public double SaturationUtilisation { get; set; } = 0.9;
 
+    /// <summary>
+    /// The most nodes a group's load alone (operations, bytes, KBLs, saturation) asks for; floors and minimums may
+    /// ask for more. Unset: no limit but the quota — except with the local provider, whose silos share one machine's
+    /// cores (a silo's thread pool already spans them all, so a second process on them adds no capacity): there it
+    /// is 1 unless set (<c>KblSettings.Load</c>).
+    /// </summary>
+    public int? MaxNodesForLoad { get; set; }
+
     /// <summary>The least nodes of any group (the redundancy floor a colony reports can raise it).</summary>
     public int MinNodes { get; set; } = 1;
 

@@ -23,6 +23,7 @@ public sealed class ProvisioningPolicyOptionsValidator : IValidateOptions<Provis
                 $"{S}SaturationUtilisation {o.SaturationUtilisation} must be above TargetUtilisation ({o.TargetUtilisation}) and at most 2 (above 1: never)",
             _ when o.MinNodes < 0 => $"{S}MinNodes {o.MinNodes} must be at least 0",
             _ when o.MaxNodesPerGroup < Math.Max(1, o.MinNodes) => $"{S}MaxNodesPerGroup {o.MaxNodesPerGroup} must be at least 1 and at least MinNodes ({o.MinNodes})",
+            _ when o.MaxNodesForLoad is < 1 => $"{S}MaxNodesForLoad {o.MaxNodesForLoad} must be at least 1",
             _ when o.GroupMinNodes.FirstOrDefault(g => g.Value < 0 || g.Value > o.MaxNodesPerGroup) is { Key: { } group } bad =>
                 $"{S}GroupMinNodes:{group} {bad.Value} must be between 0 and MaxNodesPerGroup ({o.MaxNodesPerGroup})",
             _ when o.MaxNodeGroups < 1 => $"{S}MaxNodeGroups {o.MaxNodeGroups} must be at least 1",

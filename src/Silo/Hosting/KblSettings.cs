@@ -64,6 +64,12 @@ public sealed record KblSettings(
         // Kbl:Provisioning holds two classes: the policy's thresholds, and who acts on desired states and how they travel.
         var policy = SettingsBinder.Bind(configuration, ProvisioningOptions.Section, new ProvisioningPolicyOptionsValidator(), SettingsBinder.Keys<ProvisioningOptions>());
         var provisioning = SettingsBinder.Bind<ProvisioningOptions>(configuration, ProvisioningOptions.Section, alsoKnown: SettingsBinder.Keys<ProvisioningPolicyOptions>());
+        if (provisioning.Provider == ProviderKind.Local)
+        {
+            // The local provider's silos share this machine's cores: load alone never asks for a second one.
+            policy.MaxNodesForLoad ??= 1;
+        }
+
         var role = ReconcilesIn(provisioning, cluster) ? ProvisioningRole.SiloReconciler : ProvisioningRole.Publisher;
         SettingsBinder.Validate(provisioning, new ProvisioningOptionsValidator(role));
 

@@ -83,6 +83,5 @@ public sealed class HibernationSettingsTests
         Assert.Contains(named, refused.Message, StringComparison.Ordinal);
     }
 
-    private static KblSettings Load(params (string Key, string Value)[] settings) =>
-        KblSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build());
+    private static KblSettings Load(params (string Key, string Value)[] settings) => Kbl.Tests.Configuration.Settings.Load(settings);
 }

@@ -40,6 +40,10 @@ public sealed class LocalProvisioningTests : IAsyncLifetime
             ["Kbl:Provisioning:Period"] = "00:00:01",
             ["Kbl:Provisioning:ResyncInterval"] = "00:00:02",
             ["Kbl:Provisioning:ScaleDownCoolDown"] = "00:00:10",
+
+            // The loop under test acts as if each silo were a machine of its own (the local provider's default holds
+            // load to one silo, since its silos share this machine's cores).
+            ["Kbl:Provisioning:MaxNodesForLoad"] = "10",
         };
         foreach (var (key, value) in policy)
         {

@@ -141,6 +141,35 @@ public sealed class ProvisioningPolicyTests
     }
 
     [Fact]
+    public void Load_held_to_one_node_adds_no_node_nor_group_for_load_but_floors_still_count()
+    {
+        // The local provider's silos share one machine's cores: load asks for one node at most.
+        var options = Options();
+        options.MaxNodesForLoad = 1;
+        var policy = new ProvisioningPolicy(options);
+        var state = new PolicyState();
+        SubtreeDemand[] hot = [new("r.0", 500, 100, 3), new("r.1", 50_000, 100, 3)];
+        var first = policy.Step(state, [Colony("c", 50_500, subtrees: hot)], T0, ["default"]);
+        Assert.Equal(1, first.Desired.Group("default")!.Desired);
+        Assert.Contains("held to MaxNodesForLoad 1", Assert.Single(first.Decisions).Reason, StringComparison.Ordinal);
+        Assert.Single(first.Desired.Groups); // no group of its own for the hot subtree: it would share the same cores
+
+        // Saturated (50,500 ops/s on a 1,000 ops/s node): no doubling either.
+        var saturated = policy.Step(state, [Colony("c", 50_500, subtrees: hot)], T0.AddSeconds(10), ["default"]);
+        Assert.False(saturated.Changed);
+        Assert.Equal(1, saturated.Desired.Group("default")!.Desired);
+
+        // A redundancy floor is not load: two copies need two silos, on one machine as on many.
+        var mirrored = policy.Step(state, [Colony("c", 50_500, floor: 2, subtrees: hot)], T0.AddSeconds(20), ["default"]);
+        Assert.Equal(2, mirrored.Desired.Group("default")!.Desired);
+
+        // Held to three: load grows a group to three nodes and saturation doubles only up to them.
+        options.MaxNodesForLoad = 3;
+        var three = new ProvisioningPolicy(options).Step(new PolicyState(), [Colony("c", 50_500, subtrees: hot)], T0, ["default"]);
+        Assert.Equal(3, three.Desired.Group("default")!.Desired);
+    }
+
+    [Fact]
     public void A_saturated_group_gives_its_hot_subtree_a_group_of_its_own_and_takes_it_back_when_it_cools()
     {
         var policy = new ProvisioningPolicy(Options());

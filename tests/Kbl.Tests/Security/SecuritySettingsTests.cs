@@ -131,8 +131,7 @@ public sealed class SecuritySettingsTests : IDisposable
         Assert.Equal("", settings.Auth.Token);
     }
 
-    private static KblSettings Load(params (string Key, string Value)[] settings) =>
-        KblSettings.Load(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build());
+    private static KblSettings Load(params (string Key, string Value)[] settings) => Kbl.Tests.Configuration.Settings.Load(settings);
 
     private static string AssertRefused(string expected, params (string Key, string Value)[] settings)
     {
