@@ -32,11 +32,12 @@ internal sealed class EtcdRecordClient : IRecordClient
 
     public Task EnsureColony(string colony, string? genomeJson, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task<OpError?> Put(int key, CancellationToken cancellationToken) =>
-        Call("v3/kv/put", $$"""{"key":"{{_keys[key]}}","value":"{{_value}}"}""", cancellationToken);
+    // One key a request (LoadOptions refuses --batch with etcd).
+    public Task<OpError?> Put(int[] keys, CancellationToken cancellationToken) =>
+        Call("v3/kv/put", $$"""{"key":"{{_keys[keys.Single()]}}","value":"{{_value}}"}""", cancellationToken);
 
-    public Task<OpError?> Get(int key, CancellationToken cancellationToken) =>
-        Call("v3/kv/range", $$"""{"key":"{{_keys[key]}}"}""", cancellationToken);
+    public Task<OpError?> Get(int[] keys, CancellationToken cancellationToken) =>
+        Call("v3/kv/range", $$"""{"key":"{{_keys[keys.Single()]}}"}""", cancellationToken);
 
     public void Dispose() => _client.Dispose();
 

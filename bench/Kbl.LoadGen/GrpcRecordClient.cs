@@ -66,12 +66,24 @@ internal sealed class GrpcRecordClient : IRecordClient
         }
     }
 
-    public async Task<OpError?> Put(int key, CancellationToken cancellationToken)
+    public async Task<OpError?> Put(int[] keys, CancellationToken cancellationToken)
     {
         try
         {
-            await _client.PutAsync(new PutRequest { Colony = _colony, Key = _keys[key], Value = _value }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
-            return null;
+            if (keys.Length == 1)
+            {
+                await _client.PutAsync(new PutRequest { Colony = _colony, Key = _keys[keys[0]], Value = _value }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
+                return null;
+            }
+
+            var batch = new PutManyRequest { Colony = _colony };
+            batch.Writes.AddRange(keys.Select(k => new BatchWrite { Key = _keys[k], Value = _value }));
+            using var call = _client.PutMany(headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
+            await call.RequestStream.WriteAsync(batch, cancellationToken);
+            await call.RequestStream.CompleteAsync();
+            return await call.ResponseStream.MoveNext(cancellationToken)
+                ? Failed(call.ResponseStream.Current.Results.Select(r => (r.Code, r.Message)))
+                : new OpError("gRPC PutMany", "the stream ended without a reply");
         }
         catch (RpcException e)
         {
@@ -79,12 +91,24 @@ internal sealed class GrpcRecordClient : IRecordClient
         }
     }
 
-    public async Task<OpError?> Get(int key, CancellationToken cancellationToken)
+    public async Task<OpError?> Get(int[] keys, CancellationToken cancellationToken)
     {
         try
         {
-            await _client.GetAsync(new GetRequest { Colony = _colony, Key = _keys[key] }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
-            return null;
+            if (keys.Length == 1)
+            {
+                await _client.GetAsync(new GetRequest { Colony = _colony, Key = _keys[keys[0]] }, headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
+                return null;
+            }
+
+            var batch = new GetManyRequest { Colony = _colony };
+            batch.Keys.AddRange(keys.Select(k => _keys[k]));
+            using var call = _client.GetMany(headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
+            await call.RequestStream.WriteAsync(batch, cancellationToken);
+            await call.RequestStream.CompleteAsync();
+            return await call.ResponseStream.MoveNext(cancellationToken)
+                ? Failed(call.ResponseStream.Current.Results.Select(r => (r.Code, r.Message)))
+                : new OpError("gRPC GetMany", "the stream ended without a reply");
         }
         catch (RpcException e)
         {
@@ -93,6 +117,10 @@ internal sealed class GrpcRecordClient : IRecordClient
     }
 
     public void Dispose() => _channel.Dispose();
+
+    /// <summary>The first record of a batch that failed, as an error of the whole request; null when none did.</summary>
+    private static OpError? Failed(IEnumerable<(int Code, string Message)> outcomes) =>
+        outcomes.FirstOrDefault(o => o.Code != 0) is { Message: not null } failed ? new OpError($"gRPC batch record {(StatusCode)failed.Code}", failed.Message) : null;
 
     private DateTime Deadline() => DateTime.UtcNow + _timeout;
 }

@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text;
 
 namespace Kbl.LoadGen;
@@ -10,7 +12,11 @@ internal sealed class HttpRecordClient : IRecordClient
     private readonly HttpClient _client;
     private readonly Uri _target;
     private readonly Uri[] _records;
+    private readonly string[] _keyNames;
+    private readonly Uri _batchWrite;
+    private readonly Uri _batchRead;
     private readonly byte[] _value;
+    private readonly string _valueText;
 
     public HttpRecordClient(LoadOptions options, string[] keys)
     {
@@ -36,7 +42,11 @@ internal sealed class HttpRecordClient : IRecordClient
         }
 
         _records = keys.Select(k => new Uri(_target, $"v1/colonies/{options.Colony}/records/{k}")).ToArray();
+        _keyNames = keys;
+        _batchWrite = new Uri(_target, $"v1/colonies/{options.Colony}/batch/write");
+        _batchRead = new Uri(_target, $"v1/colonies/{options.Colony}/batch/read");
         _value = KeySpace.Value(options.ValueSize);
+        _valueText = Encoding.ASCII.GetString(_value);
     }
 
     public string Address => _target.AbsoluteUri;
@@ -66,11 +76,16 @@ internal sealed class HttpRecordClient : IRecordClient
         }
     }
 
-    public async Task<OpError?> Put(int key, CancellationToken cancellationToken)
+    public async Task<OpError?> Put(int[] keys, CancellationToken cancellationToken)
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Put, _records[key]) { Content = new ByteArrayContent(_value) };
+            if (keys.Length > 1)
+            {
+                return await Batch(_batchWrite, "writes", keys, key => new { key, value = _valueText }, "results", cancellationToken);
+            }
+
+            using var request = new HttpRequestMessage(HttpMethod.Put, _records[keys[0]]) { Content = new ByteArrayContent(_value) };
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
             return response.IsSuccessStatusCode ? null : await Failure(response, cancellationToken);
         }
@@ -80,11 +95,16 @@ internal sealed class HttpRecordClient : IRecordClient
         }
     }
 
-    public async Task<OpError?> Get(int key, CancellationToken cancellationToken)
+    public async Task<OpError?> Get(int[] keys, CancellationToken cancellationToken)
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, _records[key]);
+            if (keys.Length > 1)
+            {
+                return await Batch(_batchRead, "keys", keys, key => key, "records", cancellationToken);
+            }
+
+            using var request = new HttpRequestMessage(HttpMethod.Get, _records[keys[0]]);
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
             return response.IsSuccessStatusCode ? null : await Failure(response, cancellationToken);
         }
@@ -95,6 +115,29 @@ internal sealed class HttpRecordClient : IRecordClient
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>One batch request: the keys' items under <paramref name="field"/>; an error when the batch or any record of it failed.</summary>
+    private async Task<OpError?> Batch(Uri uri, string field, int[] keys, Func<string, object> item, string results, CancellationToken cancellationToken)
+    {
+        var body = new Dictionary<string, object> { [field] = keys.Select(k => item(_keyNames[k])) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = JsonContent.Create(body) };
+        using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+        if (!response.IsSuccessStatusCode)
+        {
+            return await Failure(response, cancellationToken);
+        }
+
+        using var document = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(cancellationToken), cancellationToken: cancellationToken);
+        foreach (var outcome in document.RootElement.GetProperty(results).EnumerateArray())
+        {
+            if (outcome.GetProperty("status").GetInt32() != 200)
+            {
+                return new OpError($"HTTP batch record {outcome.GetProperty("status").GetInt32()}", outcome.TryGetProperty("error", out var error) ? error.GetString() ?? "" : "");
+            }
+        }
+
+        return null;
+    }
 
     private static async Task<OpError> Failure(HttpResponseMessage response, CancellationToken cancellationToken) =>
         new($"HTTP {(int)response.StatusCode}", await Body(response, cancellationToken));

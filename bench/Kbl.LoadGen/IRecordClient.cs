@@ -9,7 +9,9 @@ internal interface IRecordClient : IDisposable
     /// <summary>Creates the colony when it does not exist (or sets <paramref name="genomeJson"/> on it when given).</summary>
     Task EnsureColony(string colony, string? genomeJson, CancellationToken cancellationToken);
 
-    Task<OpError?> Put(int key, CancellationToken cancellationToken);
+    /// <summary>Writes <paramref name="keys"/>: one key as a single put, more as one batch (the batch API); an error when any failed.</summary>
+    Task<OpError?> Put(int[] keys, CancellationToken cancellationToken);
 
-    Task<OpError?> Get(int key, CancellationToken cancellationToken);
+    /// <summary>Reads <paramref name="keys"/>: one key as a single get, more as one batch; an error when any failed (a key not found too).</summary>
+    Task<OpError?> Get(int[] keys, CancellationToken cancellationToken);
 }

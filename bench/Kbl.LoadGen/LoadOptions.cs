@@ -24,7 +24,11 @@ internal sealed partial record LoadOptions
           --genome JSON       genome to set on the colony (always applied when given)
           --server-pid PID    also report the CPU the server process used in the measured window (Linux)
           --token TOKEN       bearer token for a silo with Kbl:Auth:Token set (default: $KBL_TOKEN, else none)
-          --preload           write every key once before the run, so gets hit
+          --batch N           records per request: 1 is a single put/get; more go through the batch API (HTTP
+                              /batch/write|read, gRPC PutMany/GetMany), and ops/s and latencies count records
+                              and batches                                   (default 1)
+          --preload           write every key once before the run, so gets hit (in batches of --batch keys);
+                              the report gives how long it took (a bulk load, end to end)
           --json              print one machine-readable result line instead of the table
         """;
 
@@ -60,6 +64,8 @@ internal sealed partial record LoadOptions
     public int? ServerPid { get; init; }
 
     public string? Token { get; init; } = Environment.GetEnvironmentVariable("KBL_TOKEN") is { Length: > 0 } token ? token : null;
+
+    public int Batch { get; init; } = 1;
 
     public bool Preload { get; init; }
 
@@ -115,13 +121,19 @@ internal sealed partial record LoadOptions
                 "--timeout" => options with { TimeoutSeconds = Number(name, Value(), 0.01, 3_600) },
                 "--colony" => options with { Colony = ColonyName(name, Value()) },
                 "--genome" => options with { Genome = Value() },
+                "--batch" => options with { Batch = Whole(name, Value(), 1, 1000) },
                 "--server-pid" => options with { ServerPid = Whole(name, Value(), 1, int.MaxValue) },
                 "--token" => options with { Token = Value() is { Length: > 0 } token ? token : throw new LoadOptionsException("--token must not be empty") },
                 _ => throw new LoadOptionsException($"unknown option '{name}' (see --help)"),
             };
         }
 
-        return options.Protocol == Protocol.Etcd && options.Etcd.Count == 0 ? throw new LoadOptionsException("--protocol etcd needs --etcd URLS (the members' client URLs)") : options;
+        return options switch
+        {
+            { Protocol: Protocol.Etcd, Etcd.Count: 0 } => throw new LoadOptionsException("--protocol etcd needs --etcd URLS (the members' client URLs)"),
+            { Protocol: Protocol.Etcd, Batch: > 1 } => throw new LoadOptionsException("--batch is Kbl's batch API: etcd runs take --batch 1"),
+            _ => options,
+        };
     }
 
     private static bool Flag(string name, string? value) => value switch

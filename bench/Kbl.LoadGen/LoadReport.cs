@@ -12,7 +12,8 @@ internal sealed record LoadReport(
     IReadOnlyList<ResultRow> Rows,
     OpStats Measured,
     OpStats Outside,
-    CpuUse Cpu)
+    CpuUse Cpu,
+    double? PreloadSeconds)
 {
     private static readonly JsonSerializerOptions JsonOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
 
@@ -64,6 +65,8 @@ internal sealed record LoadReport(
                 Options.ValueSize,
                 DurationSeconds = MeasuredSeconds,
                 Options.WarmupSeconds,
+                Options.Batch,
+                PreloadSeconds,
                 main.Ops,
                 main.OpsPerSecond,
                 main.P50Ms,

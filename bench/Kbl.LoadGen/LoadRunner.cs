@@ -13,10 +13,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
     public async Task<LoadReport> Run(CancellationToken cancellationToken)
     {
         await client.EnsureColony(options.Colony, options.Genome, cancellationToken);
-        if (options.Preload)
-        {
-            await Preload(cancellationToken);
-        }
+        var preloadSeconds = options.Preload ? await Preload(cancellationToken) : (double?)null;
 
         var start = Stopwatch.GetTimestamp();
         var measureFrom = start + Ticks(options.WarmupSeconds);
@@ -69,7 +66,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
                 ResultRow.From(options, "mixed-put", puts, seconds),
             },
         };
-        return new LoadReport(options, client.Address, seconds, rows, all, outside, cpuUse);
+        return new LoadReport(options, client.Address, seconds, rows, all, outside, cpuUse, preloadSeconds);
     }
 
     private async Task<(OpStats Gets, OpStats Puts, OpStats Outside)> Worker(int index, long measureFrom, long end, CancellationToken cancellationToken)
@@ -92,8 +89,13 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
                 OpKind.Put => false,
                 _ => random.NextDouble() < options.ReadRatio,
             };
-            var key = random.Next(options.Keys);
-            var error = await Call(read, key, cancellationToken);
+            var keys = new int[options.Batch];
+            for (var k = 0; k < keys.Length; k++)
+            {
+                keys[k] = random.Next(options.Keys);
+            }
+
+            var error = await Call(read, keys, cancellationToken);
             var finished = Stopwatch.GetTimestamp();
             var inWindow = started >= measureFrom;
             var stats = read ? gets : puts;
@@ -110,7 +112,8 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
         return (gets, puts, outside);
     }
 
-    private async Task Preload(CancellationToken cancellationToken)
+    /// <summary>Writes every key once, <see cref="LoadOptions.Batch"/> keys to a request, and says how long it took.</summary>
+    private async Task<double> Preload(CancellationToken cancellationToken)
     {
         var next = -1;
         var started = Stopwatch.GetTimestamp();
@@ -118,10 +121,11 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
             async () =>
             {
                 var stats = new OpStats();
-                int key;
-                while ((key = Interlocked.Increment(ref next)) < options.Keys && !cancellationToken.IsCancellationRequested)
+                int first;
+                while ((first = Interlocked.Increment(ref next) * options.Batch) < options.Keys && !cancellationToken.IsCancellationRequested)
                 {
-                    if (await Call(read: false, key, cancellationToken) is { } error)
+                    var keys = Enumerable.Range(first, Math.Min(options.Batch, options.Keys - first)).ToArray();
+                    if (await Call(read: false, keys, cancellationToken) is { } error)
                     {
                         stats.Fail(error);
                     }
@@ -139,19 +143,21 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
 
         var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"preload: wrote {options.Keys - total.ErrorCount} of {options.Keys} keys in {seconds:F1} s ({options.Keys / seconds:F0}/s), {total.ErrorCount} errors"));
+            $"preload: wrote {options.Keys} keys in {seconds:F1} s ({options.Keys / seconds:F0}/s, {options.Batch} to a request), {total.ErrorCount} failed requests"));
         foreach (var (kind, (count, sample)) in total.Errors)
         {
             log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"preload errors: {count} x {kind}: {sample}"));
         }
+
+        return seconds;
     }
 
     /// <summary>One request; whatever goes wrong is an error to count, never a reason to stop the run.</summary>
-    private async Task<OpError?> Call(bool read, int key, CancellationToken cancellationToken)
+    private async Task<OpError?> Call(bool read, int[] keys, CancellationToken cancellationToken)
     {
         try
         {
-            return read ? await client.Get(key, cancellationToken) : await client.Put(key, cancellationToken);
+            return read ? await client.Get(keys, cancellationToken) : await client.Put(keys, cancellationToken);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -1,6 +1,6 @@
 namespace Kbl.LoadGen;
 
-/// <summary>One line of the results table.</summary>
+/// <summary>One line of the results table: operations are records (a batch of N counts N), latencies are per request.</summary>
 internal sealed record ResultRow(
     string Protocol,
     string Op,
@@ -17,8 +17,8 @@ internal sealed record ResultRow(
         options.Protocol.ToString().ToLowerInvariant(),
         op,
         options.Concurrency,
-        stats.Successes,
-        stats.Successes / seconds,
+        stats.Successes * options.Batch,
+        stats.Successes * options.Batch / seconds,
         stats.Milliseconds(50),
         stats.Milliseconds(99),
         stats.Milliseconds(99.9),

@@ -40,6 +40,13 @@ public interface IKblGrain : IGrainWithStringKey
     [Alias("Get")]
     Task<ReadResult> Get(byte[] key);
 
+    /// <summary>
+    /// Reads each key, in one turn: one result per key, in the same order. A key that is not this leaf's is answered
+    /// <see cref="KblStatus.Moved"/> and the others are read. The batch API's read: one call per leaf per batch.
+    /// </summary>
+    [Alias("GetMany")]
+    Task<IReadOnlyList<ReadResult>> GetMany(IReadOnlyList<byte[]> keys);
+
     [Alias("Put")]
     Task<WriteResult> Put(byte[] key, byte[] value, Precondition condition);
 

@@ -68,7 +68,7 @@ public sealed class KblMetrics : IDisposable
         }, "1", "Share of this silo's leaf activations that belong to its node group");
     }
 
-    public void Operation(string colony, string kind) => _ops.Add(1, new("colony", colony), new("op", kind));
+    public void Operation(string colony, string kind, int count = 1) => _ops.Add(count, new("colony", colony), new("op", kind));
 
     public void Split(string colony, bool byLoad) => _splits.Add(1, new("colony", colony), new("trigger", byLoad ? "load" : "size"));
 

@@ -22,6 +22,33 @@ public sealed partial class KblGrain
             : new ReadResult(KblStatus.Ok, record.Value, record.Version, null);
     }
 
+    public async Task<IReadOnlyList<ReadResult>> GetMany(IReadOnlyList<byte[]> keys)
+    {
+        var refusals = keys.Select(Refuse).ToList();
+        if (refusals.Any(r => r is null) && await Ready() is { } fence)
+        {
+            refusals = [.. refusals.Select(r => r ?? fence)];
+        }
+
+        var now = time.GetUtcNow();
+        var results = new ReadResult[keys.Count];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (refusals[i] is { } refusal)
+            {
+                results[i] = new ReadResult(refusal.Status, null, 0, refusal.Moved, refusal.Message);
+                continue;
+            }
+
+            _meter.Read(keys[i], now);
+            var record = store.Get(_colony, keys[i]);
+            results[i] = record is null ? new ReadResult(KblStatus.NotFound, null, 0, null) : new ReadResult(KblStatus.Ok, record.Value, record.Version, null);
+        }
+
+        metrics.Operation(_colony, "get", refusals.Count(r => r is null));
+        return results;
+    }
+
     public async Task<WriteResult> Put(byte[] key, byte[] value, Precondition condition) => (await WriteMany([new RecordWrite(key, value, condition)]))[0];
 
     public async Task<WriteResult> Delete(byte[] key, Precondition condition) => (await WriteMany([new RecordWrite(key, null, condition)]))[0];

@@ -69,9 +69,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
     {
         Admit(colony);
         var result = Check(await router.Send(colony, key, g => g.Get(key)));
-        return result.Status == KblStatus.NotFound
-            ? throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no record '{KeyOrder.Display(key)}'")
-            : new StoredRecord(key, result.Value!, result.Version);
+        return result.Status == KblStatus.NotFound ? throw NoRecord(colony, key) : new StoredRecord(key, result.Value!, result.Version);
     }
 
     public async Task<long> Put(string colony, byte[] key, byte[] value, Precondition condition)
@@ -89,6 +87,72 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
     }
 
     /// <summary>
+    /// Reads many keys of one colony (the batch API): one call per leaf they fall in. One item per key, in order:
+    /// its value and version, or why it has none (404, or 503 when its leaf could not answer).
+    /// </summary>
+    public async Task<BatchItem[]> GetMany(string colony, IReadOnlyList<byte[]> keys)
+    {
+        CheckColony(colony);
+        CheckBatch(keys.Count, keys.Sum(k => (long)k.Length));
+        quotas.Take(colony, keys.Count);
+        var outcomes = await router.GetMany(colony, keys);
+        return [.. outcomes.Select((outcome, i) => outcome.Reply switch
+        {
+            null => BatchItem.Failed(keys[i], new ApiException(ApiError.Unavailable, Unavailable(outcome.Failure!) ?? outcome.Failure!.Message)),
+            { Status: KblStatus.NoColony } => throw NoColony(colony),
+            { Status: KblStatus.Ok } read => new BatchItem(keys[i], null, null, read.Version, read.Value),
+            { Status: KblStatus.NotFound } => BatchItem.Failed(keys[i], NoRecord(colony, keys[i])),
+            var read => BatchItem.Failed(keys[i], new ApiException(ApiError.Unavailable, read.Message ?? "the KBL is unavailable")),
+        })];
+    }
+
+    /// <summary>
+    /// Writes many records of one colony in order (the batch API): one call per leaf they fall in, each leaf's share
+    /// in one store write and one replication round. One item per write, in order: its new version, or why it was
+    /// not applied — or 504 when its leaf's call was lost in transit (it may or may not have happened). Nothing is
+    /// written when the batch itself is bad (a value too large, too many records or bytes).
+    /// </summary>
+    public async Task<BatchItem[]> WriteMany(string colony, IReadOnlyList<RecordWrite> writes)
+    {
+        CheckColony(colony);
+        CheckBatch(writes.Count, writes.Sum(w => (long)w.Key.Length + (w.Value?.Length ?? 0)));
+        if (writes.FirstOrDefault(w => w.Value?.Length > Options.MaxValueBytes) is { } large)
+        {
+            throw new ApiException(ApiError.TooLarge, $"the value of '{KeyOrder.Display(large.Key)}' is {large.Value!.Length} bytes; values are at most {Options.MaxValueBytes} bytes; nothing was written");
+        }
+
+        quotas.Take(colony, writes.Count);
+        var outcomes = await router.WriteMany(colony, writes);
+        return [.. outcomes.Select((outcome, i) => outcome.Reply switch
+        {
+            null => BatchItem.Failed(writes[i].Key, Lost(outcome.Failure!)),
+            { Status: KblStatus.NoColony } => throw NoColony(colony),
+            var written => Refused(written, colony, writes[i].Key) is { } refusal
+                ? BatchItem.Failed(writes[i].Key, refusal) with { Version = written.Status == KblStatus.PreconditionFailed ? written.Version : 0 }
+                : new BatchItem(writes[i].Key, null, null, written.Version, null),
+        })];
+    }
+
+    /// <summary>A batch holds 1 to <c>MaxBatchRecords</c> records and at most <c>MaxBatchBytes</c> of keys and values.</summary>
+    private void CheckBatch(int records, long bytes)
+    {
+        if (records == 0)
+        {
+            throw new ApiException(ApiError.BadRequest, "the batch is empty; send 1 to " + Options.MaxBatchRecords + " records");
+        }
+
+        if (records > Options.MaxBatchRecords)
+        {
+            throw new ApiException(ApiError.TooLarge, $"the batch has {records} records; a batch holds at most {Options.MaxBatchRecords} (Kbl:Gateway:MaxBatchRecords); nothing was done");
+        }
+
+        if (bytes > Options.MaxBatchBytes)
+        {
+            throw new ApiException(ApiError.TooLarge, $"the batch holds {bytes} bytes of keys and values; at most {Options.MaxBatchBytes} (Kbl:Gateway:MaxBatchBytes); nothing was done");
+        }
+    }
+
+    /// <summary>
     /// A write whose call failed in transit (a timeout, a silo lost mid-call) may have been applied: it is reported
     /// as an outcome unknown (504), never as a plain refusal a client would take for "not written".
     /// </summary>
@@ -100,9 +164,14 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         }
         catch (Exception e) when (e is TimeoutException or OrleansException && e.InnerException is not Grains.NodeGroupUnavailableException)
         {
-            throw new ApiException(ApiError.OutcomeUnknown, $"the write may or may not have happened (the cluster lost the call: {e.Message}); read the record to find out, or write it again");
+            throw Lost(e);
         }
     }
+
+    /// <summary>What a write whose call failed answers: 503 when its node group has no silo (it was not sent), else 504 (it may have happened).</summary>
+    private static ApiException Lost(Exception e) => e.InnerException is Grains.NodeGroupUnavailableException unavailable
+        ? new ApiException(ApiError.Unavailable, unavailable.Message)
+        : new ApiException(ApiError.OutcomeUnknown, $"the write may or may not have happened (the cluster lost the call: {e.Message}); read the record to find out, or write it again");
 
     /// <summary>A page of an HTTP scan: at most <paramref name="limit"/> records and <c>MaxScanPageBytes</c> bytes.</summary>
     public async Task<RecordPage> ScanPage(string colony, byte[] from, bool exclusive, byte[]? to, int limit, CancellationToken cancellationToken)
@@ -257,15 +326,21 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
             _ => reply,
         };
 
-    private static long Written(WriteResult result, string colony, byte[] key) => Check(result).Status switch
+    private static long Written(WriteResult result, string colony, byte[] key) => Refused(Check(result), colony, key) is { } refusal ? throw refusal : result.Version;
+
+    /// <summary>Why a write was not applied, or null when it was.</summary>
+    private static ApiException? Refused(WriteResult result, string colony, byte[] key) => result.Status switch
     {
-        KblStatus.Ok => result.Version,
-        KblStatus.NotFound => throw new ApiException(ApiError.NotFound, $"colony '{colony}' has no record '{KeyOrder.Display(key)}'"),
-        KblStatus.PreconditionFailed => throw new ApiException(
+        KblStatus.Ok => null,
+        KblStatus.NotFound => NoRecord(colony, key),
+        KblStatus.PreconditionFailed => new ApiException(
             ApiError.PreconditionFailed,
             result.Version == 0 ? $"record '{KeyOrder.Display(key)}' does not exist" : $"record '{KeyOrder.Display(key)}' is at version {result.Version}"),
-        _ => throw new ApiException(ApiError.Unavailable, result.Message ?? result.Status.ToString()),
+        KblStatus.OutcomeUnknown => new ApiException(ApiError.OutcomeUnknown, result.Message ?? "the write may or may not have happened"),
+        _ => new ApiException(ApiError.Unavailable, result.Message ?? result.Status.ToString()),
     };
+
+    private static ApiException NoRecord(string colony, byte[] key) => new(ApiError.NotFound, $"colony '{colony}' has no record '{KeyOrder.Display(key)}'");
 
     private static ApiException NoColony(string colony) => new(ApiError.NotFound, $"colony '{colony}' does not exist");
 
@@ -288,4 +363,10 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         TimeoutException or OrleansException or KblRoutingException => $"the cluster could not serve this request now: {e.Message}",
         _ => null,
     };
+}
+
+/// <summary>One record's outcome in a batch: its version (and value, for a read), or why it has none.</summary>
+public sealed record BatchItem(byte[] Key, ApiError? Error, string? Message, long Version, byte[]? Value)
+{
+    public static BatchItem Failed(byte[] key, ApiException refusal) => new(key, refusal.Kind, refusal.Message, 0, null);
 }

@@ -26,16 +26,33 @@ public sealed class ColonyGrantInterceptor(KblAuthOptions auth) : Interceptor
         return continuation(request, responseStream, context);
     }
 
-    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation)
-    {
-        Check<object>(null, context);
-        return continuation(requestStream, context);
-    }
+    public override Task<TResponse> ClientStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context, ClientStreamingServerMethod<TRequest, TResponse> continuation) =>
+        continuation(Checked(requestStream, context), context);
 
-    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation)
+    public override Task DuplexStreamingServerHandler<TRequest, TResponse>(IAsyncStreamReader<TRequest> requestStream, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, DuplexStreamingServerMethod<TRequest, TResponse> continuation) =>
+        continuation(Checked(requestStream, context), responseStream, context);
+
+    /// <summary>
+    /// A request stream whose every message is checked against the colony it names before the service sees it (a
+    /// stream's messages may name different colonies); with no credentials required, the stream as it is.
+    /// </summary>
+    private IAsyncStreamReader<TRequest> Checked<TRequest>(IAsyncStreamReader<TRequest> requestStream, ServerCallContext context) =>
+        auth.Required ? new CheckedStream<TRequest>(requestStream, message => Check(message, context)) : requestStream;
+
+    private sealed class CheckedStream<TRequest>(IAsyncStreamReader<TRequest> inner, Action<TRequest> check) : IAsyncStreamReader<TRequest>
     {
-        Check<object>(null, context);
-        return continuation(requestStream, responseStream, context);
+        public TRequest Current => inner.Current;
+
+        public async Task<bool> MoveNext(CancellationToken cancellationToken)
+        {
+            if (!await inner.MoveNext(cancellationToken))
+            {
+                return false;
+            }
+
+            check(inner.Current);
+            return true;
+        }
     }
 
     private void Check<TRequest>(TRequest? request, ServerCallContext context)

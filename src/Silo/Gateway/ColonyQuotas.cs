@@ -30,16 +30,20 @@ public sealed class ColonyQuotas : IDisposable
     /// <summary>The quota of <paramref name="colony"/> in requests per second; 0: none.</summary>
     public int QuotaOf(string colony) => _options.ColonyQuotas.TryGetValue(colony, out var rate) ? rate : _options.ColonyRequestsPerSecond;
 
-    /// <summary>Takes one request from <paramref name="colony"/>'s quota, or refuses the request.</summary>
+    /// <summary>
+    /// Takes <paramref name="requests"/> requests from <paramref name="colony"/>'s quota (a batch counts one per record,
+    /// at most a second's worth, so a batch can always be admitted), or refuses the request.
+    /// </summary>
     /// <exception cref="ApiException">the colony is over its quota (<see cref="ApiError.TooManyRequests"/>).</exception>
-    public void Take(string colony)
+    public void Take(string colony, int requests = 1)
     {
-        if (_limiter is null)
+        var quota = QuotaOf(colony);
+        if (_limiter is null || quota <= 0)
         {
             return;
         }
 
-        using var lease = _limiter.AttemptAcquire(colony);
+        using var lease = _limiter.AttemptAcquire(colony, Math.Min(requests, quota));
         if (lease.IsAcquired)
         {
             return;

@@ -31,7 +31,7 @@ public readonly record struct AccessNeed(AccessScope Scope, GatewayRight Right =
 /// <summary>
 /// The rules of the door: what each request needs, decided from the endpoint routing matched (its metadata, its route
 /// pattern and values, the method), never from what the client says about itself. Reads of a colony (GET, and the
-/// aggregate POST) need read; anything else on a colony route needs write; <c>/v1/cluster/*</c> and the dashboard
+/// aggregate and batch-read POSTs) need read; anything else on a colony route needs write; <c>/v1/cluster/*</c> and the dashboard
 /// need admin; a <c>/v1</c> route the rules do not know needs admin too, so a new route is closed until placed.
 /// </summary>
 public static class GatewayAccess
@@ -74,7 +74,7 @@ public static class GatewayAccess
         if (http.GetRouteValue("colony") is string colony)
         {
             var reads = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) ||
-                (HttpMethods.IsPost(method) && pattern.EndsWith("/aggregate", StringComparison.Ordinal));
+                (HttpMethods.IsPost(method) && (pattern.EndsWith("/aggregate", StringComparison.Ordinal) || pattern.EndsWith("/batch/read", StringComparison.Ordinal)));
             return new(AccessScope.Colony, reads ? GatewayRight.Read : GatewayRight.Write, colony);
         }
 

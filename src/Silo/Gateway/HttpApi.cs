@@ -55,6 +55,7 @@ public static class HttpApi
         });
         v1.MapGet("/colonies/{colony}/records", Scan);
         v1.MapPost("/colonies/{colony}/aggregate", Aggregate);
+        BatchApi.Map(v1);
         v1.MapGet("/colonies/{colony}/tree", Tree);
         v1.MapPost("/colonies/{colony}/kbls/{path}/move", Move);
         v1.MapPost("/colonies/{colony}/kbls/{path}/hibernate", async (string colony, string path, ClusterGateway cluster) =>

@@ -26,6 +26,12 @@ public sealed class KblGatewayOptions
     /// </summary>
     public int MaxScanPageBytes { get; set; } = 4 * 1024 * 1024;
 
+    /// <summary>The most records one batch (HTTP <c>/batch/…</c>, one message of gRPC <c>PutMany</c>/<c>GetMany</c>) carries.</summary>
+    public int MaxBatchRecords { get; set; } = 1000;
+
+    /// <summary>The most bytes of keys and values one batch carries (an HTTP batch's body may be twice this, for JSON and base64).</summary>
+    public int MaxBatchBytes { get; set; } = 4 * 1024 * 1024;
+
     /// <summary>The most records one gRPC <c>Scan</c> streams (and what <c>limit = 0</c> asks for).</summary>
     public int MaxScanStream { get; set; } = 100_000;
 

@@ -18,6 +18,8 @@ public sealed class KblGatewayOptionsValidator : IValidateOptions<KblGatewayOpti
             _ when o.MaxScanPage is < 1 or > 100_000 => $"{S}MaxScanPage {o.MaxScanPage} must be between 1 and 100000",
             // A leaf page travels between silos as one message: keep it well under Orleans' 100 MB limit.
             _ when o.MaxScanPageBytes is < 1024 or > 64 * 1024 * 1024 => $"{S}MaxScanPageBytes {o.MaxScanPageBytes} must be between 1024 and 67108864",
+            _ when o.MaxBatchRecords is < 1 or > 100_000 => $"{S}MaxBatchRecords {o.MaxBatchRecords} must be between 1 and 100000",
+            _ when o.MaxBatchBytes is < 1024 or > 64 * 1024 * 1024 => $"{S}MaxBatchBytes {o.MaxBatchBytes} must be between 1024 and 67108864",
             _ when o.MaxScanStream is < 1 or > 100_000_000 => $"{S}MaxScanStream {o.MaxScanStream} must be between 1 and 100000000",
             _ when o.MaxConcurrentRequests is < 0 or > 1_000_000 => $"{S}MaxConcurrentRequests {o.MaxConcurrentRequests} must be between 0 (no limit) and 1000000",
             _ when o.MaxQueuedRequests is < 0 or > 1_000_000 => $"{S}MaxQueuedRequests {o.MaxQueuedRequests} must be between 0 and 1000000",

@@ -47,6 +47,43 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
     public override Task<DeleteReply> Delete(DeleteRequest request, ServerCallContext context) => Guard(async () =>
         new DeleteReply { Version = await gateway.Delete(request.Colony, ColonyGateway.Key(request.Key), Condition(request.Condition)) });
 
+    public override Task PutMany(IAsyncStreamReader<PutManyRequest> requestStream, IServerStreamWriter<PutManyReply> responseStream, ServerCallContext context) => Guard(async () =>
+    {
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            var writes = request.Writes.Select(w => new RecordWrite(ColonyGateway.Key(w.Key), w.Delete ? null : w.Value.ToByteArray(), Condition(w.Condition))).ToList();
+            var reply = new PutManyReply();
+            reply.Results.AddRange((await gateway.WriteMany(request.Colony, writes)).Select(item => new WriteOutcome
+            {
+                Code = (int)Code(item.Error),
+                Version = item.Version,
+                Message = item.Message ?? "",
+                OutcomeUnknown = item.Error == ApiError.OutcomeUnknown,
+            }));
+            await responseStream.WriteAsync(reply, context.CancellationToken);
+        }
+
+        return true;
+    });
+
+    public override Task GetMany(IAsyncStreamReader<GetManyRequest> requestStream, IServerStreamWriter<GetManyReply> responseStream, ServerCallContext context) => Guard(async () =>
+    {
+        await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
+        {
+            var reply = new GetManyReply();
+            reply.Results.AddRange((await gateway.GetMany(request.Colony, [.. request.Keys.Select(ColonyGateway.Key)])).Select(item => new ReadOutcome
+            {
+                Code = (int)Code(item.Error),
+                Value = item.Value is null ? ByteString.Empty : ByteString.CopyFrom(item.Value),
+                Version = item.Version,
+                Message = item.Message ?? "",
+            }));
+            await responseStream.WriteAsync(reply, context.CancellationToken);
+        }
+
+        return true;
+    });
+
     public override Task Scan(ScanRequest request, IServerStreamWriter<Api.V1.Record> responseStream, ServerCallContext context) => Guard(async () =>
     {
         var max = gateway.Options.MaxScanStream;
@@ -112,6 +149,17 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
     private static Precondition Condition(Condition? condition) =>
         condition is null ? Precondition.None : new Precondition(condition.HasIfMatch ? condition.IfMatch : null, condition.IfNoneMatch, condition.IfExists);
 
+    /// <summary>The gRPC status code of an API outcome (null: OK).</summary>
+    private static StatusCode Code(ApiError? error) => error switch
+    {
+        null => StatusCode.OK,
+        ApiError.NotFound => StatusCode.NotFound,
+        ApiError.PreconditionFailed or ApiError.Conflict => StatusCode.FailedPrecondition,
+        ApiError.Unavailable or ApiError.OutcomeUnknown => StatusCode.Unavailable,
+        ApiError.TooLarge or ApiError.TooManyRequests => StatusCode.ResourceExhausted,
+        _ => StatusCode.InvalidArgument,
+    };
+
     private static async Task<T> Guard<T>(Func<Task<T>> call)
     {
         try
@@ -120,16 +168,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
         }
         catch (ApiException e)
         {
-            throw new RpcException(new Status(
-                e.Kind switch
-                {
-                    ApiError.NotFound => StatusCode.NotFound,
-                    ApiError.PreconditionFailed or ApiError.Conflict => StatusCode.FailedPrecondition,
-                    ApiError.Unavailable or ApiError.OutcomeUnknown => StatusCode.Unavailable,
-                    ApiError.TooLarge or ApiError.TooManyRequests => StatusCode.ResourceExhausted,
-                    _ => StatusCode.InvalidArgument,
-                },
-                e.Message));
+            throw new RpcException(new Status(Code(e.Kind), e.Message));
         }
         catch (Exception e) when (ColonyGateway.Unavailable(e) is { } message)
         {

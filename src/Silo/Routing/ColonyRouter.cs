@@ -17,6 +17,9 @@ public sealed class ColonyRouter(IGrainFactory grains)
 {
     private const int MaxHops = 512;
 
+    /// <summary>How many times a batch's keys that met a moved leaf are grouped and sent again before they go alone.</summary>
+    private const int BatchRounds = 3;
+
     /// <summary>The leaf pages of a <see cref="Scan"/>: 1,000 records or 4 MiB.</summary>
     public static readonly PageBounds DefaultPage = new(1000, PageBounds.TransferBytes);
 
@@ -60,25 +63,17 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 return reply;
             }
 
-            if (reply.Moved is { Children.Count: > 0 } moved && moved.Children.FirstOrDefault(c => c.Range.Contains(key)) is { } child)
+            var moved = reply.Moved;
+            reply = null;
+            if (Learn(table, path, moved, key) is { } child)
             {
-                // The children a KBL names are the truth at its epoch: go straight to the right one. The cache takes
-                // them in unless a concurrent request already did (or it disagrees, then it starts afresh).
-                if (table.Replace(path, moved.Children) == RouteTable.Outcome.Inconsistent)
-                {
-                    table.Reset();
-                }
-
-                path = child.Path;
-                reply = null;
+                path = child;
                 continue;
             }
 
             // The KBL merged into its parent or is still being born: walk from the root again, which waits on any
             // split or merge in progress. Back off a little if that keeps happening.
-            table.Reset();
             path = ColonyNames.RootPath;
-            reply = null;
             if (++walks > 2)
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(5 * walks, 200)));
@@ -89,6 +84,112 @@ public sealed class ColonyRouter(IGrainFactory grains)
     }
 
     /// <summary>
+    /// Takes in what a <see cref="KblStatus.Moved"/> answer from <paramref name="path"/> says, and names the KBL to
+    /// send <paramref name="key"/> to next; null: walk from the root again (the KBL merged into its parent or is still
+    /// being born — the cache starts afresh).
+    /// </summary>
+    private static string? Learn(RouteTable table, string path, Moved? moved, byte[] key)
+    {
+        if (moved is { Children.Count: > 0 } && moved.Children.FirstOrDefault(c => c.Range.Contains(key)) is { } child)
+        {
+            // The children a KBL names are the truth at its epoch: go straight to the right one. The cache takes
+            // them in unless a concurrent request already did (or it disagrees, then it starts afresh).
+            if (table.Replace(path, moved.Children) == RouteTable.Outcome.Inconsistent)
+            {
+                table.Reset();
+            }
+
+            return child.Path;
+        }
+
+        table.Reset();
+        return null;
+    }
+
+    /// <summary>
+    /// Reads many keys: one <see cref="IKblGrain.GetMany"/> call per leaf they fall in, all at once (see
+    /// <see cref="Batch{T}"/>); one outcome per key, in order.
+    /// </summary>
+    public Task<BatchOutcome<ReadResult>[]> GetMany(string colony, IReadOnlyList<byte[]> keys) =>
+        Batch(colony, keys, (leaf, batch) => leaf.GetMany([.. batch.Select(i => keys[i])]), i => leaf => leaf.Get(keys[i]));
+
+    /// <summary>
+    /// Writes many records: one <see cref="IKblGrain.WriteMany"/> call per leaf they fall in, all at once (each leaf
+    /// commits its share in one store write and one replication round); writes of one key keep their order. One
+    /// outcome per write, in order; a leaf's call lost in transit leaves its writes' outcome unknown.
+    /// </summary>
+    public Task<BatchOutcome<WriteResult>[]> WriteMany(string colony, IReadOnlyList<RecordWrite> writes) =>
+        Batch(colony, [.. writes.Select(w => w.Key)], (leaf, batch) => leaf.WriteMany([.. batch.Select(i => writes[i])]), i => leaf => Alone(leaf, writes[i]));
+
+    /// <summary>
+    /// A batch: keys grouped by the leaf the route cache names, one call per leaf, all at once. Keys a leaf answers
+    /// <see cref="KblStatus.Moved"/> for (a split or merge the cache had not seen) are grouped again by what the answers
+    /// taught it, for <see cref="BatchRounds"/> rounds; any left then follow alone, in order. A key's calls are made
+    /// one after the other in every path, so writes of one key apply in the batch's order.
+    /// </summary>
+    private async Task<BatchOutcome<T>[]> Batch<T>(
+        string colony, IReadOnlyList<byte[]> keys, Func<IKblGrain, int[], Task<IReadOnlyList<T>>> many, Func<int, Func<IKblGrain, Task<T>>> one)
+        where T : class, IKblReply
+    {
+        Interlocked.Add(ref _requests, keys.Count);
+        var table = Table(colony);
+        var outcomes = new BatchOutcome<T>[keys.Count];
+        var pending = Enumerable.Range(0, keys.Count).ToList();
+        for (var round = 0; round < BatchRounds && pending.Count > 0; round++)
+        {
+            var moved = new List<int>();
+            await Task.WhenAll(pending.GroupBy(i => table.Find(keys[i]), StringComparer.Ordinal).Select(async leaf =>
+            {
+                var batch = leaf.ToArray();
+                Interlocked.Increment(ref _calls);
+                try
+                {
+                    var replies = await many(Kbl(colony, leaf.Key), batch);
+                    for (var k = 0; k < batch.Length; k++)
+                    {
+                        if (replies[k].Status != KblStatus.Moved)
+                        {
+                            outcomes[batch[k]] = new(replies[k], null);
+                            continue;
+                        }
+
+                        Learn(table, leaf.Key, replies[k].Moved, keys[batch[k]]);
+                        lock (moved)
+                        {
+                            moved.Add(batch[k]);
+                        }
+                    }
+                }
+                catch (Exception e) when (e is TimeoutException or OrleansException)
+                {
+                    foreach (var i in batch)
+                    {
+                        outcomes[i] = new(null, e);
+                    }
+                }
+            }));
+            pending = [.. moved.Order()];
+        }
+
+        foreach (var i in pending)
+        {
+            try
+            {
+                outcomes[i] = new(await Follow(colony, keys[i], one(i), table.Find(keys[i]), reply: null), null);
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException or KblRoutingException)
+            {
+                outcomes[i] = new(null, e);
+            }
+        }
+
+        return outcomes;
+    }
+
+    private static Task<WriteResult> Alone(IKblGrain leaf, RecordWrite write) =>
+        write.Value is null ? leaf.Delete(write.Key, write.Condition) : leaf.Put(write.Key, write.Value, write.Condition);
+
+    /// <summary>
     /// Sends a put or delete to the leaf that owns its key. With <paramref name="groupCommit"/>, it travels with the
     /// other writes that queue for that leaf while a call to it is under way: one grain call, one store write and one
     /// replication round for all of them (the first write of an idle leaf goes at once, alone). A write the leaf
@@ -96,17 +197,16 @@ public sealed class ColonyRouter(IGrainFactory grains)
     /// </summary>
     public async Task<WriteResult> Write(string colony, RecordWrite write, bool groupCommit = true)
     {
-        Task<WriteResult> Alone(IKblGrain leaf) => write.Value is null ? leaf.Delete(write.Key, write.Condition) : leaf.Put(write.Key, write.Value, write.Condition);
         if (!groupCommit)
         {
-            return await Send(colony, write.Key, Alone);
+            return await Send(colony, write.Key, leaf => Alone(leaf, write));
         }
 
         Interlocked.Increment(ref _requests);
         var path = Table(colony).Find(write.Key);
         var id = ColonyNames.KblId(colony, path);
         var result = await _writes.GetOrAdd(id, _ => new WriteQueue(this, id, grains.GetGrain<IKblGrain>(id))).Add(write);
-        return result.Status == KblStatus.Moved ? await Follow(colony, write.Key, Alone, path, result) : result;
+        return result.Status == KblStatus.Moved ? await Follow(colony, write.Key, leaf => Alone(leaf, write), path, result) : result;
     }
 
     /// <summary>
@@ -343,3 +443,7 @@ public sealed class ColonyRouter(IGrainFactory grains)
         }
     }
 }
+
+/// <summary>One key's outcome in a batch: the leaf's answer, or the failure of the call that carried it (for a write: its outcome unknown).</summary>
+public readonly record struct BatchOutcome<T>(T? Reply, Exception? Failure)
+    where T : class;

@@ -136,5 +136,48 @@ public sealed class GrpcApiTests(SiloProcessFixture fixture) : IDisposable
         Assert.Equal(StatusCode.InvalidArgument, both.StatusCode);
     }
 
+    [Fact]
+    public async Task Batches_stream_both_ways_with_one_reply_per_batch_and_one_outcome_per_record()
+    {
+        await Client.PutColonyAsync(new PutColonyRequest { Colony = "grpc-batch", GenomeJson = "{\"splitKeys\":60,\"mergeKeys\":3}" });
+        using (var puts = Client.PutMany())
+        {
+            for (var batch = 0; batch < 3; batch++)
+            {
+                var request = new PutManyRequest { Colony = "grpc-batch" };
+                request.Writes.AddRange(Enumerable.Range(batch * 100, 100).Select(i => new BatchWrite { Key = $"m{i:d3}", Value = ByteString.CopyFromUtf8($"v{i}") }));
+                await puts.RequestStream.WriteAsync(request);
+                Assert.True(await puts.ResponseStream.MoveNext());
+                Assert.Equal(100, puts.ResponseStream.Current.Results.Count);
+                Assert.All(puts.ResponseStream.Current.Results, r => Assert.Equal((0, true), (r.Code, r.Version > 0)));
+            }
+
+            var mixed = new PutManyRequest { Colony = "grpc-batch" };
+            mixed.Writes.Add(new BatchWrite { Key = "m000", Delete = true });
+            mixed.Writes.Add(new BatchWrite { Key = "m001", Value = ByteString.CopyFromUtf8("x"), Condition = new Condition { IfNoneMatch = true } });
+            await puts.RequestStream.WriteAsync(mixed);
+            await puts.RequestStream.CompleteAsync();
+            Assert.True(await puts.ResponseStream.MoveNext());
+            Assert.Equal([(int)StatusCode.OK, (int)StatusCode.FailedPrecondition], puts.ResponseStream.Current.Results.Select(r => r.Code));
+            Assert.False(await puts.ResponseStream.MoveNext());
+        }
+
+        using var gets = Client.GetMany();
+        await gets.RequestStream.WriteAsync(new GetManyRequest { Colony = "grpc-batch", Keys = { "m000", "m001", "m299", "nothing" } });
+        await gets.RequestStream.CompleteAsync();
+        Assert.True(await gets.ResponseStream.MoveNext());
+        var read = gets.ResponseStream.Current.Results;
+        Assert.Equal([(int)StatusCode.NotFound, (int)StatusCode.OK, (int)StatusCode.OK, (int)StatusCode.NotFound], read.Select(r => r.Code));
+        Assert.Equal(("v1", "v299"), (read[1].Value.ToStringUtf8(), read[2].Value.ToStringUtf8()));
+
+        // A bad batch fails the call and writes nothing of it.
+        using var bad = Client.PutMany();
+        await bad.RequestStream.WriteAsync(new PutManyRequest { Colony = "grpc-batch", Writes = { new BatchWrite { Key = "fine", Value = ByteString.CopyFromUtf8("1") }, new BatchWrite { Key = "" } } });
+        var refused = await Assert.ThrowsAsync<RpcException>(async () => await bad.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        var fine = await Assert.ThrowsAsync<RpcException>(() => Client.GetAsync(new GetRequest { Colony = "grpc-batch", Key = "fine" }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, fine.StatusCode);
+    }
+
     public void Dispose() => _channel.Dispose();
 }

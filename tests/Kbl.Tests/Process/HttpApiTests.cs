@@ -116,6 +116,78 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
     }
 
     [Fact]
+    public async Task A_batch_writes_and_reads_many_records_with_one_outcome_each()
+    {
+        await Http.PutAsync("/v1/colonies/http-batch", JsonContent.Create(new { splitKeys = 40, mergeKeys = 2 }));
+        var loaded = await Batch("write", new { writes = Enumerable.Range(0, 200).Select(i => new { key = $"b{i:d3}", value = $"v{i}" }) });
+        Assert.All(loaded.GetProperty("results").EnumerateArray(), r => Assert.Equal(200, r.GetProperty("status").GetInt32()));
+        var version = loaded.GetProperty("results")[7].GetProperty("version").GetInt64();
+
+        // Bytes, a delete, and conditions: each write answered on its own, in order.
+        var mixed = (await Batch("write", new
+        {
+            writes = new object[]
+            {
+                new { key = "b007", value = "again", ifMatch = version },
+                new { key = "b008", delete = true },
+                new { key = "bin", valueBase64 = Convert.ToBase64String(new byte[] { 0, 1, 255 }) },
+                new { key = "b009", value = "no", ifNoneMatch = true },
+                new { key = "absent", delete = true },
+            },
+        })).GetProperty("results").EnumerateArray().ToList();
+        Assert.Equal([200, 200, 200, 412, 404], mixed.Select(r => r.GetProperty("status").GetInt32()));
+        Assert.Equal("b009", mixed[3].GetProperty("key").GetString());
+        Assert.Contains("version", mixed[3].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.True(mixed[3].GetProperty("version").GetInt64() > 0);
+
+        var read = (await Batch("read", new { keys = new[] { "b007", "b008", "bin", "b150", "never" } })).GetProperty("records").EnumerateArray().ToList();
+        Assert.Equal([200, 404, 200, 200, 404], read.Select(r => r.GetProperty("status").GetInt32()));
+        Assert.Equal("again", read[0].GetProperty("value").GetString());
+        Assert.Equal([0, 1, 255], Convert.FromBase64String(read[2].GetProperty("valueBase64").GetString()!));
+        Assert.Equal("v150", read[3].GetProperty("value").GetString());
+        Assert.True(read[3].GetProperty("version").GetInt64() > 0);
+        Assert.Equal("interior", (await Http.GetFromJsonAsync<JsonElement>("/v1/colonies/http-batch/tree")).GetProperty("role").GetString());
+    }
+
+    [Theory]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\"},{\"key\":\"ok2\",\"value\":\"2\"},{\"key\":\"\",\"value\":\"3\"}]}", 400, "writes[2]: the key is empty")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\"},{\"key\":\"ok2\",\"value\":\"2\",\"delete\":true}]}", 400, "writes[1] ('ok2') needs exactly one of")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\",\"colour\":\"red\"}]}", 400, "writes[0] has unknown field 'colour'")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"valueBase64\":\"not base64!\"}]}", 400, "writes[0].valueBase64 must be base64")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\",\"ifMatch\":0}]}", 400, "writes[0].ifMatch must be a version")]
+    [InlineData("{\"writes\":[]}", 400, "the batch is empty")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\"}],\"reads\":[]}", 400, "unknown field 'reads'")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\"}", 400, "not valid JSON")]
+    public async Task A_bad_batch_is_refused_naming_the_record_and_writes_nothing(string body, int status, string message)
+    {
+        await Http.PutAsync("/v1/colonies/http-bad-batch", JsonContent.Create(new { }));
+        var refused = await Http.PostAsync("/v1/colonies/http-bad-batch/batch/write", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(status, (int)refused.StatusCode);
+        Assert.Contains(message, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var read = (await Batch("read", new { keys = new[] { "ok1", "ok2" } }, "http-bad-batch")).GetProperty("records").EnumerateArray();
+        Assert.All(read, r => Assert.Equal(404, r.GetProperty("status").GetInt32()));
+    }
+
+    [Fact]
+    public async Task A_batch_over_the_record_limit_is_refused_whole()
+    {
+        await Http.PutAsync("/v1/colonies/http-big-batch", JsonContent.Create(new { }));
+        var refused = await Http.PostAsJsonAsync("/v1/colonies/http-big-batch/batch/write", new { writes = Enumerable.Range(0, 1001).Select(i => new { key = $"k{i}", value = "v" }) });
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, refused.StatusCode);
+        Assert.Contains("at most 1000 (Kbl:Gateway:MaxBatchRecords)", await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/http-big-batch/records/k0")).StatusCode);
+        var noColony = await Http.PostAsJsonAsync("/v1/colonies/no-such-batch/batch/read", new { keys = new[] { "a" } });
+        Assert.Equal(HttpStatusCode.NotFound, noColony.StatusCode);
+    }
+
+    private async Task<JsonElement> Batch(string kind, object? body, string colony = "http-batch")
+    {
+        var response = await Http.PostAsJsonAsync($"/v1/colonies/{colony}/batch/{kind}", body);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{kind}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        return await response.Content.ReadFromJsonAsync<JsonElement>();
+    }
+
+    [Fact]
     public async Task A_paged_scan_walks_every_record_in_order_across_leaves()
     {
         await Http.PutAsync("/v1/colonies/http-scan", JsonContent.Create(new { splitKeys = 40, mergeKeys = 2 }));

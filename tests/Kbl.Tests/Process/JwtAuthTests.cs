@@ -34,6 +34,8 @@ public sealed class JwtAuthTests(JwtAuthTests.JwtSilo fixture) : IClassFixture<J
         { "GET", "/v1/colonies/orders/records/o-1", null, "read" },
         { "GET", "/v1/colonies/orders/records?from=a&to=z", null, "read" },
         { "POST", "/v1/colonies/orders/aggregate", "{\"op\":\"count\"}", "read" },
+        { "POST", "/v1/colonies/orders/batch/read", "{\"keys\":[\"o-1\"]}", "read" },
+        { "POST", "/v1/colonies/orders/batch/write", "{\"writes\":[{\"key\":\"o-3\",\"value\":\"batched\"}]}", "write" },
         { "GET", "/v1/colonies/orders/tree", null, "read" },
         { "GET", "/v1/colonies/orders", null, "read" },
         { "PUT", "/v1/colonies/orders/records/o-2", "written", "write" },
@@ -200,6 +202,16 @@ public sealed class JwtAuthTests(JwtAuthTests.JwtSilo fixture) : IClassFixture<J
 
         var written = await client.PutAsync(new PutRequest { Colony = "orders", Key = "o-grpc", Value = ByteString.CopyFromUtf8("by-jwt") }, Bearer(Token("orders:write")));
         Assert.True(written.Version > 0);
+
+        // A batch stream is checked message by message: each names its colony, and the grant must cover it.
+        using var batches = client.PutMany(Bearer(Token("orders:write")));
+        await batches.RequestStream.WriteAsync(new PutManyRequest { Colony = "orders", Writes = { new BatchWrite { Key = "o-batch", Value = ByteString.CopyFromUtf8("by-jwt") } } });
+        Assert.True(await batches.ResponseStream.MoveNext());
+        Assert.Equal(0, batches.ResponseStream.Current.Results.Single().Code);
+        await batches.RequestStream.WriteAsync(new PutManyRequest { Colony = "payroll", Writes = { new BatchWrite { Key = "p-1", Value = ByteString.CopyFromUtf8("overwritten") } } });
+        var batchRefused = await Assert.ThrowsAsync<RpcException>(async () => await batches.ResponseStream.MoveNext());
+        Assert.Equal(StatusCode.PermissionDenied, batchRefused.StatusCode);
+        Assert.Contains("'payroll:write'", batchRefused.Status.Detail, StringComparison.Ordinal);
         await AssertUnchanged();
     }
 
