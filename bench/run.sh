@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Kbl against Redis on this machine, in one invocation: builds Release, starts a fresh silo and a fresh
-# redis-server (appendonly yes, appendfsync everysec) on free loopback ports, drives put/get through Kbl's HTTP
-# and gRPC APIs with bench/Kbl.LoadGen and SET/GET through redis-benchmark with the same concurrency, key space
-# and value size, and prints one table with the ratios Kbl/Redis.
+# Kbl against Redis on this machine, in one invocation: builds Release, starts a fresh silo (its default settings)
+# and a fresh redis-server (appendonly yes, appendfsync everysec) on free loopback ports, drives put/get through
+# Kbl's HTTP and gRPC APIs with bench/Kbl.LoadGen and SET/GET through redis-benchmark with the same concurrency, key
+# space and value size, and prints one table with the ratios to the same run's peers: Redis, and the gateway's
+# no-op endpoint (GET /healthz: what ASP.NET Core costs without Kbl). Batches of BATCH records (the batch API)
+# compare with redis-benchmark pipelining BATCH commands (-P); a bulk load of BULK_KEYS records, in batches of
+# 1,000, is timed end to end.
 #
 #   bench/run.sh                                   # defaults below
+#   GENOME='{"redundancy":{"mode":"mirror","copies":2}}' bench/run.sh   # the colony's genome (default: one copy)
+#   BATCH=16 BULK_KEYS=1000000 bench/run.sh        # batch size, bulk-load size (0: no bulk load)
 #   CONCURRENCY=64 DURATION=30 bench/run.sh
 #   SILO_ARGS='--Logging:LogLevel:Default=Information' bench/run.sh   # extra silo configuration
 #   ROUNDS=3 bench/run.sh                          # repeat the six runs; the table shows each row's median round
@@ -22,6 +27,9 @@ SILO_ARGS=${SILO_ARGS:-}
 REDIS_CALIBRATION=${REDIS_CALIBRATION:-50000}
 ROUNDS=${ROUNDS:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
+GENOME=${GENOME:-'{"redundancy":{"mode":"none"}}'}
+BATCH=${BATCH:-16}
+BULK_KEYS=${BULK_KEYS:-1000000}
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tmp=$(mktemp -d -t kbl-bench.XXXXXX)
@@ -53,6 +61,8 @@ whole KEYS "$KEYS"
 whole DURATION "$DURATION"
 whole REDIS_CALIBRATION "$REDIS_CALIBRATION"
 whole ROUNDS "$ROUNDS"
+whole BATCH "$BATCH"
+[[ $BULK_KEYS =~ ^[0-9]+$ ]] || die "BULK_KEYS must be a whole number of records, 0 for none (got '$BULK_KEYS')"
 [[ $VALUE_SIZE =~ ^[0-9]+$ ]] || die "VALUE_SIZE must be a whole number of bytes (got '$VALUE_SIZE')"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a whole number of seconds (got '$WARMUP')"
 
@@ -130,34 +140,70 @@ alive() {
   kill -0 "$redis_pid" 2>/dev/null || { tail -n 5 "$tmp/redis.log" >&2; die "redis-server (pid $redis_pid) has exited"; }
 }
 
+# kbl PROTOCOL OP [BATCH]: one load-generator run; appends a row (op, plus "-batch" for a batch) to the rows.
 kbl() {
-  local protocol=$1 op=$2 extra=() rc=0
+  local protocol=$1 op=$2 batch=${3:-1} extra=() rc=0 label=$2
   alive
   [[ $op == get ]] && extra=(--preload)
-  say "run.sh: Kbl $protocol $op: ${WARMUP} s warm-up + ${DURATION} s"
+  (( batch > 1 )) && label="$op-batch"
+  say "run.sh: Kbl $protocol $label: ${WARMUP} s warm-up + ${DURATION} s"
   dotnet "$loadgen_dll" --target "http://127.0.0.1:$http_port" --grpc "http://127.0.0.1:$grpc_port" \
-    --protocol "$protocol" --op "$op" --concurrency "$CONCURRENCY" --keys "$KEYS" --value-size "$VALUE_SIZE" \
-    --duration "$DURATION" --warmup "$WARMUP" --colony bench --server-pid "$silo_pid" --json "${extra[@]}" \
-    >"$tmp/kbl-$protocol-$op.json" || rc=$?
+    --protocol "$protocol" --op "$op" --batch "$batch" --concurrency "$CONCURRENCY" --keys "$KEYS" --value-size "$VALUE_SIZE" \
+    --duration "$DURATION" --warmup "$WARMUP" --colony bench --genome "$GENOME" --server-pid "$silo_pid" --json "${extra[@]}" \
+    >"$tmp/kbl-$protocol-$label.json" || rc=$?
   # 3: the run finished but saw errors, which the table shows.
   [[ $rc -eq 0 || $rc -eq 3 ]] || die "the load generator failed (exit $rc)"
-  python3 - "$tmp/kbl-$protocol-$op.json" "$protocol" "$round" >>"$rows" <<'PY'
+  python3 - "$tmp/kbl-$protocol-$label.json" "$protocol" "$round" "$label" >>"$rows" <<'PY'
 import json, sys
 r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
 f = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"
 errors = r["errors"] + r["errorsOutsideWindow"]
-print("\t".join([sys.argv[3], r["op"], "kbl " + sys.argv[2], f"{r['opsPerSecond']:.0f}", f(r["p50Ms"]), f(r["p99Ms"]), f(r["p999Ms"]), str(errors),
-                 f(r["serverCpuCores"], 2), f(r["serverCpuUsPerRequest"], 0), f(r["clientCpuCores"], 2), f(r["clientCpuUsPerRequest"], 0)]))
+# Per record: a batch's CPU is shared by its records.
+us = lambda v: None if v is None else v / r["batch"]
+print("\t".join([sys.argv[3], sys.argv[4], "kbl " + sys.argv[2], f"{r['opsPerSecond']:.0f}", f(r["p50Ms"]), f(r["p99Ms"]), f(r["p999Ms"]), str(errors),
+                 f(r["serverCpuCores"], 2), f(us(r["serverCpuUsPerRequest"]), 0), f(r["clientCpuCores"], 2), f(us(r["clientCpuUsPerRequest"]), 0)]))
 for kind, e in r["errorKinds"].items():
-    print(f"run.sh: Kbl {sys.argv[2]} {r['op']}: {e['count']} x {kind}: {e['sample']}", file=sys.stderr)
+    print(f"run.sh: Kbl {sys.argv[2]} {sys.argv[4]}: {e['count']} x {kind}: {e['sample']}", file=sys.stderr)
 PY
 }
 
-# redis TEST OP: a calibration run (also the warm-up), then one sized to last about DURATION seconds.
-redis() {
-  local test=$1 op=$2 rps requests server0 server1 client
+# bulk: BULK_KEYS records written once over gRPC PutMany in batches of 1,000 (32 streams), timed end to end.
+bulk() {
+  local rc=0
   alive
-  local common=(-h 127.0.0.1 -p "$redis_port" -c "$CONCURRENCY" -r "$KEYS" -d "$VALUE_SIZE" -t "$test" --csv)
+  say "run.sh: Kbl bulk load of $BULK_KEYS records"
+  dotnet "$loadgen_dll" --target "http://127.0.0.1:$http_port" --grpc "http://127.0.0.1:$grpc_port" \
+    --protocol grpc --op get --batch 1000 --concurrency "$CONCURRENCY" --keys "$BULK_KEYS" --value-size "$VALUE_SIZE" \
+    --duration 0.5 --warmup 0 --colony bulk --genome "$GENOME" --preload --json >"$tmp/kbl-bulk.json" || rc=$?
+  [[ $rc -eq 0 || $rc -eq 3 ]] || die "the load generator failed (exit $rc)"
+  python3 - "$tmp/kbl-bulk.json" "$round" >>"$rows" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+print("\t".join([sys.argv[2], "bulk-load", "kbl grpc", f"{r['keys'] / r['preloadSeconds']:.0f}", "-", "-", "-", "-", "-", "-", "-", "-"]))
+PY
+}
+
+noop() {
+  local rc=0
+  alive
+  say "run.sh: the no-op endpoint (GET /healthz): ${WARMUP} s warm-up + ${DURATION} s"
+  dotnet "$loadgen_dll" --target "http://127.0.0.1:$http_port" --protocol http --op noop --concurrency "$CONCURRENCY" \
+    --duration "$DURATION" --warmup "$WARMUP" --colony bench --server-pid "$silo_pid" --json >"$tmp/noop.json" || rc=$?
+  [[ $rc -eq 0 || $rc -eq 3 ]] || die "the load generator failed (exit $rc)"
+  python3 - "$tmp/noop.json" "$round" >>"$rows" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+f = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"
+print("\t".join([sys.argv[2], "noop", "asp.net core", f"{r['opsPerSecond']:.0f}", f(r["p50Ms"]), f(r["p99Ms"]), f(r["p999Ms"]), str(r["errors"] + r["errorsOutsideWindow"]),
+                 f(r["serverCpuCores"], 2), f(r["serverCpuUsPerRequest"], 0), f(r["clientCpuCores"], 2), f(r["clientCpuUsPerRequest"], 0)]))
+PY
+}
+
+# redis TEST OP [PIPELINE]: a calibration run (also the warm-up), then one sized to last about DURATION seconds.
+redis() {
+  local test=$1 op=$2 pipeline=${3:-1} rps requests server0 server1 client
+  alive
+  local common=(-h 127.0.0.1 -p "$redis_port" -c "$CONCURRENCY" -r "$KEYS" -d "$VALUE_SIZE" -t "$test" -P "$pipeline" --csv)
   rps=$(redis-benchmark "${common[@]}" -n "$REDIS_CALIBRATION" | tr -d '"' | awk -F, 'NR == 2 { printf "%d", $2 }')
   [[ -n $rps && $rps -gt 0 ]] || die "redis-benchmark calibration for $test gave no rate"
   requests=$(( rps * DURATION > 10000 ? rps * DURATION : 10000 ))
@@ -167,7 +213,7 @@ redis() {
   server1=$(cpu_ticks "$redis_pid")
   client=$(awk '{ printf "%d", ($1 + $2) * 100 }' "$tmp/redis-$test.time")
   tr -d '"' <"$tmp/redis-$test.csv" |
-    awk -F, -v round="$round" -v op="$op" -v client="redis $test" -v n="$requests" -v s="$((server1 - server0))" -v c="$client" '
+    awk -F, -v round="$round" -v op="$op" -v client="redis $test$( (( pipeline > 1 )) && echo " -P $pipeline")" -v n="$requests" -v s="$((server1 - server0))" -v c="$client" '
       NR == 2 {
         seconds = n / $2
         printf "%s\t%s\t%s\t%.0f\t%s\t%s\t-\t-\t%.2f\t%.0f\t%.2f\t%.0f\n", round, op, client, $2, $5, $7,
@@ -178,12 +224,22 @@ redis() {
 # Interleaved, so that whatever else the machine is doing weighs on both sides alike.
 for round in $(seq "$ROUNDS"); do
   (( ROUNDS == 1 )) || say "run.sh: round $round of $ROUNDS"
+  noop
   redis SET put
   kbl http put
   kbl grpc put
   redis GET get
   kbl http get
   kbl grpc get
+  redis SET put-batch "$BATCH"
+  kbl http put "$BATCH"
+  kbl grpc put "$BATCH"
+  redis GET get-batch "$BATCH"
+  kbl http get "$BATCH"
+  kbl grpc get "$BATCH"
+  if (( BULK_KEYS > 0 )); then
+    bulk
+  fi
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -195,7 +251,7 @@ echo "Machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 10485
 echo "Code: $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$root" diff --quiet HEAD 2>/dev/null || echo ' + uncommitted changes')"
 echo "Load average before/after: $load_before / $load_after"
 echo "Parameters: CONCURRENCY=$CONCURRENCY KEYS=$KEYS VALUE_SIZE=$VALUE_SIZE DURATION=$DURATION WARMUP=$WARMUP" \
-  "SILO_ARGS='${SILO_ARGS}'"
+  "BATCH=$BATCH BULK_KEYS=$BULK_KEYS GENOME='$GENOME' SILO_ARGS='${SILO_ARGS}'"
 echo
 python3 - "$rows" <<'PY'
 import sys
@@ -212,17 +268,21 @@ def median(runs):
 
 rounds = max(len(v) for v in rows.values())
 redis = {op: median(runs)["ops"] for (op, client), runs in rows.items() if client.startswith("redis")}
+redis["bulk-load"] = redis.get("put-batch")  # a bulk load's peer: Redis SET, pipelined
+noop = next((median(runs)["ops"] for (op, client), runs in rows.items() if op == "noop"), None)
 spread = " (min-max)" if rounds > 1 else ""
-print(f"| op | client | ops/s{spread} | p50 ms | p99 ms | p999 ms | errors | Kbl/Redis | server CPU: cores / us per op | load-generator CPU: cores / us per op |")
-print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+print(f"| op | client | records/s{spread} | p50 ms | p99 ms | p999 ms | errors | Kbl/Redis | Kbl/no-op | server CPU: cores / us per record | load-generator CPU: cores / us per record |")
+print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 for (op, client), runs in rows.items():
     m = median(runs)
     ops = f"{m['ops']:.0f}"
     if rounds > 1:
         ops += f" ({min(r['ops'] for r in runs):.0f}-{max(r['ops'] for r in runs):.0f})"
     errors = "-" if m["errors"] == "-" else str(sum(int(r["errors"]) for r in runs))
-    ratio = "1" if client.startswith("redis") else (f"{m['ops'] / redis[op]:.2f}" if redis.get(op) else "-")
-    print(f"| {op} | {client} | {ops} | {m['p50']} | {m['p99']} | {m['p999']} | {errors} | {ratio} | {m['server']} | {m['client']} |")
+    kbl = client.startswith("kbl")
+    ratio = f"{m['ops'] / redis[op]:.2f}" if kbl and redis.get(op) else "-"
+    to_noop = f"{m['ops'] / noop:.2f}" if kbl and noop and op in ("get", "put") else "-"
+    print(f"| {op} | {client} | {ops} | {m['p50']} | {m['p99']} | {m['p999']} | {errors} | {ratio} | {to_noop} | {m['server']} | {m['client']} |")
 if rounds > 1:
     print()
     print(f"Each row is its median round of {rounds} by ops/s (latencies from that round); errors are summed over all rounds.")

@@ -13,6 +13,7 @@ internal sealed class HttpRecordClient : IRecordClient
     private readonly Uri _target;
     private readonly Uri[] _records;
     private readonly string[] _keyNames;
+    private readonly Uri _healthz;
     private readonly Uri _batchWrite;
     private readonly Uri _batchRead;
     private readonly byte[] _value;
@@ -43,6 +44,7 @@ internal sealed class HttpRecordClient : IRecordClient
 
         _records = keys.Select(k => new Uri(_target, $"v1/colonies/{options.Colony}/records/{k}")).ToArray();
         _keyNames = keys;
+        _healthz = new Uri(_target, "healthz");
         _batchWrite = new Uri(_target, $"v1/colonies/{options.Colony}/batch/write");
         _batchRead = new Uri(_target, $"v1/colonies/{options.Colony}/batch/read");
         _value = KeySpace.Value(options.ValueSize);
@@ -105,6 +107,21 @@ internal sealed class HttpRecordClient : IRecordClient
             }
 
             using var request = new HttpRequestMessage(HttpMethod.Get, _records[keys[0]]);
+            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
+            return response.IsSuccessStatusCode ? null : await Failure(response, cancellationToken);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return OpError.From(e);
+        }
+    }
+
+    /// <summary><c>GET /healthz</c>: the gateway's no-op endpoint.</summary>
+    public async Task<OpError?> Noop(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, _healthz);
             using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
             return response.IsSuccessStatusCode ? null : await Failure(response, cancellationToken);
         }

@@ -14,4 +14,7 @@ internal interface IRecordClient : IDisposable
 
     /// <summary>Reads <paramref name="keys"/>: one key as a single get, more as one batch; an error when any failed (a key not found too).</summary>
     Task<OpError?> Get(int[] keys, CancellationToken cancellationToken);
+
+    /// <summary>The gateway's no-op endpoint, the peer that shows what serving a request costs without Kbl (HTTP only).</summary>
+    Task<OpError?> Noop(CancellationToken cancellationToken) => throw new NotSupportedException("only the HTTP client has a no-op endpoint");
 }

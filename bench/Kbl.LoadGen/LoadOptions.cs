@@ -12,7 +12,7 @@ internal sealed partial record LoadOptions
           --grpc URL          gRPC (h2c) address of the silo       (default http://127.0.0.1:5001)
           --protocol P        http | grpc | etcd                   (default http)
           --etcd URLS         etcd members' client URLs, comma-separated, for --protocol etcd
-          --op OP             put | get | mixed                    (default put)
+          --op OP             put | get | mixed | noop (GET /healthz: the gateway without Kbl, HTTP only)  (default put)
           --read-ratio R      share of gets in a mixed run, 0..1   (default 0.9)
           --concurrency N     requests in flight                   (default 32)
           --keys N            key space: key-000000000000 .. N-1   (default 10000)
@@ -111,7 +111,7 @@ internal sealed partial record LoadOptions
                 "--grpc" => options with { Grpc = HttpUri(name, Value()) },
                 "--protocol" => options with { Protocol = OneOf(name, Value(), ("http", Protocol.Http), ("grpc", Protocol.Grpc), ("etcd", Protocol.Etcd)) },
                 "--etcd" => options with { Etcd = [.. Value().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(u => HttpUri(name, u))] },
-                "--op" => options with { Op = OneOf(name, Value(), ("put", OpKind.Put), ("get", OpKind.Get), ("mixed", OpKind.Mixed)) },
+                "--op" => options with { Op = OneOf(name, Value(), ("put", OpKind.Put), ("get", OpKind.Get), ("mixed", OpKind.Mixed), ("noop", OpKind.Noop)) },
                 "--read-ratio" => options with { ReadRatio = Number(name, Value(), 0, 1) },
                 "--concurrency" => options with { Concurrency = Whole(name, Value(), 1, 4096) },
                 "--keys" => options with { Keys = Whole(name, Value(), 1, 100_000_000) },
@@ -131,6 +131,7 @@ internal sealed partial record LoadOptions
         return options switch
         {
             { Protocol: Protocol.Etcd, Etcd.Count: 0 } => throw new LoadOptionsException("--protocol etcd needs --etcd URLS (the members' client URLs)"),
+            { Op: OpKind.Noop, Protocol: not Protocol.Http } => throw new LoadOptionsException("--op noop is GET /healthz: it takes --protocol http"),
             { Protocol: Protocol.Etcd, Batch: > 1 } => throw new LoadOptionsException("--batch is Kbl's batch API: etcd runs take --batch 1"),
             _ => options,
         };

@@ -58,6 +58,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
         var rows = options.Op switch
         {
             OpKind.Get => [ResultRow.From(options, "get", gets, seconds)],
+            OpKind.Noop => [ResultRow.From(options, "noop", gets, seconds)],
             OpKind.Put => [ResultRow.From(options, "put", puts, seconds)],
             _ => new List<ResultRow>
             {
@@ -85,7 +86,7 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
 
             var read = options.Op switch
             {
-                OpKind.Get => true,
+                OpKind.Get or OpKind.Noop => true,
                 OpKind.Put => false,
                 _ => random.NextDouble() < options.ReadRatio,
             };
@@ -157,7 +158,8 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
     {
         try
         {
-            return read ? await client.Get(keys, cancellationToken) : await client.Put(keys, cancellationToken);
+            return options.Op == OpKind.Noop ? await client.Noop(cancellationToken)
+                : read ? await client.Get(keys, cancellationToken) : await client.Put(keys, cancellationToken);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

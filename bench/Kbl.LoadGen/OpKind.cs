@@ -6,4 +6,7 @@ internal enum OpKind
     Put,
     Get,
     Mixed,
+
+    /// <summary>Not a record: <c>GET /healthz</c>, the gateway's no-op endpoint (what ASP.NET Core costs without Kbl), over HTTP.</summary>
+    Noop,
 }
