@@ -79,18 +79,23 @@ public static class KblSiloExtensions
     }
 
     /// <summary>
-    /// OpenTelemetry: Orleans' meter and activity sources, ASP.NET Core (HTTP and gRPC) instrumentation, Kbl's own
-    /// meter; Prometheus at <c>/metrics</c> and OTLP when <c>Kbl:Telemetry:OtlpEndpoint</c> is set.
+    /// OpenTelemetry: Orleans' meter, ASP.NET Core's request and connection meters (HTTP and gRPC), Kbl's own meter;
+    /// Prometheus at <c>/metrics</c>. Traces (Orleans' and Kbl's activity sources, ASP.NET Core requests) and OTLP
+    /// only when <c>Kbl:Telemetry:OtlpEndpoint</c> is set: recorded traces nobody exports cost every request (with the
+    /// routing, rate-limiting and memory-pool meters, about a tenth of a GET's CPU — docs/benchmarks.md), so neither
+    /// is on without a reason.
     /// </summary>
     public static void AddKblTelemetry(this WebApplicationBuilder builder, KblSettings settings)
     {
         var telemetry = settings.Telemetry;
-        builder.Services.AddOpenTelemetry()
+        var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("kbl", serviceInstanceId: settings.Kbl.SiloName)
                 .AddAttributes([new("kbl.node_group", settings.Kbl.NodeGroup), new("kbl.zone", settings.Kbl.Zone)]))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter("Microsoft.Orleans", KblMetrics.MeterName).AddAspNetCoreInstrumentation();
+                // http.server.request.duration and Kestrel's connections; not the per-request routing, rate-limiting
+                // and memory-pool meters AddAspNetCoreInstrumentation would add.
+                metrics.AddMeter("Microsoft.Orleans", KblMetrics.MeterName, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
                 if (telemetry.Prometheus)
                 {
                     metrics.AddPrometheusExporter();
@@ -100,15 +105,14 @@ public static class KblSiloExtensions
                 {
                     metrics.AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint));
                 }
-            })
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", KblMetrics.ActivitySourceName).AddAspNetCoreInstrumentation();
-                if (telemetry.OtlpEndpoint.Length > 0)
-                {
-                    tracing.AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint));
-                }
             });
+        if (telemetry.OtlpEndpoint.Length > 0)
+        {
+            otel.WithTracing(tracing => tracing
+                .AddSource("Microsoft.Orleans.Runtime", "Microsoft.Orleans.Application", KblMetrics.ActivitySourceName)
+                .AddAspNetCoreInstrumentation()
+                .AddOtlpExporter(o => o.Endpoint = new Uri(telemetry.OtlpEndpoint)));
+        }
     }
 
     /// <summary>The gateway: HTTP/1.1 on <c>--urls</c>, gRPC (h2c) on <c>Kbl:Gateway:GrpcPort</c>, health endpoints.</summary>

@@ -204,8 +204,8 @@ public sealed class ColonyRouter(IGrainFactory grains)
 
         Interlocked.Increment(ref _requests);
         var path = Table(colony).Find(write.Key);
-        var id = ColonyNames.KblId(colony, path);
-        var result = await _writes.GetOrAdd(id, _ => new WriteQueue(this, id, grains.GetGrain<IKblGrain>(id))).Add(write);
+        var leaf = Kbl(colony, path);
+        var result = await _writes.GetOrAdd(leaf.GetPrimaryKeyString(), id => new WriteQueue(this, id, leaf)).Add(write);
         return result.Status == KblStatus.Moved ? await Follow(colony, write.Key, leaf => Alone(leaf, write), path, result) : result;
     }
 
@@ -286,9 +286,10 @@ public sealed class ColonyRouter(IGrainFactory grains)
     public Task<AggregatePartial> Aggregate(string colony, AggregateQuery query, CancellationToken cancellationToken = default) =>
         AggregatePages.Collect(Root(colony).Aggregate, query, cancellationToken);
 
-    private IKblGrain Kbl(string colony, string path) => grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, path));
+    /// <summary>The reference to a KBL, kept with its colony's routes: making one (GetGrain) cost 7% of a GET's CPU.</summary>
+    private IKblGrain Kbl(string colony, string path) => Table(colony).Grain(path, grains);
 
-    private RouteTable Table(string colony) => _routes.GetOrAdd(colony, _ => new RouteTable());
+    private RouteTable Table(string colony) => _routes.GetOrAdd(colony, c => new RouteTable(c));
 
     /// <summary>
     /// The writes waiting for one leaf while a call to it is under way; they go together in the next call (at most
@@ -371,9 +372,10 @@ public sealed class ColonyRouter(IGrainFactory grains)
     }
 
     /// <summary>The cached leaves of one colony: adjacent ranges that together cover the whole key space.</summary>
-    private sealed class RouteTable
+    private sealed class RouteTable(string colony)
     {
         private readonly Lock _lock = new();
+        private readonly ConcurrentDictionary<string, IKblGrain> _grains = new(StringComparer.Ordinal);
         private List<ChildRef> _entries = [new ChildRef(ColonyNames.RootPath, KeyRange.All)];
 
         public string Find(byte[] key)
@@ -433,6 +435,10 @@ public sealed class ColonyRouter(IGrainFactory grains)
                 return Outcome.Replaced;
             }
         }
+
+        /// <summary>The reference to KBL <paramref name="path"/> of the colony (made once; a reference stays valid whatever the tree does).</summary>
+        public IKblGrain Grain(string path, IGrainFactory grains) =>
+            _grains.TryGetValue(path, out var grain) ? grain : _grains.GetOrAdd(path, p => grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, p)));
 
         public void Reset()
         {
