@@ -71,7 +71,10 @@ public static class KblSiloExtensions
             }
             silo.AddKblGrains(settings.Kbl, settings.Placement, settings.ColdTier);
             silo.AddDashboard();
-            silo.AddActivityPropagation();
+            if (settings.Telemetry.OtlpEndpoint.Length > 0)
+            {
+                silo.AddActivityPropagation(); // grain calls carry the trace only where traces are recorded (AddKblTelemetry)
+            }
         });
         // A stopping silo first hands its KBLs to the rest of its node group: give it the time to.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = settings.Placement.DrainTimeout + TimeSpan.FromSeconds(30));
