@@ -18,6 +18,7 @@ REBUILD_KEYS = int(os.environ.get("REBUILD_KEYS", "20000"))
 REBUILD_VALUE = int(os.environ.get("REBUILD_VALUE", "1024"))
 GROUP_COMMIT = os.environ.get("GROUP_COMMIT", "true")
 REBUILD_RATE = int(os.environ.get("REBUILD_RATE", str(32 << 20)))
+PLOT = os.environ.get("PLOT", f"{ROOT}/docs/images/redundancy.png")
 SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
 LOADGEN = f"{ROOT}/bench/Kbl.LoadGen/bin/Release/net10.0/Kbl.LoadGen.dll"
 # One leaf per colony: no division by size or load, so the copies are all that differs between the colonies.
@@ -91,6 +92,31 @@ def redis_benchmark(redis_port, test):
     out = subprocess.run([*common, "-n", str(max(10000, int(rps * DURATION)))], capture_output=True, text=True, check=True).stdout
     fields = out.replace('"', "").splitlines()[1].split(",")
     return dict(ops=float(fields[1]), p50=float(fields[4]), p99=float(fields[6]), p999=None, errors=0)
+
+
+def plot(rows, path):
+    """Throughput (left) and p50/p99 latency (right) of every store, puts and gets side by side, as one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    stores = list(dict.fromkeys(name for _, name, _ in rows))
+    row = {(op, name): r for op, name, r in rows}
+    figure, (throughput, latency) = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.38
+    for i, op in enumerate(("put", "get")):
+        at = [x + (i - 0.5) * width for x in range(len(stores))]
+        throughput.bar(at, [row[(op, s)]["ops"] for s in stores], width, label=op)
+        latency.bar(at, [row[(op, s)]["p99"] or 0 for s in stores], width, label=f"{op} p99", alpha=0.45)
+        latency.bar(at, [row[(op, s)]["p50"] or 0 for s in stores], width, label=f"{op} p50")
+    for axes, title, unit in ((throughput, "throughput", "ops/s"), (latency, "latency", "ms")):
+        axes.set_xticks(range(len(stores)), stores, rotation=20, ha="right")
+        axes.set_title(f"{title} ({CONCURRENCY} clients, {VALUE_SIZE}-byte values)")
+        axes.set_ylabel(unit)
+        axes.legend(fontsize=8)
+    figure.suptitle(f"Kbl copies 1, 2 and 3 against Redis and etcd; {machine(ROOT)}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
 
 
 def scanned(silo, colony):
@@ -224,6 +250,9 @@ def main():
           f"the new replica; two copies in sync {rebuilt:.1f} s after the kill (failure detection and the leaf's next "
           f"feedback tick included); the snapshot streamed and installed in {streamed:.2f} s "
           f"({rebuild_bytes / 1e6 / streamed if streamed else 0:.1f} MB/s; Kbl:RebuildBytesPerSecond {REBUILD_RATE}).")
+    if PLOT:
+        plot(rows, PLOT)
+        print(f"\nPlot of the table: {os.path.relpath(PLOT, ROOT)}")
     bench.failed = False
 
 

@@ -14,9 +14,10 @@
 #   GROUP_COMMIT=false bench/redundancy.sh  # each write a grain call of its own (the peer of the default)
 #   REBUILD_RATE=1000000000 bench/redundancy.sh  # Kbl:RebuildBytesPerSecond for the silos (default 32 MiB/s)
 #   SKIP_BUILD=1 bench/redundancy.sh        # use the Release binaries already built
+#   PLOT=docs/images/redundancy.png bench/redundancy.sh   # where the plot of part 1 goes (default: that; empty: none)
 #
-# It needs redis-server and etcd (Debian: apt-get install redis-server etcd-server; installed here when run as
-# root). Everything it starts is stopped on exit; its temp folder is removed unless the run failed.
+# It needs redis-server, etcd and matplotlib (Debian: apt-get install redis-server etcd-server python3-matplotlib;
+# installed here when run as root). Everything it starts is stopped on exit; its temp folder is removed unless the run failed.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +27,7 @@ die() { say "redundancy.sh: $*"; exit 1; }
 missing=()
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-server)
 command -v etcd >/dev/null || missing+=(etcd-server)
+[[ -z ${PLOT-x} ]] || python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
 if (( ${#missing[@]} > 0 )); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     say "redundancy.sh: apt-get install -y ${missing[*]}"

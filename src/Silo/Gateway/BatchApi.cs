@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Kbl.Keys;
 using Kbl.Records;
 
@@ -96,6 +97,8 @@ public static class BatchApi
                 case "key":
                     key = field.Value.ValueKind == JsonValueKind.String ? Checked(() => ColonyGateway.Key(field.Value.GetString()), at) : throw Bad($"{at}.key must be a string");
                     break;
+                case "value" or "valueBase64" when value is not null:
+                    throw Bad($"{at} has both 'value' and 'valueBase64'; give one");
                 case "value":
                     value = field.Value.ValueKind == JsonValueKind.String ? System.Text.Encoding.UTF8.GetBytes(field.Value.GetString()!) : throw Bad($"{at}.value must be a string (valueBase64 for bytes)");
                     break;
@@ -135,7 +138,13 @@ public static class BatchApi
     /// <summary>The request body as JSON: at most twice <c>MaxBatchBytes</c> (JSON and base64 take room), plus 64 KiB.</summary>
     private static async Task<JsonDocument> Body(HttpRequest request, ColonyGateway gw)
     {
-        var body = await HttpApi.ReadBody(request, (2 * gw.Options.MaxBatchBytes) + (64 * 1024), gw);
+        var limit = (2 * gw.Options.MaxBatchBytes) + (64 * 1024);
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } kestrelLimit)
+        {
+            kestrelLimit.MaxRequestBodySize = limit; // Kestrel's own net is sized for one value; a batch is measured here
+        }
+
+        var body = await HttpApi.ReadBody(request, limit, gw);
         try
         {
             var document = JsonDocument.Parse(body);

@@ -15,10 +15,11 @@ public sealed class CallerRights
     private readonly HashSet<string> _read;
     private readonly HashSet<string> _write;
 
-    private CallerRights(string who, bool admin, IEnumerable<string> read, IEnumerable<string> write)
+    private CallerRights(string who, bool admin, IEnumerable<string> read, IEnumerable<string> write, DateTimeOffset? expires = null)
     {
         Who = who;
         Admin = admin;
+        Expires = expires;
         _read = new HashSet<string>(read, StringComparer.Ordinal);
         _write = new HashSet<string>(write, StringComparer.Ordinal);
     }
@@ -30,6 +31,9 @@ public sealed class CallerRights
     public string Who { get; }
 
     public bool Admin { get; }
+
+    /// <summary>When the credential stops counting (a JWT's <c>exp</c>); null: never (the static token). A gRPC stream checks it at every message.</summary>
+    public DateTimeOffset? Expires { get; }
 
     /// <summary>The rights a validated JWT grants through its <paramref name="grantsClaim"/> claim (each claim value a grant list).</summary>
     public static CallerRights FromClaims(ClaimsPrincipal principal, string grantsClaim)
@@ -60,7 +64,8 @@ public sealed class CallerRights
         }
 
         var subject = principal.FindFirst("sub")?.Value;
-        return new CallerRights(subject is null ? "this token" : $"the token of '{subject}'", admin, read, write);
+        var expires = long.TryParse(principal.FindFirst("exp")?.Value, out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : (DateTimeOffset?)null;
+        return new CallerRights(subject is null ? "this token" : $"the token of '{subject}'", admin, read, write, expires);
     }
 
     /// <summary>

@@ -98,7 +98,7 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         var outcomes = await router.GetMany(colony, keys);
         return [.. outcomes.Select((outcome, i) => outcome.Reply switch
         {
-            null => BatchItem.Failed(keys[i], new ApiException(ApiError.Unavailable, Unavailable(outcome.Failure!) ?? outcome.Failure!.Message)),
+            null => BatchItem.Failed(keys[i], new ApiException(ApiError.Unavailable, Unavailable(outcome.Failure!) ?? $"the read failed: {outcome.Failure!.Message}")),
             { Status: KblStatus.NoColony } => throw NoColony(colony),
             { Status: KblStatus.Ok } read => new BatchItem(keys[i], null, null, read.Version, read.Value),
             { Status: KblStatus.NotFound } => BatchItem.Failed(keys[i], NoRecord(colony, keys[i])),
@@ -168,10 +168,16 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
         }
     }
 
-    /// <summary>What a write whose call failed answers: 503 when its node group has no silo (it was not sent), else 504 (it may have happened).</summary>
-    private static ApiException Lost(Exception e) => e.InnerException is Grains.NodeGroupUnavailableException unavailable
-        ? new ApiException(ApiError.Unavailable, unavailable.Message)
-        : new ApiException(ApiError.OutcomeUnknown, $"the write may or may not have happened (the cluster lost the call: {e.Message}); read the record to find out, or write it again");
+    /// <summary>
+    /// What a write whose call failed answers: 503 when it surely was not applied (its node group has no silo, or no
+    /// KBL took its key: every hop answered that it had moved), else 504 (it may have happened).
+    /// </summary>
+    private static ApiException Lost(Exception e) => e switch
+    {
+        Grains.NodeGroupUnavailableException or { InnerException: Grains.NodeGroupUnavailableException } or KblRoutingException =>
+            new ApiException(ApiError.Unavailable, Unavailable(e) ?? e.Message),
+        _ => new ApiException(ApiError.OutcomeUnknown, $"the write may or may not have happened (the cluster lost the call: {e.Message}); read the record to find out, or write it again"),
+    };
 
     /// <summary>A page of an HTTP scan: at most <paramref name="limit"/> records and <c>MaxScanPageBytes</c> bytes.</summary>
     public async Task<RecordPage> ScanPage(string colony, byte[] from, bool exclusive, byte[]? to, int limit, CancellationToken cancellationToken)

@@ -64,6 +64,13 @@ public sealed class ColonyGrantInterceptor(KblAuthOptions auth) : Interceptor
 
         var rights = context.GetHttpContext().Features.Get<CallerRights>() ??
             throw new RpcException(new Status(StatusCode.PermissionDenied, "no credentials were checked for this call"));
+        if (rights.Expires is { } expires && expires + auth.Jwt.ClockSkew <= DateTimeOffset.UtcNow)
+        {
+            // A stream outlives the check at its start: its token may expire while it runs (with the clock skew the
+            // token's validation allows, so a call is never refused here that validation took).
+            throw new RpcException(new Status(StatusCode.Unauthenticated, $"{rights.Who} expired at {expires:u}; open a new call with a fresh one"));
+        }
+
         var need = GatewayAccess.ForGrpc(context.Method[(context.Method.LastIndexOf('/') + 1)..]);
         var colony = need.Scope == AccessScope.ColonyInMessage ? Colony(request) : null;
         var right = need.Scope == AccessScope.Cluster ? GatewayRight.Admin : need.Right;

@@ -31,10 +31,11 @@ public sealed class ColonyQuotas : IDisposable
     public int QuotaOf(string colony) => _options.ColonyQuotas.TryGetValue(colony, out var rate) ? rate : _options.ColonyRequestsPerSecond;
 
     /// <summary>
-    /// Takes <paramref name="requests"/> requests from <paramref name="colony"/>'s quota (a batch counts one per record,
-    /// at most a second's worth, so a batch can always be admitted), or refuses the request.
+    /// Takes <paramref name="requests"/> requests from <paramref name="colony"/>'s quota (a batch counts one per
+    /// record), or refuses the request. A batch of more records than a second's worth of the quota could never be
+    /// admitted: it is refused as too large, saying how many records a batch may carry.
     /// </summary>
-    /// <exception cref="ApiException">the colony is over its quota (<see cref="ApiError.TooManyRequests"/>).</exception>
+    /// <exception cref="ApiException">the colony is over its quota (<see cref="ApiError.TooManyRequests"/>), or the batch is larger than it (<see cref="ApiError.TooLarge"/>).</exception>
     public void Take(string colony, int requests = 1)
     {
         var quota = QuotaOf(colony);
@@ -43,7 +44,12 @@ public sealed class ColonyQuotas : IDisposable
             return;
         }
 
-        using var lease = _limiter.AttemptAcquire(colony, Math.Min(requests, quota));
+        if (requests > quota)
+        {
+            throw new ApiException(ApiError.TooLarge, $"a batch of {requests} records is more than colony '{colony}''s quota of {quota} requests per second on this gateway; send at most {quota} records a batch");
+        }
+
+        using var lease = _limiter.AttemptAcquire(colony, requests);
         if (lease.IsAcquired)
         {
             return;

@@ -134,7 +134,7 @@ public static class KblSiloExtensions
         builder.Services.AddGrpc(o =>
         {
             // A value, or a batch message (its records' keys and values, plus their framing).
-            o.MaxReceiveMessageSize = Math.Max(settings.Gateway.MaxValueBytes, settings.Gateway.MaxBatchBytes + (16 * settings.Gateway.MaxBatchRecords)) + (64 * 1024);
+            o.MaxReceiveMessageSize = Math.Max(settings.Gateway.MaxValueBytes, settings.Gateway.MaxBatchBytes + (48 * settings.Gateway.MaxBatchRecords)) + (64 * 1024);
 
             // The colony a gRPC request names is inside its message: checked there against the caller's grants.
             o.Interceptors.Add<ColonyGrantInterceptor>();

@@ -17,8 +17,11 @@ public sealed class ColonyRouter(IGrainFactory grains)
 {
     private const int MaxHops = 512;
 
-    /// <summary>How many times a batch's keys that met a moved leaf are grouped and sent again before they go alone.</summary>
-    private const int BatchRounds = 3;
+    /// <summary>
+    /// How many times a batch's keys that met a moved leaf are grouped and sent again before they go alone: each round
+    /// learns one level of the tree (an interior KBL names its children), so a cache reset walks a deep tree in rounds.
+    /// </summary>
+    private const int BatchRounds = 16;
 
     /// <summary>The leaf pages of a <see cref="Scan"/>: 1,000 records or 4 MiB.</summary>
     public static readonly PageBounds DefaultPage = new(1000, PageBounds.TransferBytes);
@@ -124,8 +127,11 @@ public sealed class ColonyRouter(IGrainFactory grains)
     /// <summary>
     /// A batch: keys grouped by the leaf the route cache names, one call per leaf, all at once. Keys a leaf answers
     /// <see cref="KblStatus.Moved"/> for (a split or merge the cache had not seen) are grouped again by what the answers
-    /// taught it, for <see cref="BatchRounds"/> rounds; any left then follow alone, in order. A key's calls are made
-    /// one after the other in every path, so writes of one key apply in the batch's order.
+    /// taught it, a level of the tree a round, for up to <see cref="BatchRounds"/> rounds; any left then follow alone,
+    /// each key's writes in order. Writes of one key apply in the batch's order on every path: a round groups every key
+    /// by one view of the cache (so a key's writes go in one call, which the leaf applies in order — or answers
+    /// <see cref="KblStatus.Moved"/> for all of them), and a key's later calls wait for its earlier ones. Every record gets
+    /// an outcome: a call that failed leaves its records with the failure.
     /// </summary>
     private async Task<BatchOutcome<T>[]> Batch<T>(
         string colony, IReadOnlyList<byte[]> keys, Func<IKblGrain, int[], Task<IReadOnlyList<T>>> many, Func<int, Func<IKblGrain, Task<T>>> one)
@@ -138,7 +144,8 @@ public sealed class ColonyRouter(IGrainFactory grains)
         for (var round = 0; round < BatchRounds && pending.Count > 0; round++)
         {
             var moved = new List<int>();
-            await Task.WhenAll(pending.GroupBy(i => table.Find(keys[i]), StringComparer.Ordinal).Select(async leaf =>
+            var routes = table.Snapshot();
+            await Task.WhenAll(pending.GroupBy(i => RouteTable.Find(routes, keys[i]), StringComparer.Ordinal).Select(async leaf =>
             {
                 var batch = leaf.ToArray();
                 Interlocked.Increment(ref _calls);
@@ -160,8 +167,10 @@ public sealed class ColonyRouter(IGrainFactory grains)
                         }
                     }
                 }
-                catch (Exception e) when (e is TimeoutException or OrleansException)
+                catch (Exception e)
                 {
+                    // Whatever failed (lost in transit, refused as a whole, a fault in the leaf), this call's records
+                    // share it; the other leaves' records keep theirs.
                     foreach (var i in batch)
                     {
                         outcomes[i] = new(null, e);
@@ -171,18 +180,21 @@ public sealed class ColonyRouter(IGrainFactory grains)
             pending = [.. moved.Order()];
         }
 
-        foreach (var i in pending)
+        // Still moving after the rounds: each key follows alone — keys at once, a key's records one after another.
+        await Task.WhenAll(pending.GroupBy(i => keys[i], KeyOrder.Equality).Select(async key =>
         {
-            try
+            foreach (var i in key)
             {
-                outcomes[i] = new(await Follow(colony, keys[i], one(i), table.Find(keys[i]), reply: null), null);
+                try
+                {
+                    outcomes[i] = new(await Follow(colony, keys[i], one(i), table.Find(keys[i]), reply: null), null);
+                }
+                catch (Exception e)
+                {
+                    outcomes[i] = new(null, e);
+                }
             }
-            catch (Exception e) when (e is TimeoutException or OrleansException or KblRoutingException)
-            {
-                outcomes[i] = new(null, e);
-            }
-        }
-
+        }));
         return outcomes;
     }
 
@@ -378,26 +390,35 @@ public sealed class ColonyRouter(IGrainFactory grains)
         private readonly ConcurrentDictionary<string, IKblGrain> _grains = new(StringComparer.Ordinal);
         private List<ChildRef> _entries = [new ChildRef(ColonyNames.RootPath, KeyRange.All)];
 
-        public string Find(byte[] key)
+        public string Find(byte[] key) => Find(Snapshot(), key);
+
+        /// <summary>The entries as they are now: a change replaces the list whole, so this view never changes under its reader.</summary>
+        public IReadOnlyList<ChildRef> Snapshot()
         {
             lock (_lock)
             {
-                int lo = 0, hi = _entries.Count - 1;
-                while (lo < hi)
-                {
-                    var mid = (lo + hi + 1) / 2;
-                    if (KeyOrder.Compare(_entries[mid].Range.Lo, key) <= 0)
-                    {
-                        lo = mid;
-                    }
-                    else
-                    {
-                        hi = mid - 1;
-                    }
-                }
-
-                return _entries[lo].Path;
+                return _entries;
             }
+        }
+
+        /// <summary>The path of the entry of <paramref name="entries"/> (a <see cref="Snapshot"/>) whose range holds <paramref name="key"/>.</summary>
+        public static string Find(IReadOnlyList<ChildRef> entries, byte[] key)
+        {
+            int lo = 0, hi = entries.Count - 1;
+            while (lo < hi)
+            {
+                var mid = (lo + hi + 1) / 2;
+                if (KeyOrder.Compare(entries[mid].Range.Lo, key) <= 0)
+                {
+                    lo = mid;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+
+            return entries[lo].Path;
         }
 
         public enum Outcome
@@ -446,6 +467,8 @@ public sealed class ColonyRouter(IGrainFactory grains)
             {
                 _entries = [new ChildRef(ColonyNames.RootPath, KeyRange.All)];
             }
+
+            _grains.Clear(); // the references of KBLs merged away go with the routes (the rest are made again as needed)
         }
     }
 }

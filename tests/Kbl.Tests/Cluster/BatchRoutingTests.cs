@@ -94,8 +94,13 @@ public sealed class BatchRoutingTests(ClusterFixture fixture)
 
         await Eventually.Until(async () => TreeWalk.Leaves(await Root(colony).GetTree()).Count(), n => n > 3, TimeSpan.FromSeconds(30), "the division");
 
+        var (_, before) = stale.Hops;
         var written = await stale.WriteMany(colony, [.. Enumerable.Range(0, 300).Select(i => Put($"s{i:d4}", $"again{i}"))]);
         Assert.All(written, w => Assert.Equal(KblStatus.Ok, w.Reply?.Status));
+
+        // Regrouped by what the moved KBLs said, a level a round: a few calls per KBL of the tree, not one per key.
+        var leaves = TreeWalk.Leaves(await Root(colony).GetTree()).Count();
+        Assert.InRange(stale.Hops.Calls - before, leaves, 4 * leaves);
         var read = await fixture.Router.GetMany(colony, [.. Enumerable.Range(0, 300).Select(i => KeyOrder.Encode($"s{i:d4}"))]);
         Assert.Equal(Enumerable.Range(0, 300).Select(i => $"again{i}"), read.Select(r => Encoding.UTF8.GetString(r.Reply!.Value!)));
     }

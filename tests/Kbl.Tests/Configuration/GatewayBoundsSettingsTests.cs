@@ -58,6 +58,21 @@ public sealed class GatewayBoundsSettingsTests
         }
     }
 
+    [Fact]
+    public void A_batch_takes_a_request_per_record_and_one_larger_than_the_quota_is_refused_as_too_large()
+    {
+        var settings = Load(("Gateway:ColonyQuotas:orders", "10"));
+        using var quotas = new ColonyQuotas(Options.Create(settings.Gateway));
+        var tooLarge = Assert.Throws<ApiException>(() => quotas.Take("orders", 11));
+        Assert.Equal(ApiError.TooLarge, tooLarge.Kind);
+        Assert.Contains("send at most 10 records a batch", tooLarge.Message, StringComparison.Ordinal);
+
+        quotas.Take("orders", 8); // the refused batch took nothing: 10 were left
+        quotas.Take("orders", 2);
+        Assert.Equal(ApiError.TooManyRequests, Assert.Throws<ApiException>(() => quotas.Take("orders")).Kind);
+        quotas.Take("unlimited", 100_000);
+    }
+
     [Theory]
     [InlineData("Gateway:MaxScanPageBytes", "100", "Kbl:Gateway:MaxScanPageBytes 100 must be between 1024 and 67108864")]
     [InlineData("Gateway:MaxScanStream", "0", "Kbl:Gateway:MaxScanStream 0 must be between 1 and 100000000")]

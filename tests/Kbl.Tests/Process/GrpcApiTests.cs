@@ -170,11 +170,30 @@ public sealed class GrpcApiTests(SiloProcessFixture fixture) : IDisposable
         Assert.Equal([(int)StatusCode.NotFound, (int)StatusCode.OK, (int)StatusCode.OK, (int)StatusCode.NotFound], read.Select(r => r.Code));
         Assert.Equal(("v1", "v299"), (read[1].Value.ToStringUtf8(), read[2].Value.ToStringUtf8()));
 
-        // A bad batch fails the call and writes nothing of it.
+        // A stream carries more than any one request body may (Kestrel's limit is sized for one value): 2 MB here.
+        using (var longStream = Client.PutMany())
+        {
+            for (var batch = 0; batch < 4; batch++)
+            {
+                var request = new PutManyRequest { Colony = "grpc-batch" };
+                request.Writes.AddRange(Enumerable.Range(0, 500).Select(i => new BatchWrite { Key = $"l{batch}-{i:d3}", Value = ByteString.CopyFrom(new byte[1000]) }));
+                await longStream.RequestStream.WriteAsync(request);
+                Assert.True(await longStream.ResponseStream.MoveNext());
+                Assert.All(longStream.ResponseStream.Current.Results, r => Assert.Equal(0, r.Code));
+            }
+
+            await longStream.RequestStream.CompleteAsync();
+        }
+
+        // A bad batch fails the call, names the record, and writes nothing of it.
         using var bad = Client.PutMany();
         await bad.RequestStream.WriteAsync(new PutManyRequest { Colony = "grpc-batch", Writes = { new BatchWrite { Key = "fine", Value = ByteString.CopyFromUtf8("1") }, new BatchWrite { Key = "" } } });
         var refused = await Assert.ThrowsAsync<RpcException>(async () => await bad.ResponseStream.MoveNext());
         Assert.Equal(StatusCode.InvalidArgument, refused.StatusCode);
+        Assert.Contains("writes[1]: the key is empty", refused.Status.Detail, StringComparison.Ordinal);
+        using var deleteWithValue = Client.PutMany();
+        await deleteWithValue.RequestStream.WriteAsync(new PutManyRequest { Colony = "grpc-batch", Writes = { new BatchWrite { Key = "fine", Value = ByteString.CopyFromUtf8("1"), Delete = true } } });
+        Assert.Equal(StatusCode.InvalidArgument, (await Assert.ThrowsAsync<RpcException>(async () => await deleteWithValue.ResponseStream.MoveNext())).StatusCode);
         var fine = await Assert.ThrowsAsync<RpcException>(() => Client.GetAsync(new GetRequest { Colony = "grpc-batch", Key = "fine" }).ResponseAsync);
         Assert.Equal(StatusCode.NotFound, fine.StatusCode);
     }

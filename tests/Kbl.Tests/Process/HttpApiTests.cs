@@ -156,6 +156,7 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
     [InlineData("{\"writes\":[{\"key\":\"ok1\",\"valueBase64\":\"not base64!\"}]}", 400, "writes[0].valueBase64 must be base64")]
     [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\",\"ifMatch\":0}]}", 400, "writes[0].ifMatch must be a version")]
     [InlineData("{\"writes\":[]}", 400, "the batch is empty")]
+    [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\",\"valueBase64\":\"AA==\"}]}", 400, "writes[0] has both 'value' and 'valueBase64'")]
     [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\"}],\"reads\":[]}", 400, "unknown field 'reads'")]
     [InlineData("{\"writes\":[{\"key\":\"ok1\",\"value\":\"1\"}", 400, "not valid JSON")]
     public async Task A_bad_batch_is_refused_naming_the_record_and_writes_nothing(string body, int status, string message)
@@ -178,6 +179,10 @@ public sealed partial class HttpApiTests(SiloProcessFixture fixture)
         Assert.Equal(HttpStatusCode.NotFound, (await Http.GetAsync("/v1/colonies/http-big-batch/records/k0")).StatusCode);
         var noColony = await Http.PostAsJsonAsync("/v1/colonies/no-such-batch/batch/read", new { keys = new[] { "a" } });
         Assert.Equal(HttpStatusCode.NotFound, noColony.StatusCode);
+
+        // A full batch of 2 KB values (2 MB of JSON) is larger than one value may be, and is taken whole.
+        var large = await Batch("write", new { writes = Enumerable.Range(0, 1000).Select(i => new { key = $"big{i:d4}", value = new string('x', 2000) }) }, "http-big-batch");
+        Assert.All(large.GetProperty("results").EnumerateArray(), r => Assert.Equal(200, r.GetProperty("status").GetInt32()));
     }
 
     private async Task<JsonElement> Batch(string kind, object? body, string colony = "http-batch")

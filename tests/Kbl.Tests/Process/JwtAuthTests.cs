@@ -216,6 +216,42 @@ public sealed class JwtAuthTests(JwtAuthTests.JwtSilo fixture) : IClassFixture<J
     }
 
     [Fact]
+    public async Task A_batch_stream_stops_taking_writes_when_its_token_expires()
+    {
+        using var channel = GrpcChannel.ForAddress(fixture.Silo.GrpcAddress);
+        var client = new ColonyService.ColonyServiceClient(channel);
+        var expires = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.AddSeconds(3).ToUnixTimeSeconds()); // a JWT's exp is whole seconds
+        using var stream = client.PutMany(Bearer(Token("orders:write", expires: expires.UtcDateTime)));
+
+        // One write a tenth of a second on the open stream: taken until the token expires, refused from then on.
+        var acknowledged = new List<DateTimeOffset>();
+        RpcException? refused = null;
+        for (var i = 0; refused is null && DateTimeOffset.UtcNow < expires.AddSeconds(30); i++)
+        {
+            var sent = DateTimeOffset.UtcNow;
+            await stream.RequestStream.WriteAsync(new PutManyRequest { Colony = "orders", Writes = { new BatchWrite { Key = $"o-stream-{i}", Value = ByteString.CopyFromUtf8("w") } } });
+            try
+            {
+                Assert.True(await stream.ResponseStream.MoveNext());
+                Assert.Equal(0, stream.ResponseStream.Current.Results.Single().Code);
+                acknowledged.Add(sent);
+            }
+            catch (RpcException e)
+            {
+                refused = e;
+            }
+
+            await Task.Delay(100); // the pace of the writer, not a wait for a condition
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        Assert.Contains("expired", refused.Status.Detail, StringComparison.Ordinal);
+        Assert.NotEmpty(acknowledged);
+        Assert.All(acknowledged, sent => Assert.True(sent <= expires.AddSeconds(1), $"a write sent at {sent:O} was taken after the token expired at {expires:O} (and the second of clock skew)"));
+    }
+
+    [Fact]
     public async Task No_token_reaches_the_log()
     {
         // The fixture logs at Information (request URLs, the JWT handler's failures): neither the static token nor a JWT may appear.
@@ -355,6 +391,7 @@ public sealed class JwtAuthTests(JwtAuthTests.JwtSilo fixture) : IClassFixture<J
                 ["Kbl:Auth:Jwt:SigningKeysPath"] = jwks,
                 ["Kbl:Auth:Jwt:Issuer"] = Issuer,
                 ["Kbl:Auth:Jwt:Audience"] = Audience,
+                ["Kbl:Auth:Jwt:ClockSkew"] = "00:00:01", // a token's expiry counts within a second (the stream test waits for one)
                 ["Kbl:Provisioning:Provider"] = "off",
                 ["Logging:LogLevel:Default"] = "Information",
             });

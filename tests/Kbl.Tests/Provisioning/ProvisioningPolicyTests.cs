@@ -165,8 +165,13 @@ public sealed class ProvisioningPolicyTests
 
         // Held to three: load grows a group to three nodes and saturation doubles only up to them.
         options.MaxNodesForLoad = 3;
-        var three = new ProvisioningPolicy(options).Step(new PolicyState(), [Colony("c", 50_500, subtrees: hot)], T0, ["default"]);
-        Assert.Equal(3, three.Desired.Group("default")!.Desired);
+        var held = new ProvisioningPolicy(options);
+        var small = new PolicyState();
+        Assert.Equal(1, held.Step(small, [Colony("c", 400, subtrees: hot)], T0, ["default"]).Desired.Group("default")!.Desired);
+        Assert.Equal(3, held.Step(small, [Colony("c", 50_500, subtrees: hot)], T0.AddSeconds(10), ["default"]).Desired.Group("default")!.Desired);
+        var stillSaturated = held.Step(small, [Colony("c", 50_500, subtrees: hot)], T0.AddSeconds(20), ["default"]);
+        Assert.False(stillSaturated.Changed); // saturated at three: no doubling past them
+        Assert.Equal(3, stillSaturated.Desired.Group("default")!.Desired);
     }
 
     [Fact]
