@@ -4,6 +4,7 @@ import os
 import platform
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +23,9 @@ class Run:
         self.processes = []
         self.failed = True
         self._given = set()
+        # A run stopped with kill (SIGTERM) or Ctrl-C stops what it started too: both end the script through its
+        # `finally: stop()`. (A script started in the background of a shell ignores SIGINT; SIGTERM still reaches it.)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def say(self, text):
         print(f"{self.name}.sh: {text}", file=sys.stderr, flush=True)

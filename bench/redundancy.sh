@@ -27,7 +27,16 @@ die() { say "redundancy.sh: $*"; exit 1; }
 missing=()
 command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-server)
 command -v etcd >/dev/null || missing+=(etcd-server)
-[[ -z ${PLOT-x} ]] || python3 -c 'import matplotlib' 2>/dev/null || missing+=(python3-matplotlib)
+# The driver runs on a Python that has matplotlib for the plot: Debian's when the first on PATH (pyenv, say) has not.
+python=python3
+if [[ -n ${PLOT-x} ]] && ! python3 -c 'import matplotlib' 2>/dev/null; then
+  if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+    python=/usr/bin/python3
+  else
+    missing+=(python3-matplotlib)
+    python=/usr/bin/python3
+  fi
+fi
 if (( ${#missing[@]} > 0 )); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     say "redundancy.sh: apt-get install -y ${missing[*]}"
@@ -47,4 +56,5 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   done
 fi
 
-exec python3 "$root/bench/redundancy.py" "$root"
+"$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' || die "$python is older than 3.9"
+exec "$python" "$root/bench/redundancy.py" "$root"
