@@ -172,7 +172,7 @@ public sealed partial class KblGrain
             return;
         }
 
-        if (State.Role == KblRole.Leaf && (OutgrewSize || _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond))
+        if (OutgrewSize || OutgrewLoad)
         {
             await DivideWhenOutgrown(byLoad: !OutgrewSize);
         }

@@ -29,6 +29,14 @@ public sealed partial class KblGrain
 
     private bool OutgrewSize => State.Role == KblRole.Leaf && !_unsplittable && (_keys > State.Genome.SplitKeys || _bytes > State.Genome.SplitBytes);
 
+    /// <summary>
+    /// A leaf over its genome's operations per second divides by load — when its node group has another silo up to
+    /// spread the hot range over (<see cref="Homes"/>). Alone on its group's one silo a load division adds no capacity:
+    /// it only cuts the leaf's group commit into smaller ones (one leaf took 25.6k puts/s where the four leaves a load
+    /// division made of it took 12.5k, same silo, same run: docs/benchmarks.md). It divides once a second silo joins.
+    /// </summary>
+    private bool OutgrewLoad => State.Role == KblRole.Leaf && _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond && load.SilosOfGroup(State.Genome.NodeGroup).Count > 1;
+
     /// <summary>A leaf over its size or load thresholds, or an interior KBL over its maximum fan-out, divides.</summary>
     private async Task DivideWhenOutgrown(bool byLoad)
     {
@@ -192,7 +200,7 @@ public sealed partial class KblGrain
     private static bool Answers(long generation, IReadOnlyList<ChildRef> pieces, DivisionOrder order) =>
         generation == order.Generation && pieces.Skip(1).All(p => order.Siblings.Contains(p.Path));
 
-    private bool StillOutgrown(bool byLoad) => byLoad ? _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond : OutgrewSize;
+    private bool StillOutgrown(bool byLoad) => byLoad ? OutgrewLoad : OutgrewSize;
 
     /// <summary>A leaf's pieces: boundaries from its records (by bytes) or its sampled accesses (by load); this KBL keeps the first.</summary>
     private (List<ChildRef> Pieces, List<IReadOnlyList<ChildRef>> Groups) PlanLeafPieces(DivisionOrder order)
