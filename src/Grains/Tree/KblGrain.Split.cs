@@ -32,8 +32,8 @@ public sealed partial class KblGrain
     /// <summary>
     /// A leaf over its genome's operations per second divides by load — when its node group has another silo up to
     /// spread the hot range over (<see cref="Homes"/>). Alone on its group's one silo a load division adds no capacity:
-    /// it only cuts the leaf's group commit into smaller ones (one leaf took 25.6k puts/s where the four leaves a load
-    /// division made of it took 12.5k, same silo, same run: docs/benchmarks.md). It divides once a second silo joins.
+    /// it only cuts the leaf's group commit into smaller ones (one leaf took 1.34× the puts of the same records in
+    /// thirteen leaves, same silo, interleaved rounds: docs/benchmarks.md). It divides once a second silo joins.
     /// </summary>
     private bool OutgrewLoad => State.Role == KblRole.Leaf && _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond && load.SilosOfGroup(State.Genome.NodeGroup).Count > 1;
 
