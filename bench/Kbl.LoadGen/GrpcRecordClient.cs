@@ -79,11 +79,7 @@ internal sealed class GrpcRecordClient : IRecordClient
             var batch = new PutManyRequest { Colony = _colony };
             batch.Writes.AddRange(keys.Select(k => new BatchWrite { Key = _keys[k], Value = _value }));
             using var call = _client.PutMany(headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
-            await call.RequestStream.WriteAsync(batch, cancellationToken);
-            await call.RequestStream.CompleteAsync();
-            return await call.ResponseStream.MoveNext(cancellationToken)
-                ? Failed(call.ResponseStream.Current.Results.Select(r => (r.Code, r.Message)))
-                : new OpError("gRPC PutMany", "the stream ended without a reply");
+            return await OneBatch(call, batch, reply => reply.Results.Select(r => (r.Code, r.Message)), cancellationToken);
         }
         catch (RpcException e)
         {
@@ -104,11 +100,7 @@ internal sealed class GrpcRecordClient : IRecordClient
             var batch = new GetManyRequest { Colony = _colony };
             batch.Keys.AddRange(keys.Select(k => _keys[k]));
             using var call = _client.GetMany(headers: _headers, deadline: Deadline(), cancellationToken: cancellationToken);
-            await call.RequestStream.WriteAsync(batch, cancellationToken);
-            await call.RequestStream.CompleteAsync();
-            return await call.ResponseStream.MoveNext(cancellationToken)
-                ? Failed(call.ResponseStream.Current.Results.Select(r => (r.Code, r.Message)))
-                : new OpError("gRPC GetMany", "the stream ended without a reply");
+            return await OneBatch(call, batch, reply => reply.Results.Select(r => (r.Code, r.Message)), cancellationToken);
         }
         catch (RpcException e)
         {
@@ -118,9 +110,24 @@ internal sealed class GrpcRecordClient : IRecordClient
 
     public void Dispose() => _channel.Dispose();
 
-    /// <summary>The first record of a batch that failed, as an error of the whole request; null when none did.</summary>
-    private static OpError? Failed(IEnumerable<(int Code, string Message)> outcomes) =>
-        outcomes.FirstOrDefault(o => o.Code != 0) is { Message: not null } failed ? new OpError($"gRPC batch record {(StatusCode)failed.Code}", failed.Message) : null;
+    /// <summary>
+    /// One batch on its own stream: sends it, ends the stream, reads the one reply; the first record that failed is
+    /// the error of the whole request (null when none did).
+    /// </summary>
+    private static async Task<OpError?> OneBatch<TRequest, TReply>(
+        AsyncDuplexStreamingCall<TRequest, TReply> call, TRequest batch, Func<TReply, IEnumerable<(int Code, string Message)>> outcomes, CancellationToken cancellationToken)
+    {
+        await call.RequestStream.WriteAsync(batch, cancellationToken);
+        await call.RequestStream.CompleteAsync();
+        if (!await call.ResponseStream.MoveNext(cancellationToken))
+        {
+            return new OpError("gRPC batch", "the stream ended without a reply");
+        }
+
+        return outcomes(call.ResponseStream.Current).FirstOrDefault(o => o.Code != 0) is { Message: not null } failed
+            ? new OpError($"gRPC batch record {(StatusCode)failed.Code}", failed.Message)
+            : null;
+    }
 
     private DateTime Deadline() => DateTime.UtcNow + _timeout;
 }
