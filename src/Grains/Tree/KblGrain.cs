@@ -35,6 +35,7 @@ public sealed partial class KblGrain(
     KblMetrics metrics,
     IOptions<KblOptions> options,
     IOptions<KblPlacementOptions> placement,
+    IOptions<Provisioning.ProvisioningPolicyOptions> provisioning,
     ReplicationTimings timings,
     RebuildThrottle throttle,
     ColdTier.IColdTier coldTier,

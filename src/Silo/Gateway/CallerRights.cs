@@ -64,7 +64,10 @@ public sealed class CallerRights
         }
 
         var subject = principal.FindFirst("sub")?.Value;
-        var expires = long.TryParse(principal.FindFirst("exp")?.Value, out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : (DateTimeOffset?)null;
+        // exp is a NumericDate: seconds since the epoch, which may carry a fraction (RFC 7519).
+        var expires = double.TryParse(principal.FindFirst("exp")?.Value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && double.IsFinite(seconds)
+            ? DateTimeOffset.FromUnixTimeSeconds((long)Math.Clamp(Math.Floor(seconds), 0, 253402300799))
+            : (DateTimeOffset?)null;
         return new CallerRights(subject is null ? "this token" : $"the token of '{subject}'", admin, read, write, expires);
     }
 
