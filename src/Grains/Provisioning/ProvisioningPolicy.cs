@@ -132,7 +132,20 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
     }
 
     /// <summary>The most nodes load alone may ask for in a group: the quota, or less (<see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>).</summary>
-    private int LoadCeiling => Math.Min(Options.MaxNodesPerGroup, Options.MaxNodesForLoad ?? int.MaxValue);
+    private int LoadCeiling => LoadCeilingOf(Options);
+
+    private static int LoadCeilingOf(ProvisioningPolicyOptions options) => Math.Min(options.MaxNodesPerGroup, LoadCap(options));
+
+    /// <summary><see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>, or no limit.</summary>
+    private static int LoadCap(ProvisioningPolicyOptions options) => options.MaxNodesForLoad ?? int.MaxValue;
+
+    /// <summary>
+    /// Whether a group that load holds at one node (its quota, or <see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>)
+    /// may still be relieved by giving a hot subtree a group of its own (<see cref="ProvisioningPolicyOptions.HotSubtreeShare"/>,
+    /// with load allowed past the quota) — which needs the hot range to be a subtree first.
+    /// </summary>
+    public static bool DedicationRelievesOneNode(ProvisioningPolicyOptions options) =>
+        LoadCeilingOf(options) <= 1 && options.HotSubtreeShare > 0 && LoadCap(options) > options.MaxNodesPerGroup;
 
     /// <summary>A load's need held to <see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>, saying so when it is.</summary>
     private (int Nodes, string Why) ForLoad(int nodes, string why) =>
@@ -277,7 +290,7 @@ public sealed class ProvisioningPolicy(ProvisioningPolicyOptions options)
     }
 
     /// <summary>The nodes the load's operations and bytes need at <paramref name="utilisation"/> (no floor, no quota; at most <see cref="ProvisioningPolicyOptions.MaxNodesForLoad"/>).</summary>
-    private int NeedAt(Load load, double utilisation) => Math.Min(Options.MaxNodesForLoad ?? int.MaxValue, Math.Max(
+    private int NeedAt(Load load, double utilisation) => Math.Min(LoadCap(Options), Math.Max(
         Ceiling(load.Ops / (Options.OpsPerNode * utilisation)),
         Math.Max(Ceiling(load.Bytes / (Options.BytesPerNode * utilisation)), Ceiling(load.Kbls / (double)Options.KblsPerNode))));
 

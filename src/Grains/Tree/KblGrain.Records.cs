@@ -11,15 +11,11 @@ public sealed partial class KblGrain
     {
         if ((Refuse(key) ?? await Ready()) is { } refusal)
         {
-            return new ReadResult(refusal.Status, null, 0, refusal.Moved, refusal.Message);
+            return Refused(refusal);
         }
 
-        _meter.Read(key, time.GetUtcNow());
         metrics.Operation(_colony, "get");
-        var record = store.Get(_colony, key);
-        return record is null
-            ? new ReadResult(KblStatus.NotFound, null, 0, null)
-            : new ReadResult(KblStatus.Ok, record.Value, record.Version, null);
+        return ReadHere(key, time.GetUtcNow());
     }
 
     public async Task<IReadOnlyList<ReadResult>> GetMany(IReadOnlyList<byte[]> keys)
@@ -34,20 +30,23 @@ public sealed partial class KblGrain
         var results = new ReadResult[keys.Count];
         for (var i = 0; i < keys.Count; i++)
         {
-            if (refusals[i] is { } refusal)
-            {
-                results[i] = new ReadResult(refusal.Status, null, 0, refusal.Moved, refusal.Message);
-                continue;
-            }
-
-            _meter.Read(keys[i], now);
-            var record = store.Get(_colony, keys[i]);
-            results[i] = record is null ? new ReadResult(KblStatus.NotFound, null, 0, null) : new ReadResult(KblStatus.Ok, record.Value, record.Version, null);
+            results[i] = refusals[i] is { } refusal ? Refused(refusal) : ReadHere(keys[i], now);
         }
 
         metrics.Operation(_colony, "get", refusals.Count(r => r is null));
         return results;
     }
+
+    /// <summary>A read of <paramref name="key"/> from this silo's store (the leaf may serve it), counted in its feedback.</summary>
+    private ReadResult ReadHere(byte[] key, DateTimeOffset now)
+    {
+        _meter.Read(key, now);
+        return store.Get(_colony, key) is { } record
+            ? new ReadResult(KblStatus.Ok, record.Value, record.Version, null)
+            : new ReadResult(KblStatus.NotFound, null, 0, null);
+    }
+
+    private static ReadResult Refused(Refusal refusal) => new(refusal.Status, null, 0, refusal.Moved, refusal.Message);
 
     public async Task<WriteResult> Put(byte[] key, byte[] value, Precondition condition) => (await WriteMany([new RecordWrite(key, value, condition)]))[0];
 

@@ -1,6 +1,7 @@
 using Kbl.Colonies;
 using Kbl.Keys;
 using Kbl.Placement;
+using Kbl.Provisioning;
 using Kbl.Records;
 using Orleans.Runtime.Placement;
 using Orleans.Storage;
@@ -31,29 +32,15 @@ public sealed partial class KblGrain
 
     /// <summary>
     /// A leaf over its genome's operations per second divides by load — when its node group has another silo up to
-    /// spread the hot range over (<see cref="Homes"/>), or when <see cref="DividesAlone"/>. Otherwise, alone on its
+    /// spread the hot range over (<see cref="Homes"/>), or when its group is held at one node and only a hot subtree's
+    /// group of its own can relieve it (<see cref="ProvisioningPolicy.DedicationRelievesOneNode"/>). Otherwise, alone on its
     /// group's one silo, a load division adds no capacity: it only cuts the leaf's group commit into smaller ones (one
     /// leaf took 1.34× the puts of the same records in thirteen leaves, same silo, interleaved rounds:
     /// docs/benchmarks.md). It divides once a second silo joins.
     /// </summary>
     private bool OutgrewLoad =>
         State.Role == KblRole.Leaf && _meter.OpsPerSecond > State.Genome.SplitOpsPerSecond &&
-        (load.SilosOfGroup(State.Genome.NodeGroup).Count > 1 || DividesAlone);
-
-    /// <summary>
-    /// Whether a hot leaf alone on its group's one silo divides by load all the same: when no second node will come
-    /// for load (the group's quota, or <c>MaxNodesForLoad</c>, holds it at one) but a hot subtree may be given a group
-    /// of its own — which it can only be once it is a subtree.
-    /// </summary>
-    private bool DividesAlone
-    {
-        get
-        {
-            var policy = provisioning.Value;
-            var loadCeiling = policy.MaxNodesForLoad ?? int.MaxValue;
-            return (policy.MaxNodesPerGroup <= 1 || loadCeiling <= 1) && policy.HotSubtreeShare > 0 && loadCeiling > policy.MaxNodesPerGroup;
-        }
-    }
+        (load.SilosOfGroup(State.Genome.NodeGroup).Count > 1 || ProvisioningPolicy.DedicationRelievesOneNode(provisioning.Value));
 
     /// <summary>A leaf over its size or load thresholds, or an interior KBL over its maximum fan-out, divides.</summary>
     private async Task DivideWhenOutgrown(bool byLoad)

@@ -61,7 +61,7 @@ public static class BatchApi
         ColonyGateway.CheckColony(colony);
         using var document = await Body(request, gw);
         var keys = Array(document.RootElement, "keys").Select((key, i) =>
-            key.ValueKind == JsonValueKind.String ? Checked(() => ColonyGateway.Key(key.GetString()), $"keys[{i}]") : throw Bad($"keys[{i}] must be a string")).ToList();
+            key.ValueKind == JsonValueKind.String ? ColonyGateway.Key(key.GetString(), $"keys[{i}]") : throw Bad($"keys[{i}] must be a string")).ToList();
         var items = await gw.GetMany(colony, keys);
         return Results.Ok(new
         {
@@ -95,7 +95,7 @@ public static class BatchApi
             switch (field.Name)
             {
                 case "key":
-                    key = field.Value.ValueKind == JsonValueKind.String ? Checked(() => ColonyGateway.Key(field.Value.GetString()), at) : throw Bad($"{at}.key must be a string");
+                    key = field.Value.ValueKind == JsonValueKind.String ? ColonyGateway.Key(field.Value.GetString(), at) : throw Bad($"{at}.key must be a string");
                     break;
                 case "value" or "valueBase64" when value is not null:
                     throw Bad($"{at} has both 'value' and 'valueBase64'; give one");
@@ -181,19 +181,6 @@ public static class BatchApi
         }
 
         return json;
-    }
-
-    /// <summary>A key's own check, its message prefixed with where the key is in the batch.</summary>
-    private static byte[] Checked(Func<byte[]> key, string at)
-    {
-        try
-        {
-            return key();
-        }
-        catch (ApiException e)
-        {
-            throw Bad($"{at}: {e.Message}");
-        }
     }
 
     private static ApiException Bad(string message) => new(ApiError.BadRequest, message);

@@ -32,7 +32,7 @@ public sealed class CallerRights
 
     public bool Admin { get; }
 
-    /// <summary>When the credential stops counting (a JWT's <c>exp</c>); null: never (the static token). A gRPC stream checks it at every message.</summary>
+    /// <summary>When the credential stops counting (a JWT's <c>exp</c>); null: never (the static token). A <c>PutMany</c>/<c>GetMany</c> stream checks it at every request message.</summary>
     public DateTimeOffset? Expires { get; }
 
     /// <summary>The rights a validated JWT grants through its <paramref name="grantsClaim"/> claim (each claim value a grant list).</summary>

@@ -254,6 +254,19 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
             : bytes;
     }
 
+    /// <summary>A key of a batch, checked as <see cref="Key(string?)"/> does, its refusal naming where it is (<c>writes[3]</c>).</summary>
+    public static byte[] Key(string? key, string at)
+    {
+        try
+        {
+            return Key(key);
+        }
+        catch (ApiException e)
+        {
+            throw new ApiException(e.Kind, $"{at}: {e.Message}");
+        }
+    }
+
     /// <summary>Checks a key given as raw bytes (percent-decoded from a URL).</summary>
     public static byte[] Key(byte[] bytes)
     {

@@ -71,7 +71,7 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
         await foreach (var request in requestStream.ReadAllAsync(context.CancellationToken))
         {
             var reply = new GetManyReply();
-            reply.Results.AddRange((await gateway.GetMany(request.Colony, [.. request.Keys.Select((k, i) => Key(k, $"keys[{i}]"))])).Select(item => new ReadOutcome
+            reply.Results.AddRange((await gateway.GetMany(request.Colony, [.. request.Keys.Select((k, i) => ColonyGateway.Key(k, $"keys[{i}]"))])).Select(item => new ReadOutcome
             {
                 Code = (int)Code(item.Error),
                 Value = item.Value is null ? ByteString.Empty : ByteString.CopyFrom(item.Value),
@@ -152,23 +152,10 @@ public sealed class KblGrpcService(ColonyGateway gateway) : ColonyService.Colony
     /// <summary>One write of a <c>PutMany</c> batch, checked: its key, and a value unless it is a delete (not both).</summary>
     private static RecordWrite Write(BatchWrite write, string at)
     {
-        var key = Key(write.Key, at);
+        var key = ColonyGateway.Key(write.Key, at);
         return write.Delete && !write.Value.IsEmpty
             ? throw new ApiException(ApiError.BadRequest, $"{at} ('{write.Key}') is a delete with a value; send one or the other")
             : new RecordWrite(key, write.Delete ? null : write.Value.ToByteArray(), Condition(write.Condition));
-    }
-
-    /// <summary>A key of a batch, checked, its refusal naming where it is in the batch.</summary>
-    private static byte[] Key(string key, string at)
-    {
-        try
-        {
-            return ColonyGateway.Key(key);
-        }
-        catch (ApiException e)
-        {
-            throw new ApiException(e.Kind, $"{at}: {e.Message}");
-        }
     }
 
     /// <summary>The gRPC status code of an API outcome (null: OK).</summary>
