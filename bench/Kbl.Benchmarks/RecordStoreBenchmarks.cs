@@ -14,6 +14,7 @@ public class RecordStoreBenchmarks : IDisposable
 {
     private const string Colony = "bench";
     private const int ParallelWrites = 4_000;
+    private const int BatchSize = 16;
     private string _path = "";
     private RecordStore? _store;
     private byte[][] _keys = [];
@@ -55,6 +56,19 @@ public class RecordStoreBenchmarks : IDisposable
     {
         var version = ++_version;
         Store.Write(Colony, NextKey(), _value, version, "bench/r", version);
+    }
+
+    /// <summary>A leaf's share of a batch: <see cref="BatchSize"/> records in one write batch; per record.</summary>
+    [Benchmark(OperationsPerInvoke = BatchSize)]
+    public void WriteBatch()
+    {
+        var records = new (byte[] Key, byte[]? Value, long Version)[BatchSize];
+        for (var i = 0; i < BatchSize; i++)
+        {
+            records[i] = (NextKey(), _value, ++_version);
+        }
+
+        Store.Write(Colony, records, "bench/r", _version);
     }
 
     /// <summary>Four leaves writing at once, each its own KBL clock; per operation.</summary>

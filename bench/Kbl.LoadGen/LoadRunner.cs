@@ -12,7 +12,13 @@ internal sealed class LoadRunner(LoadOptions options, IRecordClient client, Text
 {
     public async Task<LoadReport> Run(CancellationToken cancellationToken)
     {
-        await client.EnsureColony(options.Colony, options.Genome, cancellationToken);
+        if (options.Op != OpKind.Noop)
+        {
+            // The no-op endpoint needs no colony; creating one (two copies by default) would make the local provider
+            // start a second silo on the same cores for every run after it.
+            await client.EnsureColony(options.Colony, options.Genome, cancellationToken);
+        }
+
         var preloadSeconds = options.Preload ? await Preload(cancellationToken) : (double?)null;
 
         var start = Stopwatch.GetTimestamp();
