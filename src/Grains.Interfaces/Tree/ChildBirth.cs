@@ -21,6 +21,9 @@ public sealed record ChildBirth(
 {
     /// <summary>The life of the colony the KBL is born into (0 for colonies of earlier versions): a delete tears down only its own.</summary>
     [Id(8)] public long Incarnation { get; init; }
+
+    /// <summary>Where that life starts its shard epochs (KblState.EpochBase; 0 for colonies of earlier versions).</summary>
+    [Id(9)] public long EpochBase { get; init; }
 }
 
 /// <summary>

@@ -32,7 +32,7 @@ public sealed partial class KblGrain
                     RequestContext.Remove(IPlacementDirector.PlacementHintKey);
                 }
 
-                var birth = new ChildBirth(kbls[i].Range, State.Genome, transition.Generation, _clock, silo.Name, parent, groups is null ? [] : groups[i]) { Incarnation = State.Incarnation };
+                var birth = new ChildBirth(kbls[i].Range, State.Genome, transition.Generation, _clock, silo.Name, parent, groups is null ? [] : groups[i]) { Incarnation = State.Incarnation, EpochBase = State.EpochBase };
                 births.Add((kbls[i], await Child(kbls[i].Path).Birth(birth)));
             }
         }
@@ -112,7 +112,7 @@ public sealed partial class KblGrain
             return;
         }
         var (_, _, sealedEpoch) = store.ShardPosition(_id);
-        var epoch = Math.Max(replicas.Epoch, sealedEpoch);
+        var epoch = Math.Max(Math.Max(replicas.Epoch, sealedEpoch), State.EpochBase);
         State.Replicas = replicas with { Epoch = epoch, Primary = silo.Name, PrimaryDisk = store.DiskId };
         await Save();
 
@@ -172,6 +172,7 @@ public sealed partial class KblGrain
             State.Genome = birth.Genome;
             State.Generation = birth.Generation;
             State.Incarnation = birth.Incarnation;
+            State.EpochBase = birth.EpochBase;
             State.Parent = birth.Parent;
             State.Children = [.. birth.Children];
             State.Transition = null;

@@ -52,6 +52,7 @@ public sealed partial class KblGrain
         State.Genome = genome;
         State.Home = silo.Name;
         State.Incarnation = Random.Shared.NextInt64(1, long.MaxValue);
+        State.EpochBase = time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
         State.Epoch++;
         State.ShapeChangedAt = time.GetUtcNow();
         await Save();

@@ -97,7 +97,8 @@ public sealed partial class KblGrain
         _clock = Math.Max(_clock, applied); // versions never go back, whatever the log here says
         if (!complete || applied != _clock)
         {
-            var epoch = Math.Max(config?.Epoch ?? 0, sealedEpoch) + 1;
+            // Above what this disk has sealed, and above every epoch of an earlier life of the colony (State.EpochBase).
+            var epoch = Math.Max(Math.Max(config?.Epoch ?? 0, sealedEpoch), State.EpochBase) + 1;
             await SaveReplicas(new ShardConfig(
                 epoch, silo.Name, store.DiskId, [.. (config?.Members ?? []).Where(m => m.Silo != silo.Name).Select(m => m with { InSync = false })], Redundancy.MinCopies));
             store.ResetShard(_id, _clock, epoch);

@@ -74,6 +74,14 @@ public sealed class KblState
     /// </summary>
     [Id(17)] public Hibernation? Hibernation { get; set; }
 
+    /// <summary>
+    /// Where its colony's life starts its shard epochs: the life's creation time in microseconds, inherited at birth
+    /// (0 for colonies of earlier versions). A silo down while the colony was deleted keeps that life's copies, sealed
+    /// for its epochs; a later life, taking epochs above its own start, is never fenced by them, and no copy of its
+    /// can agree with one of an earlier life on an epoch.
+    /// </summary>
+    [Id(18)] public long EpochBase { get; set; }
+
     /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
     public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
         .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)

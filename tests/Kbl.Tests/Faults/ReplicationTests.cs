@@ -55,6 +55,44 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
     }
 
+    /// <summary>
+    /// A silo down while a colony was deleted keeps that life's copies on its disk: sealed for that life's epochs,
+    /// holding its records. The colony created again under the same name takes its copies there all the same (an old
+    /// seal does not fence it), and no record of the earlier life comes back when the new primary's silo is lost.
+    /// </summary>
+    [Theory]
+    [InlineData(false)] // the earlier life ran an earlier version: its epochs counted from 1
+    [InlineData(true)] // the earlier life ran this version, created ten minutes before: its epochs counted from then
+    public async Task A_colony_created_again_takes_its_copies_where_an_earlier_life_left_its_own(bool earlierLifeOfThisVersion)
+    {
+        var colony = NewColonyName();
+        var root = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        var epoch = earlierLifeOfThisVersion ? (DateTimeOffset.UtcNow - TimeSpan.FromMinutes(10)).ToUnixTimeMilliseconds() * 1000 + 50 : 3;
+        foreach (var silo in fixture.LiveSilos)
+        {
+            // What that life's replica of the root left on each disk: sealed for its epoch, one record applied.
+            var store = silo.ServiceProvider.GetRequiredService<RecordStore>();
+            store.SealShard(root, epoch);
+            Assert.True(store.ApplyEntries(colony, root, epoch, [new LogEntry(1, epoch, KeyOrder("ghost"), "of the earlier life"u8.ToArray())], retain: 100, replica: true));
+        }
+
+        var (_, model) = await Mirrored(copies: 2, minCopies: 1, name: colony);
+        for (var i = 0; i < 40; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        var before = await OnSilo1(colony, copies: 2); // two copies in sync, one of them on a disk the earlier life sealed
+        await fixture.Kill("silo-1");
+        await model.UntilServed();
+        await model.Check(); // every write, and no record of the earlier life ("ghost")
+        var after = await Redundant(colony, 2, without: "silo-1");
+        Assert.NotEqual(before.Silo, after.Silo);
+        await fixture.Restart("silo-1");
+        await model.Check();
+        Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
+    }
+
     [Fact]
     public async Task With_three_copies_two_silos_killed_in_a_row_lose_nothing()
     {
@@ -580,13 +618,15 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>A colony of one leaf (default thresholds, unless <paramref name="shape"/> changes them) kept in <paramref name="copies"/> copies.</summary>
-    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies, Func<Genome, Genome>? shape = null, ColonyRouter? router = null)
+    private async Task<(string Colony, ColonyModel Model)> Mirrored(int copies, int minCopies, Func<Genome, Genome>? shape = null, ColonyRouter? router = null, string? name = null)
     {
-        var colony = $"m{Guid.NewGuid():N}"[..12];
+        var colony = name ?? NewColonyName();
         var genome = Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) };
         await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Configure(shape?.Invoke(genome) ?? genome);
         return (colony, new ColonyModel(router ?? fixture.Router, colony));
     }
+
+    private static string NewColonyName() => $"m{Guid.NewGuid():N}"[..12];
 
     /// <summary>Waits until the colony's root (its one leaf) has <paramref name="copies"/> copies in sync (none on silo <paramref name="without"/>).</summary>
     private async Task<KblView> Redundant(string colony, int copies, string? without = null) =>
