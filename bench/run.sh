@@ -3,7 +3,9 @@
 # and a fresh redis-server (appendonly yes, appendfsync everysec) on free loopback ports, drives put/get through
 # Kbl's HTTP and gRPC APIs with bench/Kbl.LoadGen and SET/GET through redis-benchmark with the same concurrency, key
 # space and value size, and prints one table with the ratios to the same run's peers: Redis, and the gateway's
-# no-op endpoint (GET /healthz: what ASP.NET Core costs without Kbl). Batches of BATCH records (the batch API)
+# no-op endpoint (GET /healthz: what ASP.NET Core costs without Kbl). The single HTTP requests also run under wrk
+# (bench/wrk.lua), a load generator in C: .NET's HttpClient needs about as much CPU per request as the server's
+# no-op endpoint, on the same two cores, so wrk's rows leave more of the machine to the server. Batches of BATCH records (the batch API)
 # compare with redis-benchmark pipelining BATCH commands (-P); a bulk load of BULK_KEYS records, in batches of
 # 1,000, is timed end to end.
 #
@@ -12,7 +14,7 @@
 #   BATCH=16 BULK_KEYS=1000000 bench/run.sh        # batch size, bulk-load size (0: no bulk load)
 #   CONCURRENCY=64 DURATION=30 bench/run.sh
 #   SILO_ARGS='--Logging:LogLevel:Default=Information' bench/run.sh   # extra silo configuration
-#   ROUNDS=3 bench/run.sh                          # repeat the six runs; the table shows each row's median round
+#   ROUNDS=3 bench/run.sh                          # repeat every run; the table shows each row's median round
 #   SKIP_BUILD=1 bench/run.sh                      # use the Release binaries already built
 #
 # Everything it starts is stopped on exit; its temp folder (logs, data) is removed unless the run failed.
@@ -69,12 +71,15 @@ whole BATCH "$BATCH"
 for tool in dotnet python3 curl; do
   command -v "$tool" >/dev/null || die "$tool is needed and not installed"
 done
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null || ! command -v redis-cli >/dev/null; then
+missing=()
+command -v redis-server >/dev/null && command -v redis-benchmark >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server)
+command -v wrk >/dev/null || missing+=(wrk)
+if (( ${#missing[@]} > 0 )); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    say "run.sh: redis-server/redis-benchmark missing: apt-get install -y redis-server"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server >&2
+    say "run.sh: apt-get install -y ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}" >&2
   else
-    die "redis-server and redis-benchmark are needed (Debian: apt-get install redis-server)"
+    die "${missing[*]} needed (Debian: apt-get install ${missing[*]})"
   fi
 fi
 
@@ -199,6 +204,31 @@ print("\t".join([sys.argv[2], "noop", "asp.net core", f"{r['opsPerSecond']:.0f}"
 PY
 }
 
+# wrk_run OP: the same single HTTP requests from wrk (bench/wrk.lua): WARMUP seconds first (not counted), then
+# DURATION; a row like the load generator's, client "kbl http (wrk)" (or "asp.net core (wrk)" for the no-op).
+wrk_run() {
+  local op=$1 client="kbl http (wrk)" server0 server1 seconds
+  alive
+  [[ $op == noop ]] && client="asp.net core (wrk)"
+  say "run.sh: wrk $op: ${WARMUP} s warm-up + ${DURATION} s"
+  local env=(WRK_OP="$op" WRK_COLONY=bench WRK_KEYS="$KEYS" WRK_VALUE_SIZE="$VALUE_SIZE")
+  local args=(-t 2 -c "$CONCURRENCY" -s "$root/bench/wrk.lua" "http://127.0.0.1:$http_port")
+  if (( WARMUP > 0 )); then
+    env "${env[@]}" wrk "${args[@]}" -d "${WARMUP}s" >/dev/null
+  fi
+  server0=$(cpu_ticks "$silo_pid")
+  { time env "${env[@]}" wrk "${args[@]}" -d "${DURATION}s" --timeout 10s >"$tmp/wrk-$op.txt"; } 2>"$tmp/wrk-$op.time"
+  server1=$(cpu_ticks "$silo_pid")
+  grep -q '^wrk-result ' "$tmp/wrk-$op.txt" || { cat "$tmp/wrk-$op.txt" >&2; die "wrk printed no result"; }
+  awk -v round="$round" -v op="$op" -v client="$client" -v s="$((server1 - server0))" \
+    -v c="$(awk '{ printf "%d", ($1 + $2) * 100 }' "$tmp/wrk-$op.time")" '
+    $1 == "wrk-result" {
+      n = $2; seconds = $3
+      printf "%s\t%s\t%s\t%.0f\t%.3f\t%.3f\t%.3f\t%d\t%.2f\t%.0f\t%.2f\t%.0f\n", round, op, client, n / seconds, $4, $5, $6, $7,
+        s / 100 / seconds, s * 10000 / n, c / 100 / seconds, c * 10000 / n
+    }' "$tmp/wrk-$op.txt" >>"$rows"
+}
+
 # redis TEST OP [PIPELINE]: a calibration run (also the warm-up), then one sized to last about DURATION seconds.
 redis() {
   local test=$1 op=$2 pipeline=${3:-1} rps requests server0 server1 client
@@ -225,12 +255,15 @@ redis() {
 for round in $(seq "$ROUNDS"); do
   (( ROUNDS == 1 )) || say "run.sh: round $round of $ROUNDS"
   noop
+  wrk_run noop
   redis SET put
   kbl http put
   kbl grpc put
+  wrk_run put
   redis GET get
   kbl http get
   kbl grpc get
+  wrk_run get
   redis SET put-batch "$BATCH"
   kbl http put "$BATCH"
   kbl grpc put "$BATCH"
@@ -269,7 +302,9 @@ def median(runs):
 rounds = max(len(v) for v in rows.values())
 redis = {op: median(runs)["ops"] for (op, client), runs in rows.items() if client.startswith("redis")}
 redis["bulk-load"] = redis.get("put-batch")  # a bulk load's peer: Redis SET, pipelined
-noop = next((median(runs)["ops"] for (op, client), runs in rows.items() if op == "noop"), None)
+# Kbl/no-op compares rows driven by the same load generator: wrk's with wrk's no-op, the others with Kbl.LoadGen's.
+noops = {client: median(runs)["ops"] for (op, client), runs in rows.items() if op == "noop"}
+noop_of = lambda client: noops.get("asp.net core (wrk)" if client.endswith("(wrk)") else "asp.net core")
 spread = " (min-max)" if rounds > 1 else ""
 print(f"| op | client | records/s{spread} | p50 ms | p99 ms | p999 ms | errors | Kbl/Redis | Kbl/no-op | server CPU: cores / us per record | load-generator CPU: cores / us per record |")
 print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -281,6 +316,7 @@ for (op, client), runs in rows.items():
     errors = "-" if m["errors"] == "-" else str(sum(int(r["errors"]) for r in runs))
     kbl = client.startswith("kbl")
     ratio = f"{m['ops'] / redis[op]:.2f}" if kbl and redis.get(op) else "-"
+    noop = noop_of(client)
     to_noop = f"{m['ops'] / noop:.2f}" if kbl and noop and op in ("get", "put") else "-"
     print(f"| {op} | {client} | {ops} | {m['p50']} | {m['p99']} | {m['p999']} | {errors} | {ratio} | {to_noop} | {m['server']} | {m['client']} |")
 if rounds > 1:
