@@ -179,8 +179,9 @@ public sealed partial class KblGrain(
             return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);
         }
 
-        if (_presence == Presence.Displaced)
+        if (_presence == Presence.Displaced && State.Role != KblRole.Retired)
         {
+            // (A retired KBL serves nothing from its records: wherever it is, it sends the caller to walk from the root.)
             // Activated away from the records (a caller's stale route to an old activation does that): go home
             // if it is up, or where a copy can take over if it is not, and have the caller retry; otherwise refuse
             // rather than answer from an empty shard.
