@@ -39,6 +39,14 @@ public interface IReplicaGrain : IGrainWithStringKey
     Task<bool> Fork(string parentId, Keys.KeyRange range, long appliedSeq, long lastEpoch);
 
     /// <summary>
+    /// A merged KBL takes over this silo's copies of its children (<paramref name="children"/>, each at exactly its
+    /// final position): together they become this copy, at <paramref name="appliedSeq"/> of <paramref name="epoch"/>,
+    /// with no copy over the network. The disk holding the copy; null, nothing changed, when a child's copy here is not
+    /// at its position, or this copy is sealed for <paramref name="epoch"/> or a newer one.
+    /// </summary>
+    Task<string?> Fuse(IReadOnlyList<FusedChild> children, long appliedSeq, long epoch);
+
+    /// <summary>
     /// Drops this copy: its KBL holds no shard any more (it became interior, or merged away), or its primary removed
     /// it from the replica set. Only while the copy is sealed for <paramref name="epoch"/> or an older one (a rebuild
     /// of such an epoch under way stops too); false when no copy was dropped.

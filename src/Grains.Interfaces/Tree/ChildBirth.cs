@@ -45,4 +45,11 @@ public sealed record BirthReply([property: Id(0)] string Silo, [property: Id(1)]
 /// its version clock.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.RetireReply")]
-public sealed record RetireReply([property: Id(0)] bool Retired, [property: Id(1)] string Silo, [property: Id(2)] long Clock);
+public sealed record RetireReply([property: Id(0)] bool Retired, [property: Id(1)] string Silo, [property: Id(2)] long Clock)
+{
+    /// <summary>A retired child's copy as its replicas must hold it for the merge to take them over (null: no copy to take).</summary>
+    [Id(3)] public Replication.FusedChild? Copy { get; init; }
+
+    /// <summary>The silos holding <see cref="Copy"/> in sync (empty with one copy).</summary>
+    [Id(4)] public IReadOnlyList<string> InSync { get; init; } = [];
+}

@@ -205,25 +205,64 @@ public sealed partial class RecordStore
     public bool ForkReplica(string parentId, string childId, KeyRange range, long applied, long lastEpoch)
     {
         var forked = ShardPositionRecord.StartingAt(applied, lastEpoch, 0, replica: true);
-        bool May(ShardPositionRecord parent, ShardPositionRecord child) =>
-            parent.Replica && parent.Applied == applied && parent.LastEpoch == lastEpoch && (child == ShardPositionRecord.None || child == forked);
+        return CopyReplicas(childId, [(parentId, range)], forked, ShardPositionRecord.None, () =>
+            ReadPosition(parentId) is { Replica: true } parent && parent.Applied == applied && parent.LastEpoch == lastEpoch &&
+            ReadPosition(childId) is var child && (child == ShardPositionRecord.None || child == forked));
+    }
 
+    /// <summary>
+    /// A merge's reverse of <see cref="ForkReplica"/>: makes this silo's replica copies of the merged KBL's children
+    /// (<paramref name="children"/>, each at exactly its final position) together the replica copy of
+    /// <paramref name="parentId"/>, at <paramref name="applied"/> of <paramref name="epoch"/>, so the merged leaf
+    /// starts with the copies its children had. Only while every child's copy here is a replica's at its position and
+    /// whatever the parent left here before its division (a copy, or a dropped copy's seal) is sealed below
+    /// <paramref name="epoch"/>; this same fuse again (a merge resumed) changes nothing. The children's copies stay
+    /// (their KBLs drop them). The merging KBL is at home on another silo, so no copy of it here is live.
+    /// </summary>
+    public bool FuseReplicas(string parentId, IReadOnlyList<FusedChild> children, long applied, long epoch)
+    {
+        long earlier;
+        lock (_shardLock)
+        {
+            var current = ReadPosition(parentId);
+            if (current == ShardPositionRecord.StartingAt(applied, epoch, current.Sealed, replica: true) && current.Sealed < epoch)
+            {
+                return true; // this fuse again (a merge resumed): the copy is whole, and it is not copied again
+            }
+
+            earlier = current.Sealed;
+        }
+
+        var fused = ShardPositionRecord.StartingAt(applied, epoch, earlier, replica: true);
+        return CopyReplicas(parentId, [.. children.Select(c => (c.KblId, c.Range))], fused, new ShardPositionRecord(0, 0, earlier, Replica: true), () =>
+            ReadPosition(parentId).Sealed == earlier && earlier < epoch &&
+            children.All(c => ReadPosition(c.KblId) is { Replica: true } copy && copy.Applied == c.Applied && copy.LastEpoch == c.LastEpoch));
+    }
+
+    /// <summary>
+    /// Makes the replica copy of <paramref name="targetId"/> here the records of <paramref name="sources"/>' replica
+    /// copies (each within its range), at <paramref name="position"/>, while <paramref name="may"/> holds (checked
+    /// before, and again under the shard lock when the position is written). An earlier copy of the target is first
+    /// reset to <paramref name="emptied"/> (which <paramref name="may"/> accepts again): it counts for nothing until
+    /// the copy is whole, so a copy that fails half-way never leaves a partial copy at a complete copy's position. The
+    /// records are copied from a snapshot in batches outside the lock, so a large copy does not hold up the silo's
+    /// other shards.
+    /// </summary>
+    private bool CopyReplicas(string targetId, IReadOnlyList<(string Id, KeyRange Range)> sources, ShardPositionRecord position, ShardPositionRecord emptied, Func<bool> may)
+    {
         Snapshot snapshot;
         lock (_shardLock)
         {
-            var child = ReadPosition(childId);
-            if (_closed || !May(ReadPosition(parentId), child))
+            if (_closed || !may())
             {
                 return false;
             }
 
-            if (child != ShardPositionRecord.None)
+            if (ReadPosition(targetId) != emptied)
             {
-                // The same fork again (a division resumed): the copy counts for nothing from here until it is whole
-                // again, so a fork that fails half-way cannot leave a partial copy at a complete copy's position.
                 using var reset = new WriteBatch();
-                ClearCopy(reset, childId);
-                reset.Put(Encoding.UTF8.GetBytes(childId), Position(ShardPositionRecord.None), _shards);
+                ClearCopy(reset, targetId);
+                reset.Put(Encoding.UTF8.GetBytes(targetId), Position(emptied), _shards);
                 _db.Write(reset, _writeOptions);
             }
 
@@ -233,68 +272,63 @@ public sealed partial class RecordStore
 
         try
         {
-            return CopyForked(parentId, childId, range, snapshot, forked, May);
+            var batch = new WriteBatch();
+            try
+            {
+                ClearCopy(batch, targetId);
+                var bytes = 0L;
+                foreach (var (sourceId, range) in sources)
+                {
+                    var (from, to) = ReplicaBounds(sourceId);
+                    using var iterator = _db.NewIterator(_replicas, new ReadOptions().SetSnapshot(snapshot).SetIterateUpperBound(to));
+                    for (iterator.Seek(ReplicaKey(sourceId, range.Lo)); iterator.Valid(); iterator.Next())
+                    {
+                        var key = iterator.Key().AsSpan(from.Length);
+                        if (range.Hi is not null && KeyOrder.Compare(key, range.Hi) >= 0)
+                        {
+                            break;
+                        }
+
+                        var value = iterator.Value();
+                        batch.Put(ReplicaKey(targetId, key), value, _replicas);
+                        bytes += key.Length + value.Length;
+                        if (bytes >= PageBounds.TransferBytes)
+                        {
+                            if (Volatile.Read(ref _closed))
+                            {
+                                return false; // the store is closing
+                            }
+
+                            _db.Write(batch, _writeOptions);
+                            batch.Dispose();
+                            (batch, bytes) = (new WriteBatch(), 0);
+                        }
+                    }
+                }
+
+                lock (_shardLock)
+                {
+                    if (_closed || !may())
+                    {
+                        return false; // changed meanwhile: what was copied counts for nothing (the next install, fork or fuse clears it)
+                    }
+
+                    var id = Encoding.UTF8.GetBytes(targetId);
+                    batch.Put(id, Position(position), _shards);
+                    batch.Put(id, BitConverter.GetBytes(position.Applied), _clocks);
+                    _db.Write(batch, _writeOptions);
+                    return true;
+                }
+            }
+            finally
+            {
+                batch.Dispose();
+            }
         }
         finally
         {
             snapshot.Dispose();
             Interlocked.Decrement(ref _forks);
-        }
-    }
-
-    /// <summary>Copies a fork's records from <paramref name="snapshot"/> in batches, then writes its position if both copies are still as the fork found them.</summary>
-    private bool CopyForked(string parentId, string childId, KeyRange range, Snapshot snapshot, ShardPositionRecord forked, Func<ShardPositionRecord, ShardPositionRecord, bool> may)
-    {
-        var (from, to) = ReplicaBounds(parentId);
-        var batch = new WriteBatch();
-        try
-        {
-            ClearCopy(batch, childId);
-            var bytes = 0L;
-            using (var iterator = _db.NewIterator(_replicas, new ReadOptions().SetSnapshot(snapshot).SetIterateUpperBound(to)))
-            {
-                for (iterator.Seek(ReplicaKey(parentId, range.Lo)); iterator.Valid(); iterator.Next())
-                {
-                    var key = iterator.Key().AsSpan(from.Length);
-                    if (range.Hi is not null && KeyOrder.Compare(key, range.Hi) >= 0)
-                    {
-                        break;
-                    }
-
-                    var value = iterator.Value();
-                    batch.Put(ReplicaKey(childId, key), value, _replicas);
-                    bytes += key.Length + value.Length;
-                    if (bytes >= PageBounds.TransferBytes)
-                    {
-                        if (Volatile.Read(ref _closed))
-                        {
-                            return false; // the store is closing
-                        }
-
-                        _db.Write(batch, _writeOptions);
-                        batch.Dispose();
-                        (batch, bytes) = (new WriteBatch(), 0);
-                    }
-                }
-            }
-
-            lock (_shardLock)
-            {
-                if (_closed || !may(ReadPosition(parentId), ReadPosition(childId)))
-                {
-                    return false; // changed meanwhile: what was copied counts for nothing (the next install or fork clears it)
-                }
-
-                var id = Encoding.UTF8.GetBytes(childId);
-                batch.Put(id, Position(forked), _shards);
-                batch.Put(id, BitConverter.GetBytes(forked.Applied), _clocks);
-                _db.Write(batch, _writeOptions);
-                return true;
-            }
-        }
-        finally
-        {
-            batch.Dispose();
         }
     }
 

@@ -56,9 +56,26 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
             return Task.FromResult(false);
         }
 
-        _core.DropInstall();
-        _core = new ReplicaCore(_log, timings.Lease, time.GetUtcNow() - timings.Lease); // a new copy: it granted no lease yet
+        NewCopy();
         return Task.FromResult(true);
+    }
+
+    /// <summary>A copy made here by a fork or a fuse: no install under way counts any more, and it granted no lease yet.</summary>
+    private void NewCopy()
+    {
+        _core.DropInstall();
+        _core = new ReplicaCore(_log, timings.Lease, time.GetUtcNow() - timings.Lease);
+    }
+
+    public Task<string?> Fuse(IReadOnlyList<FusedChild> children, long appliedSeq, long epoch)
+    {
+        if (!store.FuseReplicas(_kblId, children, appliedSeq, epoch))
+        {
+            return Task.FromResult<string?>(null);
+        }
+
+        NewCopy();
+        return Task.FromResult<string?>(store.DiskId);
     }
 
     public Task<bool> Drop(long epoch)

@@ -80,7 +80,8 @@ public sealed partial class KblGrain
         }
 
         _clock = Math.Max(Math.Max(_clock, store.ReadClock(_id)), replies.Max(r => r.Reply.Clock));
-        foreach (var (child, _) in replies.Where(r => r.Reply.Silo != silo.Name))
+        var remote = replies.Where(r => r.Reply.Silo != silo.Name).Select(r => r.Child).ToList();
+        foreach (var child in remote)
         {
             if (!transition.Siblings.Contains(child.Path))
             {
@@ -105,7 +106,12 @@ public sealed partial class KblGrain
                 State.Transition = transition;
                 await Save();
             }
+        }
 
+        // The children's copies become the merged leaf's before any child drops its own (a purge does).
+        var copies = await FuseCopies(replies);
+        foreach (var child in remote)
+        {
             await Child(child.Path).Purge(transition.Generation);
         }
 
@@ -116,7 +122,14 @@ public sealed partial class KblGrain
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
         ForgetCopies(); // copies from before its split hold none of what its children wrote since
+        State.Replicas = copies ?? State.Replicas;
         await Save();
+        if (copies is not null)
+        {
+            // The log here starts where the fused copies are: at the merge's clock, its last entry of their epoch.
+            store.ResetShard(_id, _clock, copies.Epoch, lastEpoch: copies.Epoch);
+        }
+
         foreach (var (child, _) in replies.Where(r => r.Reply.Silo == silo.Name))
         {
             try
@@ -134,6 +147,50 @@ public sealed partial class KblGrain
         _childFeedback.Clear();
         _coldSince = null;
         KblLog.Merged(logger, _id, State.Epoch, _keys);
+    }
+
+    /// <summary>
+    /// A mirrored merge's copies, made from its children's: each silo holding an in-sync copy of every child (not
+    /// this one) puts them together as the merged leaf's copy (IReplicaGrain.Fuse: on its own disk, nothing sent over
+    /// the network), up to <c>copies − 1</c> of them. The configuration the merged leaf starts with, those members in
+    /// sync, under an epoch above any of its earlier ones; null when no silo could (one copy at first, the others
+    /// rebuilt from snapshots, as before).
+    /// </summary>
+    private async Task<Replication.ShardConfig?> FuseCopies(IReadOnlyList<(ChildRef Child, RetireReply Reply)> replies)
+    {
+        if (!Redundancy.Mirrored || replies.Count == 0 || replies.Any(r => r.Reply.Copy is null))
+        {
+            return null;
+        }
+
+        var holders = replies.Select(r => (IEnumerable<string>)r.Reply.InSync).Aggregate((a, b) => a.Intersect(b, StringComparer.Ordinal))
+            .Where(s => s != silo.Name && load.AddressOf(s) is not null)
+            .Take(Redundancy.Copies - 1)
+            .ToList();
+        if (holders.Count == 0)
+        {
+            return null;
+        }
+
+        var (_, _, sealedHere) = store.ShardPosition(_id);
+        var epoch = Math.Max(Math.Max(State.Replicas?.Epoch ?? 0, sealedHere), State.EpochBase) + 1;
+        var children = replies.Select(r => r.Reply.Copy!).ToList();
+        var members = await Task.WhenAll(holders.Select(async holder =>
+        {
+            try
+            {
+                return await GrainFactory.GetGrain<Replication.IReplicaGrain>(Replication.IReplicaGrain.Key(holder, _id)).Fuse(children, _clock, epoch).WaitAsync(timings.InstallTimeout) is { } disk
+                    ? new Replication.ReplicaMember(holder, disk, InSync: true)
+                    : null;
+            }
+            catch (Exception e) when (IsStepFailure(e))
+            {
+                KblLog.FuseFailed(logger, e, _id, holder);
+                return null;
+            }
+        }));
+        var fused = members.OfType<Replication.ReplicaMember>().ToList();
+        return fused.Count == 0 ? null : new Replication.ShardConfig(epoch, silo.Name, store.DiskId, fused, Redundancy.MinCopies);
     }
 
     /// <summary>
@@ -173,7 +230,7 @@ public sealed partial class KblGrain
         if (State.Role == KblRole.Retired && State.Generation == generation)
         {
             RequireHome("a retired KBL's answer");
-            return new RetireReply(true, State.Home!, _clock);
+            return RetiredReply();
         }
 
         if (State.Role != KblRole.Leaf || _presence != Presence.AtHome || Hibernating)
@@ -185,7 +242,19 @@ public sealed partial class KblGrain
         State.Role = KblRole.Retired;
         State.Generation = generation;
         await Save();
-        return new RetireReply(true, State.Home!, _clock);
+        return RetiredReply();
+    }
+
+    /// <summary>A retired leaf's answer: where its records are, its clock, and its copies a merge may take over.</summary>
+    private RetireReply RetiredReply()
+    {
+        var (applied, lastEpoch, _) = store.ShardPosition(_id);
+        var mirrored = Redundancy.Mirrored && State.Replicas is { } config && config.Primary == State.Home && config.PrimaryDisk == store.DiskId && applied == _clock && applied > 0;
+        return new RetireReply(true, State.Home!, _clock)
+        {
+            Copy = mirrored ? new Replication.FusedChild(_id, State.Range, applied, lastEpoch) : null,
+            InSync = mirrored ? [.. State.Replicas!.InSync.Select(m => m.Silo)] : [],
+        };
     }
 
     public Task<IReadOnlyList<StoredRecord>> Export(byte[] from, bool exclusive, int limit)

@@ -530,6 +530,49 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_merge_takes_over_its_leaves_copies_so_losing_its_silo_right_after_loses_nothing()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 100, MergeKeys = 80, Hysteresis = TimeSpan.FromSeconds(1) });
+        await model.Put("k000", "first");
+        var home = (await OnSilo1(colony, copies: 2)).Silo; // not silo-0, so the test may kill it
+        var value = new string('v', 4000);
+        for (var i = 1; i < 150; i++)
+        {
+            await model.Put($"k{i:d3}", $"{value}{i}"); // it divides by size on its way, its leaves on its silo with its copies
+        }
+
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        await Eventually.Until(() => root.GetTree(1, false), t => t.Role == KblRole.Interior && t.Children.All(c => c.Replicas is { InSync: 2 }), Settle, "leaves with their copies");
+
+        // Rebuilds slowed to a crawl: a merged leaf that had to rebuild its copy (about 200 KB) would have one for seconds.
+        using (var slow = new SlowRebuilds(fixture, 16_384))
+        {
+            for (var i = 50; i < 150; i++)
+            {
+                await model.Delete($"k{i:d3}"); // down to 50 keys: once cold, its leaves merge back into it
+            }
+
+            var merged = await Eventually.Until(() => Tree(colony), t => t is { Role: KblRole.Leaf }, Settle, "the merge back into one leaf");
+            Assert.True(merged!.Replicas is { Status: "redundant", InSync: 2 }, $"the merged leaf starts with {merged.Replicas?.InSync} copies in sync ({merged.Replicas?.Status})");
+            Assert.Equal(home, merged.Silo);
+            var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Copies();
+            Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 50 }));
+            Assert.Single(copies.Copies.Select(c => c.Digest).Distinct()); // its copy is its records, byte for byte
+            Assert.Equal(0, slow.Streams);
+
+            // Its silo dies at once: it is served from the copy it took over.
+            await fixture.Kill(home);
+            await model.UntilServed();
+            await model.Check();
+            await model.Put("k200", "after");
+            await model.Check();
+        }
+
+        await fixture.Restart(home);
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_replica_goes_to_a_zone_without_a_copy_first()
     {
         // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.

@@ -105,6 +105,15 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         { "IKblTreeGrain.InheritCopies", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
         { "IKblTreeGrain.InheritCopies", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
 
+        // A merge takes its leaves' copies over: a fuse that never arrives, one made without the merging KBL knowing
+        // (it leaves that member out: a copy nobody reads); the member dies right after fusing; the merging KBL dies
+        // with the copies fused but the merge not recorded (resumed, it fuses again, or rebuilds if its leaves'
+        // copies are gone).
+        { "IReplicaGrain.Fuse", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose },
+        { "IReplicaGrain.Fuse", FaultSide.Callee, FaultTiming.After, FaultKind.Lose },
+        { "IReplicaGrain.Fuse", FaultSide.Callee, FaultTiming.After, FaultKind.Crash },
+        { "IReplicaGrain.Fuse", FaultSide.Caller, FaultTiming.After, FaultKind.Crash },
+
         // A replica dies mid-append; a primary dies with the write on its replica but not acknowledged.
         { "IReplicaGrain.Append", FaultSide.Callee, FaultTiming.After, FaultKind.Crash },
         { "IReplicaGrain.Append", FaultSide.Caller, FaultTiming.After, FaultKind.Crash },

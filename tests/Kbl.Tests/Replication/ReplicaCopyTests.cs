@@ -139,6 +139,47 @@ public sealed class ReplicaCopyTests : IDisposable
     }
 
     [Fact]
+    public void A_merge_fuses_its_childrens_replica_copies_at_their_final_positions_and_never_over_a_newer_copy()
+    {
+        const string parent = "copies/r";
+        var (left, right) = ("copies/r.0", "copies/r.1");
+        var (leftRange, rightRange) = (new KeyRange([], KeyOrder.Encode("m")), new KeyRange(KeyOrder.Encode("m"), null));
+        var leftCopy = new RocksShardLog(_store, Colony, left, () => KeyRange.All, replica: true);
+        leftCopy.Seal(4);
+        Assert.True(leftCopy.Apply(4, [new LogEntry(1, 4, KeyOrder.Encode("c"), Bytes("c1")), new LogEntry(2, 4, KeyOrder.Encode("d"), Bytes("d2"))]));
+        var rightCopy = new RocksShardLog(_store, Colony, right, () => KeyRange.All, replica: true);
+        rightCopy.Seal(6);
+        Assert.True(rightCopy.Apply(6, [new LogEntry(1, 6, KeyOrder.Encode("q"), Bytes("q1"))]));
+        // What the merged KBL held before it divided, and left sealed here.
+        var before = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
+        before.Seal(3);
+        Assert.True(before.Apply(3, [new LogEntry(1, 3, KeyOrder.Encode("z"), Bytes("before its division"))]));
+
+        FusedChild[] children = [new(left, leftRange, 2, 4), new(right, rightRange, 1, 6)];
+        Assert.False(_store.FuseReplicas(parent, [children[0], children[1] with { Applied = 2 }], applied: 9, epoch: 7), "a child's copy is not at its final position");
+        Assert.Equal(1, before.AppliedSeq); // refused: nothing changed
+        Assert.False(_store.FuseReplicas(parent, children, applied: 9, epoch: 3), "an epoch not above the copy's seal");
+
+        Assert.True(_store.FuseReplicas(parent, children, applied: 9, epoch: 7));
+        var fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
+        Assert.Equal((9L, 7L, 3L), (fused.AppliedSeq, fused.LastEpoch, fused.SealedEpoch)); // the seal stays: the merged leaf's first epoch seals it
+        Assert.Equal(7, fused.EpochAt(9));
+        Assert.Equal(3, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records); // c, d, q: not what it held before
+        Assert.Equal(2, _store.Digest(Colony, left, KeyRange.All, replica: true).Records); // the children's copies stay (their KBLs drop them)
+        Assert.True(_store.FuseReplicas(parent, children, applied: 9, epoch: 7), "the same fuse again (a merge resumed)");
+        Assert.Equal(3, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records);
+
+        // The merged leaf sealed and wrote its copy: a late fuse changes nothing, even once the children's copies are gone.
+        fused.Seal(8);
+        Assert.True(fused.Apply(8, [new LogEntry(10, 8, KeyOrder.Encode("e"), Bytes("e10"))]));
+        Assert.False(_store.FuseReplicas(parent, children, applied: 9, epoch: 7));
+        Assert.True(_store.DropReplica(left, epoch: 4));
+        Assert.False(_store.FuseReplicas(parent, children, applied: 9, epoch: 7));
+        Assert.Equal((10L, 8L), (fused.AppliedSeq, fused.LastEpoch));
+        Assert.Equal(4, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records);
+    }
+
+    [Fact]
     public void A_copy_of_a_KBL_that_holds_no_shard_any_more_is_dropped_but_never_one_a_later_life_made()
     {
         var replica = Replica();
