@@ -213,27 +213,29 @@ public sealed partial class RecordStore
     /// <summary>
     /// A merge's reverse of <see cref="ForkReplica"/>: makes this silo's replica copies of the merged KBL's children
     /// (<paramref name="children"/>, each at exactly its final position) together the replica copy of
-    /// <paramref name="parentId"/>, at <paramref name="applied"/> of <paramref name="epoch"/>, so the merged leaf
-    /// starts with the copies its children had. Only while every child's copy here is a replica's at its position and
-    /// whatever the parent left here before its division (a copy, or a dropped copy's seal) is sealed below
-    /// <paramref name="epoch"/>; this same fuse again (a merge resumed) changes nothing. The children's copies stay
-    /// (their KBLs drop them). The merging KBL is at home on another silo, so no copy of it here is live.
+    /// <paramref name="parentId"/>, at <paramref name="applied"/> of <paramref name="epoch"/> and sealed for it (a late
+    /// drop from before the division cannot touch it), so the merged leaf starts with the copies its children had.
+    /// Only while every child's copy here is a replica's at its position and whatever the parent left here before its
+    /// division (a copy, or a dropped copy's seal) is sealed below <paramref name="epoch"/>; this same fuse again (a
+    /// repeated message) changes nothing. A merge takes a new epoch for every attempt, so a resumed one never mistakes
+    /// an earlier attempt's copy for its own. The children's copies stay (their KBLs drop them). The merging KBL is at
+    /// home on another silo, so no copy of it here is live.
     /// </summary>
     public bool FuseReplicas(string parentId, IReadOnlyList<FusedChild> children, long applied, long epoch)
     {
+        var fused = ShardPositionRecord.StartingAt(applied, epoch, epoch, replica: true);
         long earlier;
         lock (_shardLock)
         {
             var current = ReadPosition(parentId);
-            if (current == ShardPositionRecord.StartingAt(applied, epoch, current.Sealed, replica: true) && current.Sealed < epoch)
+            if (current == fused)
             {
-                return true; // this fuse again (a merge resumed): the copy is whole, and it is not copied again
+                return true; // this fuse again (a repeated message): the copy is whole, and it is not copied again
             }
 
             earlier = current.Sealed;
         }
 
-        var fused = ShardPositionRecord.StartingAt(applied, epoch, earlier, replica: true);
         return CopyReplicas(parentId, [.. children.Select(c => (c.KblId, c.Range))], fused, new ShardPositionRecord(0, 0, earlier, Replica: true), () =>
             ReadPosition(parentId).Sealed == earlier && earlier < epoch &&
             children.All(c => ReadPosition(c.KblId) is { Replica: true } copy && copy.Applied == c.Applied && copy.LastEpoch == c.LastEpoch));

@@ -122,14 +122,16 @@ public sealed partial class KblGrain
         State.Transition = null;
         State.ShapeChangedAt = time.GetUtcNow();
         ForgetCopies(); // copies from before its split hold none of what its children wrote since
-        State.Replicas = copies ?? State.Replicas;
-        await Save();
         if (copies is not null)
         {
             // The log here starts where the fused copies are: at the merge's clock, its last entry of their epoch.
+            // Before the save: saved, the configuration names this disk's copy as the shard's, and a replica copy of
+            // this KBL left here from before its division must not be taken for it (ResetShard drops it).
             store.ResetShard(_id, _clock, copies.Epoch, lastEpoch: copies.Epoch);
+            State.Replicas = copies;
         }
 
+        await Save();
         foreach (var (child, _) in replies.Where(r => r.Reply.Silo == silo.Name))
         {
             try
@@ -172,8 +174,12 @@ public sealed partial class KblGrain
             return null;
         }
 
+        // An epoch of this attempt's own, saved before any copy is made with it: a later attempt (this one crashed, or
+        // was called off and the children wrote since) takes a newer one, so no silo takes an earlier attempt's copy
+        // for its own.
         var (_, _, sealedHere) = store.ShardPosition(_id);
         var epoch = Math.Max(Math.Max(State.Replicas?.Epoch ?? 0, sealedHere), State.EpochBase) + 1;
+        await SaveReplicas((Forgotten() ?? new Replication.ShardConfig(0, "", "", [], Redundancy.MinCopies)) with { Epoch = epoch });
         var children = replies.Select(r => r.Reply.Copy!).ToList();
         var members = await Task.WhenAll(holders.Select(async holder =>
         {

@@ -162,11 +162,12 @@ public sealed class ReplicaCopyTests : IDisposable
 
         Assert.True(_store.FuseReplicas(parent, children, applied: 9, epoch: 7));
         var fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
-        Assert.Equal((9L, 7L, 3L), (fused.AppliedSeq, fused.LastEpoch, fused.SealedEpoch)); // the seal stays: the merged leaf's first epoch seals it
+        Assert.Equal((9L, 7L, 7L), (fused.AppliedSeq, fused.LastEpoch, fused.SealedEpoch));
         Assert.Equal(7, fused.EpochAt(9));
+        Assert.False(_store.DropReplica(parent, epoch: 3), "a late drop of the copy it had before its division");
         Assert.Equal(3, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records); // c, d, q: not what it held before
         Assert.Equal(2, _store.Digest(Colony, left, KeyRange.All, replica: true).Records); // the children's copies stay (their KBLs drop them)
-        Assert.True(_store.FuseReplicas(parent, children, applied: 9, epoch: 7), "the same fuse again (a merge resumed)");
+        Assert.True(_store.FuseReplicas(parent, children, applied: 9, epoch: 7), "the same fuse again (a repeated message)");
         Assert.Equal(3, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records);
 
         // The merged leaf sealed and wrote its copy: a late fuse changes nothing, even once the children's copies are gone.
@@ -177,6 +178,27 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.False(_store.FuseReplicas(parent, children, applied: 9, epoch: 7));
         Assert.Equal((10L, 8L), (fused.AppliedSeq, fused.LastEpoch));
         Assert.Equal(4, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records);
+    }
+
+    [Fact]
+    public void A_later_attempt_of_a_merge_fuses_again_under_its_own_epoch_with_what_the_children_wrote_since()
+    {
+        const string parent = "copies/r";
+        const string child = "copies/r.0";
+        var copy = new RocksShardLog(_store, Colony, child, () => KeyRange.All, replica: true);
+        copy.Seal(4);
+        Assert.True(copy.Apply(4, [new LogEntry(1, 4, KeyOrder.Encode("c"), Bytes("c1"))]));
+        Assert.True(_store.FuseReplicas(parent, [new(child, KeyRange.All, 1, 4)], applied: 5, epoch: 6));
+
+        // That attempt was called off; the child took a delete and a write; the next attempt has a newer epoch.
+        Assert.True(copy.Apply(4, [new LogEntry(2, 4, KeyOrder.Encode("c"), null), new LogEntry(3, 4, KeyOrder.Encode("d"), Bytes("d3"))]));
+        Assert.False(_store.FuseReplicas(parent, [new(child, KeyRange.All, 1, 4)], applied: 5, epoch: 7), "the child's copy is past that position");
+        Assert.True(_store.FuseReplicas(parent, [new(child, KeyRange.All, 3, 4)], applied: 5, epoch: 7));
+
+        var fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
+        Assert.Equal((5L, 7L, 7L), (fused.AppliedSeq, fused.LastEpoch, fused.SealedEpoch));
+        Assert.Equal(1, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records); // "d" only: "c" was deleted since
+        Assert.False(_store.FuseReplicas(parent, [new(child, KeyRange.All, 1, 4)], applied: 5, epoch: 6), "the earlier attempt's late message");
     }
 
     [Fact]
