@@ -227,6 +227,11 @@ public sealed partial class RecordStore
         long earlier;
         lock (_shardLock)
         {
+            if (_closed)
+            {
+                return false; // the store is closing
+            }
+
             var current = ReadPosition(parentId);
             if (current == fused)
             {

@@ -484,11 +484,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
                 "the root's copy dropped");
 
             // The silo of every new leaf's primary dies at once: each is served from the copy it inherited.
-            await fixture.Kill(root);
-            await model.UntilServed();
-            await model.Check();
-            await model.Put("k150", "after");
-            await model.Check();
+            await KillAndServe(root, model, "k150");
         }
 
         await fixture.Restart(root);
@@ -561,11 +557,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
             Assert.Equal(0, slow.Streams);
 
             // Its silo dies at once: it is served from the copy it took over.
-            await fixture.Kill(home);
-            await model.UntilServed();
-            await model.Check();
-            await model.Put("k200", "after");
-            await model.Check();
+            await KillAndServe(home, model, "k200");
         }
 
         await fixture.Restart(home);
@@ -667,6 +659,16 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var genome = Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) };
         await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Configure(shape?.Invoke(genome) ?? genome);
         return (colony, new ColonyModel(router ?? fixture.Router, colony));
+    }
+
+    /// <summary>Kills <paramref name="silo"/>; the colony is then served whole from its copies, and takes a write of <paramref name="key"/>.</summary>
+    private async Task KillAndServe(string silo, ColonyModel model, string key)
+    {
+        await fixture.Kill(silo);
+        await model.UntilServed();
+        await model.Check();
+        await model.Put(key, "after");
+        await model.Check();
     }
 
     private static string NewColonyName() => $"m{Guid.NewGuid():N}"[..12];
