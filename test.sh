@@ -17,6 +17,13 @@ dotnet test Kbl.sln --no-build -m:1 -c Debug --nologo --blame-hang-timeout 10m -
 
 # The slowest tests, so the suite's time (CI keeps it under 20 minutes) has names attached.
 python3 scripts/slowest-tests.py "$results" 12 || true
+# A test host that crashed: the blame collector's sequence names the tests it had started last (with their cases).
+for sequence in "$results"/*/Sequence_*.xml; do
+  if [[ -f $sequence ]] && grep -q "aborted" "$log"; then
+    echo "a test host crashed; the last tests it started:"
+    { grep -oE 'Name="[^"]*"' "$sequence" || true; } | tail -n 5 | sed 's/^/  /'
+  fi
+done
 rm -rf "$results"
 
 # dotnet test prints one summary per test assembly: "Passed!  - Failed: 0, Passed: 77, Skipped: 0, ..."
