@@ -93,3 +93,14 @@ public sealed record ShardConfig(
     public bool IsComplete(string silo, string disk) =>
         (Primary == silo && PrimaryDisk == disk) || Members.Any(m => m.Silo == silo && m.Disk == disk && m.InSync);
 }
+
+/// <summary>
+/// One child of a merge as a silo's replica copy of it must be for the merged KBL to take it over: the child's id,
+/// range, and final position (the seq its copy applied last, and that entry's epoch).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("kbl.FusedChild")]
+public sealed record FusedChild(
+    [property: Id(0)] string KblId,
+    [property: Id(1)] Keys.KeyRange Range,
+    [property: Id(2)] long Applied,
+    [property: Id(3)] long LastEpoch);

@@ -112,7 +112,7 @@ public sealed partial class KblGrain
             return;
         }
         var (_, _, sealedEpoch) = store.ShardPosition(_id);
-        var epoch = Math.Max(Math.Max(replicas.Epoch, sealedEpoch), State.EpochBase);
+        var epoch = EpochFloor(replicas, sealedEpoch);
         State.Replicas = replicas with { Epoch = epoch, Primary = silo.Name, PrimaryDisk = store.DiskId };
         await Save();
 

@@ -178,7 +178,7 @@ public sealed partial class KblGrain
         // was called off and the children wrote since) takes a newer one, so no silo takes an earlier attempt's copy
         // for its own.
         var (_, _, sealedHere) = store.ShardPosition(_id);
-        var epoch = Math.Max(Math.Max(State.Replicas?.Epoch ?? 0, sealedHere), State.EpochBase) + 1;
+        var epoch = EpochFloor(State.Replicas, sealedHere) + 1;
         await SaveReplicas((Forgotten() ?? new Replication.ShardConfig(0, "", "", [], Redundancy.MinCopies)) with { Epoch = epoch });
         var children = replies.Select(r => r.Reply.Copy!).ToList();
         var members = await Task.WhenAll(holders.Select(async holder =>

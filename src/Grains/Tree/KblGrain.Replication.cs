@@ -97,8 +97,7 @@ public sealed partial class KblGrain
         _clock = Math.Max(_clock, applied); // versions never go back, whatever the log here says
         if (!complete || applied != _clock)
         {
-            // Above what this disk has sealed, and above every epoch of an earlier life of the colony (State.EpochBase).
-            var epoch = Math.Max(Math.Max(config?.Epoch ?? 0, sealedEpoch), State.EpochBase) + 1;
+            var epoch = EpochFloor(config, sealedEpoch) + 1;
             await SaveReplicas(new ShardConfig(
                 epoch, silo.Name, store.DiskId, [.. (config?.Members ?? []).Where(m => m.Silo != silo.Name).Select(m => m with { InSync = false })], Redundancy.MinCopies));
             store.ResetShard(_id, _clock, epoch);
@@ -181,6 +180,13 @@ public sealed partial class KblGrain
         _primary = null;
         _undropped.Clear();
     }
+
+    /// <summary>
+    /// The least epoch this KBL's shard may take next: not below its configuration's (<paramref name="config"/>), what
+    /// this disk has sealed for it (<paramref name="sealedHere"/>), nor its colony life's base (State.EpochBase), so no
+    /// copy an earlier epoch or an earlier life sealed fences it or agrees with it.
+    /// </summary>
+    private long EpochFloor(ShardConfig? config, long sealedHere) => Math.Max(Math.Max(config?.Epoch ?? 0, sealedHere), State.EpochBase);
 
     /// <summary>Forgets every copy but the one here as the leaf's shape changes (split, merge, one copy): the epoch stays, so later epochs stay above every seal.</summary>
     private void ForgetCopies()
