@@ -450,7 +450,9 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var first = await Redundant(colony, 2);
         var (root, member) = (first.Silo, first.Replicas!.Members.Single().Silo);
 
-        // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for seconds.
+        // Rebuilds slowed to a crawl: a new leaf that had to rebuild its copies would have one for seconds. First, other
+        // colonies' rebuilds (an earlier test's restarted silo) end: the count of streams below is every silo's.
+        await Eventually.Until(() => Task.FromResult(fixture.LiveSilos.Sum(s => s.ServiceProvider.GetRequiredService<RebuildThrottle>().Streams)), n => n == 0, Settle, "no rebuild streaming");
         using (var slow = new SlowRebuilds(fixture, 65_536))
         {
             var value = new string('v', 4000);
