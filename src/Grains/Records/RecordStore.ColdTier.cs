@@ -15,6 +15,7 @@ public sealed partial class RecordStore
     public void MarkWindow(string kblId, bool window)
     {
         var key = WindowKey(kblId);
+        using var inside = Enter();
         if (window != (_db.Get(key, _shards) is not null))
         {
             if (window)
@@ -29,8 +30,11 @@ public sealed partial class RecordStore
     }
 
     /// <summary>The KBLs whose shard (a primary's copy, with a clock) is on this disk and marked by <see cref="MarkWindow"/>.</summary>
-    public IReadOnlyList<string> WindowShards() =>
-        [.. KblIds().Where(id => _db.Get(WindowKey(id), _shards) is not null && !IsReplicaCopy(id))];
+    public IReadOnlyList<string> WindowShards()
+    {
+        using var inside = Enter();
+        return [.. KblIds().Where(id => _db.Get(WindowKey(id), _shards) is not null && !IsReplicaCopy(id))];
+    }
 
     private static byte[] WindowKey(string kblId) => [.. Encoding.UTF8.GetBytes(kblId), 0x00, .. "window"u8];
 
@@ -48,6 +52,7 @@ public sealed partial class RecordStore
         var prefix = ColonyPrefix(colony).Length;
         long records = 0, bytes = 0;
         SstFileWriter? writer = null;
+        using var inside = Enter();
         try
         {
             using var iterator = _db.NewIterator(_records, new ReadOptions().SetIterateUpperBound(to));
@@ -83,6 +88,7 @@ public sealed partial class RecordStore
     /// </summary>
     public void RestoreShard(string colony, string kblId, KeyRange range, string? file, long clock)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             using (var batch = new WriteBatch())
@@ -107,6 +113,7 @@ public sealed partial class RecordStore
     /// </summary>
     public void ForgetShard(string colony, string kblId, KeyRange range)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             using var batch = new WriteBatch();

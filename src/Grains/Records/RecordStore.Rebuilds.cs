@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Text;
 using Kbl.Keys;
 using Kbl.Replication;
@@ -13,15 +12,6 @@ public sealed partial class RecordStore
 {
     /// <summary>Where installs stage their SST files: a folder of the database's own (RocksDB leaves names it does not know alone), emptied when the store opens (leftovers of a crash).</summary>
     private readonly string _installs;
-
-    /// <summary>Snapshots being read: released before the database closes, so no stream reads a closed store.</summary>
-    private readonly ConcurrentDictionary<ShardSnapshot, byte> _snapshots = new();
-
-    /// <summary>Set (under the shard lock) when the database starts closing: no snapshot or fork is taken after.</summary>
-    private bool _closed;
-
-    /// <summary>Forks copying now (outside the shard lock): the database closes once they stopped.</summary>
-    private int _forks;
 
     private static string PrepareInstalls(string path)
     {
@@ -41,9 +31,9 @@ public sealed partial class RecordStore
     /// </summary>
     public IShardSnapshot SnapshotShard(string colony, string kblId, KeyRange range)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
-            ObjectDisposedException.ThrowIf(_closed, this);
             var position = ReadPosition(kblId);
             var (applied, lastEpoch) = position.Replica ? (0L, 0L) : (position.Applied, position.LastEpoch);
             var snapshot = new ShardSnapshot(this, colony, range, applied, lastEpoch);
@@ -55,22 +45,6 @@ public sealed partial class RecordStore
     /// <summary>Starts installing a snapshot on this silo's copy of a shard: a replica's (<paramref name="replica"/>) or a primary's, of <paramref name="range"/>.</summary>
     public IShardInstall BeginInstall(string colony, string kblId, KeyRange range, bool replica) =>
         new ShardInstall(this, colony, kblId, range, replica);
-
-    /// <summary>Releases every snapshot still being read, and takes no more: the database is closing.</summary>
-    private void ReleaseSnapshots()
-    {
-        lock (_shardLock)
-        {
-            _closed = true;
-        }
-
-        foreach (var snapshot in _snapshots.Keys)
-        {
-            snapshot.Dispose();
-        }
-
-        SpinWait.SpinUntil(() => Volatile.Read(ref _forks) == 0, TimeSpan.FromSeconds(10)); // each stops at its next batch
-    }
 
     /// <summary>
     /// Reads its range in pages of <see cref="IteratorRecords"/> records, each with an iterator of its own (seeking past
@@ -186,6 +160,7 @@ public sealed partial class RecordStore
         {
             ObjectDisposedException.ThrowIf(_finished, this);
             _finished = true;
+            using var inside = store.Enter();
             lock (store._shardLock)
             {
                 var position = store.ReadPosition(kblId);

@@ -39,15 +39,21 @@ public sealed partial class RecordStore
     /// </summary>
     public (long Applied, long LastEpoch, long Sealed) ShardPosition(string kblId, bool replica = false)
     {
+        using var inside = Enter();
         var position = ReadPosition(kblId);
         return position.Replica == replica ? (position.Applied, position.LastEpoch, position.Sealed) : (0, 0, position.Sealed);
     }
 
     /// <summary>Whether this silo's copy of a shard is kept as a replica's (apart from the colony's records).</summary>
-    public bool IsReplicaCopy(string kblId) => ReadPosition(kblId).Replica;
+    public bool IsReplicaCopy(string kblId)
+    {
+        using var inside = Enter();
+        return ReadPosition(kblId).Replica;
+    }
 
     public void SealShard(string kblId, long epoch)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             var position = ReadPosition(kblId);
@@ -66,6 +72,7 @@ public sealed partial class RecordStore
     /// </summary>
     public bool ApplyEntries(string colony, string kblId, long epoch, IReadOnlyList<LogEntry> entries, int retain, bool replica = false)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             var position = ReadPosition(kblId);
@@ -136,6 +143,7 @@ public sealed partial class RecordStore
     {
         var entries = new List<LogEntry>();
         var upper = LogKey(kblId, long.MaxValue);
+        using var inside = Enter();
         using var iterator = _db.NewIterator(_log, new ReadOptions().SetIterateUpperBound(upper));
         for (iterator.Seek(LogKey(kblId, seq + 1)); iterator.Valid() && entries.Count < max; iterator.Next())
         {
@@ -151,6 +159,7 @@ public sealed partial class RecordStore
     /// </summary>
     public long? LogEpochAt(string kblId, long seq)
     {
+        using var inside = Enter();
         var raw = _db.Get(LogKey(kblId, seq), _log);
         return raw is not null ? BinaryPrimitives.ReadInt64BigEndian(raw)
             : ReadPosition(kblId) is { BaseSeq: > 0 } position && position.BaseSeq == seq ? position.BaseEpoch : null;
@@ -163,6 +172,7 @@ public sealed partial class RecordStore
     /// </summary>
     public void PromoteReplica(string colony, string kblId, KeyRange range)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             var position = ReadPosition(kblId);
@@ -225,13 +235,9 @@ public sealed partial class RecordStore
     {
         var fused = ShardPositionRecord.StartingAt(applied, epoch, epoch, replica: true);
         long earlier;
+        using var inside = Enter();
         lock (_shardLock)
         {
-            if (_closed)
-            {
-                return false; // the store is closing
-            }
-
             var current = ReadPosition(parentId);
             if (current == fused)
             {
@@ -258,9 +264,10 @@ public sealed partial class RecordStore
     private bool CopyReplicas(string targetId, IReadOnlyList<(string Id, KeyRange Range)> sources, ShardPositionRecord position, ShardPositionRecord emptied, Func<bool> may)
     {
         Snapshot snapshot;
+        using var inside = Enter(); // held until the copy ends: it stops at its next batch once the store is closing
         lock (_shardLock)
         {
-            if (_closed || !may())
+            if (!may())
             {
                 return false;
             }
@@ -274,7 +281,6 @@ public sealed partial class RecordStore
             }
 
             snapshot = _db.CreateSnapshot();
-            Interlocked.Increment(ref _forks);
         }
 
         try
@@ -301,7 +307,7 @@ public sealed partial class RecordStore
                         bytes += key.Length + value.Length;
                         if (bytes >= PageBounds.TransferBytes)
                         {
-                            if (Volatile.Read(ref _closed))
+                            if (Closing)
                             {
                                 return false; // the store is closing
                             }
@@ -315,7 +321,7 @@ public sealed partial class RecordStore
 
                 lock (_shardLock)
                 {
-                    if (_closed || !may())
+                    if (Closing || !may())
                     {
                         return false; // changed meanwhile: what was copied counts for nothing (the next install, fork or fuse clears it)
                     }
@@ -335,7 +341,6 @@ public sealed partial class RecordStore
         finally
         {
             snapshot.Dispose();
-            Interlocked.Decrement(ref _forks);
         }
     }
 
@@ -347,6 +352,7 @@ public sealed partial class RecordStore
     /// </summary>
     public bool DropReplica(string kblId, long epoch)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             var position = ReadPosition(kblId);
@@ -371,6 +377,7 @@ public sealed partial class RecordStore
     /// </summary>
     public void ResetShard(string kblId, long applied, long epoch, long? lastEpoch = null)
     {
+        using var inside = Enter();
         lock (_shardLock)
         {
             var position = ReadPosition(kblId);
@@ -446,6 +453,7 @@ public sealed partial class RecordStore
     /// </summary>
     public CopyDigest Digest(string colony, string kblId, KeyRange range, bool replica)
     {
+        using var inside = Enter();
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         long records = 0, bytes = 0;
         var (from, to) = replica ? ReplicaBounds(kblId) : StoreBounds(colony, range);

@@ -51,6 +51,7 @@ public sealed partial class RecordStore : IDisposable
 
     public StoredRecord? Get(string colony, byte[] key)
     {
+        using var inside = Enter();
         var raw = _db.Get(StoreKey(colony, key), _records);
         return raw is null ? null : Decode(key, raw);
     }
@@ -62,6 +63,7 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>Writes (a null value deletes) records in order and advances the KBL's clock, atomically.</summary>
     public void Write(string colony, IReadOnlyList<(byte[] Key, byte[]? Value, long Version)> records, string kblId, long clock)
     {
+        using var inside = Enter();
         using var batch = new WriteBatch();
         foreach (var (key, value, version) in records)
         {
@@ -84,14 +86,35 @@ public sealed partial class RecordStore : IDisposable
     {
         var prefix = ColonyPrefix(colony);
         var upper = to is null ? ColonyEnd(colony) : StoreKey(colony, to);
-        var readOptions = new ReadOptions().SetIterateUpperBound(upper);
-        using var iterator = _db.NewIterator(_records, readOptions);
-        iterator.Seek(StoreKey(colony, exclusive ? KeyOrder.Successor(from) : from));
-        while (iterator.Valid())
+        Iterator iterator;
+        using (Enter())
         {
-            var storeKey = iterator.Key();
-            yield return Decode(storeKey.AsSpan(prefix.Length).ToArray(), iterator.Value());
-            iterator.Next();
+            iterator = KeepIterator(_db.NewIterator(_records, new ReadOptions().SetIterateUpperBound(upper)));
+            iterator.Seek(StoreKey(colony, exclusive ? KeyOrder.Successor(from) : from));
+        }
+
+        try
+        {
+            while (true)
+            {
+                StoredRecord record;
+                using (Enter()) // each step on its own: a caller may read a scan across awaits
+                {
+                    if (!iterator.Valid())
+                    {
+                        break;
+                    }
+
+                    record = Decode(iterator.Key().AsSpan(prefix.Length).ToArray(), iterator.Value());
+                    iterator.Next();
+                }
+
+                yield return record;
+            }
+        }
+        finally
+        {
+            ReleaseIterator(iterator);
         }
     }
 
@@ -112,6 +135,7 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>Stores records taken over from another silo, as they are (same versions).</summary>
     public void Import(string colony, IReadOnlyList<StoredRecord> records)
     {
+        using var inside = Enter();
         using var batch = new WriteBatch();
         foreach (var record in records)
         {
@@ -124,6 +148,7 @@ public sealed partial class RecordStore : IDisposable
     /// <summary>Drops every record of a range (after another silo took it over).</summary>
     public void DeleteRange(string colony, KeyRange range)
     {
+        using var inside = Enter();
         using var batch = new WriteBatch();
         DeleteRecords(batch, colony, range);
         _db.Write(batch, _writeOptions);
@@ -151,6 +176,7 @@ public sealed partial class RecordStore : IDisposable
         var end = ColonyEnd(colony);
         var clocksFrom = Encoding.UTF8.GetBytes(colony + "/");
         var clocksTo = Encoding.UTF8.GetBytes(colony + "0"); // '0' follows '/': the first id past the colony's
+        using var inside = Enter();
         using var batch = new WriteBatch();
         batch.DeleteRange(start, (ulong)start.Length, end, (ulong)end.Length, _records);
         foreach (var family in new[] { _clocks, _replicas, _log, _shards })
@@ -161,21 +187,30 @@ public sealed partial class RecordStore : IDisposable
         _db.Write(batch, _writeOptions);
     }
 
-    public void DeleteClock(string kblId) => _db.Remove(Encoding.UTF8.GetBytes(kblId), _clocks, _writeOptions);
+    public void DeleteClock(string kblId)
+    {
+        using var inside = Enter();
+        _db.Remove(Encoding.UTF8.GetBytes(kblId), _clocks, _writeOptions);
+    }
 
     public long ReadClock(string kblId)
     {
+        using var inside = Enter();
         var raw = _db.Get(Encoding.UTF8.GetBytes(kblId), _clocks);
         return raw is null ? 0 : BitConverter.ToInt64(raw);
     }
 
-    public void WriteClock(string kblId, long clock) =>
+    public void WriteClock(string kblId, long clock)
+    {
+        using var inside = Enter();
         _db.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(clock), _clocks, _writeOptions);
+    }
 
     /// <summary>The ids of every KBL that has kept records on this silo (those with a version clock here).</summary>
     public IReadOnlyList<string> KblIds()
     {
         var ids = new List<string>();
+        using var inside = Enter();
         using var iterator = _db.NewIterator(_clocks);
         for (iterator.SeekToFirst(); iterator.Valid(); iterator.Next())
         {
@@ -183,12 +218,6 @@ public sealed partial class RecordStore : IDisposable
         }
 
         return ids;
-    }
-
-    public void Dispose()
-    {
-        ReleaseSnapshots();
-        _db.Dispose();
     }
 
     private static byte[] ColonyPrefix(string colony)
