@@ -45,7 +45,7 @@ class Run:
                     pass
 
     def start(self, name, args, cwd=None):
-        log = open(f"{self.tmp}/{name}.log", "w")
+        log = open(f"{self.tmp}/{name}.log", "a")  # a process started again (a restart) adds to its log
         process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or self.tmp)
         self.processes.append(process)
         return process
@@ -60,7 +60,7 @@ class Run:
         raise SystemExit(f"{self.name}.sh: {what} did not happen within {timeout} s (logs in {self.tmp})")
 
     def stop(self):
-        """Stops every process it started (SIGTERM, then SIGKILL after 30 s); removes the temp folder unless the run failed."""
+        """Stops every process it started (SIGTERM, then SIGKILL after 30 s); removes the temp folder unless the run failed (or KEEP_LOGS is set)."""
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()
@@ -71,6 +71,8 @@ class Run:
                 process.kill()
         if self.failed:
             self.say(f"failed; logs kept in {self.tmp}")
+        elif os.environ.get("KEEP_LOGS"):
+            self.say(f"logs kept in {self.tmp} (KEEP_LOGS)")
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
 

@@ -1,6 +1,7 @@
 """The body of bench/redundancy.sh (see there): starts the servers, runs the measurements, prints one report."""
 import json
 import os
+import threading
 import signal
 import subprocess
 import sys
@@ -19,6 +20,11 @@ REBUILD_VALUE = int(os.environ.get("REBUILD_VALUE", "1024"))
 GROUP_COMMIT = os.environ.get("GROUP_COMMIT", "true")
 REBUILD_RATE = int(os.environ.get("REBUILD_RATE", str(32 << 20)))
 PLOT = os.environ.get("PLOT", f"{ROOT}/docs/images/redundancy.png")
+# Which parts run (part 1 is "throughput"), and how many kills the failover part times.
+PARTS = os.environ.get("PARTS", "throughput,failover,rebuild").split(",")
+FAILOVERS = int(os.environ.get("FAILOVERS", "1"))
+# More settings for every silo, e.g. "--Kbl:Cluster:ProbeTimeout=00:00:01" (space-separated).
+SILO_ARGS = os.environ.get("SILO_ARGS", "").split()
 SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
 LOADGEN = f"{ROOT}/bench/Kbl.LoadGen/bin/Release/net10.0/Kbl.LoadGen.dll"
 # One leaf per colony: no division by size or load, so the copies are all that differs between the colonies.
@@ -39,7 +45,7 @@ class Silo:
                      f"--Kbl:DataPath={tmp}/{self.name}", f"--Kbl:SiloName={self.name}",
                      f"--Kbl:Storage:Sqlite:Path={tmp}/meta.db", "--Kbl:Auth:AllowAnonymous=true",
                      "--Kbl:Provisioning:Provider=off", "--Kbl:Placement:RebalancePeriod=00:00:00",
-                     f"--Kbl:Gateway:GroupCommit={GROUP_COMMIT}", f"--Kbl:RebuildBytesPerSecond={REBUILD_RATE}"]
+                     f"--Kbl:Gateway:GroupCommit={GROUP_COMMIT}", f"--Kbl:RebuildBytesPerSecond={REBUILD_RATE}", *SILO_ARGS]
         self.process = None
 
     def start(self):
@@ -133,6 +139,63 @@ def scanned(silo, colony):
             return count
 
 
+def first_success(probe, timeout=120):
+    """Seconds (time.monotonic) at which the first of `probe`s started every 50 ms, each in a thread of its own, succeeded:
+    a probe stuck on a dead silo until its own timeout does not hold back the next one, so the time is the service's
+    to within 50 ms, not the probe's timeout."""
+    done, lock = [], threading.Lock()
+
+    def attempt():
+        if probe():
+            with lock:
+                done.append(time.monotonic())
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        threading.Thread(target=attempt, daemon=True).start()
+        time.sleep(0.05)
+        with lock:
+            if done:
+                return min(done)
+    raise SystemExit(f"redundancy.sh: no probe succeeded within {timeout} s (logs in {tmp})")
+
+
+def listed(silo, name):
+    """Whether `silo` lists `name` among the cluster's active silos (None when it does not answer)."""
+    status, text = http("GET", f"{silo.url}/v1/cluster/silos", timeout=10)
+    return any(s.get("silo") == name for s in json.loads(text)["silos"]) if status == 200 else None
+
+
+def failover(silos, colony, copies):
+    """Kills the silo holding the primary of `colony` (a leaf with `copies` copies of KEYS keys), then times: the death
+    declared (no survivor lists it), the first key served, every key served (a scan), the first write acknowledged and
+    `copies` copies in sync again — seconds after the kill; the victim comes back before it returns."""
+    r = until(f"{colony} redundant", lambda: redundant(silos, colony, copies), 120)
+    victim = next(s for s in silos if s.name == r["primary"])
+    survivors = [s for s in silos if s is not victim]
+    say(f"failover: kill -9 of {victim.name}, {colony}'s primary (replicas on {', '.join(m['silo'] for m in r['replicas'])})")
+    struck = time.monotonic()
+    victim.kill()
+    times = {}
+    probes = {
+        "dead": lambda: listed(survivors[0], victim.name) is False and listed(survivors[1], victim.name) is False,
+        "read": lambda: http("GET", f"{survivors[0].url}/v1/colonies/{colony}/records/warm", timeout=10)[0] == 200,
+        "write": lambda: http("PUT", f"{survivors[1].url}/v1/colonies/{colony}/records/after-failover", "x", timeout=10)[0] == 200,
+    }
+    watchers = [threading.Thread(target=lambda k=k, p=p: times.__setitem__(k, first_success(p) - struck), daemon=True) for k, p in probes.items()]
+    for w in watchers:
+        w.start()
+    until(f"{colony} serving every key (a scan)", lambda: scanned(survivors[1], colony) >= KEYS, 120)
+    times["all"] = time.monotonic() - struck
+    for w in watchers:
+        w.join()
+    until(f"{colony}'s {copies} copies in sync again", lambda: redundant(survivors, colony, copies, without=victim.name), 120)
+    times["healed"] = time.monotonic() - struck
+    victim.start()
+    until(f"{victim.name} back", lambda: victim.ready() and len(json.loads(http("GET", f"{survivors[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 120)
+    return times
+
+
 def metric(silo, name, colony):
     status, text = http("GET", f"{silo.url}/metrics")
     for line in text.splitlines() if status == 200 else []:
@@ -164,8 +227,8 @@ def main():
     gateway = silos[0].url
 
     # 1. Throughput and latency, interleaved so whatever else the machine does weighs on every row alike.
-    rows = []
-    for copies in (1, 2, 3):
+    rows, homes, fails = [], {}, []
+    for copies in (1, 2, 3) if "throughput" in PARTS else (2,) if "failover" in PARTS else ():
         genome = dict(ONE_LEAF, redundancy={"mode": "none"} if copies == 1 else {"mode": "mirror", "copies": copies})
         status, text = http("PUT", f"{gateway}/v1/colonies/c{copies}", json.dumps(genome))
         if status not in (200, 201):
@@ -175,11 +238,10 @@ def main():
             until(f"c{copies}'s {copies} copies in sync", lambda: redundant(silos, f"c{copies}", copies), 60)
     # Each colony is driven through the gateway of the silo holding its leaf (its primary), so every row pays the same
     # hops: none from gateway to leaf, and one per replica for a write.
-    homes = {}
-    for copies in (1, 2, 3):
+    for copies in (1, 2, 3) if "throughput" in PARTS else ():
         home = until(f"c{copies}'s leaf", lambda: (tree(silos, f"c{copies}") or {}).get("silo"), 60)
         homes[copies] = next(s for s in silos if s.name == home)
-    for op in ("put", "get"):
+    for op in ("put", "get") if "throughput" in PARTS else ():
         say(f"{op}: redis")
         rows.append((op, "redis", redis_benchmark(redis_port, "set" if op == "put" else "get")))
         say(f"{op}: etcd (3 members)")
@@ -188,31 +250,67 @@ def main():
             say(f"{op}: Kbl copies {copies}")
             rows.append((op, f"kbl copies {copies}", loadgen(homes[copies].url, f"c{copies}", op, ["--preload"] if op == "get" else [])))
 
-    # 2. Failover: the silo holding c2's primary is killed.
-    r = until("c2 redundant", lambda: redundant(silos, "c2", 2), 60)
-    victim = next(s for s in silos if s.name == r["primary"])
-    survivors = [s for s in silos if s is not victim]
-    say(f"failover: kill -9 of {victim.name}, c2's primary (its replica is on {r['replicas'][0]['silo']})")
-    struck = time.monotonic()
-    victim.kill()
-    until("c2 serving a key", lambda: http("GET", f"{survivors[0].url}/v1/colonies/c2/records/warm", timeout=2)[0] == 200, 120)
-    first_read = time.monotonic() - struck
-    until("c2 serving every key (a scan)", lambda: scanned(survivors[1], "c2") >= KEYS, 120)
-    all_read = time.monotonic() - struck
-    until("a write to c2", lambda: http("PUT", f"{survivors[0].url}/v1/colonies/c2/records/after-failover", "x", timeout=2)[0] == 200, 120)
-    first_write = time.monotonic() - struck
-    until("c2's two copies in sync again", lambda: redundant(survivors, "c2", 2, without=victim.name), 120)
-    healed = time.monotonic() - struck
+    # 2. Failover: the silo holding c2's primary is killed, FAILOVERS times (it comes back after each).
+    if "failover" in PARTS:
+        if "throughput" not in PARTS:
+            preload(gateway, "c2", KEYS, VALUE_SIZE)
+        for _ in range(FAILOVERS):
+            fails.append(failover(silos, "c2", 2))
 
-    # 3. Rebuild: the victim comes back; a larger leaf loses its replica's silo and is copied to the third silo.
-    victim.start()
-    until(f"{victim.name} back", lambda: victim.ready() and len(json.loads(http("GET", f"{survivors[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 120)
-    genome = dict(ONE_LEAF, redundancy={"mode": "mirror", "copies": 2})
-    http("PUT", f"{survivors[0].url}/v1/colonies/rb", json.dumps(genome))
-    say(f"rebuild: loading {REBUILD_KEYS} records of {REBUILD_VALUE} bytes")
-    subprocess.run(["dotnet", LOADGEN, "--target", survivors[0].url, "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
-                    "--keys", str(REBUILD_KEYS), "--value-size", str(REBUILD_VALUE), "--colony", "rb", "--json"],
+    # 3. Rebuild: a larger leaf loses its replica's silo and is copied to the third silo.
+    rebuild = rebuilt_after(silos, gateway) if "rebuild" in PARTS else None
+
+    # The report.
+    etcd_version = subprocess.run(["etcd", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    print(f"## Redundancy: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+    print(f"Machine: {machine(ROOT)}; {etcd_version}")
+    print(f"Parameters: CONCURRENCY={CONCURRENCY} KEYS={KEYS} VALUE_SIZE={VALUE_SIZE} DURATION={DURATION} WARMUP={WARMUP} "
+          f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE} REBUILD_RATE={REBUILD_RATE} GROUP_COMMIT={GROUP_COMMIT} "
+          f"PARTS={','.join(PARTS)} FAILOVERS={FAILOVERS} SILO_ARGS='{' '.join(SILO_ARGS)}'; three silos, Redis membership, all on this machine"
+          + (f"; each colony driven through its leaf's silo ({', '.join(f'c{c} on {h.name}' for c, h in homes.items())})" if homes else "") + "\n")
+    if rows:
+        print("| op | store | ops/s | p50 ms | p99 ms | errors | vs copies 1 | vs redis | vs etcd |")
+        print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+        base = {(op, name): row for op, name, row in rows}
+        for op, name, row in rows:
+            ratio = lambda other: f"{row['ops'] / base[(op, other)]['ops']:.2f}" if base[(op, other)]["ops"] else "-"
+            p = lambda v: "-" if v is None else f"{v:.2f}"
+            print(f"| {op} | {name} | {row['ops']:.0f} | {p(row['p50'])} | {p(row['p99'])} | {row['errors']} | "
+                  f"{ratio('kbl copies 1') if name.startswith('kbl') else '-'} | {ratio('redis')} | {ratio('etcd, 3 members')} |")
+        print()
+    for t in fails:
+        print(f"Failover (kill -9 of the primary's silo, copies 2, {KEYS} keys): declared dead by both survivors after "
+              f"{t['dead']:.2f} s, first key served after {t['read']:.2f} s, every key after {t['all']:.2f} s, first write "
+              f"acknowledged after {t['write']:.2f} s, two copies in sync again after {t['healed']:.2f} s.")
+    if len(fails) > 1:
+        for what in ("dead", "read", "all", "write"):
+            values = sorted(t[what] for t in fails)
+            print(f"  {what}: median {values[len(values) // 2]:.2f} s, max {values[-1]:.2f} s over {len(values)} kills")
+    if rebuild:
+        rebuild_bytes, rebuilt, streamed = rebuild
+        print(f"Rebuild (kill -9 of the replica's silo, {REBUILD_KEYS} × {REBUILD_VALUE} B): {rebuild_bytes / 1e6:.1f} MB installed on "
+              f"the new replica; two copies in sync {rebuilt:.1f} s after the kill (failure detection and the leaf's next "
+              f"feedback tick included); the snapshot streamed and installed in {streamed:.2f} s "
+              f"({rebuild_bytes / 1e6 / streamed if streamed else 0:.1f} MB/s; Kbl:RebuildBytesPerSecond {REBUILD_RATE}).")
+    if PLOT and rows:
+        plot(rows, PLOT)
+        print(f"\nPlot of the table: {os.path.relpath(PLOT, ROOT)}")
+    bench.failed = False
+
+
+def preload(gateway, colony, keys, value_size):
+    """Writes `keys` records of `value_size` bytes to `colony` (the load generator's keys)."""
+    subprocess.run(["dotnet", LOADGEN, "--target", gateway, "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
+                    "--keys", str(keys), "--value-size", str(value_size), "--colony", colony, "--json"],
                    capture_output=True, text=True, check=True)
+
+
+def rebuilt_after(silos, gateway):
+    """(bytes installed, seconds until two copies in sync, seconds streaming) after a kill -9 of a larger leaf's replica's silo."""
+    genome = dict(ONE_LEAF, redundancy={"mode": "mirror", "copies": 2})
+    http("PUT", f"{gateway}/v1/colonies/rb", json.dumps(genome))
+    say(f"rebuild: loading {REBUILD_KEYS} records of {REBUILD_VALUE} bytes")
+    preload(gateway, "rb", REBUILD_KEYS, REBUILD_VALUE)
     r = until("rb redundant", lambda: redundant(silos, "rb", 2), 300)
     primary = next(s for s in silos if s.name == r["primary"])
     lost = next(s for s in silos if s.name == r["replicas"][0]["silo"])
@@ -224,37 +322,8 @@ def main():
     lost.kill()
     until("rb's two copies in sync again", lambda: redundant(rest, "rb", 2, without=lost.name), 600)
     rebuilt = time.monotonic() - struck
-    rebuild_bytes = metric(primary, "kbl_rebuild_bytes_total", "rb") - before
-    streamed = metric(primary, "kbl_rebuild_time_seconds_total", "rb") - streamed_before
-
-    # The report.
-    etcd_version = subprocess.run(["etcd", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    print(f"## Redundancy: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-    print(f"Machine: {machine(ROOT)}; {etcd_version}")
-    print(f"Parameters: CONCURRENCY={CONCURRENCY} KEYS={KEYS} VALUE_SIZE={VALUE_SIZE} DURATION={DURATION} WARMUP={WARMUP} "
-          f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE} REBUILD_RATE={REBUILD_RATE} GROUP_COMMIT={GROUP_COMMIT}; three silos, Redis membership, all on this machine; "
-          f"each colony driven through its leaf's silo ({', '.join(f'c{c} on {h.name}' for c, h in homes.items())})\n")
-    print("| op | store | ops/s | p50 ms | p99 ms | errors | vs copies 1 | vs redis | vs etcd |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|")
-    base = {(op, name): row for op, name, row in rows}
-    for op, name, row in rows:
-        ratio = lambda other: f"{row['ops'] / base[(op, other)]['ops']:.2f}" if base[(op, other)]["ops"] else "-"
-        p = lambda v: "-" if v is None else f"{v:.2f}"
-        print(f"| {op} | {name} | {row['ops']:.0f} | {p(row['p50'])} | {p(row['p99'])} | {row['errors']} | "
-              f"{ratio('kbl copies 1') if name.startswith('kbl') else '-'} | {ratio('redis')} | {ratio('etcd, 3 members')} |")
-    print()
-    print(f"Failover (kill -9 of the primary's silo, copies 2, {KEYS} keys): first key served after {first_read:.2f} s, "
-          f"every key after {all_read:.2f} s, first write acknowledged after {first_write:.2f} s, two copies in sync "
-          f"again after {healed:.2f} s.")
-    print(f"Rebuild (kill -9 of the replica's silo, {REBUILD_KEYS} × {REBUILD_VALUE} B): {rebuild_bytes / 1e6:.1f} MB installed on "
-          f"the new replica; two copies in sync {rebuilt:.1f} s after the kill (failure detection and the leaf's next "
-          f"feedback tick included); the snapshot streamed and installed in {streamed:.2f} s "
-          f"({rebuild_bytes / 1e6 / streamed if streamed else 0:.1f} MB/s; Kbl:RebuildBytesPerSecond {REBUILD_RATE}).")
-    if PLOT:
-        plot(rows, PLOT)
-        print(f"\nPlot of the table: {os.path.relpath(PLOT, ROOT)}")
-    bench.failed = False
-
+    return (metric(primary, "kbl_rebuild_bytes_total", "rb") - before, rebuilt,
+            metric(primary, "kbl_rebuild_time_seconds_total", "rb") - streamed_before)
 
 try:
     main()
