@@ -41,6 +41,7 @@ public static class KblSiloBuilderExtensions
         AddParticipant<KblResumer>(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new Replication.ReplicationTimings());
+        services.TryAddSingleton<Replication.ReplicaLeases>();
         services.AddSingleton(sp => new Replication.RebuildThrottle(options.RebuildBytesPerSecond, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ColdTier.IColdTier>(_ => coldTier.Mode == ColdTierMode.S3 ? new ColdTier.S3ColdTier(coldTier.S3) : new ColdTier.LocalColdTier(coldTier.Path));
 

@@ -4,12 +4,18 @@ namespace Kbl.Replication;
 /// The replica's side of the shard protocol, free of any transport: it applies a primary's log in order and only
 /// from the epoch it was sealed for, and grants the primary a read lease with every append — a promise not to let a
 /// newer primary seal it before the lease runs out, so that an old primary stops serving reads before a new one
-/// serves writes. A replica that (re)starts assumes it granted a lease just before, and honours it. A primary that
-/// hands its shard over gives its leases back with its last appends (<see cref="AppendRequest.Release"/>).
+/// serves writes. The lease granted so far is <paramref name="granted"/>, which outlives this core: a replica grain
+/// activated again in the same process shares it with its earlier activations (<see cref="ReplicaLeases"/>); one
+/// that starts afresh assumes it granted a lease just before, and honours it. A primary that hands its shard over
+/// gives its leases back with its last appends (<see cref="AppendRequest.Release"/>).
 /// </summary>
-public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset startedAt)
+public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease granted)
 {
-    private DateTimeOffset _leaseUntil = startedAt + lease;
+    /// <summary>A core whose copy granted its last lease at <paramref name="startedAt"/> at the latest (minus a lease: none).</summary>
+    public ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset startedAt)
+        : this(log, lease, new GrantedLease(startedAt + lease))
+    {
+    }
 
     /// <summary>A snapshot being installed (a rebuild in progress): its primary's epoch, its stream, the pages staged so far.</summary>
     private Staged? _staged;
@@ -67,7 +73,15 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
         // The primary of the epoch this copy is sealed for is the only one a lease still in effect can protect (a seal
         // for it waited out any older one): when it hands the shard over it gives the lease back, so the next primary
         // seals this copy at once.
-        _leaseUntil = request.Release ? now : Max(_leaseUntil, now + lease);
+        if (request.Release)
+        {
+            granted.GiveBack(now);
+        }
+        else
+        {
+            granted.Extend(now + lease);
+        }
+
         return new AppendReply(AppendStatus.Ok, log.SealedEpoch, log.AppliedSeq);
     }
 
@@ -80,9 +94,9 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
 
         if (request.Epoch > log.SealedEpoch)
         {
-            if (now < _leaseUntil)
+            if (granted.Until is var until && now < until)
             {
-                return new SealReply(SealStatus.Wait, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, _leaseUntil - now);
+                return new SealReply(SealStatus.Wait, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, until - now);
             }
 
             log.Seal(request.Epoch);
@@ -163,8 +177,6 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, DateTimeOffset st
             DropInstall();
         }
     }
-
-    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private sealed class Staged(long epoch, long stream, IShardInstall install)
     {

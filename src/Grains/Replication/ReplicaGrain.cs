@@ -7,12 +7,14 @@ namespace Kbl.Replication;
 
 /// <summary>
 /// A replica of one leaf's shard on the silo its key names (<c>{silo}|{kblId}</c>): <see cref="ReplicaCore"/> over
-/// the silo's record store, its copy kept apart from the colony's records (see RecordStore.Shards). A replica that
-/// activates where it held a copy assumes it granted the primary a read lease just before, and honours it.
+/// the silo's record store, its copy kept apart from the colony's records (see RecordStore.Shards). The read leases
+/// it grants are the process's record of them (<see cref="ReplicaLeases"/>), so an activation that follows another
+/// in the same process honours what that one granted, and one in a new process where a copy is on the disk honours
+/// a lease from the process's start.
 /// </summary>
 [GrainType("kbl-replica")]
 [SiloPinnedPlacement]
-public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, TimeProvider time) : Grain, IReplicaGrain
+public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, ReplicationTimings timings, TimeProvider time) : Grain, IReplicaGrain
 {
     private ReplicaCore _core = null!;
     private RocksShardLog _log = null!;
@@ -24,8 +26,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
         _kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
         (_colony, _) = ColonyNames.Parse(_kblId);
         _log = new RocksShardLog(store, _colony, _kblId, () => KeyRange.All, replica: true);
-        var now = time.GetUtcNow();
-        _core = new ReplicaCore(_log, timings.Lease, store.IsReplicaCopy(_kblId) ? now : now - timings.Lease);
+        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId, store.IsReplicaCopy(_kblId)));
         return Task.CompletedTask;
     }
 
@@ -60,11 +61,11 @@ public sealed class ReplicaGrain(RecordStore store, ReplicationTimings timings, 
         return Task.FromResult(true);
     }
 
-    /// <summary>A copy made here by a fork or a fuse: no install under way counts any more, and it granted no lease yet.</summary>
+    /// <summary>A copy made here by a fork or a fuse: no install under way counts any more (its leases are the process's record).</summary>
     private void NewCopy()
     {
         _core.DropInstall();
-        _core = new ReplicaCore(_log, timings.Lease, time.GetUtcNow() - timings.Lease);
+        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId, copyHere: false));
     }
 
     public Task<string?> Fuse(IReadOnlyList<FusedChild> children, long appliedSeq, long epoch)

@@ -53,6 +53,64 @@ public sealed class ReplicaLeaseTests
         Assert.Equal(SealStatus.Wait, _replica.Seal(new SealRequest(4, "silo-b"), Start + TimeSpan.FromSeconds(1)).Status);
     }
 
+    [Fact]
+    public void A_replica_activated_again_in_the_same_process_honours_what_the_earlier_activation_granted_and_no_more()
+    {
+        var time = new ManualTime(Start + TimeSpan.FromMinutes(1)); // the silo process has run a while
+        var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
+        var first = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        time.Now += TimeSpan.FromMinutes(1);
+        var granted = time.Now;
+        Assert.Equal(AppendStatus.Ok, first.Append(Append(3, release: false), granted).Status);
+
+        // Orleans deactivates the replica grain (the silo holding its directory entry died) and the new primary's
+        // seal activates it again: while the lease granted above runs it still waits, for that lease only ...
+        time.Now = granted + TimeSpan.FromSeconds(1.5);
+        var again = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        var seal = again.Seal(new SealRequest(4, "silo-b"), time.Now);
+        Assert.Equal(SealStatus.Wait, seal.Status);
+        Assert.Equal(TimeSpan.FromSeconds(0.5), seal.Wait);
+
+        // ... and once it ran out the failover goes on at once: no whole lease assumed at a reactivation.
+        time.Now = granted + TimeSpan.FromSeconds(1.9);
+        var later = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        Assert.Equal(SealStatus.Sealed, later.Seal(new SealRequest(4, "silo-b"), granted + Lease).Status);
+    }
+
+    [Fact]
+    public void Two_activations_at_once_share_one_lease_so_a_grant_by_either_holds_the_seal_off()
+    {
+        var time = new ManualTime(Start);
+        var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
+        time.Now += TimeSpan.FromMinutes(1);
+        var old = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        var duplicate = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true)); // made before the old one grants
+        Assert.Equal(AppendStatus.Ok, old.Append(Append(3, release: false), time.Now).Status);
+
+        Assert.Equal(SealStatus.Wait, duplicate.Seal(new SealRequest(4, "silo-b"), time.Now + TimeSpan.FromSeconds(1)).Status);
+    }
+
+    [Fact]
+    public void A_copy_left_by_an_earlier_process_holds_the_seal_off_for_a_lease_from_this_process_start_and_a_new_copy_not_at_all()
+    {
+        var time = new ManualTime(Start);
+        var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
+        var found = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        var fresh = new ReplicaCore(new InMemoryShardLog("disk-1"), Lease, leases.For("c/r.0", copyHere: false));
+
+        var seal = found.Seal(new SealRequest(4, "silo-b"), Start + TimeSpan.FromSeconds(0.5));
+        Assert.Equal(SealStatus.Wait, seal.Status);
+        Assert.Equal(TimeSpan.FromSeconds(1.5), seal.Wait);
+        Assert.Equal(SealStatus.Sealed, fresh.Seal(new SealRequest(1, "silo-b"), Start).Status);
+    }
+
+    private sealed class ManualTime(DateTimeOffset now) : TimeProvider
+    {
+        public DateTimeOffset Now { get; set; } = now;
+
+        public override DateTimeOffset GetUtcNow() => Now;
+    }
+
     private static AppendRequest Append(long epoch, bool release, long seq = 1) =>
         new(epoch, "silo-a", seq - 1, seq == 1 ? 0 : epoch, [new LogEntry(seq, epoch, Encoding.UTF8.GetBytes($"k{seq}"), Encoding.UTF8.GetBytes("v"))], release);
 }

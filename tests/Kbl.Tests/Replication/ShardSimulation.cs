@@ -19,6 +19,9 @@ public sealed class ShardSimulation
     private const long DetectionDelay = 150;
     private readonly SimScheduler _scheduler = new();
     private readonly Random _random;
+
+    /// <summary>Which replicas activate again when a primary's silo is declared dead: apart, so the schedules of the other faults stay what each seed made them.</summary>
+    private readonly Random _directoryLoss;
     private readonly SimOptions _options;
     private readonly List<Node> _nodes;
     private readonly History _history = new();
@@ -33,6 +36,7 @@ public sealed class ShardSimulation
     public ShardSimulation(int seed, SimOptions options)
     {
         _random = new Random(seed);
+        _directoryLoss = new Random(~seed);
         _options = options;
         _nodes = [.. Enumerable.Range(0, options.Silos).Select(i => new Node($"s{i}", NewDisk(), this))];
         var members = _nodes.Skip(1).Take(options.Copies - 1).Select(n => new ReplicaMember(n.Name, n.Log.Disk, InSync: true)).ToList();
@@ -237,6 +241,17 @@ public sealed class ShardSimulation
             _directory = chosen; // a duplicate activation is one the directory does not point to
         }
 
+        if (!duplicate && current is not null && !current.Reachable(Time) && _faults)
+        {
+            // The silo was declared dead: Orleans deactivates the activations whose directory entries it held, so
+            // some replicas activate again (in the same process) just as the new primary seals them.
+            foreach (var node in _nodes.Where(n => n != current && n.Alive && _directoryLoss.Next(2) == 0))
+            {
+                node.ReactivateReplica();
+                Note($"{node.Name}'s replica activates again (its directory entry was on {current.Name})");
+            }
+        }
+
         return chosen;
     }
 
@@ -345,6 +360,11 @@ public sealed class ShardSimulation
             node.DownSince = Time;
             Note($"{node.Name} pauses until {node.PausedUntil}");
         }
+        else if (roll < 80)
+        {
+            node.ReactivateReplica();
+            Note($"{node.Name}'s replica activates again (same process)");
+        }
 
         _scheduler.After(_random.Next(_options.FaultInterval / 4, _options.FaultInterval * 2), Fault);
     }
@@ -448,6 +468,9 @@ public sealed class ShardSimulation
         private readonly Queue<TaskCompletionSource> _turns = new();
         private bool _busy;
 
+        /// <summary>The read lease this process's copy granted, shared by every activation of its replica (ReplicaLeases).</summary>
+        private GrantedLease _leases = null!;
+
         public string Name { get; } = name;
 
         public InMemoryShardLog Log { get; private set; } = new(disk);
@@ -479,10 +502,17 @@ public sealed class ShardSimulation
             Alive = true;
             Incarnation++;
             Activation = null;
-            Replica = new ReplicaCore(Log, sim._options.Lease, sim._scheduler.Now);
+            _leases = new GrantedLease(sim._scheduler.Now + sim._options.Lease); // whatever the last process granted
+            Replica = new ReplicaCore(Log, sim._options.Lease, _leases);
             (_busy, PausedUntil) = (false, 0);
             _turns.Clear();
         }
+
+        /// <summary>
+        /// Its replica's activation is collected while the process stays up (Orleans does so when the silo holding
+        /// its directory entry dies): the next activation knows the leases this process granted, and no more.
+        /// </summary>
+        public void ReactivateReplica() => Replica = new ReplicaCore(Log, sim._options.Lease, _leases);
 
         public void Crash()
         {
@@ -598,7 +628,8 @@ public sealed class ShardSimulation
                 }
 
                 Log = new InMemoryShardLog(sim.NewDisk());
-                Replica = new ReplicaCore(Log, sim._options.Lease, sim._scheduler.Now);
+                _leases = new GrantedLease(sim._scheduler.Now + sim._options.Lease);
+                Replica = new ReplicaCore(Log, sim._options.Lease, _leases);
                 sim.HandOvers++;
                 sim.Note($"{Name} hands the shard over to {successor}");
                 return sim.NodeNamed(successor);
