@@ -36,8 +36,8 @@ public static class KblSiloExtensions
                     silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort);
                 }
 
-                // Failure detection: a silo that misses MissedProbesLimit probes of ProbeTimeout each is voted dead
-                // (about ProbeTimeout × MissedProbesLimit for a silent host; a refused connection fails faster).
+                // Failure detection: a silo that misses MissedProbesLimit probes in a row is voted dead (probes adapt
+                // between half and four times ProbeTimeout; see KblClusterOptions.ProbeTimeout).
                 silo.Configure<ClusterMembershipOptions>(o =>
                 {
                     o.ProbeTimeout = cluster.ProbeTimeout;
