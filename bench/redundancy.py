@@ -23,6 +23,8 @@ PLOT = os.environ.get("PLOT", f"{ROOT}/docs/images/redundancy.png")
 # Which parts run (part 1 is "throughput"), and how many kills the failover part times.
 PARTS = os.environ.get("PARTS", "throughput,failover,rebuild").split(",")
 FAILOVERS = int(os.environ.get("FAILOVERS", "1"))
+# PAUSE=1: the failover part stops the primary's silo (SIGSTOP: silent, its connections open) instead of killing it.
+PAUSE = os.environ.get("PAUSE", "0") == "1"
 # More settings for every silo, e.g. "--Kbl:Cluster:ProbeTimeout=00:00:01" (space-separated).
 SILO_ARGS = os.environ.get("SILO_ARGS", "").split()
 SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
@@ -173,9 +175,12 @@ def failover(silos, colony, copies):
     r = until(f"{colony} redundant", lambda: redundant(silos, colony, copies), 120)
     victim = next(s for s in silos if s.name == r["primary"])
     survivors = [s for s in silos if s is not victim]
-    say(f"failover: kill -9 of {victim.name}, {colony}'s primary (replicas on {', '.join(m['silo'] for m in r['replicas'])})")
+    say(f"failover: {'SIGSTOP' if PAUSE else 'kill -9'} of {victim.name}, {colony}'s primary (replicas on {', '.join(m['silo'] for m in r['replicas'])})")
     struck = time.monotonic()
-    victim.kill()
+    if PAUSE:
+        victim.process.send_signal(signal.SIGSTOP)
+    else:
+        victim.kill()
     times = {}
     probes = {
         "dead": lambda: listed(survivors[0], victim.name) is False and listed(survivors[1], victim.name) is False,
@@ -191,6 +196,8 @@ def failover(silos, colony, copies):
         w.join()
     until(f"{colony}'s {copies} copies in sync again", lambda: redundant(survivors, colony, copies, without=victim.name), 120)
     times["healed"] = time.monotonic() - struck
+    if PAUSE:
+        victim.kill()  # declared dead, it would stop itself once resumed: it is restarted like a killed one
     victim.start()
     until(f"{victim.name} back", lambda: victim.ready() and len(json.loads(http("GET", f"{survivors[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 120)
     return times
@@ -266,7 +273,7 @@ def main():
     print(f"Machine: {machine(ROOT)}; {etcd_version}")
     print(f"Parameters: CONCURRENCY={CONCURRENCY} KEYS={KEYS} VALUE_SIZE={VALUE_SIZE} DURATION={DURATION} WARMUP={WARMUP} "
           f"REBUILD_KEYS={REBUILD_KEYS} REBUILD_VALUE={REBUILD_VALUE} REBUILD_RATE={REBUILD_RATE} GROUP_COMMIT={GROUP_COMMIT} "
-          f"PARTS={','.join(PARTS)} FAILOVERS={FAILOVERS} SILO_ARGS='{' '.join(SILO_ARGS)}'; three silos, Redis membership, all on this machine"
+          f"PARTS={','.join(PARTS)} FAILOVERS={FAILOVERS} PAUSE={int(PAUSE)} SILO_ARGS='{' '.join(SILO_ARGS)}'; three silos, Redis membership, all on this machine"
           + (f"; each colony driven through its leaf's silo ({', '.join(f'c{c} on {h.name}' for c, h in homes.items())})" if homes else "") + "\n")
     if rows:
         print("| op | store | ops/s | p50 ms | p99 ms | errors | vs copies 1 | vs redis | vs etcd |")
@@ -279,7 +286,7 @@ def main():
                   f"{ratio('kbl copies 1') if name.startswith('kbl') else '-'} | {ratio('redis')} | {ratio('etcd, 3 members')} |")
         print()
     for t in fails:
-        print(f"Failover (kill -9 of the primary's silo, copies 2, {KEYS} keys): declared dead by both survivors after "
+        print(f"Failover ({'SIGSTOP' if PAUSE else 'kill -9'} of the primary's silo, copies 2, {KEYS} keys): declared dead by both survivors after "
               f"{t['dead']:.2f} s, first key served after {t['read']:.2f} s, every key after {t['all']:.2f} s, first write "
               f"acknowledged after {t['write']:.2f} s, two copies in sync again after {t['healed']:.2f} s.")
     if len(fails) > 1:

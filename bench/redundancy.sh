@@ -14,6 +14,10 @@
 #   GROUP_COMMIT=false bench/redundancy.sh  # each write a grain call of its own (the peer of the default)
 #   REBUILD_RATE=1000000000 bench/redundancy.sh  # Kbl:RebuildBytesPerSecond for the silos (default 32 MiB/s)
 #   SKIP_BUILD=1 bench/redundancy.sh        # use the Release binaries already built
+#   PARTS=failover FAILOVERS=12 bench/redundancy.sh   # only the failover, twelve kills in a row (median and max)
+#   PAUSE=1 PARTS=failover bench/redundancy.sh        # SIGSTOP the primary's silo instead of killing it
+#   SILO_ARGS="--Kbl:Cluster:ProbeTimeout=00:00:02" bench/redundancy.sh   # more settings for every silo
+#   KEEP_LOGS=1 bench/redundancy.sh         # keep the processes' logs (kept anyway when the run fails)
 #   PLOT=docs/images/redundancy.png bench/redundancy.sh   # where the plot of part 1 goes (default: that; empty: none)
 #
 # It needs redis-server, etcd and matplotlib (Debian: apt-get install redis-server etcd-server python3-matplotlib;
