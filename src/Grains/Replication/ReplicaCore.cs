@@ -24,6 +24,22 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease gran
 
     public AppendReply Append(AppendRequest request, DateTimeOffset now)
     {
+        lock (granted.Turn)
+        {
+            return Apply(request, now);
+        }
+    }
+
+    public SealReply Seal(SealRequest request, DateTimeOffset now)
+    {
+        lock (granted.Turn)
+        {
+            return SealFor(request, now);
+        }
+    }
+
+    private AppendReply Apply(AppendRequest request, DateTimeOffset now)
+    {
         if (request.Epoch < log.SealedEpoch)
         {
             return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
@@ -85,7 +101,7 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease gran
         return new AppendReply(AppendStatus.Ok, log.SealedEpoch, log.AppliedSeq);
     }
 
-    public SealReply Seal(SealRequest request, DateTimeOffset now)
+    private SealReply SealFor(SealRequest request, DateTimeOffset now)
     {
         if (request.Epoch < log.SealedEpoch)
         {

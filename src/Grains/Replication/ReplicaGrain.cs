@@ -26,7 +26,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
         _kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
         (_colony, _) = ColonyNames.Parse(_kblId);
         _log = new RocksShardLog(store, _colony, _kblId, () => KeyRange.All, replica: true);
-        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId, store.IsReplicaCopy(_kblId)));
+        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId));
         return Task.CompletedTask;
     }
 
@@ -65,7 +65,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
     private void NewCopy()
     {
         _core.DropInstall();
-        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId, copyHere: false));
+        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId));
     }
 
     public Task<string?> Fuse(IReadOnlyList<FusedChild> children, long appliedSeq, long epoch)

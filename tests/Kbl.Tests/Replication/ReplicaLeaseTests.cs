@@ -58,7 +58,7 @@ public sealed class ReplicaLeaseTests
     {
         var time = new ManualTime(Start + TimeSpan.FromMinutes(1)); // the silo process has run a while
         var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
-        var first = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        var first = new ReplicaCore(_log, Lease, leases.For("c/r"));
         time.Now += TimeSpan.FromMinutes(1);
         var granted = time.Now;
         Assert.Equal(AppendStatus.Ok, first.Append(Append(3, release: false), granted).Status);
@@ -66,14 +66,14 @@ public sealed class ReplicaLeaseTests
         // Orleans deactivates the replica grain (the silo holding its directory entry died) and the new primary's
         // seal activates it again: while the lease granted above runs it still waits, for that lease only ...
         time.Now = granted + TimeSpan.FromSeconds(1.5);
-        var again = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        var again = new ReplicaCore(_log, Lease, leases.For("c/r"));
         var seal = again.Seal(new SealRequest(4, "silo-b"), time.Now);
         Assert.Equal(SealStatus.Wait, seal.Status);
         Assert.Equal(TimeSpan.FromSeconds(0.5), seal.Wait);
 
         // ... and once it ran out the failover goes on at once: no whole lease assumed at a reactivation.
         time.Now = granted + TimeSpan.FromSeconds(1.9);
-        var later = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
+        var later = new ReplicaCore(_log, Lease, leases.For("c/r"));
         Assert.Equal(SealStatus.Sealed, later.Seal(new SealRequest(4, "silo-b"), granted + Lease).Status);
     }
 
@@ -83,25 +83,26 @@ public sealed class ReplicaLeaseTests
         var time = new ManualTime(Start);
         var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
         time.Now += TimeSpan.FromMinutes(1);
-        var old = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
-        var duplicate = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true)); // made before the old one grants
+        var old = new ReplicaCore(_log, Lease, leases.For("c/r"));
+        var duplicate = new ReplicaCore(_log, Lease, leases.For("c/r")); // made before the old one grants
         Assert.Equal(AppendStatus.Ok, old.Append(Append(3, release: false), time.Now).Status);
 
         Assert.Equal(SealStatus.Wait, duplicate.Seal(new SealRequest(4, "silo-b"), time.Now + TimeSpan.FromSeconds(1)).Status);
     }
 
     [Fact]
-    public void A_copy_left_by_an_earlier_process_holds_the_seal_off_for_a_lease_from_this_process_start_and_a_new_copy_not_at_all()
+    public void Any_copy_holds_the_seal_off_for_a_lease_from_the_process_start_whatever_the_disk_says_of_it()
     {
+        // An earlier process may have granted leases on any copy: one kept as a replica's, one promoted since (a
+        // failover's new primary promotes its copy before sealing it), or one sealed but never written to.
         var time = new ManualTime(Start);
         var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
-        var found = new ReplicaCore(_log, Lease, leases.For("c/r", copyHere: true));
-        var fresh = new ReplicaCore(new InMemoryShardLog("disk-1"), Lease, leases.For("c/r.0", copyHere: false));
+        var promoted = new ReplicaCore(_log, Lease, leases.For("c/r"));
 
-        var seal = found.Seal(new SealRequest(4, "silo-b"), Start + TimeSpan.FromSeconds(0.5));
+        var seal = promoted.Seal(new SealRequest(4, "silo-b"), Start + TimeSpan.FromSeconds(0.5));
         Assert.Equal(SealStatus.Wait, seal.Status);
         Assert.Equal(TimeSpan.FromSeconds(1.5), seal.Wait);
-        Assert.Equal(SealStatus.Sealed, fresh.Seal(new SealRequest(1, "silo-b"), Start).Status);
+        Assert.Equal(SealStatus.Sealed, promoted.Seal(new SealRequest(4, "silo-b"), Start + Lease).Status);
     }
 
     private sealed class ManualTime(DateTimeOffset now) : TimeProvider
