@@ -9,8 +9,8 @@ namespace Kbl.Replication;
 /// A replica of one leaf's shard on the silo its key names (<c>{silo}|{kblId}</c>): <see cref="ReplicaCore"/> over
 /// the silo's record store, its copy kept apart from the colony's records (see RecordStore.Shards). The read leases
 /// it grants are the process's record of them (<see cref="ReplicaLeases"/>), so an activation that follows another
-/// in the same process honours what that one granted, and one in a new process where a copy is on the disk honours
-/// a lease from the process's start.
+/// in the same process honours what that one granted, and the first in a new process honours a lease from the
+/// process's start (what an earlier process granted is not known).
 /// </summary>
 [GrainType("kbl-replica")]
 [SiloPinnedPlacement]

@@ -5,48 +5,27 @@ namespace Kbl.Replication;
 /// <summary>
 /// The read lease a shard's copy on this silo has granted its primary, shared by every activation of the shard's
 /// replica grain in this process (see <see cref="ReplicaLeases"/>): appends extend it, only its primary's hand-over
-/// gives it back.
+/// gives it back. Read and changed under <see cref="Turn"/>.
 /// </summary>
 public sealed class GrantedLease(DateTimeOffset until)
 {
-    private readonly Lock _gate = new();
-    private DateTimeOffset _until = until;
-
     /// <summary>
     /// Held by a replica across an append's epoch check and the extension it grants, and across a seal's lease check
     /// and the seal: two activations of one replica at once (a moment Orleans may allow) cannot interleave them.
     /// </summary>
     public Lock Turn { get; } = new();
 
-    public DateTimeOffset Until
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _until;
-            }
-        }
-    }
+    public DateTimeOffset Until { get; private set; } = until;
 
     public void Extend(DateTimeOffset until)
     {
-        lock (_gate)
+        if (until > Until)
         {
-            if (until > _until)
-            {
-                _until = until;
-            }
+            Until = until;
         }
     }
 
-    public void GiveBack(DateTimeOffset now)
-    {
-        lock (_gate)
-        {
-            _until = now;
-        }
-    }
+    public void GiveBack(DateTimeOffset now) => Until = now;
 }
 
 /// <summary>
