@@ -162,10 +162,10 @@ def first_success(probe, timeout=120):
     raise SystemExit(f"redundancy.sh: no probe succeeded within {timeout} s (logs in {tmp})")
 
 
-def listed(silo, name):
-    """Whether `silo` lists `name` among the cluster's active silos (None when it does not answer)."""
-    status, text = http("GET", f"{silo.url}/v1/cluster/silos", timeout=10)
-    return any(s.get("silo") == name for s in json.loads(text)["silos"]) if status == 200 else None
+def members(silo, timeout=5.0):
+    """The names of the silos `silo` lists as the cluster's active ones (None when it does not answer)."""
+    status, text = http("GET", f"{silo.url}/v1/cluster/silos", timeout=timeout)
+    return [s.get("silo") for s in json.loads(text)["silos"]] if status == 200 else None
 
 
 def failover(silos, colony, copies):
@@ -183,7 +183,7 @@ def failover(silos, colony, copies):
         victim.kill()
     times = {}
     probes = {
-        "dead": lambda: listed(survivors[0], victim.name) is False and listed(survivors[1], victim.name) is False,
+        "dead": lambda: all(victim.name not in (members(s, timeout=10) or [victim.name]) for s in survivors),
         "read": lambda: http("GET", f"{survivors[0].url}/v1/colonies/{colony}/records/warm", timeout=10)[0] == 200,
         "write": lambda: http("PUT", f"{survivors[1].url}/v1/colonies/{colony}/records/after-failover", "x", timeout=10)[0] == 200,
     }
@@ -199,7 +199,7 @@ def failover(silos, colony, copies):
     if PAUSE:
         victim.kill()  # declared dead, it would stop itself once resumed: it is restarted like a killed one
     victim.start()
-    until(f"{victim.name} back", lambda: victim.ready() and len(json.loads(http("GET", f"{survivors[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 120)
+    until(f"{victim.name} back", lambda: victim.ready() and len(members(survivors[0]) or []) == 3, 120)
     return times
 
 
@@ -230,7 +230,7 @@ def main():
         silo.start()
     until("etcd's health", lambda: all(http("GET", f"http://127.0.0.1:{c}/health")[0] == 200 for c, _ in peers), 60)
     until("three silos ready", lambda: all(s.ready() for s in silos), 120)
-    until("three silos in one cluster", lambda: len(json.loads(http("GET", f"{silos[0].url}/v1/cluster/silos")[1] or "{}").get("silos", [])) == 3, 60)
+    until("three silos in one cluster", lambda: len(members(silos[0]) or []) == 3, 60)
     gateway = silos[0].url
 
     # 1. Throughput and latency, interleaved so whatever else the machine does weighs on every row alike.
