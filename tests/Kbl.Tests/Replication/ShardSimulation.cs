@@ -502,10 +502,16 @@ public sealed class ShardSimulation
             Alive = true;
             Incarnation++;
             Activation = null;
-            _leases = new GrantedLease(sim._scheduler.Now + sim._options.Lease); // whatever the last process granted
-            Replica = new ReplicaCore(Log, sim._options.Lease, _leases);
+            NewReplica();
             (_busy, PausedUntil) = (false, 0);
             _turns.Clear();
+        }
+
+        /// <summary>A replica with a lease record of its own, assuming it granted a whole lease just now (what a process before it granted is not known).</summary>
+        private void NewReplica()
+        {
+            _leases = new GrantedLease(sim._scheduler.Now + sim._options.Lease);
+            Replica = new ReplicaCore(Log, sim._options.Lease, _leases);
         }
 
         /// <summary>
@@ -628,8 +634,7 @@ public sealed class ShardSimulation
                 }
 
                 Log = new InMemoryShardLog(sim.NewDisk());
-                _leases = new GrantedLease(sim._scheduler.Now + sim._options.Lease);
-                Replica = new ReplicaCore(Log, sim._options.Lease, _leases);
+                NewReplica();
                 sim.HandOvers++;
                 sim.Note($"{Name} hands the shard over to {successor}");
                 return sim.NodeNamed(successor);
