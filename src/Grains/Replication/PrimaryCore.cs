@@ -124,8 +124,12 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     public Task<(WriteOutcome Outcome, long Version)> Write(byte[] key, byte[]? value) => Write([(key, value)]);
 
     /// <summary>
-    /// Writes records as the next entries of the log, applied here at once and sent to the copies in one round (group
-    /// commit); the version is the first entry's (the others follow it one by one).
+    /// Writes records as the next entries of the log, applied here and sent to the copies in one round (group
+    /// commit); the version is the first entry's (the others follow it one by one). The round starts before the
+    /// entries are applied here, so the local write (a sync to disk with SyncWrites) and the round trip overlap
+    /// instead of adding up, as a PacificA or Kafka leader's do: a copy may then hold entries this one does not
+    /// (this silo died, or its write failed, in between), as it may after any crash of a primary mid-round; the next
+    /// primary takes the longest log among the copies, and the write's outcome is unknown.
     /// </summary>
     public async Task<(WriteOutcome Outcome, long Version)> Write(IReadOnlyList<(byte[] Key, byte[]? Value)> records)
     {
@@ -136,13 +140,72 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
 
         var first = log.AppliedSeq + 1;
         var entries = records.Select((r, i) => new LogEntry(first + i, Config.Epoch, r.Key, r.Value)).ToList();
-        if (!log.Apply(Config.Epoch, entries))
+        var sent = time.Now;
+        var ahead = SendAhead(first - 1, entries);
+        bool applied;
+        try
         {
-            Fenced = true; // a newer primary sealed this silo's own copy
-            return (WriteOutcome.Refused, 0);
+            applied = log.Apply(Config.Epoch, entries);
+        }
+        catch (Exception e) when (ahead.Count > 0)
+        {
+            if (!await AnyMayHaveTaken(ahead))
+            {
+                throw;
+            }
+
+            Fenced = true; // a copy may hold entries this log lacks: it must not go on in this epoch
+            WriteFailure = e;
+            return (WriteOutcome.Unknown, first);
         }
 
-        return (await Replicate() ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, first);
+        if (!applied)
+        {
+            Fenced = true; // a newer primary sealed this silo's own copy
+            return await AnyMayHaveTaken(ahead) ? (WriteOutcome.Unknown, first) : (WriteOutcome.Refused, 0);
+        }
+
+        return (await Replicate(sent: sent, ahead: ahead) ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, first);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="entries"/> (the next ones after <paramref name="from"/>, not yet applied here) to every
+    /// copy in sync whose log reaches exactly <paramref name="from"/>: the first append of the round to each.
+    /// </summary>
+    private Dictionary<string, Sent> SendAhead(long from, List<LogEntry> entries)
+    {
+        var ahead = new Dictionary<string, Sent>(StringComparer.Ordinal);
+        if (log.EpochAt(from) is not { } prevEpoch)
+        {
+            return ahead;
+        }
+
+        var request = new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries.Count <= timings.CatchUpBatch ? entries : entries[..timings.CatchUpBatch], false);
+        foreach (var member in Config.InSync.Select(m => m.Silo).Where(m => _matched.GetValueOrDefault(m, from) == from))
+        {
+            ahead[member] = new Sent(from, transport.Append(member, request));
+        }
+
+        return ahead;
+    }
+
+    /// <summary>Whether any append sent ahead may have been applied by its copy (it said so, or did not answer).</summary>
+    private static async Task<bool> AnyMayHaveTaken(Dictionary<string, Sent> ahead)
+    {
+        var taken = false;
+        foreach (var (_, reply) in ahead.Values)
+        {
+            try
+            {
+                taken |= (await reply).Status == AppendStatus.Ok;
+            }
+            catch (ReplicaUnreachableException)
+            {
+                taken = true;
+            }
+        }
+
+        return taken;
     }
 
     /// <summary>Whether this primary may serve a read now: it holds a lease from every copy in sync (renewed here if it ran out).</summary>
@@ -255,6 +318,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
     }
 
+    /// <summary>Why this copy could not take a write that a member may have taken (which fenced this primary), for the log.</summary>
+    public Exception? WriteFailure { get; private set; }
+
     /// <summary>The last rebuild that failed for another reason than an unreachable member or a stop (a bug, a full disk), for the log.</summary>
     public Exception? RebuildFailure { get; set; }
 
@@ -359,11 +425,11 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// do not answer, or whose log forked, leave the in-sync set. True when every copy still in sync has the whole
     /// log and they are enough copies.
     /// </summary>
-    private async Task<bool> Replicate(bool release = false)
+    private async Task<bool> Replicate(bool release = false, DateTimeOffset? sent = null, Dictionary<string, Sent>? ahead = null)
     {
         var members = Config.InSync.Select(m => m.Silo).ToList();
-        var sent = time.Now;
-        var results = await Task.WhenAll(members.Select(async m => (Member: m, Reach: await AppendTo(m, release))));
+        var since = sent ?? time.Now;
+        var results = await Task.WhenAll(members.Select(async m => (Member: m, Reach: await AppendTo(m, release, ahead?.GetValueOrDefault(m)))));
         if (results.Any(r => r.Reach == Reach.Fenced))
         {
             Fenced = true;
@@ -378,7 +444,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         {
             foreach (var (member, _) in results.Where(r => r.Reach == Reach.InSync))
             {
-                _leases[member] = sent + (timings.Lease * (1 - timings.Drift));
+                _leases[member] = since + (timings.Lease * (1 - timings.Drift));
             }
         }
 
@@ -391,23 +457,41 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return Copies >= Config.MinCopies;
     }
 
-    /// <summary>Appends to one member until it holds the whole log (giving its lease back with <paramref name="release"/>).</summary>
-    private async Task<Reach> AppendTo(string member, bool release = false)
+    /// <summary>
+    /// Appends to one member until it holds the whole log (giving its lease back with <paramref name="release"/>),
+    /// starting from the append <paramref name="ahead"/> when one was sent before the entries were applied here.
+    /// </summary>
+    private async Task<Reach> AppendTo(string member, bool release = false, Sent? ahead = null)
     {
         var resealed = false;
         while (true)
         {
-            var from = Math.Min(_matched.GetValueOrDefault(member, log.AppliedSeq), log.AppliedSeq);
-            var entries = log.After(from, timings.CatchUpBatch);
-            if (log.EpochAt(from) is not { } prevEpoch || (from < log.AppliedSeq && (entries.Count == 0 || entries[0].Seq != from + 1)))
+            long from;
+            Task<AppendReply>? pending = null;
+            if (ahead is { } sent)
             {
-                return Reach.Forked; // this log no longer reaches back that far: the member needs a rebuild
+                (from, pending, ahead) = (sent.From, sent.Reply, null);
+            }
+            else
+            {
+                from = Math.Min(_matched.GetValueOrDefault(member, log.AppliedSeq), log.AppliedSeq);
             }
 
             AppendReply reply;
             try
             {
-                reply = await transport.Append(member, new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries, release));
+                if (pending is null)
+                {
+                    var entries = log.After(from, timings.CatchUpBatch);
+                    if (log.EpochAt(from) is not { } prevEpoch || (from < log.AppliedSeq && (entries.Count == 0 || entries[0].Seq != from + 1)))
+                    {
+                        return Reach.Forked; // this log no longer reaches back that far: the member needs a rebuild
+                    }
+
+                    pending = transport.Append(member, new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries, release));
+                }
+
+                reply = await pending;
             }
             catch (ReplicaUnreachableException)
             {
@@ -560,10 +644,13 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return true;
     }
 
-    /// <summary>How an append round with one member ended.</summary>
+    /// <summary>An append sent to a member before its entries were applied here: the position it follows, and its reply.</summary>
+    private sealed record Sent(long From, Task<AppendReply> Reply);
+
     /// <summary>A snapshot (at <paramref name="AppliedSeq"/>) streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>: the bytes installed (or -1) and how long it took.</summary>
     private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<(long Bytes, TimeSpan Took)> Installed, CancellationTokenSource Cancel);
 
+    /// <summary>How an append round with one member ended.</summary>
     private enum Reach
     {
         /// <summary>It holds the whole log.</summary>

@@ -259,6 +259,11 @@ public sealed partial class KblGrain
         }
 
         var (outcome, version) = await _primary!.Write(records);
+        if (_primary.WriteFailure is { } failure)
+        {
+            KblLog.WriteFailed(logger, failure, _id);
+        }
+
         return outcome switch
         {
             WriteOutcome.Refused when _primary.Fenced => (outcome, 0, Fenced()),

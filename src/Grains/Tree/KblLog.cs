@@ -43,6 +43,9 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "KBL {Kbl}: a rebuild of a copy failed; it starts again on a later tick")]
     public static partial void RebuildFailed(ILogger logger, Exception exception, string kbl);
 
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Error, Message = "KBL {Kbl}: its copy here could not take a write its replicas may have taken; the write's outcome is unknown and the KBL starts again (the next activation takes the longest copy)")]
+    public static partial void WriteFailed(ILogger logger, Exception exception, string kbl);
+
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "KBL {Kbl}: moving to node group {NodeGroup}, it could not hand its shard to its copy on silo {Silo} now; it tries again on a later tick")]
     public static partial void GroupHandOverFailed(ILogger logger, Exception exception, string kbl, string nodeGroup, string silo);
 }

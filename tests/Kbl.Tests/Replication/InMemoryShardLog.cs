@@ -28,6 +28,9 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
     public void Seal(long epoch) => SealedEpoch = Math.Max(SealedEpoch, epoch);
 
+    /// <summary>A fault: runs before the next write reaches this disk; true when the process died there (nothing is written, and nothing after it runs).</summary>
+    public Func<bool>? BeforeNextWrite { get; set; }
+
     public long? EpochAt(long seq)
     {
         if (seq == 0)
@@ -53,6 +56,15 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
     public bool Apply(long epoch, IReadOnlyList<LogEntry> entries)
     {
+        if (BeforeNextWrite is { } fault)
+        {
+            BeforeNextWrite = null;
+            if (fault())
+            {
+                return false; // the process is gone: no answer of its leaves it (the simulation drops them)
+            }
+        }
+
         if (epoch != SealedEpoch)
         {
             return false;

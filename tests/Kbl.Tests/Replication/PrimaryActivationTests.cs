@@ -5,7 +5,9 @@ namespace Kbl.Tests.Replication;
 
 /// <summary>
 /// A new primary's start (<see cref="PrimaryCore.Activate"/>) against copies held in memory: a member it counts in
-/// sync afterwards is on the disk the configuration names for it, so a takeover there finds the copy complete.
+/// sync afterwards is on the disk the configuration names for it, so a takeover there finds the copy complete. And
+/// a write whose round went out before its own copy took it (<see cref="PrimaryCore.Write(IReadOnlyList{ValueTuple{byte[], byte[]}})"/>):
+/// when its own copy then fails, it is not reported as refused while another copy holds it.
 /// </summary>
 [Trait("Category", Category.Unit)]
 public sealed class PrimaryActivationTests
@@ -50,6 +52,58 @@ public sealed class PrimaryActivationTests
         Assert.Equal([new ReplicaMember("r", "disk-r1", InSync: true)], next.Config.Members);
     }
 
+    [Fact]
+    public async Task A_write_a_copy_took_after_a_newer_primary_sealed_this_silo_is_of_unknown_outcome()
+    {
+        var primary = Primary();
+        Assert.True(await primary.Activate());
+
+        // A newer primary sealed this silo's copy, and has not reached the replica yet.
+        _primaryLog.Seal(primary.Config.Epoch + 1);
+        var (outcome, _) = await primary.Write(Key, Value);
+
+        Assert.Equal(WriteOutcome.Unknown, outcome);
+        Assert.True(primary.Fenced);
+        Assert.NotNull(_copies.LogOf("r").Get("k"));
+        Assert.Null(_primaryLog.Get("k"));
+    }
+
+    [Fact]
+    public async Task A_write_no_copy_took_is_refused()
+    {
+        var primary = Primary();
+        Assert.True(await primary.Activate());
+
+        _primaryLog.Seal(primary.Config.Epoch + 1);
+        _copies.LogOf("r").Seal(primary.Config.Epoch + 1);
+        var (outcome, _) = await primary.Write(Key, Value);
+
+        Assert.Equal(WriteOutcome.Refused, outcome);
+        Assert.Null(_copies.LogOf("r").Get("k"));
+    }
+
+    [Fact]
+    public async Task A_write_its_own_disk_failed_after_a_copy_took_it_is_of_unknown_outcome_and_ends_the_epoch()
+    {
+        var primary = Primary();
+        Assert.True(await primary.Activate());
+
+        _primaryLog.BeforeNextWrite = () => throw new IOException("the disk failed");
+        var (outcome, _) = await primary.Write(Key, Value);
+
+        Assert.Equal(WriteOutcome.Unknown, outcome);
+        Assert.True(primary.Fenced); // its log lacks what the replica holds: the next primary takes the longest
+        Assert.Equal(WriteOutcome.Refused, (await primary.Write(Key, Value)).Outcome);
+
+        var next = Primary();
+        Assert.True(await next.Activate());
+        Assert.NotNull(_primaryLog.Get("k"));
+    }
+
+    private static byte[] Key => Encoding.UTF8.GetBytes("k");
+
+    private static byte[] Value => Encoding.UTF8.GetBytes("v");
+
     private PrimaryCore Primary() =>
         new("p", _primaryLog, _register, _copies, new SystemTimeSource(TimeProvider.System), new ReplicationTimings { Lease = TimeSpan.Zero });
 
@@ -80,6 +134,8 @@ public sealed class PrimaryActivationTests
         public void Place(string silo, InMemoryShardLog log) => _silos[silo] = (new ReplicaCore(log, TimeSpan.Zero, DateTimeOffset.UnixEpoch), log);
 
         public string DiskOf(string silo) => _silos[silo].Log.Disk;
+
+        public InMemoryShardLog LogOf(string silo) => _silos[silo].Log;
 
         public Task<AppendReply> Append(string silo, AppendRequest request) => Task.FromResult(_silos[silo].Core.Append(request, DateTimeOffset.UtcNow));
 

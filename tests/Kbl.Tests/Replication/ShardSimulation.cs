@@ -8,7 +8,8 @@ namespace Kbl.Tests.Replication;
 /// One shard replicated over a few simulated silos, driven by clients through faults, all on virtual time from one
 /// seed (a deterministic simulation of the protocol core: <see cref="PrimaryCore"/> and <see cref="ReplicaCore"/>
 /// exactly as the silos run them). The network delays, drops, duplicates and reorders messages; silos crash and
-/// restart, with their disks or without; silos pause past failure detection and come back (zombie primaries); the
+/// restart, with their disks or without, some in the middle of a write (a primary's round already sent, its own
+/// copy not written); silos pause past failure detection and come back (zombie primaries); the
 /// placement sometimes starts a second activation while the first still runs. At the end every fault heals and
 /// the run is checked: the clients' history is linearizable per key, no two epochs acknowledged writes out of
 /// order, and every copy in sync is byte-identical to the primary's.
@@ -22,6 +23,9 @@ public sealed class ShardSimulation
 
     /// <summary>Which replicas activate again when a primary's silo is declared dead: apart, so the schedules of the other faults stay what each seed made them.</summary>
     private readonly Random _directoryLoss;
+
+    /// <summary>Which silos die in the middle of a write: apart too, for the same reason.</summary>
+    private readonly Random _midWrite;
     private readonly SimOptions _options;
     private readonly List<Node> _nodes;
     private readonly History _history = new();
@@ -37,6 +41,7 @@ public sealed class ShardSimulation
     {
         _random = new Random(seed);
         _directoryLoss = new Random(~seed);
+        _midWrite = new Random(seed ^ 0x5f3759df);
         _options = options;
         _nodes = [.. Enumerable.Range(0, options.Silos).Select(i => new Node($"s{i}", NewDisk(), this))];
         var members = _nodes.Skip(1).Take(options.Copies - 1).Select(n => new ReplicaMember(n.Name, n.Log.Disk, InSync: true)).ToList();
@@ -364,6 +369,21 @@ public sealed class ShardSimulation
         {
             node.ReactivateReplica();
             Note($"{node.Name}'s replica activates again (same process)");
+        }
+        else if (_midWrite.Next(100) < 40)
+        {
+            // It dies in the middle of its next write (a primary's: after its round went out, before its own copy took it).
+            node.Log.BeforeNextWrite = () =>
+            {
+                if (!_faults || !node.Alive || _nodes.Count(n => !n.Alive) >= _options.Silos - 1)
+                {
+                    return false;
+                }
+
+                node.Crash();
+                Note($"{node.Name} crashes in a write");
+                return true;
+            };
         }
 
         _scheduler.After(_random.Next(_options.FaultInterval / 4, _options.FaultInterval * 2), Fault);
