@@ -138,6 +138,12 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             return (WriteOutcome.Refused, 0);
         }
 
+        if (log.SealedEpoch != Config.Epoch)
+        {
+            Fenced = true; // a newer primary sealed this silo's own copy: nothing goes out
+            return (WriteOutcome.Refused, 0);
+        }
+
         var first = log.AppliedSeq + 1;
         var entries = records.Select((r, i) => new LogEntry(first + i, Config.Epoch, r.Key, r.Value)).ToList();
         var sent = time.Now;
@@ -149,20 +155,23 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
         catch (Exception e) when (ahead.Count > 0)
         {
-            if (!await AnyMayHaveTaken(ahead))
+            // Whatever the copies answer, this primary must not go on in this epoch: a copy may hold (or, from a late
+            // copy of the append, still take) entries this log lacks, and the next write would give their positions
+            // other entries. The next activation takes the longest log.
+            Fenced = true;
+            WriteFailure = e;
+            if (await AllRefusedForGood(ahead))
             {
                 throw;
             }
 
-            Fenced = true; // a copy may hold entries this log lacks: it must not go on in this epoch
-            WriteFailure = e;
             return (WriteOutcome.Unknown, first);
         }
 
         if (!applied)
         {
-            Fenced = true; // a newer primary sealed this silo's own copy
-            return await AnyMayHaveTaken(ahead) ? (WriteOutcome.Unknown, first) : (WriteOutcome.Refused, 0);
+            Fenced = true; // a newer primary sealed this silo's own copy meanwhile
+            return await AllRefusedForGood(ahead) ? (WriteOutcome.Refused, 0) : (WriteOutcome.Unknown, first);
         }
 
         return (await Replicate(sent: sent, ahead: ahead) ? WriteOutcome.Acknowledged : WriteOutcome.Unknown, first);
@@ -189,23 +198,26 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return ahead;
     }
 
-    /// <summary>Whether any append sent ahead may have been applied by its copy (it said so, or did not answer).</summary>
-    private static async Task<bool> AnyMayHaveTaken(Dictionary<string, Sent> ahead)
+    /// <summary>
+    /// Whether every append sent ahead was refused by a copy sealed for a newer epoch, which never takes this epoch's
+    /// entries (any other answer, an error or silence included, may mean the copy took them or still will).
+    /// </summary>
+    private static async Task<bool> AllRefusedForGood(Dictionary<string, Sent> ahead)
     {
-        var taken = false;
+        var refused = true;
         foreach (var (_, reply) in ahead.Values)
         {
             try
             {
-                taken |= (await reply).Status == AppendStatus.Ok;
+                refused &= (await reply).Status == AppendStatus.Fenced;
             }
-            catch (ReplicaUnreachableException)
+            catch
             {
-                taken = true;
+                refused = false;
             }
         }
 
-        return taken;
+        return refused;
     }
 
     /// <summary>Whether this primary may serve a read now: it holds a lease from every copy in sync (renewed here if it ran out).</summary>
@@ -318,7 +330,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         }
     }
 
-    /// <summary>Why this copy could not take a write that a member may have taken (which fenced this primary), for the log.</summary>
+    /// <summary>Why this copy could not take a write after its round went out (which fenced this primary), for the log.</summary>
     public Exception? WriteFailure { get; private set; }
 
     /// <summary>The last rebuild that failed for another reason than an unreachable member or a stop (a bug, a full disk), for the log.</summary>

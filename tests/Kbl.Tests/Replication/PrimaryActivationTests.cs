@@ -53,13 +53,13 @@ public sealed class PrimaryActivationTests
     }
 
     [Fact]
-    public async Task A_write_a_copy_took_after_a_newer_primary_sealed_this_silo_is_of_unknown_outcome()
+    public async Task A_write_a_copy_took_before_a_newer_primary_sealed_this_silo_is_of_unknown_outcome()
     {
         var primary = Primary();
         Assert.True(await primary.Activate());
 
-        // A newer primary sealed this silo's copy, and has not reached the replica yet.
-        _primaryLog.Seal(primary.Config.Epoch + 1);
+        // A newer primary seals this silo's copy after the round went out, and has not reached the replica yet.
+        _primaryLog.BeforeNextWrite = SealedBy(primary.Config.Epoch + 1);
         var (outcome, _) = await primary.Write(Key, Value);
 
         Assert.Equal(WriteOutcome.Unknown, outcome);
@@ -69,17 +69,44 @@ public sealed class PrimaryActivationTests
     }
 
     [Fact]
-    public async Task A_write_no_copy_took_is_refused()
+    public async Task A_write_every_copy_refused_for_a_newer_epoch_is_refused()
     {
         var primary = Primary();
         Assert.True(await primary.Activate());
 
-        _primaryLog.Seal(primary.Config.Epoch + 1);
         _copies.LogOf("r").Seal(primary.Config.Epoch + 1);
+        _primaryLog.BeforeNextWrite = SealedBy(primary.Config.Epoch + 1);
         var (outcome, _) = await primary.Write(Key, Value);
 
         Assert.Equal(WriteOutcome.Refused, outcome);
         Assert.Null(_copies.LogOf("r").Get("k"));
+    }
+
+    [Fact]
+    public async Task A_primary_whose_own_copy_a_newer_one_sealed_sends_nothing()
+    {
+        var primary = Primary();
+        Assert.True(await primary.Activate());
+
+        _primaryLog.Seal(primary.Config.Epoch + 1); // the newer primary has not reached the replica yet
+        var (outcome, _) = await primary.Write(Key, Value);
+
+        Assert.Equal(WriteOutcome.Refused, outcome);
+        Assert.True(primary.Fenced);
+        Assert.Null(_copies.LogOf("r").Get("k"));
+    }
+
+    [Fact]
+    public async Task A_write_its_own_disk_failed_with_every_copy_refusing_fails_and_still_ends_the_epoch()
+    {
+        var primary = Primary();
+        Assert.True(await primary.Activate());
+
+        _copies.LogOf("r").Seal(primary.Config.Epoch + 1);
+        _primaryLog.BeforeNextWrite = () => throw new IOException("the disk failed");
+
+        await Assert.ThrowsAsync<IOException>(() => primary.Write(Key, Value));
+        Assert.True(primary.Fenced); // a late copy of its append must find no other entry at that position in this epoch
     }
 
     [Fact]
@@ -100,12 +127,35 @@ public sealed class PrimaryActivationTests
         Assert.NotNull(_primaryLog.Get("k"));
     }
 
+    [Fact]
+    public async Task A_copy_that_fails_in_an_unexpected_way_does_not_hide_another_that_took_the_write()
+    {
+        _copies.Place("q", new InMemoryShardLog("disk-q"));
+        var primary = Primary(new Register(new ShardConfig(1, "p", "disk-p", [new ReplicaMember("r", "disk-r1", InSync: true), new ReplicaMember("q", "disk-q", InSync: true)], MinCopies: 1)));
+        Assert.True(await primary.Activate());
+
+        _copies.Break("q"); // its store is closing, say: not an unreachable silo, an error of its own
+        _primaryLog.BeforeNextWrite = () => throw new IOException("the disk failed");
+        var (outcome, _) = await primary.Write(Key, Value);
+
+        Assert.Equal(WriteOutcome.Unknown, outcome);
+        Assert.True(primary.Fenced);
+        Assert.NotNull(_copies.LogOf("r").Get("k"));
+    }
+
+    /// <summary>A fault for the primary's own write: a newer primary seals its copy just before it.</summary>
+    private Func<bool> SealedBy(long epoch) => () =>
+    {
+        _primaryLog.Seal(epoch);
+        return false;
+    };
+
     private static byte[] Key => Encoding.UTF8.GetBytes("k");
 
     private static byte[] Value => Encoding.UTF8.GetBytes("v");
 
-    private PrimaryCore Primary() =>
-        new("p", _primaryLog, _register, _copies, new SystemTimeSource(TimeProvider.System), new ReplicationTimings { Lease = TimeSpan.Zero });
+    private PrimaryCore Primary(IConfigRegister? register = null) =>
+        new("p", _primaryLog, register ?? _register, _copies, new SystemTimeSource(TimeProvider.System), new ReplicationTimings { Lease = TimeSpan.Zero });
 
     /// <summary>The configuration register: a conditional replace, as the KBL's grain state gives.</summary>
     private sealed class Register(ShardConfig initial) : IConfigRegister
@@ -130,6 +180,7 @@ public sealed class PrimaryActivationTests
     private sealed class Copies : IReplicaTransport
     {
         private readonly Dictionary<string, (ReplicaCore Core, InMemoryShardLog Log)> _silos = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _broken = new(StringComparer.Ordinal);
 
         public void Place(string silo, InMemoryShardLog log) => _silos[silo] = (new ReplicaCore(log, TimeSpan.Zero, DateTimeOffset.UnixEpoch), log);
 
@@ -137,7 +188,12 @@ public sealed class PrimaryActivationTests
 
         public InMemoryShardLog LogOf(string silo) => _silos[silo].Log;
 
-        public Task<AppendReply> Append(string silo, AppendRequest request) => Task.FromResult(_silos[silo].Core.Append(request, DateTimeOffset.UtcNow));
+        /// <summary>From now on that copy's appends fail with an error of its own (not as an unreachable silo).</summary>
+        public void Break(string silo) => _broken.Add(silo);
+
+        public Task<AppendReply> Append(string silo, AppendRequest request) => _broken.Contains(silo)
+            ? Task.FromException<AppendReply>(new ObjectDisposedException("RecordStore", "the store is closing"))
+            : Task.FromResult(_silos[silo].Core.Append(request, DateTimeOffset.UtcNow));
 
         public Task<SealReply> Seal(string silo, SealRequest request) => Task.FromResult(_silos[silo].Core.Seal(request, DateTimeOffset.UtcNow));
 
