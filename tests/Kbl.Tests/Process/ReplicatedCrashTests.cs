@@ -76,7 +76,9 @@ public sealed partial class ReplicatedCrashTests(ITestOutputHelper output) : IAs
             n => n == 3,
             TimeSpan.FromSeconds(30),
             "three silos in one cluster");
-        (await admin.PutAsync($"/v1/colonies/{Colony}", JsonContent.Create(new { redundancy = new { mode = "mirror", copies = 2 } }))).EnsureSuccessStatusCode();
+        // One leaf: eight clients on a few keys are load enough to divide it, and the test follows the copies of "r".
+        var genome = new { splitOpsPerSecond = 1_000_000_000, redundancy = new { mode = "mirror", copies = 2 } };
+        (await admin.PutAsync($"/v1/colonies/{Colony}", JsonContent.Create(genome))).EnsureSuccessStatusCode();
         var before = await Redundant(_silos);
         var victim = _silos.Single(s => s.SiloName == before.Primary);
         var survivors = _silos.Where(s => s != victim).ToList();
