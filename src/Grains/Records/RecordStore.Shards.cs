@@ -37,11 +37,11 @@ public sealed partial class RecordStore
     /// sees it: applied seq, the epoch of that entry, and the epoch the shard is sealed for (zeros when new). A copy
     /// held the other way is empty from here (applied 0); the seal holds either way.
     /// </summary>
-    public (long Applied, long LastEpoch, long Sealed) ShardPosition(string kblId, bool replica = false)
+    public CopyPosition ShardPosition(string kblId, bool replica = false)
     {
         using var inside = Enter();
         var position = ReadPosition(kblId);
-        return position.Replica == replica ? (position.Applied, position.LastEpoch, position.Sealed) : (0, 0, position.Sealed);
+        return position.Replica == replica ? new(position.Applied, position.LastEpoch, position.Sealed) : new(0, 0, position.Sealed);
     }
 
     /// <summary>Whether this silo's copy of a shard is kept as a replica's (apart from the colony's records).</summary>

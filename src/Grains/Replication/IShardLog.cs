@@ -10,13 +10,19 @@ public interface IShardLog
     /// <summary>The identity of the disk this copy is on: a copy on a disk that was replaced is not the copy it was.</summary>
     string Disk { get; }
 
-    long AppliedSeq { get; }
+    /// <summary>
+    /// How far the copy has applied the log, the epoch of that entry and the epoch it is sealed for, read together (on
+    /// RocksDB one read: a step that needs more than one of them takes this instead of reading each).
+    /// </summary>
+    CopyPosition Position { get; }
+
+    long AppliedSeq => Position.Applied;
 
     /// <summary>The epoch of the entry at <see cref="AppliedSeq"/> (0 with no entry).</summary>
-    long LastEpoch { get; }
+    long LastEpoch => Position.LastEpoch;
 
     /// <summary>The newest epoch this copy was sealed for: it takes writes from that epoch only.</summary>
-    long SealedEpoch { get; }
+    long SealedEpoch => Position.Sealed;
 
     void Seal(long epoch);
 
@@ -44,6 +50,13 @@ public interface IShardLog
     /// take effect together at <see cref="IShardInstall.Finish"/>, only while sealed for its epoch, as <see cref="Apply"/>.
     /// </summary>
     IShardInstall BeginInstall();
+}
+
+/// <summary>Where a copy stands: its last applied entry (seq and epoch; zeros with none) and the epoch it is sealed for.</summary>
+public readonly record struct CopyPosition(long Applied, long LastEpoch, long Sealed)
+{
+    /// <summary>The epoch of the entry at <paramref name="seq"/> when this position alone tells it (seq 0 or the last applied), else null.</summary>
+    public long? KnownEpochAt(long seq) => seq == 0 ? 0 : seq == Applied ? LastEpoch : null;
 }
 
 /// <summary>A copy's records as of one log position, in key order.</summary>

@@ -138,16 +138,17 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
             return (WriteOutcome.Refused, 0);
         }
 
-        if (log.SealedEpoch != Config.Epoch)
+        var at = log.Position;
+        if (at.Sealed != Config.Epoch)
         {
             Fenced = true; // a newer primary sealed this silo's own copy: nothing goes out
             return (WriteOutcome.Refused, 0);
         }
 
-        var first = log.AppliedSeq + 1;
+        var first = at.Applied + 1;
         var entries = records.Select((r, i) => new LogEntry(first + i, Config.Epoch, r.Key, r.Value)).ToList();
         var sent = time.Now;
-        var ahead = SendAhead(first - 1, entries);
+        var ahead = SendAhead(at, entries);
         bool applied;
         try
         {
@@ -178,18 +179,14 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     }
 
     /// <summary>
-    /// Sends <paramref name="entries"/> (the next ones after <paramref name="from"/>, not yet applied here) to every
-    /// copy in sync whose log reaches exactly <paramref name="from"/>: the first append of the round to each.
+    /// Sends <paramref name="entries"/> (the next ones after this copy's position <paramref name="at"/>, not yet applied
+    /// here) to every copy in sync whose log reaches exactly as far: the first append of the round to each.
     /// </summary>
-    private Dictionary<string, Sent> SendAhead(long from, List<LogEntry> entries)
+    private Dictionary<string, Sent> SendAhead(CopyPosition at, List<LogEntry> entries)
     {
         var ahead = new Dictionary<string, Sent>(StringComparer.Ordinal);
-        if (log.EpochAt(from) is not { } prevEpoch)
-        {
-            return ahead;
-        }
-
-        var request = new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries.Count <= timings.CatchUpBatch ? entries : entries[..timings.CatchUpBatch], false);
+        var from = at.Applied;
+        var request = new AppendRequest(Config.Epoch, silo, from, at.LastEpoch, entries.Count <= timings.CatchUpBatch ? entries : entries[..timings.CatchUpBatch], false);
         foreach (var member in Config.InSync.Select(m => m.Silo).Where(m => _matched.GetValueOrDefault(m, from) == from))
         {
             ahead[member] = new Sent(from, transport.Append(member, request));

@@ -40,50 +40,48 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease gran
 
     private AppendReply Apply(AppendRequest request, DateTimeOffset now)
     {
-        if (request.Epoch < log.SealedEpoch)
+        // Read once: only this turn applies entries to the copy, and a seal another grain makes meanwhile (a primary of
+        // the shard on this silo) makes log.Apply refuse, as the check and the write are one step.
+        var at = log.Position;
+        if (request.Epoch != at.Sealed)
         {
-            return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
+            return Reply(request.Epoch < at.Sealed ? AppendStatus.Fenced : AppendStatus.Unsealed, at);
         }
 
-        if (request.Epoch > log.SealedEpoch)
+        if (request.PrevSeq > at.Applied)
         {
-            return new AppendReply(AppendStatus.Unsealed, log.SealedEpoch, log.AppliedSeq);
-        }
-
-        if (request.PrevSeq > log.AppliedSeq)
-        {
-            return new AppendReply(AppendStatus.Gap, log.SealedEpoch, log.AppliedSeq);
+            return Reply(AppendStatus.Gap, at);
         }
 
         // The request overlaps what is applied here: the overlap must be the same writes (same epochs).
-        if (log.EpochAt(request.PrevSeq) is { } prevEpoch && prevEpoch != request.PrevEpoch)
+        if (EpochAt(request.PrevSeq) is { } prevEpoch && prevEpoch != request.PrevEpoch)
         {
-            return new AppendReply(AppendStatus.Diverged, log.SealedEpoch, log.AppliedSeq);
+            return Reply(AppendStatus.Diverged, at);
         }
 
         var fresh = new List<LogEntry>(request.Entries.Count);
         foreach (var entry in request.Entries)
         {
-            if (entry.Seq <= log.AppliedSeq)
+            if (entry.Seq <= at.Applied)
             {
-                if (log.EpochAt(entry.Seq) is { } epoch && epoch != entry.Epoch)
+                if (EpochAt(entry.Seq) is { } epoch && epoch != entry.Epoch)
                 {
-                    return new AppendReply(AppendStatus.Diverged, log.SealedEpoch, log.AppliedSeq);
+                    return Reply(AppendStatus.Diverged, at);
                 }
             }
-            else if (entry.Seq == log.AppliedSeq + 1 + fresh.Count)
+            else if (entry.Seq == at.Applied + 1 + fresh.Count)
             {
                 fresh.Add(entry);
             }
             else
             {
-                return new AppendReply(AppendStatus.Gap, log.SealedEpoch, log.AppliedSeq);
+                return Reply(AppendStatus.Gap, at);
             }
         }
 
         if (fresh.Count > 0 && !log.Apply(request.Epoch, fresh))
         {
-            return new AppendReply(AppendStatus.Fenced, log.SealedEpoch, log.AppliedSeq);
+            return Reply(AppendStatus.Fenced, log.Position);
         }
 
         // The primary of the epoch this copy is sealed for is the only one a lease still in effect can protect (a seal
@@ -98,27 +96,33 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease gran
             granted.Extend(now + lease);
         }
 
-        return new AppendReply(AppendStatus.Ok, log.SealedEpoch, log.AppliedSeq);
+        return new AppendReply(AppendStatus.Ok, at.Sealed, at.Applied + fresh.Count);
+
+        long? EpochAt(long seq) => at.KnownEpochAt(seq) ?? log.EpochAt(seq);
     }
+
+    private static AppendReply Reply(AppendStatus status, CopyPosition at) => new(status, at.Sealed, at.Applied);
 
     private SealReply SealFor(SealRequest request, DateTimeOffset now)
     {
-        if (request.Epoch < log.SealedEpoch)
+        var at = log.Position;
+        if (request.Epoch < at.Sealed)
         {
-            return new SealReply(SealStatus.Fenced, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero);
+            return new SealReply(SealStatus.Fenced, at.Sealed, at.Applied, at.LastEpoch, TimeSpan.Zero);
         }
 
-        if (request.Epoch > log.SealedEpoch)
+        if (request.Epoch > at.Sealed)
         {
             if (granted.Until is var until && now < until)
             {
-                return new SealReply(SealStatus.Wait, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, until - now);
+                return new SealReply(SealStatus.Wait, at.Sealed, at.Applied, at.LastEpoch, until - now);
             }
 
             log.Seal(request.Epoch);
+            at = log.Position;
         }
 
-        return new SealReply(SealStatus.Sealed, log.SealedEpoch, log.AppliedSeq, log.LastEpoch, TimeSpan.Zero, log.Disk);
+        return new SealReply(SealStatus.Sealed, at.Sealed, at.Applied, at.LastEpoch, TimeSpan.Zero, log.Disk);
     }
 
     /// <summary>

@@ -18,27 +18,14 @@ public sealed class RocksShardLog(RecordStore store, string colony, string kblId
 
     public string Disk => store.DiskId;
 
-    public long AppliedSeq => store.ShardPosition(kblId, replica).Applied;
-
-    public long LastEpoch => store.ShardPosition(kblId, replica).LastEpoch;
-
-    public long SealedEpoch => store.ShardPosition(kblId, replica).Sealed;
+    public CopyPosition Position => store.ShardPosition(kblId, replica);
 
     /// <summary>Whether the copy here is held this log's way (else it is empty from here, and so is its log).</summary>
     private bool Held => store.IsReplicaCopy(kblId) == replica;
 
     public void Seal(long epoch) => store.SealShard(kblId, epoch);
 
-    public long? EpochAt(long seq)
-    {
-        if (seq == 0)
-        {
-            return 0;
-        }
-
-        var (applied, lastEpoch, _) = store.ShardPosition(kblId, replica);
-        return seq == applied ? lastEpoch : Held ? store.LogEpochAt(kblId, seq) : null;
-    }
+    public long? EpochAt(long seq) => Position.KnownEpochAt(seq) ?? (Held ? store.LogEpochAt(kblId, seq) : null);
 
     public IReadOnlyList<LogEntry> After(long seq, int max) => Held ? store.LogAfter(kblId, seq, max) : [];
 

@@ -21,6 +21,8 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
     public long SealedEpoch { get; private set; }
 
+    public CopyPosition Position => new(AppliedSeq, LastEpoch, SealedEpoch);
+
     /// <summary>The record of a key, as this copy holds it.</summary>
     public (byte[] Value, long Version)? Get(string key) => _records.TryGetValue(key, out var record) ? record : null;
 
@@ -33,14 +35,9 @@ public sealed class InMemoryShardLog(string disk, int retained = 10_000) : IShar
 
     public long? EpochAt(long seq)
     {
-        if (seq == 0)
+        if (Position.KnownEpochAt(seq) is { } known)
         {
-            return 0;
-        }
-
-        if (seq == AppliedSeq)
-        {
-            return LastEpoch;
+            return known;
         }
 
         if (seq == _baseSeq)

@@ -54,7 +54,7 @@ public sealed class ReplicaCopyTests : IDisposable
 
         Assert.Equal(["d=kept@1", "z=another KBL's@2"], Colony_());
         Assert.False(_store.IsReplicaCopy(Kbl));
-        Assert.Equal((2L, 1L, 1L), _store.ShardPosition(Kbl));
+        Assert.Equal(new CopyPosition(2, 1, 1), _store.ShardPosition(Kbl));
         Assert.Equal(0, Replica().AppliedSeq); // seen as a replica, the copy here is empty now
         _store.PromoteReplica(Colony, Kbl, Range); // again, as a retried failover would: nothing changes
         Assert.Equal(["d=kept@1", "z=another KBL's@2"], Colony_());
@@ -63,7 +63,7 @@ public sealed class ReplicaCopyTests : IDisposable
     [Fact]
     public void A_replica_on_the_silo_of_a_former_primary_starts_its_own_copy()
     {
-        var primary = new RocksShardLog(_store, Colony, Kbl, () => Range);
+        IShardLog primary = new RocksShardLog(_store, Colony, Kbl, () => Range);
         primary.Seal(1);
         primary.Apply(1, [new LogEntry(1, 1, KeyOrder.Encode("d"), Bytes("v1"))]);
         var replica = Replica();
@@ -89,7 +89,7 @@ public sealed class ReplicaCopyTests : IDisposable
 
         _store.ResetShard(Kbl, 5, 3);
 
-        Assert.Equal((5L, 3L, 3L), _store.ShardPosition(Kbl));
+        Assert.Equal(new CopyPosition(5, 3, 3), _store.ShardPosition(Kbl));
         Assert.Equal(["d=v@5"], Colony_());
         Assert.Empty(_store.LogAfter(Kbl, 0, 10));
         _store.PromoteReplica(Colony, Kbl, Range); // no replica copy any more
@@ -105,7 +105,7 @@ public sealed class ReplicaCopyTests : IDisposable
 
         _store.DeleteColony(Colony);
 
-        Assert.Equal((0L, 0L, 0L), _store.ShardPosition(Kbl, replica: true));
+        Assert.Equal(new CopyPosition(0, 0, 0), _store.ShardPosition(Kbl, replica: true));
         Assert.Empty(_store.LogAfter(Kbl, 0, 10));
         _store.Import(Colony, []);
         _store.PromoteReplica(Colony, Kbl, Range);
@@ -125,7 +125,7 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.True(_store.ForkReplica(Kbl, child, range, applied: 3, lastEpoch: 2));
         Assert.True(_store.ForkReplica(Kbl, child, range, applied: 3, lastEpoch: 2), "the same fork again (a division resumed)");
 
-        var copy = new RocksShardLog(_store, Colony, child, () => KeyRange.All, replica: true);
+        IShardLog copy = new RocksShardLog(_store, Colony, child, () => KeyRange.All, replica: true);
         Assert.Equal((3L, 2L, 0L), (copy.AppliedSeq, copy.LastEpoch, copy.SealedEpoch)); // sealed by the new leaf's first epoch, not by the fork
         Assert.Equal(2, copy.EpochAt(3));
         Assert.Equal(1, _store.Digest(Colony, child, KeyRange.All, replica: true).Records); // only "h"
@@ -144,14 +144,14 @@ public sealed class ReplicaCopyTests : IDisposable
         const string parent = "copies/r";
         var (left, right) = ("copies/r.0", "copies/r.1");
         var (leftRange, rightRange) = (new KeyRange([], KeyOrder.Encode("m")), new KeyRange(KeyOrder.Encode("m"), null));
-        var leftCopy = new RocksShardLog(_store, Colony, left, () => KeyRange.All, replica: true);
+        IShardLog leftCopy = new RocksShardLog(_store, Colony, left, () => KeyRange.All, replica: true);
         leftCopy.Seal(4);
         Assert.True(leftCopy.Apply(4, [new LogEntry(1, 4, KeyOrder.Encode("c"), Bytes("c1")), new LogEntry(2, 4, KeyOrder.Encode("d"), Bytes("d2"))]));
-        var rightCopy = new RocksShardLog(_store, Colony, right, () => KeyRange.All, replica: true);
+        IShardLog rightCopy = new RocksShardLog(_store, Colony, right, () => KeyRange.All, replica: true);
         rightCopy.Seal(6);
         Assert.True(rightCopy.Apply(6, [new LogEntry(1, 6, KeyOrder.Encode("q"), Bytes("q1"))]));
         // What the merged KBL held before it divided, and left sealed here.
-        var before = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
+        IShardLog before = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
         before.Seal(3);
         Assert.True(before.Apply(3, [new LogEntry(1, 3, KeyOrder.Encode("z"), Bytes("before its division"))]));
 
@@ -161,7 +161,7 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.False(_store.FuseReplicas(parent, children, applied: 9, epoch: 3), "an epoch not above the copy's seal");
 
         Assert.True(_store.FuseReplicas(parent, children, applied: 9, epoch: 7));
-        var fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
+        IShardLog fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
         Assert.Equal((9L, 7L, 7L), (fused.AppliedSeq, fused.LastEpoch, fused.SealedEpoch));
         Assert.Equal(7, fused.EpochAt(9));
         Assert.False(_store.DropReplica(parent, epoch: 3), "a late drop of the copy it had before its division");
@@ -185,7 +185,7 @@ public sealed class ReplicaCopyTests : IDisposable
     {
         const string parent = "copies/r";
         const string child = "copies/r.0";
-        var copy = new RocksShardLog(_store, Colony, child, () => KeyRange.All, replica: true);
+        IShardLog copy = new RocksShardLog(_store, Colony, child, () => KeyRange.All, replica: true);
         copy.Seal(4);
         Assert.True(copy.Apply(4, [new LogEntry(1, 4, KeyOrder.Encode("c"), Bytes("c1"))]));
         Assert.True(_store.FuseReplicas(parent, [new(child, KeyRange.All, 1, 4)], applied: 5, epoch: 6));
@@ -195,7 +195,7 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.False(_store.FuseReplicas(parent, [new(child, KeyRange.All, 1, 4)], applied: 5, epoch: 7), "the child's copy is past that position");
         Assert.True(_store.FuseReplicas(parent, [new(child, KeyRange.All, 3, 4)], applied: 5, epoch: 7));
 
-        var fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
+        IShardLog fused = new RocksShardLog(_store, Colony, parent, () => KeyRange.All, replica: true);
         Assert.Equal((5L, 7L, 7L), (fused.AppliedSeq, fused.LastEpoch, fused.SealedEpoch));
         Assert.Equal(1, _store.Digest(Colony, parent, KeyRange.All, replica: true).Records); // "d" only: "c" was deleted since
         Assert.False(_store.FuseReplicas(parent, [new(child, KeyRange.All, 1, 4)], applied: 5, epoch: 6), "the earlier attempt's late message");
@@ -223,7 +223,7 @@ public sealed class ReplicaCopyTests : IDisposable
         Assert.Equal(["e=mine@4"], Colony_());
     }
 
-    private RocksShardLog Replica() => new(_store, Colony, Kbl, () => KeyRange.All, replica: true);
+    private IShardLog Replica() => new RocksShardLog(_store, Colony, Kbl, () => KeyRange.All, replica: true);
 
     private List<string> Colony_() =>
         [.. _store.Scan(Colony, [], exclusive: false, to: null).Select(r => $"{KeyOrder.Display(r.Key)}={Encoding.UTF8.GetString(r.Value)}@{r.Version}")];
