@@ -18,6 +18,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
 {
     private ReplicaCore _core = null!;
     private RocksShardLog _log = null!;
+    private GrantedLease _lease = null!;
     private string _colony = "";
     private string _kblId = "";
 
@@ -26,7 +27,8 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
         _kblId = this.GetPrimaryKeyString().Split('|', 2)[1];
         (_colony, _) = ColonyNames.Parse(_kblId);
         _log = new RocksShardLog(store, _colony, _kblId, () => KeyRange.All, replica: true);
-        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId));
+        _lease = leases.Hold(_kblId);
+        _core = new ReplicaCore(_log, timings.Lease, _lease);
         return Task.CompletedTask;
     }
 
@@ -47,6 +49,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _core.DropInstall();
+        leases.Release(_kblId);
         return Task.CompletedTask;
     }
 
@@ -65,7 +68,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
     private void NewCopy()
     {
         _core.DropInstall();
-        _core = new ReplicaCore(_log, timings.Lease, leases.For(_kblId));
+        _core = new ReplicaCore(_log, timings.Lease, _lease);
     }
 
     public Task<string?> Fuse(IReadOnlyList<FusedChild> children, long appliedSeq, long epoch)

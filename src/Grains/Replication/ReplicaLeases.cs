@@ -36,15 +36,73 @@ public sealed class GrantedLease(DateTimeOffset until)
 /// only for what was really granted. What an earlier process granted is not known here: those leases ended at most
 /// a lease after this process started, which is where every record starts — whatever the disk says of the copy now
 /// (a copy that granted leases as a replica may since have been promoted, or sealed without a write).
+/// A record goes once no activation holds it and its lease has run out: it then says no more than a new one would
+/// (no lease in effect), and no activation can be left with a record the next one would not find.
 /// </summary>
 public sealed class ReplicaLeases(TimeProvider time, ReplicationTimings timings)
 {
-    private readonly DateTimeOffset _started = time.GetUtcNow();
-    private readonly ConcurrentDictionary<string, GrantedLease> _granted = new(StringComparer.Ordinal);
+    /// <summary>How many records there may be before the first sweep of those that can go.</summary>
+    public const int SweepFrom = 1024;
 
-    /// <summary>
-    /// The lease of <paramref name="kblId"/>'s copy here. One record per KBL this process has held a copy of (some
-    /// 200 bytes each, never pruned: a record a live replica still holds must stay the one every activation finds).
-    /// </summary>
-    public GrantedLease For(string kblId) => _granted.GetOrAdd(kblId, _ => new GrantedLease(_started + timings.Lease));
+    private readonly DateTimeOffset _started = time.GetUtcNow();
+    private readonly Dictionary<string, Held> _granted = new(StringComparer.Ordinal);
+    private int _sweepAt = SweepFrom;
+
+    /// <summary>How many records this process keeps.</summary>
+    public int Count
+    {
+        get
+        {
+            lock (_granted)
+            {
+                return _granted.Count;
+            }
+        }
+    }
+
+    /// <summary>The lease of <paramref name="kblId"/>'s copy here, held by an activation until it calls <see cref="Release"/>.</summary>
+    public GrantedLease Hold(string kblId)
+    {
+        lock (_granted)
+        {
+            if (!_granted.TryGetValue(kblId, out var held))
+            {
+                if (_granted.Count >= _sweepAt)
+                {
+                    // Sweeping when the records have doubled since the last sweep keeps it O(1) per activation.
+                    var now = time.GetUtcNow();
+                    foreach (var (id, _) in _granted.Where(g => g.Value.Holders == 0 && g.Value.Lease.Until <= now).ToList())
+                    {
+                        _granted.Remove(id);
+                    }
+
+                    _sweepAt = Math.Max(SweepFrom, 2 * _granted.Count);
+                }
+
+                _granted[kblId] = held = new Held(new GrantedLease(_started + timings.Lease));
+            }
+
+            held.Holders++;
+            return held.Lease;
+        }
+    }
+
+    /// <summary>An activation of <paramref name="kblId"/>'s replica lets go of its lease record (it deactivates).</summary>
+    public void Release(string kblId)
+    {
+        lock (_granted)
+        {
+            if (_granted.TryGetValue(kblId, out var held) && --held.Holders == 0 && held.Lease.Until <= time.GetUtcNow())
+            {
+                _granted.Remove(kblId);
+            }
+        }
+    }
+
+    private sealed class Held(GrantedLease lease)
+    {
+        public GrantedLease Lease { get; } = lease;
+
+        public int Holders { get; set; }
+    }
 }

@@ -58,7 +58,7 @@ public sealed class ReplicaLeaseTests
     {
         var time = new ManualTime(Start + TimeSpan.FromMinutes(1)); // the silo process has run a while
         var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
-        var first = new ReplicaCore(_log, Lease, leases.For("c/r"));
+        var first = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
         time.Now += TimeSpan.FromMinutes(1);
         var granted = time.Now;
         Assert.Equal(AppendStatus.Ok, first.Append(Append(3, release: false), granted).Status);
@@ -66,14 +66,14 @@ public sealed class ReplicaLeaseTests
         // Orleans deactivates the replica grain (the silo holding its directory entry died) and the new primary's
         // seal activates it again: while the lease granted above runs it still waits, for that lease only ...
         time.Now = granted + TimeSpan.FromSeconds(1.5);
-        var again = new ReplicaCore(_log, Lease, leases.For("c/r"));
+        var again = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
         var seal = again.Seal(new SealRequest(4, "silo-b"), time.Now);
         Assert.Equal(SealStatus.Wait, seal.Status);
         Assert.Equal(TimeSpan.FromSeconds(0.5), seal.Wait);
 
         // ... and once it ran out the failover goes on at once: no whole lease assumed at a reactivation.
         time.Now = granted + TimeSpan.FromSeconds(1.9);
-        var later = new ReplicaCore(_log, Lease, leases.For("c/r"));
+        var later = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
         Assert.Equal(SealStatus.Sealed, later.Seal(new SealRequest(4, "silo-b"), granted + Lease).Status);
     }
 
@@ -83,8 +83,8 @@ public sealed class ReplicaLeaseTests
         var time = new ManualTime(Start);
         var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
         time.Now += TimeSpan.FromMinutes(1);
-        var old = new ReplicaCore(_log, Lease, leases.For("c/r"));
-        var duplicate = new ReplicaCore(_log, Lease, leases.For("c/r")); // made before the old one grants
+        var old = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
+        var duplicate = new ReplicaCore(_log, Lease, leases.Hold("c/r")); // made before the old one grants
         Assert.Equal(AppendStatus.Ok, old.Append(Append(3, release: false), time.Now).Status);
 
         Assert.Equal(SealStatus.Wait, duplicate.Seal(new SealRequest(4, "silo-b"), time.Now + TimeSpan.FromSeconds(1)).Status);
@@ -97,12 +97,56 @@ public sealed class ReplicaLeaseTests
         // failover's new primary promotes its copy before sealing it), or one sealed but never written to.
         var time = new ManualTime(Start);
         var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
-        var promoted = new ReplicaCore(_log, Lease, leases.For("c/r"));
+        var promoted = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
 
         var seal = promoted.Seal(new SealRequest(4, "silo-b"), Start + TimeSpan.FromSeconds(0.5));
         Assert.Equal(SealStatus.Wait, seal.Status);
         Assert.Equal(TimeSpan.FromSeconds(1.5), seal.Wait);
         Assert.Equal(SealStatus.Sealed, promoted.Seal(new SealRequest(4, "silo-b"), Start + Lease).Status);
+    }
+
+    [Fact]
+    public void A_lease_record_no_activation_holds_goes_once_its_lease_ran_out_and_not_before()
+    {
+        var time = new ManualTime(Start + TimeSpan.FromMinutes(1));
+        var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
+        var first = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
+        Assert.Equal(AppendStatus.Ok, first.Append(Append(3, release: false), time.Now).Status);
+
+        // Deactivated while its lease runs: the record stays, and the next activation still honours the lease.
+        leases.Release("c/r");
+        Assert.Equal(1, leases.Count);
+        var again = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
+        Assert.Equal(SealStatus.Wait, again.Seal(new SealRequest(4, "silo-b"), time.Now + TimeSpan.FromSeconds(1)).Status);
+
+        // Deactivated after it ran out: nothing is kept for the shard.
+        time.Now += Lease;
+        leases.Release("c/r");
+        Assert.Equal(0, leases.Count);
+    }
+
+    [Fact]
+    public void Records_pile_up_no_further_than_what_activations_hold_and_a_held_one_is_never_swept()
+    {
+        var time = new ManualTime(Start + TimeSpan.FromMinutes(1));
+        var leases = new ReplicaLeases(time, new ReplicationTimings { Lease = Lease });
+        var old = new ReplicaCore(_log, Lease, leases.Hold("c/r")); // an activation that stays
+
+        // Many shards' replicas come and go while their leases run (each released before its lease ran out) ...
+        for (var i = 0; i < 3 * ReplicaLeases.SweepFrom; i++)
+        {
+            leases.Hold($"c/{i}").Extend(time.Now + Lease);
+            leases.Release($"c/{i}");
+            time.Now += TimeSpan.FromMilliseconds(10);
+        }
+
+        // ... and sweeps drop those whose leases ran out, so the records stay bounded, ...
+        Assert.InRange(leases.Count, 1, 2 * ReplicaLeases.SweepFrom);
+
+        // ... never the one an activation holds: a duplicate activation made now shares the lease the old one grants.
+        var duplicate = new ReplicaCore(_log, Lease, leases.Hold("c/r"));
+        Assert.Equal(AppendStatus.Ok, old.Append(Append(3, release: false), time.Now).Status);
+        Assert.Equal(SealStatus.Wait, duplicate.Seal(new SealRequest(4, "silo-b"), time.Now + TimeSpan.FromSeconds(1)).Status);
     }
 
     private sealed class ManualTime(DateTimeOffset now) : TimeProvider
