@@ -108,8 +108,10 @@ public sealed partial class KblGrain
             }
         }
 
-        // The children's copies become the merged leaf's before any child drops its own (a purge does).
+        // The children's copies become the merged leaf's before any child drops its own (a purge does); where no silo
+        // can fuse them, a copy of the merged records is made on another silo first.
         var copies = await FuseCopies(replies);
+        var copied = copies is null ? await CopyMerged() : null;
         foreach (var child in remote)
         {
             await Child(child.Path).Purge(transition.Generation);
@@ -130,6 +132,10 @@ public sealed partial class KblGrain
             store.ResetShard(_id, _clock, copies.Epoch, lastEpoch: copies.Epoch);
             State.Replicas = copies;
         }
+        else if (copied is not null)
+        {
+            State.Replicas = copied.Config; // its log here and the copy it made start at the merge's clock already
+        }
 
         await Save();
         foreach (var (child, _) in replies.Where(r => r.Reply.Silo == silo.Name))
@@ -145,6 +151,7 @@ public sealed partial class KblGrain
         }
 
         LoadShard();
+        _primary = copied; // the merged leaf's primary, in sync with the copy it made
         _meter.Reset();
         _childFeedback.Clear();
         _coldSince = null;
@@ -174,12 +181,7 @@ public sealed partial class KblGrain
             return null;
         }
 
-        // An epoch of this attempt's own, saved before any copy is made with it: a later attempt (this one crashed, or
-        // was called off and the children wrote since) takes a newer one, so no silo takes an earlier attempt's copy
-        // for its own.
-        var (_, _, sealedHere) = store.ShardPosition(_id);
-        var epoch = EpochFloor(State.Replicas, sealedHere) + 1;
-        await SaveReplicas((Forgotten() ?? new Replication.ShardConfig(0, "", "", [], Redundancy.MinCopies)) with { Epoch = epoch });
+        var epoch = await NewMergeEpoch();
         var children = replies.Select(r => r.Reply.Copy!).ToList();
         var members = await Task.WhenAll(holders.Select(async holder =>
         {
@@ -197,6 +199,60 @@ public sealed partial class KblGrain
         }));
         var fused = members.OfType<Replication.ReplicaMember>().ToList();
         return fused.Count == 0 ? null : new Replication.ShardConfig(epoch, silo.Name, store.DiskId, fused, Redundancy.MinCopies);
+    }
+
+    /// <summary>
+    /// An epoch of this merge attempt's own, saved before any copy is made with it: a later attempt (this one crashed,
+    /// or was called off and the children wrote since) takes a newer one, so no silo takes an earlier attempt's copy
+    /// for its own.
+    /// </summary>
+    private async Task<long> NewMergeEpoch()
+    {
+        var epoch = EpochFloor(State.Replicas, store.ShardPosition(_id).Sealed) + 1;
+        await SaveReplicas((Forgotten() ?? new Replication.ShardConfig(0, "", "", [], Redundancy.MinCopies)) with { Epoch = epoch });
+        return epoch;
+    }
+
+    /// <summary>
+    /// A mirrored merge whose leaves share no silo that could fuse their copies: before the merge completes (the
+    /// leaves still hold theirs), the merged records here are streamed as a snapshot to the least loaded other silo
+    /// of the group, as a rebuild would, so the merged leaf starts with two copies in sync rather than one while a
+    /// rebuild runs. The merged leaf's primary, in sync with that copy; null when there is no other silo or the copy
+    /// could not be made in time (one copy at first, the others rebuilt afterwards).
+    /// </summary>
+    private async Task<Replication.PrimaryCore?> CopyMerged()
+    {
+        var others = load.SilosOfGroup(State.Genome.NodeGroup).Where(s => s != silo.Name).ToList();
+        if (!Redundancy.Mirrored || Redundancy.Copies < 2 || others.Count == 0)
+        {
+            return null;
+        }
+
+        var target = load.PickLeastLoaded(others);
+        var epoch = await NewMergeEpoch();
+        await SaveReplicas(new Replication.ShardConfig(epoch, silo.Name, store.DiskId, [new Replication.ReplicaMember(target, "", InSync: false)], Redundancy.MinCopies));
+        store.ResetShard(_id, _clock, epoch, lastEpoch: epoch);
+        var primary = NewPrimary();
+        Exception? failure = null;
+        try
+        {
+            // The first heal starts the snapshot's stream; once it is installed, the second catches the copy up and
+            // records it in sync (a conditional write of this KBL's state, the merge still recorded in it).
+            if (await primary.Activate() && !await primary.Heal(target) &&
+                await primary.AnyRebuildEnds().WaitAsync(timings.InstallTimeout) && await primary.Heal(target))
+            {
+                return primary;
+            }
+        }
+        catch (Exception e) when (IsStepFailure(e) || e is TimeoutException)
+        {
+            failure = e;
+        }
+
+        KblLog.MergedCopyFailed(logger, failure ?? primary.RebuildFailure, _id, target);
+        primary.Stop();
+        DropCopies(primary.Config); // best effort: what reached the target is not the merged leaf's copy
+        return null;
     }
 
     /// <summary>

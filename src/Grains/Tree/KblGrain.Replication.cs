@@ -104,7 +104,7 @@ public sealed partial class KblGrain
         }
 
         DropPrimary();
-        var primary = new PrimaryCore(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings, throttle), new SystemTimeSource(time), timings);
+        var primary = NewPrimary();
         if (!await primary.Activate())
         {
             return primary.Fenced ? Fenced() : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} is taking over its shard's copies; retry shortly");
@@ -118,6 +118,10 @@ public sealed partial class KblGrain
         _primary = primary;
         return null;
     }
+
+    /// <summary>A primary for this KBL's shard over the copy here, its configuration in this KBL's state; Activate starts it.</summary>
+    private PrimaryCore NewPrimary() =>
+        new(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings, throttle), new SystemTimeSource(time), timings);
 
     /// <summary>
     /// The silos holding a complete copy of this leaf when the copy here is not one and the configuration names

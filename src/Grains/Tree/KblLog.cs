@@ -40,6 +40,9 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1013, Level = LogLevel.Warning, Message = "KBL {Kbl}: silo {Silo} could not put its copies of the merged children together; the merged leaf rebuilds that copy")]
     public static partial void FuseFailed(ILogger logger, Exception exception, string kbl, string silo);
 
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "KBL {Kbl}: the copy of the merged records on silo {Silo} could not be made before the merge completed; the merged leaf rebuilds it")]
+    public static partial void MergedCopyFailed(ILogger logger, Exception? exception, string kbl, string silo);
+
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "KBL {Kbl}: a rebuild of a copy failed; it starts again on a later tick")]
     public static partial void RebuildFailed(ILogger logger, Exception exception, string kbl);
 

@@ -567,6 +567,103 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_merge_of_leaves_whose_copies_share_no_silo_starts_with_two_copies_so_losing_its_silo_right_after_loses_nothing()
+    {
+        var (colony, model, home) = await LeavesWithNoCommonCopy();
+
+        // Rebuilds slowed to a crawl: a merged leaf that rebuilt its copy after the merge (about 50 KB) would have one for seconds.
+        using (new SlowRebuilds(fixture, 16_384))
+        {
+            var merged = await MergeBack(colony, model);
+            Assert.True(merged.Replicas is { Status: "redundant", InSync: 2 }, $"the merged leaf starts with {merged.Replicas?.InSync} copies in sync ({merged.Replicas?.Status})");
+            Assert.Equal(home, merged.Silo);
+            var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Copies();
+            Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 50 }));
+            Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
+
+            // Its silo dies at once: it is served from the copy the merge made.
+            await KillAndServe(home, model, "k200");
+        }
+
+        await fixture.Restart(home);
+        await model.Check();
+    }
+
+    /// <summary>
+    /// The copy a merge makes of its records (its leaves sharing no silo that holds their copies) loses a message on
+    /// the way: the merge goes on without it, the merged leaf rebuilds its copy, and nothing is lost or seen by clients.
+    /// </summary>
+    [Theory]
+    [InlineData("IReplicaGrain.Seal", FaultTiming.Before)]
+    [InlineData("IReplicaGrain.BeginInstall", FaultTiming.Before)]
+    [InlineData("IReplicaGrain.InstallPage", FaultTiming.After)]
+    [InlineData("IReplicaGrain.EndInstall", FaultTiming.After)]
+    [InlineData("IReplicaGrain.Append", FaultTiming.Before)]
+    public async Task A_merge_whose_copy_loses_a_message_still_loses_nothing(string step, FaultTiming timing)
+    {
+        var (colony, model, _) = await LeavesWithNoCommonCopy();
+        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        var fault = new Fault(step, FaultSide.Callee, timing, FaultKind.Lose) { Grain = $"|{id}" }; // the merged leaf's copies, none before the merge
+        try
+        {
+            fixture.Faults.Arm(fault);
+            await MergeBack(colony, model);
+            Assert.True(fixture.Faults.Fired.IsCompleted, $"the fault ({fault}) never struck");
+            await Redundant(colony, 2);
+            await model.Check();
+            var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Copies();
+            Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 50 }));
+            Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
+            Assert.True(model.Errors.Count == 0, $"clients saw errors:\n{string.Join('\n', model.Errors.Take(10))}");
+        }
+        catch
+        {
+            output.WriteLine($"Kbl's log for {id}:\n{fixture.Log.Lines(id)}");
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A two-copy colony divided into leaves on silo-1 (which a test may kill), one of them handed to the silo holding
+    /// its copy: no silo but their parent's then holds a copy of every leaf, so a merge cannot put the copies its
+    /// leaves had together into the merged leaf's. 150 keys of about 1 KB.
+    /// </summary>
+    private async Task<(string Colony, ColonyModel Model, string Home)> LeavesWithNoCommonCopy()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 100, MergeKeys = 80, SplitOpsPerSecond = 1e9, Hysteresis = TimeSpan.FromSeconds(1) });
+        await model.Put("k000", "first");
+        var home = (await OnSilo1(colony, copies: 2)).Silo;
+        var value = new string('v', 1000);
+        for (var i = 1; i < 150; i++)
+        {
+            await model.Put($"k{i:d3}", $"{value}{i}"); // it divides on its way, its leaves on its silo with its copies
+        }
+
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        var divided = await Eventually.Until(() => root.GetTree(1, false), t => t.Role == KblRole.Interior && t.Children.All(c => c.Replicas is { InSync: 2 }), Settle, "leaves with their copies");
+        var handed = divided.Children[^1];
+        var holder = handed.Replicas!.Members.Single().Silo;
+        Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(handed.Id).Relocate(home, holder) >= 0);
+        await Eventually.Until(
+            () => root.GetTree(1, false),
+            t => t.Children.Single(c => c.Id == handed.Id) is { Replicas: { InSync: 2 } } leaf && leaf.Silo == holder,
+            Settle,
+            $"the leaf {handed.Path} on {holder} with two copies");
+        return (colony, model, home);
+    }
+
+    /// <summary>Deletes all but 50 keys of <see cref="LeavesWithNoCommonCopy"/>'s colony, and waits until its leaves merged back into one.</summary>
+    private async Task<KblView> MergeBack(string colony, ColonyModel model)
+    {
+        for (var i = 50; i < 150; i++)
+        {
+            await model.Delete($"k{i:d3}");
+        }
+
+        return (await Eventually.Until(() => Tree(colony), t => t is { Role: KblRole.Leaf }, Settle, "the merge back into one leaf"))!;
+    }
+
+    [Fact]
     public async Task A_replica_goes_to_a_zone_without_a_copy_first()
     {
         // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.
