@@ -186,7 +186,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     {
         var ahead = new Dictionary<string, Sent>(StringComparer.Ordinal);
         var from = at.Applied;
-        var request = new AppendRequest(Config.Epoch, silo, from, at.LastEpoch, entries.Count <= timings.CatchUpBatch ? entries : entries[..timings.CatchUpBatch], false);
+        var prevEpoch = at.KnownEpochAt(from)!.Value; // 0 at seq 0, as every copy answers there, whatever epoch its log restarted in
+        var request = new AppendRequest(Config.Epoch, silo, from, prevEpoch, entries.Count <= timings.CatchUpBatch ? entries : entries[..timings.CatchUpBatch], false);
         foreach (var member in Config.InSync.Select(m => m.Silo).Where(m => _matched.GetValueOrDefault(m, from) == from))
         {
             ahead[member] = new Sent(from, transport.Append(member, request));

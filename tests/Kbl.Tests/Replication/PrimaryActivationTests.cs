@@ -53,6 +53,24 @@ public sealed class PrimaryActivationTests
     }
 
     [Fact]
+    public async Task The_first_write_of_a_log_restarted_at_zero_keeps_its_member_in_sync()
+    {
+        // A new leaf: its log restarted at seq 0 in epoch 5 (a reset), its member rebuilt from its empty snapshot.
+        foreach (var log in new[] { _primaryLog, _copies.LogOf("r") })
+        {
+            log.Seal(5);
+            Assert.True(log.Install(5, [], appliedSeq: 0, lastEpoch: 5));
+        }
+
+        var primary = Primary(new Register(new ShardConfig(5, "p", "disk-p", [new ReplicaMember("r", "disk-r1", InSync: true)], MinCopies: 2)));
+        Assert.True(await primary.Activate());
+
+        Assert.Equal(WriteOutcome.Acknowledged, (await primary.Write(Key, Value)).Outcome);
+        Assert.Equal(["r"], primary.Config.InSync.Select(m => m.Silo));
+        Assert.NotNull(_copies.LogOf("r").Get("k"));
+    }
+
+    [Fact]
     public async Task A_write_a_copy_took_before_a_newer_primary_sealed_this_silo_is_of_unknown_outcome()
     {
         var primary = Primary();
