@@ -181,7 +181,11 @@ public sealed partial class KblGrain
             return null;
         }
 
-        var epoch = await NewMergeEpoch();
+        // An epoch of this attempt's own, saved before any copy is made with it: a later attempt (this one crashed, or
+        // was called off and the children wrote since) takes a newer one, so no silo takes an earlier attempt's copy
+        // for its own.
+        var epoch = NextMergeEpoch();
+        await SaveReplicas((Forgotten() ?? new Replication.ShardConfig(0, "", "", [], Redundancy.MinCopies)) with { Epoch = epoch });
         var children = replies.Select(r => r.Reply.Copy!).ToList();
         var members = await Task.WhenAll(holders.Select(async holder =>
         {
@@ -201,22 +205,13 @@ public sealed partial class KblGrain
         return fused.Count == 0 ? null : new Replication.ShardConfig(epoch, silo.Name, store.DiskId, fused, Redundancy.MinCopies);
     }
 
-    /// <summary>
-    /// An epoch of this merge attempt's own, saved before any copy is made with it: a later attempt (this one crashed,
-    /// or was called off and the children wrote since) takes a newer one, so no silo takes an earlier attempt's copy
-    /// for its own.
-    /// </summary>
-    private async Task<long> NewMergeEpoch()
-    {
-        var epoch = EpochFloor(State.Replicas, store.ShardPosition(_id).Sealed) + 1;
-        await SaveReplicas((Forgotten() ?? new Replication.ShardConfig(0, "", "", [], Redundancy.MinCopies)) with { Epoch = epoch });
-        return epoch;
-    }
+    /// <summary>An epoch above every earlier one of this KBL, for a merge attempt's copies (saved before any is made with it).</summary>
+    private long NextMergeEpoch() => EpochFloor(State.Replicas, store.ShardPosition(_id).Sealed) + 1;
 
     /// <summary>
     /// A mirrored merge whose leaves share no silo that could fuse their copies: before the merge completes (the
-    /// leaves still hold theirs), the merged records here are streamed as a snapshot to the least loaded other silo
-    /// of the group, as a rebuild would, so the merged leaf starts with two copies in sync rather than one while a
+    /// leaves still hold theirs), the merged records here are streamed as a snapshot to another silo of the group
+    /// (the least loaded, in another zone where there is one), as a rebuild would, so the merged leaf starts with two copies in sync rather than one while a
     /// rebuild runs. The merged leaf's primary, in sync with that copy; null when there is no other silo or the copy
     /// could not be made in time (one copy at first, the others rebuilt afterwards).
     /// </summary>
@@ -228,8 +223,10 @@ public sealed partial class KblGrain
             return null;
         }
 
-        var target = load.PickLeastLoaded(others);
-        var epoch = await NewMergeEpoch();
+        // Another zone first, as a member added by MaintainReplicas goes (which moves no member already in sync).
+        var apart = others.Where(s => load.ZoneOf(s) is { } zone && zone != silo.Zone).ToList();
+        var target = load.PickLeastLoaded(apart.Count > 0 ? apart : others);
+        var epoch = NextMergeEpoch();
         await SaveReplicas(new Replication.ShardConfig(epoch, silo.Name, store.DiskId, [new Replication.ReplicaMember(target, "", InSync: false)], Redundancy.MinCopies));
         store.ResetShard(_id, _clock, epoch, lastEpoch: epoch);
         var primary = NewPrimary();

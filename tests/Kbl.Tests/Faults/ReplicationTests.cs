@@ -577,6 +577,10 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
             var merged = await MergeBack(colony, model);
             Assert.True(merged.Replicas is { Status: "redundant", InSync: 2 }, $"the merged leaf starts with {merged.Replicas?.InSync} copies in sync ({merged.Replicas?.Status})");
             Assert.Equal(home, merged.Silo);
+            var member = merged.Replicas!.Members.Single().Silo;
+            Assert.True(
+                CrashableCluster.ZoneOf(KblTestCluster.Index(member)) != CrashableCluster.ZoneOf(KblTestCluster.Index(home)),
+                $"the copy the merge made is on {member}, in the zone of its primary's silo {home}"); // the other zone's silo was free
             var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Copies();
             Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 50 }));
             Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
@@ -591,7 +595,8 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
 
     /// <summary>
     /// The copy a merge makes of its records (its leaves sharing no silo that holds their copies) loses a message on
-    /// the way: the merge goes on without it, the merged leaf rebuilds its copy, and nothing is lost or seen by clients.
+    /// the way: the merge goes on without it (and says so in the log), the merged leaf rebuilds its copy, and nothing is
+    /// lost or seen by clients.
     /// </summary>
     [Theory]
     [InlineData("IReplicaGrain.Seal", FaultTiming.Before)]
@@ -601,14 +606,18 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     [InlineData("IReplicaGrain.Append", FaultTiming.Before)]
     public async Task A_merge_whose_copy_loses_a_message_still_loses_nothing(string step, FaultTiming timing)
     {
-        var (colony, model, _) = await LeavesWithNoCommonCopy();
+        var (colony, model, home) = await LeavesWithNoCommonCopy();
         var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
-        var fault = new Fault(step, FaultSide.Callee, timing, FaultKind.Lose) { Grain = $"|{id}" }; // the merged leaf's copies, none before the merge
+
+        // Calls to the merged leaf's copy on another silo (none before the merge; not its leaves' copies, whose deletes
+        // go on meanwhile, nor the seal of its own copy on its silo).
+        var fault = new Fault(step, FaultSide.Callee, timing, FaultKind.Lose) { TargetEndsWith = $"|{id}", Spared = home };
         try
         {
             fixture.Faults.Arm(fault);
             await MergeBack(colony, model);
             Assert.True(fixture.Faults.Fired.IsCompleted, $"the fault ({fault}) never struck");
+            Assert.Contains("could not be made before the merge completed", fixture.Log.Lines(id), StringComparison.Ordinal); // the fault struck the copy
             await Redundant(colony, 2);
             await model.Check();
             var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Copies();

@@ -43,6 +43,9 @@ public sealed record Fault(string Method, FaultSide Side, FaultTiming Timing, Fa
     /// <summary>When set, only a call whose caller or callee grain id contains this text (a KBL's id, a replica's key) strikes.</summary>
     public string? Grain { get; init; }
 
+    /// <summary>When set, only a call to a grain whose id ends with this text (a replica key's <c>|kblId</c>: that KBL's copies, not its children's) strikes.</summary>
+    public string? TargetEndsWith { get; init; }
+
     public override string ToString() => $"{Kind} {Side} {Timing} {Method}" + (Skip > 0 ? $" (call {Skip + 1})" : "");
 }
 
@@ -140,7 +143,8 @@ public sealed class TreeFaults : IDisposable
         lock (_gate)
         {
             if (_armed is not { } fault || fault.Method != method || fault.Side != side || fault.Timing != timing || fault.Spared == silo ||
-                (fault.Grain is { } grain && !grains.Contains(grain, StringComparison.Ordinal)))
+                (fault.Grain is { } grain && !grains.Contains(grain, StringComparison.Ordinal)) ||
+                (fault.TargetEndsWith is { } end && !grains.EndsWith(end, StringComparison.Ordinal)))
             {
                 return null;
             }
