@@ -47,6 +47,16 @@ public interface IKblPlacementGrain : IGrainWithStringKey
     Task<Replication.KblCopies> Copies();
 
     /// <summary>
+    /// Has silo <paramref name="silo"/> drop the copy of this KBL's shard it holds, sealed for
+    /// <paramref name="sealedEpoch"/>, when that copy is a stray: this KBL holds no shard (it is interior or merged
+    /// away), or it is a leaf whose configuration does not name that silo. True when the copy was dropped. A silo asks
+    /// this of every replica copy on its disk when it starts (a silo that was down when its copy was removed, or
+    /// that missed the drop, would otherwise keep it until the KBL's id is used again).
+    /// </summary>
+    [Alias("DropStrayCopy")]
+    Task<bool> DropStrayCopy(string silo, long sealedEpoch);
+
+    /// <summary>
     /// Hibernates every leaf of this subtree now, whatever its idle time: each seals its shard into the cold tier and
     /// leaves every silo disk (see the genome's <c>HibernateAfter</c>).
     /// </summary>

@@ -39,6 +39,7 @@ public static class KblSiloBuilderExtensions
         AddParticipant<KblDrainer>(services);
         AddParticipant<KblRebalancer>(services);
         AddParticipant<KblResumer>(services);
+        AddParticipant<StrayCopySweeper>(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new Replication.ReplicationTimings());
         services.TryAddSingleton<Replication.ReplicaLeases>();

@@ -44,6 +44,14 @@ public sealed partial class RecordStore
         return position.Replica == replica ? new(position.Applied, position.LastEpoch, position.Sealed) : new(0, 0, position.Sealed);
     }
 
+    /// <summary>The replica copies this disk holds: each one's KBL and the epoch it is sealed for.</summary>
+    public IReadOnlyList<(string KblId, long Sealed)> ReplicaCopies()
+    {
+        var ids = KblIds();
+        using var inside = Enter();
+        return [.. ids.Select(id => (Id: id, Position: ReadPosition(id))).Where(c => c.Position.Replica).Select(c => (c.Id, c.Position.Sealed))];
+    }
+
     /// <summary>Whether this silo's copy of a shard is kept as a replica's (apart from the colony's records).</summary>
     public bool IsReplicaCopy(string kblId)
     {

@@ -280,6 +280,39 @@ public sealed partial class KblGrain
         };
     }
 
+    public async Task<bool> DropStrayCopy(string member, long sealedEpoch)
+    {
+        // Never a copy on its home silo (it may be the one a hand-over made home, not yet promoted), nor during a
+        // change of shape or a deletion (a division forks its leaves' copies from its own).
+        var stray = member != State.Home && State.Transition is null && !Deleting && State.Role switch
+        {
+            KblRole.Interior => true,
+            KblRole.Retired => State.Purged,
+            KblRole.Leaf => (_primary?.Config ?? State.Replicas) is not { } config || (config.Primary != member && config.Members.All(m => m.Silo != member)),
+            _ => false,
+        };
+        if (!stray)
+        {
+            return false;
+        }
+
+        // Dropped only while sealed for that epoch or an older one. A later primary re-adding the silo seals its copy
+        // for its own epoch first, which is above it — unless this primary re-adds it in this very epoch: then a drop
+        // that may still arrive late makes it take a new epoch first, as after any drop it could not confirm.
+        if (await DropCopy(member, sealedEpoch))
+        {
+            KblLog.StrayCopyDropped(logger, _id, member, sealedEpoch);
+            return true;
+        }
+
+        if (_primary is not null)
+        {
+            _undropped.Add(member);
+        }
+
+        return false;
+    }
+
     public async Task<KblCopies> Copies()
     {
         if (State.Role is KblRole.None or KblRole.Retired or KblRole.Pending || Deleting)

@@ -43,6 +43,9 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "KBL {Kbl}: the copy of the merged records on silo {Silo} could not be made before the merge completed; the merged leaf rebuilds it")]
     public static partial void MergedCopyFailed(ILogger logger, Exception? exception, string kbl, string silo);
 
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Information, Message = "KBL {Kbl}: silo {Silo} dropped a stray copy of its shard (sealed for epoch {Epoch}); the KBL's configuration does not name it")]
+    public static partial void StrayCopyDropped(ILogger logger, string kbl, string silo, long epoch);
+
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "KBL {Kbl}: a rebuild of a copy failed; it starts again on a later tick")]
     public static partial void RebuildFailed(ILogger logger, Exception exception, string kbl);
 

@@ -673,6 +673,39 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_silo_that_was_down_when_its_copy_was_replaced_drops_that_copy_when_it_starts()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        // The primary on silo-1, its copy on silo-2 (the other zone), which dies: the copy is made again on silo-0.
+        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        var before = await OnSilo1(colony, copies: 2);
+        var replaced = before.Replicas!.Members.Single().Silo;
+        Assert.Equal("silo-2", replaced);
+        await fixture.Kill(replaced);
+        await model.Put("k50", "while silo-2 is down");
+        await Redundant(colony, 2, without: replaced);
+
+        // silo-2 comes back with its disk, and with the copy nobody reads any more: it asks, and drops it.
+        await fixture.Restart(replaced);
+        await Eventually.Until(
+            () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(replaced, id)).Digest(Kbl.Keys.KeyRange.All),
+            digest => digest.Records == 0,
+            Settle,
+            "the copy on silo-2 dropped");
+        Assert.Contains($"silo {replaced} dropped a stray copy", fixture.Log.Lines(id), StringComparison.Ordinal);
+
+        // The leaf's own copies stay as they were, with every write.
+        var after = await Redundant(colony, 2, without: replaced);
+        Assert.Equal(before.Silo, after.Silo);
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_replica_goes_to_a_zone_without_a_copy_first()
     {
         // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.
