@@ -40,6 +40,13 @@ public sealed class KblOptions
     public long RebuildBytesPerSecond { get; set; } = 32L << 20;
 
     /// <summary>
+    /// How long after it starts a silo waits before it asks the KBL of each replica copy on its disk whether the copy
+    /// is still one of its shard's (stray copies are dropped): long enough for a cluster starting at once to bring
+    /// the KBLs' home silos back first, since asking activates each KBL.
+    /// </summary>
+    public TimeSpan StrayCopySweepDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
     /// The most colonies the cluster holds (those being deleted count until they are gone); creating one more is
     /// refused (HTTP 409). Read by the colony registry, on whichever silo it runs: set it alike on every silo.
     /// </summary>

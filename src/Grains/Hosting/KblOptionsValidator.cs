@@ -32,6 +32,11 @@ public sealed partial class KblOptionsValidator : IValidateOptions<KblOptions>
             return ValidateOptionsResult.Fail($"Kbl:FeedbackPeriod {options.FeedbackPeriod} must be between 00:00:00.050 and 01:00:00");
         }
 
+        if (options.StrayCopySweepDelay < TimeSpan.Zero || options.StrayCopySweepDelay > TimeSpan.FromDays(1))
+        {
+            return ValidateOptionsResult.Fail($"Kbl:StrayCopySweepDelay {options.StrayCopySweepDelay} must be between 00:00:00 and 1.00:00:00");
+        }
+
         if (options.RebuildBytesPerSecond < 65_536)
         {
             return ValidateOptionsResult.Fail($"Kbl:RebuildBytesPerSecond {options.RebuildBytesPerSecond} must be at least 65536 (64 KiB/s)");

@@ -283,12 +283,14 @@ public sealed partial class KblGrain
     public async Task<bool> DropStrayCopy(string member, long sealedEpoch)
     {
         // Never a copy on its home silo (it may be the one a hand-over made home, not yet promoted), nor during a
-        // change of shape or a deletion (a division forks its leaves' copies from its own).
+        // change of shape or a deletion (a division forks its leaves' copies from its own). A leaf's copy only when
+        // its configuration does not name that silo, and not one sealed for a newer epoch than that configuration.
+        var config = _primary?.Config ?? State.Replicas;
         var stray = member != State.Home && State.Transition is null && !Deleting && State.Role switch
         {
             KblRole.Interior => true,
-            KblRole.Retired => State.Purged,
-            KblRole.Leaf => (_primary?.Config ?? State.Replicas) is not { } config || (config.Primary != member && config.Members.All(m => m.Silo != member)),
+            KblRole.Retired => State.Purged || State.Replicas is null, // merged away (a child on its parent's silo is forgotten, not purged)
+            KblRole.Leaf => config is null || (sealedEpoch <= config.Epoch && config.Primary != member && config.Members.All(m => m.Silo != member)),
             _ => false,
         };
         if (!stray)
@@ -296,16 +298,29 @@ public sealed partial class KblGrain
             return false;
         }
 
-        // Dropped only while sealed for that epoch or an older one. A later primary re-adding the silo seals its copy
-        // for its own epoch first, which is above it — unless this primary re-adds it in this very epoch: then a drop
-        // that may still arrive late makes it take a new epoch first, as after any drop it could not confirm.
+        // Decided by the activation whose state is the newest: a stale or duplicate one (Orleans allows two for a
+        // moment) fails this conditional write of its state and drops nothing, where its older configuration could
+        // take a member named since for a stray.
+        try
+        {
+            await Save();
+        }
+        catch (InconsistentStateException)
+        {
+            DeactivateOnIdle();
+            return false;
+        }
+
+        // Dropped only while sealed for that epoch or an older one: a primary of a later epoch re-adding the silo
+        // seals the copy above it first. One of this very epoch (this primary's) could re-add it before a drop that
+        // got no answer arrives: that silo then gets no copy again in this epoch, as after any drop it could not confirm.
         if (await DropCopy(member, sealedEpoch))
         {
             KblLog.StrayCopyDropped(logger, _id, member, sealedEpoch);
             return true;
         }
 
-        if (_primary is not null)
+        if (_primary is { } primary && sealedEpoch >= primary.Config.Epoch)
         {
             _undropped.Add(member);
         }

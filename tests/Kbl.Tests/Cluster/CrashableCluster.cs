@@ -42,6 +42,7 @@ public abstract class CrashableCluster(int silos, string name) : KblTestCluster(
     protected override (KblOptions Kbl, KblPlacementOptions? Placement) Configure(int index, KblOptions options)
     {
         options.FeedbackPeriod = TimeSpan.FromMilliseconds(200);
+        options.StrayCopySweepDelay = TimeSpan.Zero; // a silo started again sweeps its stray copies at once
         options.Zone = ZoneOf(index);
         return (options, new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero, LoadRefresh = TimeSpan.FromMilliseconds(200) });
     }

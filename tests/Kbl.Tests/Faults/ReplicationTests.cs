@@ -706,6 +706,32 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_copy_its_leaf_still_names_is_never_taken_for_a_stray()
+    {
+        var (colony, model) = await Mirrored(copies: 3, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        // Every silo holds a copy its leaf names (or is its home): asked as a starting silo's sweep asks, whatever
+        // seal it reports, the leaf has none dropped.
+        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        var leaf = await Redundant(colony, 3);
+        var placement = fixture.Grains.GetGrain<IKblPlacementGrain>(id);
+        foreach (var silo in leaf.Replicas!.Members.Select(m => m.Silo).Append(leaf.Silo))
+        {
+            Assert.False(await placement.DropStrayCopy(silo, 0));
+            Assert.False(await placement.DropStrayCopy(silo, long.MaxValue));
+        }
+
+        var copies = await placement.Copies();
+        Assert.Equal(3, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 50 }));
+        Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_replica_goes_to_a_zone_without_a_copy_first()
     {
         // Silos 0 and 1 are in one zone, silo 2 in another: whichever silo a leaf's primary is on, its replica is in the other zone.
