@@ -223,9 +223,8 @@ public sealed partial class KblGrain
             return null;
         }
 
-        // Another zone first, as a member added by MaintainReplicas goes (which moves no member already in sync).
-        var apart = others.Where(s => load.ZoneOf(s) is { } zone && zone != silo.Zone).ToList();
-        var target = load.PickLeastLoaded(apart.Count > 0 ? apart : others);
+        // Another zone first, as a member MaintainReplicas adds (it moves no member already in sync).
+        var target = PickCopySilo(others, [silo.Zone]);
         var epoch = NextMergeEpoch();
         await SaveReplicas(new Replication.ShardConfig(epoch, silo.Name, store.DiskId, [new Replication.ReplicaMember(target, "", InSync: false)], Redundancy.MinCopies));
         store.ResetShard(_id, _clock, epoch, lastEpoch: epoch);

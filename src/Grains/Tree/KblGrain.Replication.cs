@@ -119,6 +119,17 @@ public sealed partial class KblGrain
         return null;
     }
 
+    /// <summary>
+    /// The silo a new copy goes to, zones first: the least loaded of <paramref name="spare"/> in a zone none of
+    /// <paramref name="taken"/> is, else the least loaded of them all.
+    /// </summary>
+    private string PickCopySilo(IReadOnlyCollection<string> spare, IEnumerable<string?> taken)
+    {
+        var zones = taken.ToHashSet();
+        var apart = spare.Where(s => load.ZoneOf(s) is { } zone && !zones.Contains(zone)).ToList();
+        return load.PickLeastLoaded(apart.Count > 0 ? apart : spare);
+    }
+
     /// <summary>A primary for this KBL's shard over the copy here, its configuration in this KBL's state; Activate starts it.</summary>
     private PrimaryCore NewPrimary() =>
         new(silo.Name, new RocksShardLog(store, _colony, _id, () => State.Range), new ConfigRegister(this), new GrainReplicaTransport(GrainFactory, _id, timings, throttle), new SystemTimeSource(time), timings);
@@ -453,10 +464,7 @@ public sealed partial class KblGrain
 
         while (Placed().Count < wanted && spare.Count > 0)
         {
-            // Zones first: the least loaded spare in a zone that holds no copy yet, else the least loaded spare.
-            var taken = primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Concat(ownCopyCounts ? [silo.Zone] : []).ToHashSet();
-            var apart = spare.Where(s => load.ZoneOf(s) is { } zone && !taken.Contains(zone)).ToList();
-            var next = load.PickLeastLoaded(apart.Count > 0 ? apart : spare);
+            var next = PickCopySilo(spare, primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Concat(ownCopyCounts ? [silo.Zone] : []));
             spare.Remove(next);
             await primary.AddMember(next);
         }
