@@ -1,6 +1,6 @@
 """Where a mirrored write's CPU goes, per silo: two Release silo processes on Redis membership, a colony of one
 copy (c1) and one of two (c2), each one leaf (no divisions). bench/Kbl.LoadGen drives puts (or gets) at the leaf's
-silo in the order given, and for each round the script prints ops/s, p50/p99, each silo's CPU (from /proc, over the
+silo in the order given, and for each round the script prints ops/s, p50/p99, each silo's and the load generator's CPU and the machine's idle share (from /proc, over the
 measured window) and CPU per operation, and the gateway's group-commit batch (requests per grain call, from
 /v1/cluster/locality). With copies 2 the first figure is the replica's silo and the second the primary's when the
 leaf is on s1, and so on: the home silo is printed. Run from the repository root after a Release build
@@ -62,10 +62,14 @@ def main():
             fields = open(f"/proc/{process.pid}/stat").read().rsplit(")", 1)[1].split()
             return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+        def idle_seconds():  # the whole machine's idle time, summed over its cores
+            fields = open("/proc/stat").readline().split()
+            return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+
         print(machine(ROOT))
         print(f"CONCURRENCY={CONCURRENCY} DURATION={DURATION} ORDER={','.join(ORDER)}; keys 10000, values 100 B; two silos and the load generator on this machine")
-        print("| round | colony | op | home | ops/s | p50 ms | p99 ms | CPU % s0, s1 | µs CPU per op s0, s1 | batch |")
-        print("|---|---|---|---|--:|--:|--:|--:|--:|--:|")
+        print("| round | colony | op | home | ops/s | p50 ms | p99 ms | CPU % s0, s1, load generator | µs CPU per op s0, s1, load generator | machine idle % | batch |")
+        print("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|")
         for n, spec in enumerate(ORDER, 1):
             copies, op = spec[0], "get" if "g" in spec else "put"
             home = leaf(copies)["silo"]
@@ -79,15 +83,16 @@ def main():
             def locality():
                 return json.loads(http("GET", url + "/v1/cluster/locality")[1])
 
-            before, cpu_before, started = locality(), [cpu_seconds(p) for _, _, p in silos], time.time()
+            processes = [p for _, _, p in silos] + [loadgen]
+            before, cpu_before, idle_before, started = locality(), [cpu_seconds(p) for p in processes], idle_seconds(), time.time()
             time.sleep(DURATION - 2)
-            after, cpu_after, took = locality(), [cpu_seconds(p) for _, _, p in silos], time.time() - started
+            after, cpu_after, idle_after, took = locality(), [cpu_seconds(p) for p in processes], idle_seconds(), time.time() - started
             batch = (after["gatewayRequests"] - before["gatewayRequests"]) / max(1, after["gatewayGrainCalls"] - before["gatewayGrainCalls"])
             result = json.loads(loadgen.communicate()[0].strip().splitlines()[-1])
             ops = result["opsPerSecond"]
             used = [(b - a) / took for a, b in zip(cpu_before, cpu_after)]
             print(f"| {n} | c{copies} | {op} | {home} | {ops:,.0f} | {result['p50Ms']:.2f} | {result['p99Ms']:.2f} | "
-                  f"{', '.join(f'{100 * u:.0f}' for u in used)} | {', '.join(f'{1e6 * u / ops:.0f}' for u in used)} | {batch:.1f} |", flush=True)
+                  f"{', '.join(f'{100 * u:.0f}' for u in used)} | {', '.join(f'{1e6 * u / ops:.0f}' for u in used)} | {100 * (idle_after - idle_before) / took / os.cpu_count():.0f} | {batch:.1f} |", flush=True)
         run.failed = False
     finally:
         run.stop()

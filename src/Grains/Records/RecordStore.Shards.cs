@@ -7,8 +7,8 @@ using RocksDbSharp;
 
 namespace Kbl.Records;
 
-// Replicated shards on this silo: each keeps the tail of its replication log (column family "log", keyed
-// kblId 0x00 seq) and its position (column family "shards": applied seq, the epoch of that entry, the epoch it is
+// Replicated shards on this silo: each keeps the tail of its replication log (column family "log", in segments of
+// consecutive entries, each keyed kblId 0x00 seq of its first) and its position (column family "shards": applied seq, the epoch of that entry, the epoch it is
 // sealed for, and where the copy is). A primary's copy is the colony's records (the default column family, where
 // the KBL serves from); a replica's copy is kept apart, in column family "replicas" keyed kblId 0x00 key, so that a
 // replica and another KBL's primary on one silo never share records: a split's child born on a silo that holds
@@ -130,17 +130,34 @@ public sealed partial class RecordStore
             {
                 batch.Put(key, Encode(entry.Value, entry.Seq), family);
             }
-
-            batch.Put(LogKey(kblId, entry.Seq), EncodeEntry(entry), _log);
-            if (entry.Seq > retain)
-            {
-                // The entry that falls out of the kept window, one by one: a range deletion on every write would pile
-                // up range tombstones that every later read of the log's tail has to go through.
-                batch.Delete(LogKey(kblId, entry.Seq - retain), _log);
-            }
         }
 
+        // The entries go into the log as segments (one per write, as long as it fits in one), not one by one: each
+        // entry of its own was two more inserts into the memtable (itself, and later its deletion), a third of a
+        // replica's CPU per write.
+        var starts = new List<long>();
+        for (var start = 0; start < entries.Count;)
+        {
+            var (segment, count) = EncodeSegment(entries, start);
+            starts.Add(entries[start].Seq);
+            batch.Put(LogKey(kblId, entries[start].Seq), segment, _log);
+            start += count;
+        }
+
+        // Every few writes (each time the seq passes a multiple of the step) one range deletion drops the segments
+        // before the one holding the oldest entry of the window: at least `retain` entries stay, and at most a step and
+        // a segment more. A range deletion on every write would pile up range tombstones that every later read of the
+        // log has to go through.
         var last = entries[^1];
+        var oldest = last.Seq - retain + 1;
+        var step = Math.Clamp(retain / 4, 1, TrimStep);
+        if (oldest > 1 && last.Seq / step > position.Applied / step)
+        {
+            var cut = oldest >= starts[0] ? starts.Last(s => s <= oldest) : SegmentHolding(kblId, oldest) ?? oldest;
+            var (from, to) = (LogKey(kblId, 0), LogKey(kblId, cut));
+            batch.DeleteRange(from, (ulong)from.Length, to, (ulong)to.Length, _log);
+        }
+
         batch.Put(Encoding.UTF8.GetBytes(kblId), Position(position with { Applied = last.Seq, LastEpoch = last.Epoch }), _shards);
         batch.Put(Encoding.UTF8.GetBytes(kblId), BitConverter.GetBytes(last.Seq), _clocks);
         _db.Write(batch, _writeOptions);
@@ -150,12 +167,17 @@ public sealed partial class RecordStore
     public IReadOnlyList<LogEntry> LogAfter(string kblId, long seq, int max)
     {
         var entries = new List<LogEntry>();
-        var upper = LogKey(kblId, long.MaxValue);
         using var inside = Enter();
-        using var iterator = _db.NewIterator(_log, new ReadOptions().SetIterateUpperBound(upper));
-        for (iterator.Seek(LogKey(kblId, seq + 1)); iterator.Valid() && entries.Count < max; iterator.Next())
+        using var iterator = SeekSegment(kblId, seq + 1);
+        for (; iterator.Valid() && entries.Count < max; iterator.Next())
         {
-            entries.Add(DecodeEntry(iterator.Key(), iterator.Value()));
+            foreach (var entry in DecodeSegment(iterator.Key(), iterator.Value()))
+            {
+                if (entry.Seq > seq && entries.Count < max)
+                {
+                    entries.Add(entry);
+                }
+            }
         }
 
         return entries;
@@ -168,9 +190,39 @@ public sealed partial class RecordStore
     public long? LogEpochAt(string kblId, long seq)
     {
         using var inside = Enter();
-        var raw = _db.Get(LogKey(kblId, seq), _log);
-        return raw is not null ? BinaryPrimitives.ReadInt64BigEndian(raw)
-            : ReadPosition(kblId) is { BaseSeq: > 0 } position && position.BaseSeq == seq ? position.BaseEpoch : null;
+        using (var iterator = SeekSegment(kblId, seq))
+        {
+            if (iterator.Valid() && DecodeSegment(iterator.Key(), iterator.Value()).FirstOrDefault(e => e.Seq == seq) is { } entry)
+            {
+                return entry.Epoch;
+            }
+        }
+
+        return ReadPosition(kblId) is { BaseSeq: > 0 } position && position.BaseSeq == seq ? position.BaseEpoch : null;
+    }
+
+    /// <summary>
+    /// An iterator over a shard's log segments, at the one holding <paramref name="seq"/> — or, when that entry is
+    /// not kept, at the first segment after it (or past the end).
+    /// </summary>
+    private Iterator SeekSegment(string kblId, long seq)
+    {
+        var (first, upper) = (LogKey(kblId, 0), LogKey(kblId, long.MaxValue));
+        var iterator = _db.NewIterator(_log, new ReadOptions().SetIterateLowerBound(first).SetIterateUpperBound(upper));
+        iterator.SeekForPrev(LogKey(kblId, seq));
+        if (!iterator.Valid() || SegmentEnd(iterator.Key(), iterator.Value()) < seq)
+        {
+            iterator.Seek(LogKey(kblId, seq));
+        }
+
+        return iterator;
+    }
+
+    /// <summary>The seq the kept segment holding <paramref name="seq"/> starts at, or null when that entry is not kept.</summary>
+    private long? SegmentHolding(string kblId, long seq)
+    {
+        using var iterator = SeekSegment(kblId, seq);
+        return iterator.Valid() && SegmentStart(iterator.Key()) <= seq ? SegmentStart(iterator.Key()) : null;
     }
 
     /// <summary>
@@ -531,25 +583,69 @@ public sealed partial class RecordStore
         return key;
     }
 
-    // An entry: epoch (8), a deleted flag (1), key length (4), key, value.
-    private static byte[] EncodeEntry(LogEntry entry)
+    // A log segment: the entries of one write from the one its key names on, each epoch (8), a deleted flag (1), key
+    // length (4), value length (4), key, value, after a 0x01 and the count (4). A value without the 0x01 is one entry
+    // as stores before segments wrote it: epoch (8, its first byte 0x00), deleted flag (1), key length (4), key, value.
+    private const byte SegmentMark = 0x01;
+    private const int SegmentEntries = 256;
+    private const int SegmentBytes = 1 << 20;
+    private const int TrimStep = 1024; // at most, between two trims of a log
+
+    /// <summary>A segment of <paramref name="entries"/> from <paramref name="start"/>: as many as fit, and how many.</summary>
+    private static (byte[] Segment, int Count) EncodeSegment(IReadOnlyList<LogEntry> entries, int start)
     {
-        var value = entry.Value ?? [];
-        var raw = new byte[8 + 1 + 4 + entry.Key.Length + value.Length];
-        BinaryPrimitives.WriteInt64BigEndian(raw, entry.Epoch);
-        raw[8] = entry.Value is null ? (byte)1 : (byte)0;
-        BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(9), entry.Key.Length);
-        entry.Key.CopyTo(raw, 13);
-        value.CopyTo(raw, 13 + entry.Key.Length);
-        return raw;
+        var (count, size) = (0, 5);
+        while (start + count < entries.Count && count < SegmentEntries && (count == 0 || size < SegmentBytes))
+        {
+            var entry = entries[start + count++];
+            size += 17 + entry.Key.Length + (entry.Value?.Length ?? 0);
+        }
+
+        var raw = new byte[size];
+        raw[0] = SegmentMark;
+        BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(1), count);
+        var at = 5;
+        for (var i = start; i < start + count; i++)
+        {
+            var entry = entries[i];
+            var value = entry.Value ?? [];
+            BinaryPrimitives.WriteInt64BigEndian(raw.AsSpan(at), entry.Epoch);
+            raw[at + 8] = entry.Value is null ? (byte)1 : (byte)0;
+            BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(at + 9), entry.Key.Length);
+            BinaryPrimitives.WriteInt32BigEndian(raw.AsSpan(at + 13), value.Length);
+            entry.Key.CopyTo(raw, at + 17);
+            value.CopyTo(raw, at + 17 + entry.Key.Length);
+            at += 17 + entry.Key.Length + value.Length;
+        }
+
+        return (raw, count);
     }
 
-    private static LogEntry DecodeEntry(byte[] logKey, byte[] raw)
+    private static long SegmentStart(byte[] logKey) => BinaryPrimitives.ReadInt64BigEndian(logKey.AsSpan(logKey.Length - sizeof(long)));
+
+    /// <summary>The seq of a segment's last entry.</summary>
+    private static long SegmentEnd(byte[] logKey, byte[] raw) =>
+        SegmentStart(logKey) + (raw[0] == SegmentMark ? BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(1)) - 1 : 0);
+
+    private static IEnumerable<LogEntry> DecodeSegment(byte[] logKey, byte[] raw)
     {
-        var seq = BinaryPrimitives.ReadInt64BigEndian(logKey.AsSpan(logKey.Length - sizeof(long)));
-        var keyLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(9));
-        var key = raw.AsSpan(13, keyLength).ToArray();
-        var value = raw[8] == 1 ? null : raw.AsSpan(13 + keyLength).ToArray();
-        return new LogEntry(seq, BinaryPrimitives.ReadInt64BigEndian(raw), key, value);
+        var seq = SegmentStart(logKey);
+        if (raw[0] != SegmentMark)
+        {
+            var keyLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(9));
+            yield return new LogEntry(seq, BinaryPrimitives.ReadInt64BigEndian(raw), raw.AsSpan(13, keyLength).ToArray(), raw[8] == 1 ? null : raw.AsSpan(13 + keyLength).ToArray());
+            yield break;
+        }
+
+        var at = 5;
+        for (var i = 0; i < BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(1)); i++)
+        {
+            var keyLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(at + 9));
+            var valueLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(at + 13));
+            var key = raw.AsSpan(at + 17, keyLength).ToArray();
+            var value = raw[at + 8] == 1 ? null : raw.AsSpan(at + 17 + keyLength, valueLength).ToArray();
+            yield return new LogEntry(seq + i, BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(at)), key, value);
+            at += 17 + keyLength + valueLength;
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Kbl.Colonies;
 using Kbl.Keys;
 using Kbl.Placement;
@@ -107,6 +108,9 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
 /// </summary>
 public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, ReplicationTimings timings, RebuildThrottle throttle) : IReplicaTransport
 {
+    // A reference per silo, made once: Orleans resolves the interface's type by reflection on every GetGrain.
+    private readonly ConcurrentDictionary<string, IReplicaGrain> _replicas = new(StringComparer.Ordinal);
+
     public Task<AppendReply> Append(string silo, AppendRequest request) => Call(silo, r => r.Append(request));
 
     public Task<SealReply> Seal(string silo, SealRequest request) => Call(silo, r => r.Seal(request));
@@ -148,7 +152,8 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
     {
         try
         {
-            return await call(grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo, kblId))).WaitAsync(timeout ?? timings.CallTimeout);
+            var replica = _replicas.GetOrAdd(silo, s => grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(s, kblId)));
+            return await call(replica).WaitAsync(timeout ?? timings.CallTimeout);
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or SiloUnavailableException)
         {
