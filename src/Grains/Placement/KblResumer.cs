@@ -6,52 +6,23 @@ namespace Kbl.Placement;
 
 /// <summary>
 /// When a silo starts, it activates the leaves of colonies that hibernate idle leaves whose shards its disk holds (a
-/// primary's copy; marked by <see cref="RecordStore.MarkWindow"/>), four at a time, in the background: each then
-/// reports to its parent on its ticks and hibernates once idle — otherwise a leaf nobody asks for after a restart
-/// would keep its records on this disk, and its group its machines, until a request came. Other KBLs wait for their
-/// first request, as before.
+/// primary's copy; marked by <see cref="RecordStore.MarkWindow"/>): each then reports to its parent on its ticks and
+/// hibernates once idle — otherwise a leaf nobody asks for after a restart would keep its records on this disk, and
+/// its group its machines, until a request came. Other KBLs wait for their first request, as before.
 /// </summary>
-public sealed partial class KblResumer(IGrainFactory grains, RecordStore store, SiloIdentity me, ILogger<KblResumer> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+public sealed partial class KblResumer(IGrainFactory grains, RecordStore store, SiloIdentity me, ILogger<KblResumer> logger) : SiloStartPass<string>
 {
-    private readonly CancellationTokenSource _stopping = new();
+    protected override IReadOnlyList<string> Items() => store.WindowShards();
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(KblResumer), ServiceLifecycleStage.Active + 2, Start, _ => _stopping.CancelAsync());
-
-    public void Dispose() => _stopping.Dispose();
-
-    private Task Start(CancellationToken cancellationToken)
+    protected override async Task<bool> Visit(string id)
     {
-        _ = Task.Run(Resume, CancellationToken.None); // the silo does not wait for it
-        return Task.CompletedTask;
+        await grains.GetGrain<IKblGrain>(id).GetTree(0, hotPath: false); // activates it where it lives
+        return true;
     }
 
-    private async Task Resume()
-    {
-        var shards = store.WindowShards();
-        var resumed = 0;
-        try
-        {
-            await Parallel.ForEachAsync(shards, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = _stopping.Token }, async (id, _) =>
-            {
-                try
-                {
-                    await grains.GetGrain<IKblGrain>(id).GetTree(0, hotPath: false); // activates it where it lives
-                    Interlocked.Increment(ref resumed);
-                }
-                catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
-                {
-                    LogResumeFailed(logger, me.Name, id, e.Message); // its next request activates it
-                }
-            });
-        }
-        catch (OperationCanceledException)
-        {
-            // The silo is stopping.
-        }
+    protected override void Failed(string id, Exception error) => LogResumeFailed(logger, me.Name, id, error.Message); // its next request activates it
 
-        LogResumed(logger, me.Name, resumed, shards.Count);
-    }
+    protected override void Ended(int counted, int items) => LogResumed(logger, me.Name, counted, items);
 
     [LoggerMessage(EventId = 1308, Level = LogLevel.Information, Message = "Silo {Silo} activated {Resumed} of the {Shards} leaves on its disk that may hibernate")]
     private static partial void LogResumed(ILogger logger, string silo, int resumed, int shards);

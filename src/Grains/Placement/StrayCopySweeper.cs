@@ -8,57 +8,24 @@ namespace Kbl.Placement;
 
 /// <summary>
 /// When a silo starts, it asks the KBL of every replica copy on its disk whether that copy is still one of its
-/// shard's (<see cref="IKblPlacementGrain.DropStrayCopy"/>), four at a time, in the background: a silo that was down
-/// when a copy was taken off it (its member replaced by another silo) or that missed the drop keeps the copy,
-/// read by nobody, until the KBL asks it to drop it. The KBL decides in its turn, against its configuration. It starts
-/// <see cref="KblOptions.StrayCopySweepDelay"/> after the silo: asking activates each KBL, and a KBL activated while
-/// its home silo is still starting would be placed on a silo holding its copy and take its shard over there.
+/// shard's (<see cref="IKblPlacementGrain.DropStrayCopy"/>): a silo that was down when a copy was taken off it (its
+/// member replaced by another silo) or that missed the drop keeps the copy, read by nobody, until the KBL asks it to
+/// drop it. The KBL decides in its turn, against its configuration. It starts <see cref="KblOptions.StrayCopySweepDelay"/>
+/// after the silo: asking activates each KBL, and a KBL activated while its home silo is still starting would be
+/// placed on a silo holding its copy and take its shard over there.
 /// </summary>
-public sealed partial class StrayCopySweeper(IGrainFactory grains, RecordStore store, SiloIdentity me, IOptions<KblOptions> options, ILogger<StrayCopySweeper> logger) : ILifecycleParticipant<ISiloLifecycle>, IDisposable
+public sealed partial class StrayCopySweeper(IGrainFactory grains, RecordStore store, SiloIdentity me, IOptions<KblOptions> options, ILogger<StrayCopySweeper> logger)
+    : SiloStartPass<(string KblId, long Sealed)>
 {
-    private readonly CancellationTokenSource _stopping = new();
+    protected override TimeSpan Delay => options.Value.StrayCopySweepDelay;
 
-    public void Participate(ISiloLifecycle lifecycle) =>
-        lifecycle.Subscribe(nameof(StrayCopySweeper), ServiceLifecycleStage.Active + 2, Start, _ => _stopping.CancelAsync());
+    protected override IReadOnlyList<(string KblId, long Sealed)> Items() => store.ReplicaCopies();
 
-    public void Dispose() => _stopping.Dispose();
+    protected override Task<bool> Visit((string KblId, long Sealed) copy) => grains.GetGrain<IKblPlacementGrain>(copy.KblId).DropStrayCopy(me.Name, copy.Sealed);
 
-    private Task Start(CancellationToken cancellationToken)
-    {
-        _ = Task.Run(Sweep, CancellationToken.None); // the silo does not wait for it
-        return Task.CompletedTask;
-    }
+    protected override void Failed((string KblId, long Sealed) copy, Exception error) => LogSweepFailed(logger, me.Name, copy.KblId, error.Message); // it stays until the next start
 
-    private async Task Sweep()
-    {
-        var (asked, dropped) = (0, 0);
-        try
-        {
-            await Task.Delay(options.Value.StrayCopySweepDelay, _stopping.Token);
-            var copies = store.ReplicaCopies();
-            asked = copies.Count;
-            await Parallel.ForEachAsync(copies, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = _stopping.Token }, async (copy, _) =>
-            {
-                try
-                {
-                    if (await grains.GetGrain<IKblPlacementGrain>(copy.KblId).DropStrayCopy(me.Name, copy.Sealed))
-                    {
-                        Interlocked.Increment(ref dropped);
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    LogSweepFailed(logger, me.Name, copy.KblId, e.Message); // it stays until the next start; the others are asked
-                }
-            });
-        }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
-        {
-            return; // the silo is stopping
-        }
-
-        LogSwept(logger, me.Name, dropped, asked);
-    }
+    protected override void Ended(int counted, int items) => LogSwept(logger, me.Name, counted, items);
 
     [LoggerMessage(EventId = 1310, Level = LogLevel.Information, Message = "Silo {Silo} dropped {Dropped} stray copies of the {Copies} replica copies on its disk")]
     private static partial void LogSwept(ILogger logger, string silo, int dropped, int copies);
