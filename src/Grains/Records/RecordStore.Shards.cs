@@ -75,7 +75,8 @@ public sealed partial class RecordStore
     /// <summary>
     /// Applies log entries (the next ones in order) to the copy (the colony's records, or the replica's with
     /// <paramref name="replica"/>), the log and the position, atomically, while the shard is sealed for
-    /// <paramref name="epoch"/> (false, nothing written, otherwise); keeps at most <paramref name="retain"/> entries.
+    /// <paramref name="epoch"/> (false, nothing written, otherwise); keeps at least the last <paramref name="retain"/>
+    /// entries (and at most about 1,300 more).
     /// A replica applying to a shard whose copy here was a primary's starts a copy of its own (from seq 1).
     /// </summary>
     public bool ApplyEntries(string colony, string kblId, long epoch, IReadOnlyList<LogEntry> entries, int retain, bool replica = false)
@@ -144,16 +145,17 @@ public sealed partial class RecordStore
             start += count;
         }
 
-        // Every few writes (each time the seq passes a multiple of the step) one range deletion drops the segments
-        // before the one holding the oldest entry of the window: at least `retain` entries stay, and at most a step and
-        // a segment more. A range deletion on every write would pile up range tombstones that every later read of the
-        // log has to go through.
+        // Every few writes (each time the seq passes a multiple of the step) one range deletion drops the segments that
+        // surely end before the oldest entry of the window: those of this write before the one holding it, or else
+        // those that start a whole segment before it (nothing is read to find them, under a lock every shard shares).
+        // So at least `retain` entries stay, and at most a step and a segment more. A range deletion on every write
+        // would pile up range tombstones that every later read of the log has to go through.
         var last = entries[^1];
         var oldest = last.Seq - retain + 1;
         var step = Math.Clamp(retain / 4, 1, TrimStep);
         if (oldest > 1 && last.Seq / step > position.Applied / step)
         {
-            var cut = oldest >= starts[0] ? starts.Last(s => s <= oldest) : SegmentHolding(kblId, oldest) ?? oldest;
+            var cut = oldest >= starts[0] ? starts.Last(s => s <= oldest) : Math.Max(oldest - SegmentEntries + 1, 0);
             var (from, to) = (LogKey(kblId, 0), LogKey(kblId, cut));
             batch.DeleteRange(from, (ulong)from.Length, to, (ulong)to.Length, _log);
         }
@@ -167,17 +169,12 @@ public sealed partial class RecordStore
     public IReadOnlyList<LogEntry> LogAfter(string kblId, long seq, int max)
     {
         var entries = new List<LogEntry>();
+        seq = Math.Max(seq, 0);
         using var inside = Enter();
         using var iterator = SeekSegment(kblId, seq + 1);
         for (; iterator.Valid() && entries.Count < max; iterator.Next())
         {
-            foreach (var entry in DecodeSegment(iterator.Key(), iterator.Value()))
-            {
-                if (entry.Seq > seq && entries.Count < max)
-                {
-                    entries.Add(entry);
-                }
-            }
+            entries.AddRange(DecodeSegment(iterator.Key(), iterator.Value(), seq, max - entries.Count));
         }
 
         return entries;
@@ -192,7 +189,7 @@ public sealed partial class RecordStore
         using var inside = Enter();
         using (var iterator = SeekSegment(kblId, seq))
         {
-            if (iterator.Valid() && DecodeSegment(iterator.Key(), iterator.Value()).FirstOrDefault(e => e.Seq == seq) is { } entry)
+            if (iterator.Valid() && DecodeSegment(iterator.Key(), iterator.Value(), seq - 1, 1).FirstOrDefault(e => e.Seq == seq) is { } entry)
             {
                 return entry.Epoch;
             }
@@ -216,13 +213,6 @@ public sealed partial class RecordStore
         }
 
         return iterator;
-    }
-
-    /// <summary>The seq the kept segment holding <paramref name="seq"/> starts at, or null when that entry is not kept.</summary>
-    private long? SegmentHolding(string kblId, long seq)
-    {
-        using var iterator = SeekSegment(kblId, seq);
-        return iterator.Valid() && SegmentStart(iterator.Key()) <= seq ? SegmentStart(iterator.Key()) : null;
     }
 
     /// <summary>
@@ -586,6 +576,7 @@ public sealed partial class RecordStore
     // A log segment: the entries of one write from the one its key names on, each epoch (8), a deleted flag (1), key
     // length (4), value length (4), key, value, after a 0x01 and the count (4). A value without the 0x01 is one entry
     // as stores before segments wrote it: epoch (8, its first byte 0x00), deleted flag (1), key length (4), key, value.
+    // (Those earlier versions cannot read segments: a silo is not to be downgraded past this layout with its disk.)
     private const byte SegmentMark = 0x01;
     private const int SegmentEntries = 256;
     private const int SegmentBytes = 1 << 20;
@@ -627,25 +618,38 @@ public sealed partial class RecordStore
     private static long SegmentEnd(byte[] logKey, byte[] raw) =>
         SegmentStart(logKey) + (raw[0] == SegmentMark ? BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(1)) - 1 : 0);
 
-    private static IEnumerable<LogEntry> DecodeSegment(byte[] logKey, byte[] raw)
+    /// <summary>The entries of a segment after <paramref name="after"/>, at most <paramref name="max"/> (the others are skipped, not copied).</summary>
+    private static List<LogEntry> DecodeSegment(byte[] logKey, byte[] raw, long after, int max)
     {
         var seq = SegmentStart(logKey);
+        var entries = new List<LogEntry>();
         if (raw[0] != SegmentMark)
         {
             var keyLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(9));
-            yield return new LogEntry(seq, BinaryPrimitives.ReadInt64BigEndian(raw), raw.AsSpan(13, keyLength).ToArray(), raw[8] == 1 ? null : raw.AsSpan(13 + keyLength).ToArray());
-            yield break;
+            if (seq > after && max > 0)
+            {
+                entries.Add(new LogEntry(seq, BinaryPrimitives.ReadInt64BigEndian(raw), raw.AsSpan(13, keyLength).ToArray(), raw[8] == 1 ? null : raw.AsSpan(13 + keyLength).ToArray()));
+            }
+
+            return entries;
         }
 
         var at = 5;
-        for (var i = 0; i < BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(1)); i++)
+        var count = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(1));
+        for (var i = 0; i < count && entries.Count < max; i++)
         {
             var keyLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(at + 9));
             var valueLength = BinaryPrimitives.ReadInt32BigEndian(raw.AsSpan(at + 13));
-            var key = raw.AsSpan(at + 17, keyLength).ToArray();
-            var value = raw[at + 8] == 1 ? null : raw.AsSpan(at + 17 + keyLength, valueLength).ToArray();
-            yield return new LogEntry(seq + i, BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(at)), key, value);
+            if (seq + i > after)
+            {
+                var key = raw.AsSpan(at + 17, keyLength).ToArray();
+                var value = raw[at + 8] == 1 ? null : raw.AsSpan(at + 17 + keyLength, valueLength).ToArray();
+                entries.Add(new LogEntry(seq + i, BinaryPrimitives.ReadInt64BigEndian(raw.AsSpan(at)), key, value));
+            }
+
             at += 17 + keyLength + valueLength;
         }
+
+        return entries;
     }
 }

@@ -54,6 +54,9 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease gran
         }
 
         // The request overlaps what is applied here: the overlap must be the same writes (same epochs).
+        // The epochs of the entries it resends are read together (each on its own would be a seek and a segment decoded).
+        var resent = request.Entries.Count(e => e.Seq <= at.Applied);
+        var kept = resent > 1 ? log.After(request.PrevSeq, resent).ToDictionary(e => e.Seq, e => e.Epoch) : null;
         if (EpochAt(request.PrevSeq) is { } prevEpoch && prevEpoch != request.PrevEpoch)
         {
             return Reply(AppendStatus.Diverged, at);
@@ -98,7 +101,7 @@ public sealed class ReplicaCore(IShardLog log, TimeSpan lease, GrantedLease gran
 
         return new AppendReply(AppendStatus.Ok, at.Sealed, at.Applied + fresh.Count);
 
-        long? EpochAt(long seq) => at.KnownEpochAt(seq) ?? log.EpochAt(seq);
+        long? EpochAt(long seq) => at.KnownEpochAt(seq) ?? (kept is not null && kept.TryGetValue(seq, out var epoch) ? epoch : log.EpochAt(seq));
     }
 
     private static AppendReply Reply(AppendStatus status, CopyPosition at) => new(status, at.Sealed, at.Applied);
