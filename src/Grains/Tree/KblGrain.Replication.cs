@@ -403,7 +403,8 @@ public sealed partial class KblGrain
 
     /// <summary>
     /// On each tick of a mirrored leaf at home: keeps <c>copies − 1</c> members on other silos of its node group,
-    /// in zones that hold no copy yet where it can (replacing members whose silo is gone while another is up), and
+    /// in zones that hold no copy yet where it can (replacing members whose silo is gone while another is up; moving a
+    /// copy that shares a zone to a zone without one when a silo there is up, by way of one copy more), and
     /// brings the members out of sync back (from their log position, or from a snapshot streamed in the background).
     /// A leaf whose home is not in its node group (the group was changed: a move) keeps <c>copies</c> members in the
     /// group and hands its shard to one of them once they are in sync. A member on a silo that is up but not of the
@@ -457,14 +458,41 @@ public sealed partial class KblGrain
             }
         }
 
-        foreach (var extra in Placed().OrderBy(m => m.InSync).Take(Math.Max(0, Placed().Count - wanted)).ToList())
+        // A copy is crowded when another copy is in its zone. Extras go out of sync first, crowded first — but a member
+        // still being built in a zone of its own, while a crowded copy is in sync, is a re-spread's (below): it stays,
+        // and the crowded copy goes once it is in sync. A copy in sync goes only while enough others are.
+        bool Crowded(ReplicaMember m) => load.ZoneOf(m.Silo) is { } zone &&
+            ((ownCopyCounts && silo.Zone == zone) || Placed().Count(o => load.ZoneOf(o.Silo) == zone) > 1);
+        for (var extras = Placed().Count - wanted; extras > 0; extras--)
         {
+            var placed = Placed();
+            var respreading = placed.Any(m => m.InSync && Crowded(m));
+            var extra = placed
+                .Where(m => m.InSync ? placed.Count(o => o.InSync) > wanted : Crowded(m) || !respreading || !up.Contains(m.Silo))
+                .OrderBy(m => m.InSync).ThenBy(m => Crowded(m) ? 0 : 1).FirstOrDefault();
+            if (extra is null)
+            {
+                break;
+            }
+
             await RemoveCopy(primary, extra.Silo);
         }
 
+        List<string?> Zones() => [.. primary.Config.Members.Select(m => load.ZoneOf(m.Silo)), .. ownCopyCounts ? [silo.Zone] : Array.Empty<string?>()];
         while (Placed().Count < wanted && spare.Count > 0)
         {
-            var next = PickCopySilo(spare, primary.Config.Members.Select(m => load.ZoneOf(m.Silo)).Concat(ownCopyCounts ? [silo.Zone] : []));
+            var next = PickCopySilo(spare, Zones());
+            spare.Remove(next);
+            await primary.AddMember(next);
+        }
+
+        // Copies crowded in one zone while a silo of the group is up in a zone that holds none (the zone came back, or
+        // joined): one more member goes there; once it is in sync the crowded copy it relieves goes (above), so the
+        // shard never has fewer copies in sync on the way.
+        if (ownCopyCounts && Placed() is { } settled && settled.Count == wanted && settled.All(m => m.InSync) && settled.Any(Crowded) &&
+            spare.Any(s => load.ZoneOf(s) is { } zone && !Zones().Contains(zone)))
+        {
+            var next = PickCopySilo(spare, Zones());
             spare.Remove(next);
             await primary.AddMember(next);
         }

@@ -673,15 +673,17 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
-    public async Task A_silo_that_was_down_when_its_copy_was_replaced_drops_that_copy_when_it_starts()
+    public async Task A_silo_that_was_down_when_its_copy_stopped_counting_drops_that_copy_when_it_starts()
     {
-        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9, SplitKeys = 60, MergeKeys = 0, MergeBytes = 0 });
         for (var i = 0; i < 50; i++)
         {
             await model.Put($"k{i:d2}", $"v{i}");
         }
 
-        // The primary on silo-1, its copy on silo-2 (the other zone), which dies: the copy is made again on silo-0.
+        // The leaf on silo-1, its copy on silo-2 (the other zone), which dies: the copy is made again on silo-0, and
+        // then the leaf divides (its children take their copies from the one on silo-0) — the copy on silo-2 belongs to
+        // a KBL that holds no shard any more.
         var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
         var before = await OnSilo1(colony, copies: 2);
         var replaced = before.Replicas!.Members.Single().Silo;
@@ -689,6 +691,12 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await fixture.Kill(replaced);
         await model.Put("k50", "while silo-2 is down");
         await Redundant(colony, 2, without: replaced);
+        for (var i = 51; i < 70; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        await Eventually.Until(() => Tree(colony), t => t?.Role == KblRole.Interior, Settle, "the leaf divided");
 
         // silo-2 comes back with its disk, and with the copy nobody reads any more: it asks, and drops it.
         await fixture.Restart(replaced);
@@ -698,10 +706,46 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
             Settle,
             "the copy on silo-2 dropped");
         Assert.Contains($"silo {replaced} dropped a stray copy", fixture.Log.Lines(id), StringComparison.Ordinal);
+        await model.Check();
+    }
 
-        // The leaf's own copies stay as they were, with every write.
-        var after = await Redundant(colony, 2, without: replaced);
-        Assert.Equal(before.Silo, after.Silo);
+    [Fact]
+    public async Task A_copy_made_again_in_the_primarys_zone_goes_back_to_the_other_zone_when_a_silo_there_returns()
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        // The primary on silo-1 (zone-a), its copy on silo-2 (zone-b), which dies: the only silo left for a copy is
+        // silo-0, in zone-a too.
+        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
+        var before = await OnSilo1(colony, copies: 2);
+        Assert.Equal("silo-2", before.Replicas!.Members.Single().Silo);
+        await fixture.Kill("silo-2");
+        await model.Put("k50", "while silo-2 is down");
+        var crowded = await Redundant(colony, 2, without: "silo-2");
+        Assert.Equal("silo-0", crowded.Replicas!.Members.Single().Silo);
+
+        // silo-2 returns: the copy goes back to zone-b, by way of a third copy (the leaf never has fewer than two in
+        // sync), and the one on silo-0 is dropped.
+        await fixture.Restart("silo-2");
+        await model.Put("k51", "while the copy moves");
+        var after = (await Eventually.Until(
+            () => Tree(colony),
+            t => t?.Replicas is { Status: "redundant", InSync: 2 } r && r.Members.Count == 1 && r.Members.Single().Silo == "silo-2",
+            Settle,
+            "the copy back on silo-2 and the one on silo-0 gone"))!;
+        Assert.Equal("silo-1", after.Silo);
+        await Eventually.Until(
+            () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-0", id)).Digest(Kbl.Keys.KeyRange.All),
+            digest => digest.Records == 0,
+            Settle,
+            "the copy on silo-0 dropped");
+        var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Copies();
+        Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 52 }));
+        Assert.Single(copies.Copies.Where(c => c.InSync).Select(c => c.Digest).Distinct());
         await model.Check();
     }
 
@@ -856,14 +900,17 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     private Task<KblView> OnSilo1WithThreeCopies(string colony) => OnSilo1(colony, copies: 3);
 
     /// <summary>The colony's one leaf on silo-1 (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
-    private async Task<KblView> OnSilo1(string colony, int copies)
+    private Task<KblView> OnSilo1(string colony, int copies) => OnSilo(colony, "silo-1", copies);
+
+    /// <summary>The colony's one leaf on <paramref name="silo"/> (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
+    private async Task<KblView> OnSilo(string colony, string silo, int copies)
     {
-        if ((await Redundant(colony, copies)).Silo is var first && first != "silo-1")
+        if ((await Redundant(colony, copies)).Silo is var first && first != silo)
         {
-            Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, "silo-1") >= 0);
+            Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, silo) >= 0);
         }
 
-        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas?.InSync == copies, Settle, $"the leaf on silo-1 with {copies} copies"))!;
+        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == silo && t.Replicas?.InSync == copies, Settle, $"the leaf on {silo} with {copies} copies"))!;
     }
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
