@@ -18,10 +18,16 @@ public sealed partial class KblGrain
     /// <summary>Since when this leaf, away from its node group (a move), has had a copy in sync there.</summary>
     private DateTimeOffset? _inSyncThereSince;
 
+    /// <summary>The member added to spread copies that share a zone, and when: it is kept out of sync while it is built, for a while.</summary>
+    private (string Silo, DateTimeOffset Since)? _respread;
+
     /// <summary>Waits for a rebuild under way to end, to tick then.</summary>
     private Task? _rebuildWatch;
 
     private Redundancy Redundancy => State.Genome.Redundancy;
+
+    /// <summary>How long a member added to spread copies is kept while it is built (then it goes, as any extra, and may be tried again).</summary>
+    private TimeSpan RespreadTimeout => timings.InstallTimeout * 4;
 
     /// <summary>
     /// Whether this activation may take over as primary here, on a silo other than its home: the home is down, and
@@ -458,17 +464,21 @@ public sealed partial class KblGrain
             }
         }
 
-        // A copy is crowded when another copy is in its zone. Extras go out of sync first, crowded first — but a member
-        // still being built in a zone of its own, while a crowded copy is in sync, is a re-spread's (below): it stays,
-        // and the crowded copy goes once it is in sync. A copy in sync goes only while enough others are.
+        // A copy is crowded when another copy is in its zone. Extras go out of sync first, crowded first — but the member
+        // a re-spread added (below) stays while it is built, for up to RespreadTimeout, and the crowded copy goes once
+        // it is in sync. A copy in sync goes only while enough others are.
         bool Crowded(ReplicaMember m) => load.ZoneOf(m.Silo) is { } zone &&
             ((ownCopyCounts && silo.Zone == zone) || Placed().Count(o => load.ZoneOf(o.Silo) == zone) > 1);
+        if (_respread is { } respread && (primary.Config.Members.All(m => m.Silo != respread.Silo || m.InSync) || time.GetUtcNow() - respread.Since > RespreadTimeout))
+        {
+            _respread = null; // in sync, gone from the set, or built for too long (it goes as any extra)
+        }
+
         for (var extras = Placed().Count - wanted; extras > 0; extras--)
         {
             var placed = Placed();
-            var respreading = placed.Any(m => m.InSync && Crowded(m));
             var extra = placed
-                .Where(m => m.InSync ? placed.Count(o => o.InSync) > wanted : Crowded(m) || !respreading || !up.Contains(m.Silo))
+                .Where(m => m.InSync ? placed.Count(o => o.InSync) > wanted : m.Silo != _respread?.Silo)
                 .OrderBy(m => m.InSync).ThenBy(m => Crowded(m) ? 0 : 1).FirstOrDefault();
             if (extra is null)
             {
@@ -478,7 +488,8 @@ public sealed partial class KblGrain
             await RemoveCopy(primary, extra.Silo);
         }
 
-        List<string?> Zones() => [.. primary.Config.Members.Select(m => load.ZoneOf(m.Silo)), .. ownCopyCounts ? [silo.Zone] : Array.Empty<string?>()];
+        // The zones copies that stay are in (a stray's, leaving, does not count).
+        List<string?> Zones() => [.. Placed().Select(m => load.ZoneOf(m.Silo)), .. ownCopyCounts ? [silo.Zone] : Array.Empty<string?>()];
         while (Placed().Count < wanted && spare.Count > 0)
         {
             var next = PickCopySilo(spare, Zones());
@@ -494,7 +505,10 @@ public sealed partial class KblGrain
         {
             var next = PickCopySilo(spare, Zones());
             spare.Remove(next);
-            await primary.AddMember(next);
+            if (await primary.AddMember(next))
+            {
+                _respread = (next, time.GetUtcNow());
+            }
         }
 
         if (Placed().Count < wanted && mayNotReturn)
