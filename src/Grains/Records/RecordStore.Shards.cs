@@ -134,8 +134,8 @@ public sealed partial class RecordStore
         }
 
         // The entries go into the log as segments (one per write, as long as it fits in one), not one by one: each
-        // entry of its own was two more inserts into the memtable (itself, and later its deletion), a third of a
-        // replica's CPU per write.
+        // entry of its own came with a tombstone of its own when it left the window, and those tombstones outlived every
+        // flush into compactions; a segment is deleted by range, mostly while still in the memtable, and never flushed.
         var starts = new List<long>();
         for (var start = 0; start < entries.Count;)
         {

@@ -501,9 +501,9 @@ public sealed partial class KblGrain
         // joined): one more member goes there; once it is in sync the crowded copy it relieves goes (above), so the
         // shard never has fewer copies in sync on the way.
         if (ownCopyCounts && Placed() is { } settled && settled.Count == wanted && settled.All(m => m.InSync) && settled.Any(Crowded) &&
-            spare.Any(s => load.ZoneOf(s) is { } zone && !Zones().Contains(zone)))
+            Zones() is var zones && spare.Any(s => load.ZoneOf(s) is { } zone && !zones.Contains(zone)))
         {
-            var next = PickCopySilo(spare, Zones());
+            var next = PickCopySilo(spare, zones);
             spare.Remove(next);
             if (await primary.AddMember(next))
             {

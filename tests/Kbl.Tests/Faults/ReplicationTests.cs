@@ -675,22 +675,10 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     [Fact]
     public async Task A_silo_that_was_down_when_its_copy_stopped_counting_drops_that_copy_when_it_starts()
     {
-        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9, SplitKeys = 60, MergeKeys = 0, MergeBytes = 0 });
-        for (var i = 0; i < 50; i++)
-        {
-            await model.Put($"k{i:d2}", $"v{i}");
-        }
-
-        // The leaf on silo-1, its copy on silo-2 (the other zone), which dies: the copy is made again on silo-0, and
-        // then the leaf divides (its children take their copies from the one on silo-0) — the copy on silo-2 belongs to
-        // a KBL that holds no shard any more.
-        var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
-        var before = await OnSilo1(colony, copies: 2);
-        var replaced = before.Replicas!.Members.Single().Silo;
-        Assert.Equal("silo-2", replaced);
-        await fixture.Kill(replaced);
-        await model.Put("k50", "while silo-2 is down");
-        await Redundant(colony, 2, without: replaced);
+        // The copy on silo-2 is made again on silo-0, and then the leaf divides (its children take their copies from
+        // the one on silo-0): the copy on silo-2 belongs to a KBL that holds no shard any more.
+        var (colony, model, _) = await CopyMadeAgainInZoneA(genome => genome with { SplitOpsPerSecond = 1e9, SplitKeys = 60, MergeKeys = 0, MergeBytes = 0 });
+        var (id, replaced) = (ColonyNames.KblId(colony, ColonyNames.RootPath), "silo-2");
         for (var i = 51; i < 70; i++)
         {
             await model.Put($"k{i:d2}", $"v{i}");
@@ -712,20 +700,8 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     [Fact]
     public async Task A_copy_made_again_in_the_primarys_zone_goes_back_to_the_other_zone_when_a_silo_there_returns()
     {
-        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
-        for (var i = 0; i < 50; i++)
-        {
-            await model.Put($"k{i:d2}", $"v{i}");
-        }
-
-        // The primary on silo-1 (zone-a), its copy on silo-2 (zone-b), which dies: the only silo left for a copy is
-        // silo-0, in zone-a too.
+        var (colony, model, crowded) = await CopyMadeAgainInZoneA(genome => genome with { SplitOpsPerSecond = 1e9 });
         var id = ColonyNames.KblId(colony, ColonyNames.RootPath);
-        var before = await OnSilo1(colony, copies: 2);
-        Assert.Equal("silo-2", before.Replicas!.Members.Single().Silo);
-        await fixture.Kill("silo-2");
-        await model.Put("k50", "while silo-2 is down");
-        var crowded = await Redundant(colony, 2, without: "silo-2");
         Assert.Equal("silo-0", crowded.Replicas!.Members.Single().Silo);
 
         // silo-2 returns: the copy goes back to zone-b, by way of a third copy (the leaf never has fewer than two in
@@ -898,6 +874,26 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     /// cluster's membership).
     /// </summary>
     private Task<KblView> OnSilo1WithThreeCopies(string colony) => OnSilo1(colony, copies: 3);
+
+    /// <summary>
+    /// A colony of one leaf with two copies and fifty records, its primary on silo-1 (zone-a) and its copy on silo-2
+    /// (zone-b), which dies: the only silo left for a copy is silo-0, in zone-a too. After one more write (k50), the
+    /// leaf with its two copies in sync without silo-2, which stays down.
+    /// </summary>
+    private async Task<(string Colony, ColonyModel Model, KblView Leaf)> CopyMadeAgainInZoneA(Func<Genome, Genome> shape)
+    {
+        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, shape);
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        var before = await OnSilo1(colony, copies: 2);
+        Assert.Equal("silo-2", before.Replicas!.Members.Single().Silo);
+        await fixture.Kill("silo-2");
+        await model.Put("k50", "while silo-2 is down");
+        return (colony, model, await Redundant(colony, 2, without: "silo-2"));
+    }
 
     /// <summary>The colony's one leaf on silo-1 (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
     private Task<KblView> OnSilo1(string colony, int copies) => OnSilo(colony, "silo-1", copies);
