@@ -8,6 +8,7 @@ leaf is on s1, and so on: the home silo is printed. Run from the repository root
 
   python3 bench/copies_cpu.py                     # ORDER=1,2,1,2 (c1 put, c2 put, twice)
   ORDER=1,2,1g,2g DURATION=10 CONCURRENCY=32 python3 bench/copies_cpu.py   # 'g': gets
+  SILO_ARGS="--Kbl:SyncWrites=true" python3 bench/copies_cpu.py   # extra settings for both silos
 """
 import json
 import os
@@ -24,6 +25,7 @@ LOADGEN = f"{ROOT}/bench/Kbl.LoadGen/bin/Release/net10.0/Kbl.LoadGen.dll"
 DURATION = int(os.environ.get("DURATION", "10"))
 CONCURRENCY = os.environ.get("CONCURRENCY", "32")
 ORDER = os.environ.get("ORDER", "1,2,1,2").split(",")
+SILO_ARGS = os.environ.get("SILO_ARGS", "").split()
 ONE_LEAF = {"splitKeys": 10**12, "splitBytes": 10**15, "splitOpsPerSecond": 1e12}
 
 
@@ -43,7 +45,7 @@ def main():
                 "--Kbl:Cluster:Mode=redis", f"--Kbl:Cluster:Redis=127.0.0.1:{membership}", "--Kbl:Cluster:ClusterId=copies-cpu",
                 f"--Kbl:Cluster:SiloPort={silo_port}", f"--Kbl:Cluster:GatewayPort={gateway}", f"--Kbl:DataPath={run.tmp}/s{i}",
                 f"--Kbl:SiloName=s{i}", f"--Kbl:Storage:Sqlite:Path={run.tmp}/meta.db", "--Kbl:Auth:AllowAnonymous=true",
-                "--Kbl:Provisioning:Provider=off", "--Kbl:Placement:RebalancePeriod=00:00:00"], cwd=run.tmp)
+                "--Kbl:Provisioning:Provider=off", "--Kbl:Placement:RebalancePeriod=00:00:00", *SILO_ARGS], cwd=run.tmp)
             silos.append((f"s{i}", f"http://127.0.0.1:{http_port}", process))
         first = silos[0][1]
         run.until("both silos ready", lambda: all(http("GET", url + "/readyz")[0] == 200 for _, url, _ in silos), 120)
@@ -67,7 +69,8 @@ def main():
             return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
 
         print(machine(ROOT))
-        print(f"CONCURRENCY={CONCURRENCY} DURATION={DURATION} ORDER={','.join(ORDER)}; keys 10000, values 100 B; two silos and the load generator on this machine")
+        settings = f"; silos with {' '.join(SILO_ARGS)}" if SILO_ARGS else ""
+        print(f"CONCURRENCY={CONCURRENCY} DURATION={DURATION} ORDER={','.join(ORDER)}; keys 10000, values 100 B; two silos and the load generator on this machine{settings}")
         print("| round | colony | op | home | ops/s | p50 ms | p99 ms | CPU % s0, s1, load generator | µs CPU per op s0, s1, load generator | machine idle % | batch |")
         print("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|")
         for n, spec in enumerate(ORDER, 1):
