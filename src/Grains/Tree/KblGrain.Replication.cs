@@ -15,6 +15,12 @@ public sealed partial class KblGrain
     /// <summary>Silos whose copy this primary removed without its drop being answered: none is given a copy again in its epoch.</summary>
     private readonly HashSet<string> _undropped = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Copies whose drop got no answer, and the epoch to drop them at: asked again on each tick while their silo is
+    /// up (else a silo that stayed up would keep one, read by nobody, until its next start's sweep).
+    /// </summary>
+    private readonly Dictionary<string, long> _dropsDue = new(StringComparer.Ordinal);
+
     /// <summary>Since when this leaf, away from its node group (a move), has had a copy in sync there.</summary>
     private DateTimeOffset? _inSyncThereSince;
 
@@ -200,6 +206,7 @@ public sealed partial class KblGrain
         _primary?.Stop();
         _primary = null;
         _undropped.Clear();
+        _dropsDue.Clear();
     }
 
     /// <summary>
@@ -337,9 +344,14 @@ public sealed partial class KblGrain
             return true;
         }
 
-        if (_primary is { } primary && sealedEpoch >= primary.Config.Epoch)
+        if (_primary is { } primary)
         {
-            _undropped.Add(member);
+            if (sealedEpoch >= primary.Config.Epoch)
+            {
+                _undropped.Add(member);
+            }
+
+            _dropsDue[member] = sealedEpoch; // its ticks ask again (with no primary here, the silo's next start does)
         }
 
         return false;
@@ -427,6 +439,7 @@ public sealed partial class KblGrain
 
         var primary = _primary!;
         await primary.SetMinCopies(Redundancy.MinCopies);
+        await DropDueCopies(primary);
         var up = load.SilosOfGroup(State.Genome.NodeGroup).ToHashSet(StringComparer.Ordinal);
         if (primary.Config.InSync.Any(m => !up.Contains(m.Silo)))
         {
@@ -591,6 +604,34 @@ public sealed partial class KblGrain
         if (!await DropCopy(member, primary.Config.Epoch))
         {
             _undropped.Add(member);
+            _dropsDue[member] = primary.Config.Epoch;
+        }
+    }
+
+    /// <summary>
+    /// Asks again, all at once (a silo up but not answering holds the tick for one call's timeout, not one per copy),
+    /// the silos up whose drop got no answer. Safe whenever it arrives: a replica drops only a copy sealed at or below
+    /// the epoch asked, this primary gives none of them a copy again in its epoch (<c>_undropped</c>), and a later
+    /// primary seals a copy it makes above it. A silo made a member again since keeps its copy.
+    /// </summary>
+    private async Task DropDueCopies(PrimaryCore primary)
+    {
+        if (primary.Fenced)
+        {
+            return;
+        }
+
+        foreach (var member in _dropsDue.Keys.Where(m => primary.Config.Members.Any(c => c.Silo == m)).ToList())
+        {
+            _dropsDue.Remove(member);
+        }
+
+        var due = _dropsDue.Where(d => load.AddressOf(d.Key) is not null).ToList();
+        var answered = await Task.WhenAll(due.Select(async d => (Drop: d, Answered: await DropCopy(d.Key, d.Value))));
+        foreach (var ((member, epoch), _) in answered.Where(a => a.Answered))
+        {
+            KblLog.StrayCopyDropped(logger, _id, member, epoch);
+            _dropsDue.Remove(member);
         }
     }
 
