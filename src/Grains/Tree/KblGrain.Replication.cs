@@ -346,12 +346,7 @@ public sealed partial class KblGrain
 
         if (_primary is { } primary)
         {
-            if (sealedEpoch >= primary.Config.Epoch)
-            {
-                _undropped.Add(member);
-            }
-
-            _dropsDue[member] = sealedEpoch; // its ticks ask again (with no primary here, the silo's next start does)
+            NoteUnansweredDrop(primary, member, sealedEpoch); // with no primary here, the silo's next start asks again
         }
 
         return false;
@@ -480,8 +475,8 @@ public sealed partial class KblGrain
         // A copy is crowded when another copy is in its zone. Extras go out of sync first, crowded first — but the member
         // a re-spread added (below) stays while it is built, for up to RespreadTimeout, and the crowded copy goes once
         // it is in sync. A copy in sync goes only while enough others are.
-        bool Crowded(ReplicaMember m) => load.ZoneOf(m.Silo) is { } zone &&
-            ((ownCopyCounts && silo.Zone == zone) || Placed().Count(o => load.ZoneOf(o.Silo) == zone) > 1);
+        bool Crowded(ReplicaMember m, List<ReplicaMember> placed) => load.ZoneOf(m.Silo) is { } zone &&
+            ((ownCopyCounts && silo.Zone == zone) || placed.Count(o => load.ZoneOf(o.Silo) == zone) > 1);
         if (_respread is { } respread && (primary.Config.Members.All(m => m.Silo != respread.Silo || m.InSync) || time.GetUtcNow() - respread.Since > RespreadTimeout))
         {
             _respread = null; // in sync, gone from the set, or built for too long (it goes as any extra)
@@ -492,7 +487,7 @@ public sealed partial class KblGrain
             var placed = Placed();
             var extra = placed
                 .Where(m => m.InSync ? placed.Count(o => o.InSync) > wanted : m.Silo != _respread?.Silo)
-                .OrderBy(m => m.InSync).ThenBy(m => Crowded(m) ? 0 : 1).FirstOrDefault();
+                .OrderBy(m => m.InSync).ThenBy(m => Crowded(m, placed) ? 0 : 1).FirstOrDefault();
             if (extra is null)
             {
                 break;
@@ -513,7 +508,7 @@ public sealed partial class KblGrain
         // Copies crowded in one zone while a silo of the group is up in a zone that holds none (the zone came back, or
         // joined): one more member goes there; once it is in sync the crowded copy it relieves goes (above), so the
         // shard never has fewer copies in sync on the way.
-        if (ownCopyCounts && Placed() is { } settled && settled.Count == wanted && settled.All(m => m.InSync) && settled.Any(Crowded) &&
+        if (ownCopyCounts && Placed() is { } settled && settled.Count == wanted && settled.All(m => m.InSync) && settled.Any(m => Crowded(m, settled)) &&
             Zones() is var zones && spare.Any(s => load.ZoneOf(s) is { } zone && !zones.Contains(zone)))
         {
             var next = PickCopySilo(spare, zones);
@@ -603,9 +598,22 @@ public sealed partial class KblGrain
 
         if (!await DropCopy(member, primary.Config.Epoch))
         {
-            _undropped.Add(member);
-            _dropsDue[member] = primary.Config.Epoch;
+            NoteUnansweredDrop(primary, member, primary.Config.Epoch);
         }
+    }
+
+    /// <summary>
+    /// A drop of <paramref name="member"/>'s copy at <paramref name="epoch"/> got no answer: this primary's ticks ask
+    /// again, and, as it may still arrive, a drop of this primary's epoch keeps that silo from a copy in that epoch.
+    /// </summary>
+    private void NoteUnansweredDrop(PrimaryCore primary, string member, long epoch)
+    {
+        if (epoch >= primary.Config.Epoch)
+        {
+            _undropped.Add(member);
+        }
+
+        _dropsDue[member] = epoch;
     }
 
     /// <summary>

@@ -40,6 +40,15 @@ public sealed class FaultClusterFixture() : CrashableCluster(3, "faults")
         await UntilActive(LiveSilos.Count);
     }
 
+    /// <summary>Starts silo <paramref name="name"/> again (see <see cref="Restart"/>) unless it is up.</summary>
+    public async Task EnsureUp(string name)
+    {
+        if (LiveSilos.All(s => StableName(s.Name) != name))
+        {
+            await Restart(name);
+        }
+    }
+
     public override async Task DisposeAsync()
     {
         Faults.Dispose();

@@ -215,10 +215,7 @@ public sealed class HibernationTests(FaultClusterFixture fixture, ITestOutputHel
         }
         finally
         {
-            if (!fixture.LiveSilos.Any(s => KblTestCluster.StableName(s.Name) == killed))
-            {
-                await fixture.Restart(killed);
-            }
+            await fixture.EnsureUp(killed);
         }
 
         // Written to, hibernated and woken once more on the killed silo, back with what it left on its disk: the keys

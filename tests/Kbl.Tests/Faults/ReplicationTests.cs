@@ -882,10 +882,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     /// </summary>
     private async Task<(string Colony, ColonyModel Model, KblView Leaf)> CopyMadeAgainInZoneA(Func<Genome, Genome> shape)
     {
-        if (fixture.LiveSilos.All(s => KblTestCluster.StableName(s.Name) != "silo-2"))
-        {
-            await fixture.Restart("silo-2"); // a test before this one left it down
-        }
+        await fixture.EnsureUp("silo-2"); // a test before this one may have left it down
 
         var (colony, model) = await Mirrored(copies: 2, minCopies: 1, shape);
         for (var i = 0; i < 50; i++)
@@ -907,17 +904,14 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>The colony's one leaf on silo-1 (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
-    private Task<KblView> OnSilo1(string colony, int copies) => OnSilo(colony, "silo-1", copies);
-
-    /// <summary>The colony's one leaf on <paramref name="silo"/> (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
-    private async Task<KblView> OnSilo(string colony, string silo, int copies)
+    private async Task<KblView> OnSilo1(string colony, int copies)
     {
-        if ((await Redundant(colony, copies)).Silo is var first && first != silo)
+        if ((await Redundant(colony, copies)).Silo is var first && first != "silo-1")
         {
-            Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, silo) >= 0);
+            Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Relocate(first, "silo-1") >= 0);
         }
 
-        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == silo && t.Replicas?.InSync == copies, Settle, $"the leaf on {silo} with {copies} copies"))!;
+        return (await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas?.InSync == copies, Settle, $"the leaf on silo-1 with {copies} copies"))!;
     }
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
