@@ -633,15 +633,26 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     /// <summary>
-    /// A two-copy colony divided into leaves on silo-1 (which a test may kill), one of them handed to the silo holding
-    /// its copy: no silo but their parent's then holds a copy of every leaf, so a merge cannot put the copies its
-    /// leaves had together into the merged leaf's. 150 keys of about 1 KB.
+    /// A two-copy colony divided into leaves on silo-1 (zone-a, which a test may kill) with their copies on silo-2
+    /// (zone-b), one of them handed to silo-2: no silo but their parent's then holds a copy of every leaf, so a merge
+    /// cannot put the copies its leaves had together into the merged leaf's. Every copy is already in another zone
+    /// than its primary, so no re-spread changes that before the merge. 150 keys of about 1 KB.
     /// </summary>
     private async Task<(string Colony, ColonyModel Model, string Home)> LeavesWithNoCommonCopy()
     {
+        await fixture.EnsureUp("silo-2"); // a test before this one may have left it down
         var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 100, MergeKeys = 80, SplitOpsPerSecond = 1e9, Hysteresis = TimeSpan.FromSeconds(1) });
         await model.Put("k000", "first");
         var home = (await OnSilo1(colony, copies: 2)).Silo;
+
+        // Its copy on silo-2 before it divides (the re-spread puts it there when it was made on silo-0 first): were it
+        // on silo-0, in the zone of its leaves' silo, the re-spread would move their copies to silo-2 while the test
+        // runs, and the leaf handed to silo-0 could have its own copy there too, one silo holding a copy of every leaf.
+        await Eventually.Until(
+            () => Tree(colony),
+            t => t?.Silo == home && t.Replicas is { InSync: 2 } r && r.Members.Select(m => m.Silo).SequenceEqual(["silo-2"]),
+            Settle,
+            "the leaf on silo-1 with its one copy on silo-2");
         var value = new string('v', 1000);
         for (var i = 1; i < 150; i++)
         {
@@ -651,13 +662,15 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
         var divided = await Eventually.Until(() => root.GetTree(1, false), t => t.Role == KblRole.Interior && t.Children.All(c => c.Replicas is { InSync: 2 }), Settle, "leaves with their copies");
         var handed = divided.Children[^1];
-        var holder = handed.Replicas!.Members.Single().Silo;
-        Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(handed.Id).Relocate(home, holder) >= 0);
-        await Eventually.Until(
+        Assert.Equal(["silo-2"], handed.Replicas!.Members.Select(m => m.Silo));
+        Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(handed.Id).Relocate(home, "silo-2") >= 0);
+        var leaves = await Eventually.Until(
             () => root.GetTree(1, false),
-            t => t.Children.Single(c => c.Id == handed.Id) is { Replicas: { InSync: 2 } } leaf && leaf.Silo == holder,
+            t => t.Children.Single(c => c.Id == handed.Id) is { Replicas: { InSync: 2 } } leaf && leaf.Silo == "silo-2",
             Settle,
-            $"the leaf {handed.Path} on {holder} with two copies");
+            $"the leaf {handed.Path} on silo-2 with two copies");
+        var common = leaves.Children.Select(c => c.Replicas!.Members.Select(m => m.Silo)).Aggregate((a, b) => a.Intersect(b)).ToList();
+        Assert.True(common.Count == 0, $"silos holding a copy of every leaf: {string.Join(", ", common)}");
         return (colony, model, home);
     }
 
