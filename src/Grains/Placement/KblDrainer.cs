@@ -49,7 +49,9 @@ public sealed partial class KblDrainer(
         try
         {
             // What may go now goes first; a mirrored leaf still getting its copies in sync elsewhere goes as soon as
-            // it has them, or when half the drain's time is up.
+            // it has them, or when half the drain's time is up. An idle one is woken first (here, its home), so it
+            // counts and adds its copies as an active one does, instead of leaving with one copy fewer.
+            await Wake(store.KblIds().Except(local.Snapshot().Select(k => k.Id), StringComparer.Ordinal), timeout.Token);
             var waiting = local.Snapshot().Where(k => !k.ReadyToLeave).Select(k => k.Id).ToHashSet(StringComparer.Ordinal);
             (moved, records) = await Pass(AllIds().Where(id => !waiting.Contains(id)), targets, timeout.Token);
             var (waitedMoved, waitedRecords) = await UntilCopiesElsewhere(waiting, targets, timeout.Token);
@@ -105,6 +107,28 @@ public sealed partial class KblDrainer(
         }
 
         LogHibernatedLast(logger, me.Name, slept, leaves.Count);
+    }
+
+    /// <summary>
+    /// Activates each of <paramref name="ids"/> where it lives, four at a time (best effort: one that cannot be
+    /// woken now is woken by the hand-over that follows, as before). The passes would activate them all anyway.
+    /// </summary>
+    private async Task Wake(IEnumerable<string> ids, CancellationToken cancellationToken)
+    {
+        var woken = 0;
+        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (id, _) =>
+        {
+            try
+            {
+                await grains.GetGrain<IKblGrain>(id).GetTree(0, hotPath: false);
+                Interlocked.Increment(ref woken);
+            }
+            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
+            {
+                LogWakeFailed(logger, me.Name, id, e.Message);
+            }
+        });
+        LogWoken(logger, me.Name, woken);
     }
 
     /// <summary>Every KBL that may be homed here: the active ones, and every one with a version clock in this silo's record store.</summary>
@@ -245,6 +269,12 @@ public sealed partial class KblDrainer(
 
     [LoggerMessage(EventId = 1306, Level = LogLevel.Warning, Message = "Silo {Silo}: {Leaves} mirrored leaves have fewer copies in sync elsewhere than their genome asks after {Bound}; they are handed over all the same")]
     private static partial void LogCopiesShort(ILogger logger, string silo, int leaves, TimeSpan bound);
+
+    [LoggerMessage(EventId = 1312, Level = LogLevel.Information, Message = "Silo {Silo} woke {Kbls} idle KBLs on its disk before handing them over")]
+    private static partial void LogWoken(ILogger logger, string silo, int kbls);
+
+    [LoggerMessage(EventId = 1313, Level = LogLevel.Debug, Message = "Silo {Silo} could not wake KBL {Kbl} before its drain: {Reason}")]
+    private static partial void LogWakeFailed(ILogger logger, string silo, string kbl, string reason);
 
     [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Silo {Silo} could not hand over all its KBLs within {Timeout}; the rest stay homed here")]
     private static partial void LogDrainTimedOut(ILogger logger, string silo, TimeSpan timeout);

@@ -301,10 +301,13 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     /// <summary>
     /// A silo draining a two-copy leaf's primary first has it add a copy on the third silo (its own copy will not
     /// count once it leaves), then hands the shard over: right after the drain the leaf has two copies in sync, where
-    /// a hand-over alone would leave one until a rebuild ended.
+    /// a hand-over alone would leave one until a rebuild ended. So too for a leaf that sits idle (not active) when
+    /// the drain begins: the drain wakes it first.
     /// </summary>
-    [Fact]
-    public async Task A_draining_silo_first_gives_a_two_copy_leaf_a_copy_elsewhere_so_two_stay_in_sync()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_draining_silo_first_gives_a_two_copy_leaf_a_copy_elsewhere_so_two_stay_in_sync(bool idle)
     {
         var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitOpsPerSecond = 1e9 });
         for (var i = 0; i < 150; i++)
@@ -314,6 +317,13 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
 
         const string drained = "silo-1";
         var before = await OnSilo1(colony, copies: 2);
+        if (idle)
+        {
+            var leaf = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+            await fixture.Cluster.DeactivateAsync(leaf);
+            await fixture.Cluster.WaitForDeactivationAsync(leaf);
+        }
+
         var back = false;
         try
         {
