@@ -51,7 +51,7 @@ public sealed partial class KblDrainer(
             // What may go now goes first; a mirrored leaf still getting its copies in sync elsewhere goes as soon as
             // it has them, or when half the drain's time is up. An idle one is woken first (here, its home), so it
             // counts and adds its copies as an active one does, instead of leaving with one copy fewer.
-            await Wake(store.KblIds().Except(local.Snapshot().Select(k => k.Id), StringComparer.Ordinal), timeout.Token);
+            await Wake(IdleHere(), timeout.Token);
             var waiting = local.Snapshot().Where(k => !k.ReadyToLeave).Select(k => k.Id).ToHashSet(StringComparer.Ordinal);
             (moved, records) = await Pass(AllIds().Where(id => !waiting.Contains(id)), targets, timeout.Token);
             var (waitedMoved, waitedRecords) = await UntilCopiesElsewhere(waiting, targets, timeout.Token);
@@ -109,26 +109,43 @@ public sealed partial class KblDrainer(
         LogHibernatedLast(logger, me.Name, slept, leaves.Count);
     }
 
-    /// <summary>
-    /// Activates each of <paramref name="ids"/> where it lives, four at a time (best effort: one that cannot be
-    /// woken now is woken by the hand-over that follows, as before). The passes would activate them all anyway.
-    /// </summary>
-    private async Task Wake(IEnumerable<string> ids, CancellationToken cancellationToken)
+    /// <summary>The KBLs whose records (not a replica copy) are on this silo's disk and that are not active here.</summary>
+    private List<string> IdleHere()
     {
+        var active = local.Snapshot().Select(k => k.Id).ToHashSet(StringComparer.Ordinal);
+        return [.. store.KblIds().Where(id => !active.Contains(id) && !store.IsReplicaCopy(id))];
+    }
+
+    /// <summary>
+    /// Activates each of <paramref name="ids"/> where it lives, four at a time, for a quarter of the drain's time at
+    /// most (best effort: one not woken by then, or that cannot be woken, is woken by its hand-over, as before).
+    /// </summary>
+    private async Task Wake(List<string> ids, CancellationToken cancellationToken)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(options.Value.DrainTimeout / 4);
         var woken = 0;
-        await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (id, _) =>
+        try
         {
-            try
+            await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = bound.Token }, async (id, _) =>
             {
-                await grains.GetGrain<IKblGrain>(id).GetTree(0, hotPath: false);
-                Interlocked.Increment(ref woken);
-            }
-            catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException)
-            {
-                LogWakeFailed(logger, me.Name, id, e.Message);
-            }
-        });
-        LogWoken(logger, me.Name, woken);
+                try
+                {
+                    await grains.GetGrain<IKblGrain>(id).GetTree(0, hotPath: false);
+                    Interlocked.Increment(ref woken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    LogWakeFailed(logger, me.Name, id, e.Message);
+                }
+            });
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A quarter of the drain's time is up: the hand-overs begin.
+        }
+
+        LogWoken(logger, me.Name, woken, ids.Count);
     }
 
     /// <summary>Every KBL that may be homed here: the active ones, and every one with a version clock in this silo's record store.</summary>
@@ -270,8 +287,8 @@ public sealed partial class KblDrainer(
     [LoggerMessage(EventId = 1306, Level = LogLevel.Warning, Message = "Silo {Silo}: {Leaves} mirrored leaves have fewer copies in sync elsewhere than their genome asks after {Bound}; they are handed over all the same")]
     private static partial void LogCopiesShort(ILogger logger, string silo, int leaves, TimeSpan bound);
 
-    [LoggerMessage(EventId = 1312, Level = LogLevel.Information, Message = "Silo {Silo} woke {Kbls} idle KBLs on its disk before handing them over")]
-    private static partial void LogWoken(ILogger logger, string silo, int kbls);
+    [LoggerMessage(EventId = 1312, Level = LogLevel.Information, Message = "Silo {Silo} woke {Woken} of the {Idle} idle KBLs homed on it before handing them over")]
+    private static partial void LogWoken(ILogger logger, string silo, int woken, int idle);
 
     [LoggerMessage(EventId = 1313, Level = LogLevel.Debug, Message = "Silo {Silo} could not wake KBL {Kbl} before its drain: {Reason}")]
     private static partial void LogWakeFailed(ILogger logger, string silo, string kbl, string reason);

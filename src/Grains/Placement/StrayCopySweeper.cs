@@ -1,8 +1,12 @@
 using Kbl.Grains;
 using Kbl.Hosting;
 using Kbl.Records;
+using Kbl.Storage;
+using Kbl.Tree;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 
 namespace Kbl.Placement;
 
@@ -10,18 +14,41 @@ namespace Kbl.Placement;
 /// When a silo starts, it asks the KBL of every replica copy on its disk whether that copy is still one of its
 /// shard's (<see cref="IKblPlacementGrain.DropStrayCopy"/>): a silo that was down when a copy was taken off it (its
 /// member replaced by another silo) or that missed the drop keeps the copy, read by nobody, until the KBL asks it to
-/// drop it. The KBL decides in its turn, against its configuration. It starts <see cref="KblOptions.StrayCopySweepDelay"/>
-/// after the silo: asking activates each KBL, and a KBL activated while its home silo is still starting would be
-/// placed on a silo holding its copy and take its shard over there.
+/// drop it. The KBL decides in its turn, against its configuration. Asking activates the KBL, so a copy its stored
+/// state vouches for — a leaf, no change of shape under way, whose configuration names this silo's copy in sync (most
+/// copies) — is left alone without waking it: a silo's start does not wake every idle KBL it holds a copy of. Any
+/// other copy is asked about, as before; its KBL wakes, so it also finishes a change of shape it left pending and
+/// brings a member out of sync (this silo, down while the leaf ran) back. The state read is the newest the KBL
+/// wrote; a change in flight that takes this silo out of the set drops the copy itself, or the next start asks.
+/// It starts <see cref="KblOptions.StrayCopySweepDelay"/> after the silo: a KBL activated while its home silo is
+/// still starting would be placed on a silo holding its copy and take its shard over there.
 /// </summary>
-public sealed partial class StrayCopySweeper(IGrainFactory grains, RecordStore store, SiloIdentity me, IOptions<KblOptions> options, ILogger<StrayCopySweeper> logger)
+public sealed partial class StrayCopySweeper(
+    IGrainFactory grains,
+    [FromKeyedServices(KblStorage.Name)] IGrainStorage storage,
+    RecordStore store,
+    SiloIdentity me,
+    IOptions<KblOptions> options,
+    ILogger<StrayCopySweeper> logger)
     : SiloStartPass<(string KblId, long Sealed)>
 {
     protected override TimeSpan Delay => options.Value.StrayCopySweepDelay;
 
     protected override IReadOnlyList<(string KblId, long Sealed)> Items() => store.ReplicaCopies();
 
-    protected override Task<bool> Visit((string KblId, long Sealed) copy) => grains.GetGrain<IKblPlacementGrain>(copy.KblId).DropStrayCopy(me.Name, copy.Sealed);
+    protected override async Task<bool> Visit((string KblId, long Sealed) copy)
+    {
+        var kbl = grains.GetGrain<IKblPlacementGrain>(copy.KblId);
+        var stored = new GrainState<KblState>(new KblState());
+        await storage.ReadStateAsync(KblStorage.KblStateName, kbl.GetGrainId(), stored);
+        return !Vouches(stored.State, me.Name, copy.Sealed) && await kbl.DropStrayCopy(me.Name, copy.Sealed);
+    }
+
+    /// <summary>Whether a KBL's stored <paramref name="state"/> names the copy on <paramref name="silo"/> (sealed for <paramref name="sealedEpoch"/>) as an in-sync copy of its shard.</summary>
+    private static bool Vouches(KblState? state, string silo, long sealedEpoch) =>
+        state is { Role: KblRole.Leaf, Transition: null, Replicas: { } config } &&
+        sealedEpoch <= config.Epoch &&
+        config.Members.Any(m => m.Silo == silo && m.InSync);
 
     protected override void Failed((string KblId, long Sealed) copy, Exception error) => LogSweepFailed(logger, me.Name, copy.KblId, error.Message); // it stays until the next start
 

@@ -1,11 +1,13 @@
 using Kbl.Colonies;
 using Kbl.Grains;
+using Kbl.Placement;
 using Kbl.Records;
 using Kbl.Replication;
 using Kbl.Silo.Routing;
 using Kbl.Tests.Cluster;
 using Kbl.Tree;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Core.Internal;
 using Xunit.Abstractions;
 
 namespace Kbl.Tests.Faults;
@@ -319,9 +321,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var before = await OnSilo1(colony, copies: 2);
         if (idle)
         {
-            var leaf = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
-            await fixture.Cluster.DeactivateAsync(leaf);
-            await fixture.Cluster.WaitForDeactivationAsync(leaf);
+            await Idle(ColonyNames.KblId(colony, ColonyNames.RootPath));
         }
 
         var back = false;
@@ -653,16 +653,11 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await fixture.EnsureUp("silo-2"); // a test before this one may have left it down
         var (colony, model) = await Mirrored(copies: 2, minCopies: 1, genome => genome with { SplitKeys = 100, MergeKeys = 80, SplitOpsPerSecond = 1e9, Hysteresis = TimeSpan.FromSeconds(1) });
         await model.Put("k000", "first");
-        var home = (await OnSilo1(colony, copies: 2)).Silo;
 
-        // Its copy on silo-2 before it divides (the re-spread puts it there when it was made on silo-0 first): were it
-        // on silo-0, in the zone of its leaves' silo, the re-spread would move their copies to silo-2 while the test
-        // runs, and the leaf handed to silo-0 could have its own copy there too, one silo holding a copy of every leaf.
-        await Eventually.Until(
-            () => Tree(colony),
-            t => t?.Silo == home && t.Replicas is { InSync: 2 } r && r.Members.Select(m => m.Silo).SequenceEqual(["silo-2"]),
-            Settle,
-            "the leaf on silo-1 with its one copy on silo-2");
+        // Its copy on silo-2 before it divides: were it on silo-0, in the zone of its leaves' silo, the re-spread
+        // would move their copies to silo-2 while the test runs, and the leaf handed to silo-0 could have its own copy
+        // there too, one silo holding a copy of every leaf.
+        var home = (await OnSilo1WithCopyOnSilo2(colony)).Silo;
         var value = new string('v', 1000);
         for (var i = 1; i < 150; i++)
         {
@@ -745,6 +740,53 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Copies();
         Assert.Equal(2, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 52 }));
         Assert.Single(copies.Copies.Where(c => c.InSync).Select(c => c.Digest).Distinct());
+        await model.Check();
+    }
+
+    [Fact]
+    public async Task A_silo_that_starts_again_keeps_the_copy_an_idle_leaf_names_without_waking_that_leaf()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        await OnSilo1WithCopyOnSilo2(colony);
+
+        // The leaf goes idle (not active anywhere); silo-2 dies and starts again with its disk, and its sweep asks
+        // about the copies on it.
+        await Idle(id);
+        await fixture.Kill("silo-2");
+        await RestartAndSweep("silo-2");
+
+        // Its stored state names silo-2's copy: the sweep left it and did not wake the leaf.
+        Assert.False(ActiveAnywhere(id), "the leaf was woken");
+        Assert.Equal(50, (await fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-2", id)).Digest(Kbl.Keys.KeyRange.All)).Records);
+        var after = await Redundant(colony, 2);
+        Assert.Equal(["silo-2"], after.Replicas!.Members.Select(m => m.Silo));
+        await model.Check();
+    }
+
+    [Fact]
+    public async Task A_silo_that_starts_again_wakes_an_idle_leaf_that_counts_its_copy_out_of_sync_which_then_catches_up()
+    {
+        // Three copies on the three silos: no spare silo, so the copy on silo-2, which dies while the leaf runs, stays
+        // a member out of sync (to catch up from the log when silo-2 comes back).
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 3);
+        await OnSilo1WithThreeCopies(colony);
+        await fixture.Kill("silo-2");
+        await model.Put("k50", "while silo-2 is down");
+        await Eventually.Until(
+            () => Tree(colony),
+            t => t?.Replicas is { InSync: 2 } r && r.Members.Any(m => m.Silo == "silo-2" && !m.InSync),
+            Settle,
+            "silo-2's copy a member out of sync");
+
+        // The leaf goes idle; silo-2 starts again with its disk, and its sweep wakes the leaf, which brings the copy
+        // there back in sync: nobody had to ask the leaf for anything.
+        await Idle(id);
+        await RestartAndSweep("silo-2");
+        Assert.True(ActiveAnywhere(id), "the leaf was not woken");
+        await Redundant(colony, 3);
+        var copies = await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Copies();
+        Assert.Equal(3, copies.Copies.Count(c => c.InSync && c.Digest is { Records: 51 }));
+        Assert.Single(copies.Copies.Select(c => c.Digest).Distinct());
         await model.Check();
     }
 
@@ -905,25 +947,25 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     /// </summary>
     private async Task<(string Colony, ColonyModel Model, KblView Leaf)> CopyMadeAgainInZoneA(Func<Genome, Genome> shape)
     {
-        await fixture.EnsureUp("silo-2"); // a test before this one may have left it down
-
-        var (colony, model) = await Mirrored(copies: 2, minCopies: 1, shape);
-        for (var i = 0; i < 50; i++)
-        {
-            await model.Put($"k{i:d2}", $"v{i}");
-        }
-
-        // Its copy goes to zone-b, silo-2 (spread again there when it was made in zone-a first: which silo a copy is
-        // made on first depends on the leaves earlier tests left).
-        await OnSilo1(colony, copies: 2);
-        await Eventually.Until(
-            () => Tree(colony),
-            t => t?.Silo == "silo-1" && t.Replicas is { InSync: 2 } r && r.Members.Select(m => m.Silo).SequenceEqual(["silo-2"]),
-            Settle,
-            "the leaf on silo-1 with its one copy on silo-2");
+        var (colony, model, _) = await FiftyRecordsWithSilo2Up(copies: 2, shape);
+        await OnSilo1WithCopyOnSilo2(colony);
         await fixture.Kill("silo-2");
         await model.Put("k50", "while silo-2 is down");
         return (colony, model, await Redundant(colony, 2, without: "silo-2"));
+    }
+
+    /// <summary>
+    /// The colony's one two-copy leaf on silo-1 (zone-a) with its copy on silo-2 (zone-b): the re-spread puts it there
+    /// when it was made on silo-0 first (which silo a copy is made on first depends on the leaves earlier tests left).
+    /// </summary>
+    private async Task<KblView> OnSilo1WithCopyOnSilo2(string colony)
+    {
+        await OnSilo1(colony, copies: 2);
+        return (await Eventually.Until(
+            () => Tree(colony),
+            t => t?.Silo == "silo-1" && t.Replicas is { InSync: 2 } r && r.Members.Select(m => m.Silo).SequenceEqual(["silo-2"]),
+            Settle,
+            "the leaf on silo-1 with its one copy on silo-2"))!;
     }
 
     /// <summary>The colony's one leaf on silo-1 (moved there if it is elsewhere), with <paramref name="copies"/> copies in sync.</summary>
@@ -935,6 +977,48 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         }
 
         return (await Eventually.Until(() => Tree(colony), t => t?.Silo == "silo-1" && t.Replicas?.InSync == copies, Settle, $"the leaf on silo-1 with {copies} copies"))!;
+    }
+
+    /// <summary>Deactivates every activation of KBL <paramref name="id"/> (a hand-over leaves the old one for a moment): it is idle, active on no silo.</summary>
+    private Task Idle(string id) => Eventually.Until(
+        async () =>
+        {
+            if (ActiveAnywhere(id))
+            {
+                // (Through the grain, not the test cluster's DeactivateAsync: that one does not see a silo started again.)
+                await fixture.Grains.GetGrain<IKblGrain>(id).Cast<IGrainManagementExtension>().DeactivateOnIdle();
+            }
+
+            return ActiveAnywhere(id);
+        },
+        active => !active,
+        Settle,
+        $"KBL {id} active nowhere");
+
+    /// <summary>Whether KBL <paramref name="id"/> has an activation on a live silo.</summary>
+    private bool ActiveAnywhere(string id) => fixture.LiveSilos.Any(s => s.ServiceProvider.GetRequiredService<LocalKbls>().Snapshot().Any(k => k.Id == id));
+
+    /// <summary>Starts <paramref name="silo"/> again (killed before) and waits until its start-of-silo sweep of its copies has ended (the log says so).</summary>
+    private async Task RestartAndSweep(string silo)
+    {
+        var before = LastSweep();
+        await fixture.Restart(silo);
+        await Eventually.Until(() => Task.FromResult(LastSweep()), last => last != before, Settle, $"{silo}'s sweep of its copies");
+
+        string LastSweep() => fixture.Log.Lines($"Silo {silo} dropped").Split('\n')[^1]; // with its time
+    }
+
+    /// <summary>A colony of one leaf with <paramref name="copies"/> copies and fifty records, silo-2 up (a test before may have left it down).</summary>
+    private async Task<(string Colony, ColonyModel Model, string Id)> FiftyRecordsWithSilo2Up(int copies, Func<Genome, Genome>? shape = null)
+    {
+        await fixture.EnsureUp("silo-2");
+        var (colony, model) = await Mirrored(copies, minCopies: 1, shape);
+        for (var i = 0; i < 50; i++)
+        {
+            await model.Put($"k{i:d2}", $"v{i}");
+        }
+
+        return (colony, model, ColonyNames.KblId(colony, ColonyNames.RootPath));
     }
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
