@@ -909,7 +909,8 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     {
         var colony = name ?? NewColonyName();
         var genome = Genome.Default with { Redundancy = copies == 1 ? Redundancy.None : new Redundancy(RedundancyMode.Mirror, copies, minCopies) };
-        await fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Configure(shape?.Invoke(genome) ?? genome);
+        // Through silo-0, which no test stops, as the test client may still name a silo an earlier test drained.
+        await fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).Configure(shape?.Invoke(genome) ?? genome);
         return (colony, new ColonyModel(router ?? fixture.Router, colony));
     }
 
