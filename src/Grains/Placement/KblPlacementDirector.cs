@@ -32,9 +32,7 @@ public sealed partial class KblPlacementDirector(
     {
         var compatible = context.GetCompatibleSilos(target);
         var silos = await directory.Resolve(compatible);
-        var kbl = new GrainState<KblState>(new KblState());
-        await storage.ReadStateAsync(KblStorage.KblStateName, target.GrainIdentity, kbl);
-        var state = kbl.State ?? new KblState();
+        var state = await storage.ReadKblState(target.GrainIdentity);
         // An interior KBL that ran outside its group while the group had no silo goes back into it.
         var holdsNothing = state is { Role: KblRole.Interior, Transition: not { Kind: TransitionKind.Merge } };
         if (state.Home is { } home && silos.FirstOrDefault(s => s.Identity.Name == home) is { Address: { } homeSilo, Identity: var homeIdentity } &&

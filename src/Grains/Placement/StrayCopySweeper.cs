@@ -39,13 +39,11 @@ public sealed partial class StrayCopySweeper(
     protected override async Task<bool> Visit((string KblId, long Sealed) copy)
     {
         var kbl = grains.GetGrain<IKblPlacementGrain>(copy.KblId);
-        var stored = new GrainState<KblState>(new KblState());
-        await storage.ReadStateAsync(KblStorage.KblStateName, kbl.GetGrainId(), stored);
-        return !Vouches(stored.State, me.Name, copy.Sealed) && await kbl.DropStrayCopy(me.Name, copy.Sealed);
+        return !Vouches(await storage.ReadKblState(kbl.GetGrainId()), me.Name, copy.Sealed) && await kbl.DropStrayCopy(me.Name, copy.Sealed);
     }
 
     /// <summary>Whether a KBL's stored <paramref name="state"/> names the copy on <paramref name="silo"/> (sealed for <paramref name="sealedEpoch"/>) as an in-sync copy of its shard.</summary>
-    private static bool Vouches(KblState? state, string silo, long sealedEpoch) =>
+    private static bool Vouches(KblState state, string silo, long sealedEpoch) =>
         state is { Role: KblRole.Leaf, Transition: null, Replicas: { } config } &&
         sealedEpoch <= config.Epoch &&
         config.Members.Any(m => m.Silo == silo && m.InSync);
