@@ -40,6 +40,12 @@ public sealed class KblOptions
     public long RebuildBytesPerSecond { get; set; } = 32L << 20;
 
     /// <summary>
+    /// How many snapshots this silo streams at once; more rebuilds wait for a turn, first come first served, so after
+    /// a large loss the leaves get their copies back one after another instead of all together at the end.
+    /// </summary>
+    public int RebuildStreams { get; set; } = 2;
+
+    /// <summary>
     /// How long after it starts a silo waits before it asks the KBL of each replica copy on its disk whether the copy
     /// is still one of its shard's (stray copies are dropped): long enough for a cluster starting at once to bring
     /// the KBLs' home silos back first, since asking activates each KBL.

@@ -42,6 +42,11 @@ public sealed partial class KblOptionsValidator : IValidateOptions<KblOptions>
             return ValidateOptionsResult.Fail($"Kbl:RebuildBytesPerSecond {options.RebuildBytesPerSecond} must be at least 65536 (64 KiB/s)");
         }
 
+        if (options.RebuildStreams is < 1 or > 64)
+        {
+            return ValidateOptionsResult.Fail($"Kbl:RebuildStreams {options.RebuildStreams} must be between 1 and 64");
+        }
+
         if (options.AggregatePageRecords is < 1 or > 1_000_000)
         {
             return ValidateOptionsResult.Fail($"Kbl:AggregatePageRecords {options.AggregatePageRecords} must be between 1 and 1000000");

@@ -43,7 +43,7 @@ public static class KblSiloBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new Replication.ReplicationTimings());
         services.TryAddSingleton<Replication.ReplicaLeases>();
-        services.AddSingleton(sp => new Replication.RebuildThrottle(options.RebuildBytesPerSecond, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new Replication.RebuildThrottle(options.RebuildBytesPerSecond, options.RebuildStreams, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<ColdTier.IColdTier>(_ => coldTier.Mode == ColdTierMode.S3 ? new ColdTier.S3ColdTier(coldTier.S3) : new ColdTier.LocalColdTier(coldTier.Path));
 
         // The provisioning grain takes colonies' demand (and drops a deleted colony's): a host that sets no policy

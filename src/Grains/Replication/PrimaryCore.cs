@@ -238,9 +238,9 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
 
     /// <summary>
     /// Brings a member that is out of sync back: seals it, catches it up from its log position, and marks it in
-    /// sync. A member whose log forked or is on another disk is rebuilt first: a snapshot of this copy, taken now, is
-    /// streamed to it outside this primary's turns (writes go on meanwhile), and a later call catches it up from the
-    /// snapshot's position. True when it is in sync now; false while it is still being rebuilt.
+    /// sync. A member whose log forked or is on another disk is rebuilt first: once the silo gives the rebuild a turn,
+    /// a snapshot of this copy, taken then, is streamed to it outside this primary's turns (writes go on meanwhile),
+    /// and a later call catches it up from the snapshot's position. True when it is in sync now; false while it is still being rebuilt.
     /// </summary>
     public async Task<bool> Heal(string member)
     {
@@ -273,7 +273,7 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
                 // it): it follows from the snapshot's position, if this log still reaches back there.
                 InstalledBytes += installed.Bytes;
                 InstalledTime += installed.Took;
-                agrees = seal.AppliedSeq == rebuild.AppliedSeq && Reaches(seal.AppliedSeq);
+                agrees = seal.AppliedSeq == installed.AppliedSeq && Reaches(seal.AppliedSeq);
             }
             else
             {
@@ -282,9 +282,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
 
             if (!agrees)
             {
-                var snapshot = log.Snapshot();
                 var cancel = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                _rebuilds[member] = new Rebuild(disk, Config.Epoch, snapshot.AppliedSeq, Stream(member, Config.Epoch, snapshot, cancel), cancel);
+                _rebuilds[member] = new Rebuild(disk, Config.Epoch, Stream(member, Config.Epoch, cancel), cancel);
                 return false;
             }
 
@@ -319,8 +318,8 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
         return true;
     }
 
-    /// <summary>The bytes a finished rebuild installed (or -1); its cancellation is released.</summary>
-    private static async Task<(long Bytes, TimeSpan Took)> Finished(Rebuild rebuild)
+    /// <summary>What a finished rebuild installed (bytes -1 when nothing); its cancellation is released.</summary>
+    private static async Task<Installed> Finished(Rebuild rebuild)
     {
         using (rebuild.Cancel)
         {
@@ -334,7 +333,13 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// <summary>The last rebuild that failed for another reason than an unreachable member or a stop (a bug, a full disk), for the log.</summary>
     public Exception? RebuildFailure { get; set; }
 
-    /// <summary>Members being rebuilt from a snapshot now (streams under way).</summary>
+    /// <summary>
+    /// Whether this primary's rebuilds stream at once, without waiting for a turn of the silo (a merge's copy, which
+    /// the merging KBL waits for in its turn, holding its requests).
+    /// </summary>
+    public bool UrgentRebuilds { get; set; }
+
+    /// <summary>Members being rebuilt from a snapshot now (streams under way or waiting for their turn).</summary>
     public int Rebuilding => _rebuilds.Values.Count(r => !r.Installed.IsCompleted);
 
     /// <summary>Completes when one of the rebuilds under way ends: true when it installed its snapshot (false at once when none is under way).</summary>
@@ -345,23 +350,30 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     public void Stop() => _stop.Cancel();
 
     /// <summary>
-    /// Streams a snapshot to a member: the bytes installed, or -1 when it was refused, cut short, stopped or failed
-    /// in any way (a later call of <see cref="Heal"/> starts another).
+    /// Streams a snapshot to a member once this silo gives the rebuild its turn; the snapshot is taken then (writes
+    /// made while it waited are in it, not in the catch-up after it). Bytes -1 when it was refused, cut short,
+    /// stopped, or failed in any way (a later call of <see cref="Heal"/> starts another).
     /// </summary>
-    private async Task<(long Bytes, TimeSpan Took)> Stream(string member, long epoch, IShardSnapshot snapshot, CancellationTokenSource cancel)
+    private async Task<Installed> Stream(string member, long epoch, CancellationTokenSource cancel)
     {
-        using (snapshot)
+        var started = time.Now;
+        try
         {
-            var started = time.Now;
-            try
+            using var turn = await transport.RebuildTurn(UrgentRebuilds, cancel.Token);
+            cancel.Token.ThrowIfCancellationRequested();
+            if (Fenced || Config.Epoch != epoch)
             {
-                return (await transport.Install(member, epoch, snapshot, cancel.Token), time.Now - started);
+                return new(-1, TimeSpan.Zero, 0);
             }
-            catch (Exception e)
-            {
-                RebuildFailure = e is ReplicaUnreachableException or OperationCanceledException ? RebuildFailure : e;
-                return (-1, time.Now - started);
-            }
+
+            using var snapshot = log.Snapshot();
+            started = time.Now;
+            return new(await transport.Install(member, epoch, snapshot, cancel.Token), time.Now - started, snapshot.AppliedSeq);
+        }
+        catch (Exception e)
+        {
+            RebuildFailure = e is ReplicaUnreachableException or OperationCanceledException ? RebuildFailure : e;
+            return new(-1, time.Now - started, 0);
         }
     }
 
@@ -657,8 +669,11 @@ public sealed class PrimaryCore(string silo, IShardLog log, IConfigRegister regi
     /// <summary>An append sent to a member before its entries were applied here: the position it follows, and its reply.</summary>
     private sealed record Sent(long From, Task<AppendReply> Reply);
 
-    /// <summary>A snapshot (at <paramref name="AppliedSeq"/>) streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>: the bytes installed (or -1) and how long it took.</summary>
-    private sealed record Rebuild(string Disk, long Epoch, long AppliedSeq, Task<(long Bytes, TimeSpan Took)> Installed, CancellationTokenSource Cancel);
+    /// <summary>A snapshot streamed to a member on <paramref name="Disk"/> for <paramref name="Epoch"/>.</summary>
+    private sealed record Rebuild(string Disk, long Epoch, Task<Installed> Installed, CancellationTokenSource Cancel);
+
+    /// <summary>What a rebuild installed: its bytes (or -1), how long it streamed, and the position of its snapshot.</summary>
+    private readonly record struct Installed(long Bytes, TimeSpan Took, long AppliedSeq);
 
     /// <summary>How an append round with one member ended.</summary>
     private enum Reach

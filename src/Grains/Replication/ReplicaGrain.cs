@@ -104,7 +104,7 @@ public sealed class ReplicaGrain(RecordStore store, ReplicaLeases leases, Replic
 
 /// <summary>
 /// How a primary reaches its replicas: their grains, each call bounded by <see cref="ReplicationTimings.CallTimeout"/>.
-/// A rebuild streams off the leaf's turns (on the thread pool), paced by the silo's <see cref="RebuildThrottle"/>.
+/// A rebuild streams off the leaf's turns (on the thread pool), in a turn and at the pace of the silo's <see cref="RebuildThrottle"/>.
 /// </summary>
 public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, ReplicationTimings timings, RebuildThrottle throttle) : IReplicaTransport
 {
@@ -121,7 +121,6 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
     public Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation) => Task.Run(
         async () =>
         {
-            using var streaming = throttle.Streaming();
             var stream = Random.Shared.NextInt64();
             if (!await Call(silo, r => r.BeginInstall(epoch, stream)))
             {
@@ -145,6 +144,8 @@ public sealed class GrainReplicaTransport(IGrainFactory grains, string kblId, Re
             return await Call(silo, r => r.EndInstall(epoch, stream, pages, snapshot.AppliedSeq, snapshot.LastEpoch), timings.InstallTimeout) ? bytes : -1;
         },
         cancellation);
+
+    public Task<IDisposable> RebuildTurn(bool urgent, CancellationToken cancellation) => throttle.Turn(cancellation, urgent);
 
     public Task<string> Disk(string silo) => Call(silo, r => r.Disk());
 

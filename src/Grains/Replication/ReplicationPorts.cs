@@ -28,6 +28,13 @@ public interface IReplicaTransport
     /// </summary>
     Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation);
 
+    /// <summary>
+    /// Waits until this silo may stream one more rebuild (it streams a few at a time, first come first served; an
+    /// <paramref name="urgent"/> one at once); disposing the result ends the turn. The primary takes its snapshot
+    /// only once its turn came, so the snapshot is as new as it can be and is held no longer than its stream lasts.
+    /// </summary>
+    Task<IDisposable> RebuildTurn(bool urgent, CancellationToken cancellation);
+
     /// <summary>The identity of the disk that copy is on.</summary>
     Task<string> Disk(string silo);
 }

@@ -266,6 +266,7 @@ public sealed partial class KblGrain
     /// </summary>
     private void DropOwnRecords()
     {
+        DropPrimary(); // its rebuilds stop (one waiting for a turn would install a copy of a deleted shard later)
         var holdsShard = State.Role == KblRole.Leaf || (State.Role == KblRole.Pending && State.Children.Count == 0);
         if (holdsShard && _presence != Presence.AtHome)
         {

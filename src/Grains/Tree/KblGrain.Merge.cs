@@ -152,6 +152,10 @@ public sealed partial class KblGrain
 
         LoadShard();
         _primary = copied; // the merged leaf's primary, in sync with the copy it made
+        if (copied is not null)
+        {
+            copied.UrgentRebuilds = false; // its later rebuilds wait their turns as any leaf's
+        }
         _meter.Reset();
         _childFeedback.Clear();
         _coldSince = null;
@@ -228,7 +232,9 @@ public sealed partial class KblGrain
         var epoch = NextMergeEpoch();
         await SaveReplicas(new Replication.ShardConfig(epoch, silo.Name, store.DiskId, [new Replication.ReplicaMember(target, "", InSync: false)], Redundancy.MinCopies));
         store.ResetShard(_id, _clock, epoch, lastEpoch: epoch);
+        // Its stream does not wait behind the silo's other rebuilds: this turn holds the KBL's requests meanwhile.
         var primary = NewPrimary();
+        primary.UrgentRebuilds = true;
         Exception? failure = null;
         try
         {

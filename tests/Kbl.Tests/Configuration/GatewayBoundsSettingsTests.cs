@@ -24,6 +24,7 @@ public sealed class GatewayBoundsSettingsTests
         Assert.Empty(settings.Gateway.ColonyQuotas);
         Assert.Equal(4096, settings.Kbl.AggregatePageRecords);
         Assert.Equal(32L << 20, settings.Kbl.RebuildBytesPerSecond);
+        Assert.Equal(2, settings.Kbl.RebuildStreams);
 
         using var quotas = new ColonyQuotas(Options.Create(settings.Gateway));
         for (var i = 0; i < 10_000; i++)
@@ -82,6 +83,7 @@ public sealed class GatewayBoundsSettingsTests
     [InlineData("Gateway:ColonyQuotas:orders", "-2", "Kbl:Gateway:ColonyQuotas:orders -2 must be between 0 (no quota) and 10000000 requests per second")]
     [InlineData("AggregatePageRecords", "0", "Kbl:AggregatePageRecords 0 must be between 1 and 1000000")]
     [InlineData("RebuildBytesPerSecond", "1000", "Kbl:RebuildBytesPerSecond 1000 must be at least 65536 (64 KiB/s)")]
+    [InlineData("RebuildStreams", "0", "Kbl:RebuildStreams 0 must be between 1 and 64")]
     public void A_bad_bound_is_refused_in_one_line_naming_it(string key, string value, string message)
     {
         var refused = Assert.Throws<KblConfigurationException>(() => Load((key, value)));

@@ -161,6 +161,59 @@ public sealed class PrimaryActivationTests
         Assert.NotNull(_copies.LogOf("r").Get("k"));
     }
 
+    [Fact]
+    public async Task A_rebuild_that_waited_for_its_turn_sends_what_the_shard_holds_then_and_its_member_is_in_sync_after()
+    {
+        var (primary, other) = await RebuildWaitingForItsTurn();
+
+        // Writes go on while the rebuild waits; then the turn comes.
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(WriteOutcome.Acknowledged, (await primary.Write(Encoding.UTF8.GetBytes($"k{i}"), Value)).Outcome);
+        }
+
+        Assert.Null(_copies.LogOf("r").Get("k0"));
+        var ends = primary.AnyRebuildEnds(); // (before the turn passes: the stream may end at once)
+        other.Dispose();
+        Assert.True(await ends.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // The snapshot had the writes made while it waited, and the member is caught up from it and in sync.
+        Assert.NotNull(_copies.LogOf("r").Get("k2"));
+        Assert.True(await primary.Heal("r"));
+        Assert.Contains(primary.Config.Members, m => m is { Silo: "r", InSync: true, Disk: "disk-r2" });
+        Assert.Equal(_primaryLog.AppliedSeq, _copies.LogOf("r").AppliedSeq);
+    }
+
+    [Fact]
+    public async Task A_rebuild_stopped_while_it_waits_for_its_turn_gives_its_place_up_and_streams_nothing()
+    {
+        var (primary, other) = await RebuildWaitingForItsTurn();
+
+        primary.Stop(); // the primary is done (fenced, forgotten, deactivating)
+
+        Assert.False(await primary.AnyRebuildEnds().WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(0, _copies.Turns.Waiting);
+        other.Dispose();
+        Assert.Equal(0, _copies.Turns.Streams);
+        Assert.Equal(0, _copies.LogOf("r").AppliedSeq);
+    }
+
+    /// <summary>
+    /// A primary whose member came back on an empty disk, so its heal started a rebuild, which waits: another stream
+    /// of this silo holds the only turn (given back by disposing it).
+    /// </summary>
+    private async Task<(PrimaryCore Primary, IDisposable OtherStream)> RebuildWaitingForItsTurn()
+    {
+        Assert.True(await Primary().Activate());
+        _copies.Place("r", new InMemoryShardLog("disk-r2"));
+        var primary = Primary();
+        Assert.True(await primary.Activate());
+        var other = await _copies.Turns.Turn(CancellationToken.None);
+        Assert.False(await primary.Heal("r"));
+        Assert.Equal((1, 1), (primary.Rebuilding, _copies.Turns.Waiting));
+        return (primary, other);
+    }
+
     /// <summary>A fault for the primary's own write: a newer primary seals its copy just before it.</summary>
     private Func<bool> SealedBy(long epoch) => () =>
     {
@@ -194,7 +247,7 @@ public sealed class PrimaryActivationTests
         }
     }
 
-    /// <summary>Each silo's copy (its replica over that silo's log), reached at once; a rebuild is not needed here.</summary>
+    /// <summary>Each silo's copy (its replica over that silo's log), reached at once.</summary>
     private sealed class Copies : IReplicaTransport
     {
         private readonly Dictionary<string, (ReplicaCore Core, InMemoryShardLog Log)> _silos = new(StringComparer.Ordinal);
@@ -217,7 +270,20 @@ public sealed class PrimaryActivationTests
 
         public Task<IReadOnlyList<LogEntry>> Fetch(string silo, long afterSeq, int max) => Task.FromResult(_silos[silo].Log.After(afterSeq, max));
 
-        public Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation) => Task.FromResult(-1L);
+        /// <summary>The primary's silo's rebuild turns (one stream at a time): a test may hold the turn.</summary>
+        public RebuildThrottle Turns { get; } = new(1 << 20, maxStreams: 1, TimeProvider.System);
+
+        /// <summary>A rebuild in one page.</summary>
+        public Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation)
+        {
+            var replica = _silos[silo].Core;
+            var records = snapshot.Records().ToList();
+            var installed = replica.BeginInstall(epoch, stream: 1) && replica.InstallPage(epoch, 1, 0, records) &&
+                replica.EndInstall(epoch, 1, pages: 1, snapshot.AppliedSeq, snapshot.LastEpoch);
+            return Task.FromResult(installed ? records.Sum(r => (long)r.Key.Length + r.Value.Length) : -1);
+        }
+
+        public Task<IDisposable> RebuildTurn(bool urgent, CancellationToken cancellation) => Turns.Turn(cancellation, urgent);
 
         public Task<string> Disk(string silo) => Task.FromResult(DiskOf(silo));
     }

@@ -95,7 +95,7 @@ public sealed class ShardSimulation
         }
 
         _scheduler.RunUntil(Time + 3_000);
-        var answered = 0;
+        var (answered, healed) = (0, false);
         var finalReads = _scheduler.Run(async () =>
         {
             for (var attempt = 0; attempt < 20 && !await HealMembers(); attempt++)
@@ -117,11 +117,23 @@ public sealed class ShardSimulation
                     await _scheduler.Delay(200);
                 }
             }
+
+            // Then every copy comes back in sync (the reads activated a primary if none was): rebuilds and
+            // catch-ups end once the faults stop.
+            for (var attempt = 0; attempt < 20 && !(healed = await HealMembers()); attempt++)
+            {
+                await _scheduler.Delay(200);
+            }
         });
-        _scheduler.RunUntil(Time + 20_000);
+        _scheduler.RunUntil(Time + 40_000);
         if (!finalReads.IsCompleted || answered < _options.Keys)
         {
-            return "the final reads were not all answered: the shard never recovered";
+            return "the final reads were not all answered, or the copies were not all brought back in sync: the shard never recovered";
+        }
+
+        if (!healed)
+        {
+            return "the faults stopped, yet the copies were not all brought back in sync (a rebuild or catch-up never ended)";
         }
 
         return Check();
@@ -488,6 +500,9 @@ public sealed class ShardSimulation
         private readonly Queue<TaskCompletionSource> _turns = new();
         private bool _busy;
 
+        /// <summary>This process's rebuild turns (one stream at a time), as a silo's; a new process starts with none taken.</summary>
+        private RebuildThrottle _rebuildTurns = NewRebuildTurns();
+
         /// <summary>The read lease this process's copy granted, shared by every activation of its replica (ReplicaLeases).</summary>
         private GrantedLease _leases = null!;
 
@@ -525,7 +540,10 @@ public sealed class ShardSimulation
             NewReplica();
             (_busy, PausedUntil) = (false, 0);
             _turns.Clear();
+            _rebuildTurns = NewRebuildTurns();
         }
+
+        private static RebuildThrottle NewRebuildTurns() => new(long.MaxValue, maxStreams: 1, TimeProvider.System);
 
         /// <summary>A replica with a lease record of its own, assuming it granted a whole lease just now (what a process before it granted is not known).</summary>
         private void NewReplica()
@@ -675,7 +693,7 @@ public sealed class ShardSimulation
             sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Log.After(afterSeq, max)));
 
         /// <summary>
-        /// A rebuild: the snapshot (taken when the primary started it; writes go on meanwhile) travels in pages of two
+        /// A rebuild: the snapshot (taken when its turn came; writes go on meanwhile) travels in pages of two
         /// records, each a message of its own that the network may drop, delay, repeat or reorder.
         /// </summary>
         public async Task<long> Install(string silo, long epoch, IShardSnapshot snapshot, CancellationToken cancellation)
@@ -702,6 +720,14 @@ public sealed class ShardSimulation
         }
 
         public Task<string> Disk(string silo) => sim.Call(this, sim.NodeNamed(silo), () => Task.FromResult(sim.NodeNamed(silo).Log.Disk));
+
+        /// <summary>A turn after a while (writes go on meanwhile, so the snapshot taken then is not the one the heal would have taken), one stream at a time.</summary>
+        public async Task<IDisposable> RebuildTurn(bool urgent, CancellationToken cancellation)
+        {
+            var turns = _rebuildTurns;
+            await ((ITimeSource)this).Delay(TimeSpan.FromMilliseconds(sim._faults ? sim._random.Next(0, 40) : 0));
+            return await turns.Turn(cancellation, urgent);
+        }
 
         private async Task<Operation?> Execute(PrimaryCore primary, Operation request)
         {
