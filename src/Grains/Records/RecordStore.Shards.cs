@@ -204,7 +204,7 @@ public sealed partial class RecordStore
     /// </summary>
     private Iterator SeekSegment(string kblId, long seq)
     {
-        var (first, upper) = (LogKey(kblId, 0), LogKey(kblId, long.MaxValue));
+        var (first, upper) = LogBounds(kblId);
         var iterator = _db.NewIterator(_log, new ReadOptions().SetIterateLowerBound(first).SetIterateUpperBound(upper));
         iterator.SeekForPrev(LogKey(kblId, seq));
         if (!iterator.Valid() || SegmentEnd(iterator.Key(), iterator.Value()) < seq)
@@ -452,8 +452,7 @@ public sealed partial class RecordStore
     /// <summary>Adds to <paramref name="batch"/> the removal of a shard's log and of its replica records here.</summary>
     private void ClearCopy(WriteBatch batch, string kblId)
     {
-        var logStart = LogKey(kblId, 0);
-        var logEnd = LogKey(kblId, long.MaxValue);
+        var (logStart, logEnd) = LogBounds(kblId);
         batch.DeleteRange(logStart, (ulong)logStart.Length, logEnd, (ulong)logEnd.Length, _log);
         var (from, to) = ReplicaBounds(kblId);
         batch.DeleteRange(from, (ulong)from.Length, to, (ulong)to.Length, _replicas);
@@ -563,6 +562,9 @@ public sealed partial class RecordStore
         public static ShardPositionRecord StartingAt(long applied, long lastEpoch, long sealedEpoch, bool replica) =>
             new(applied, lastEpoch, sealedEpoch, replica) { BaseSeq = applied, BaseEpoch = lastEpoch };
     }
+
+    /// <summary>Where a KBL's log segments are: from its first possible key to its last.</summary>
+    private static (byte[] From, byte[] To) LogBounds(string kblId) => (LogKey(kblId, 0), LogKey(kblId, long.MaxValue));
 
     private static byte[] LogKey(string kblId, long seq)
     {

@@ -135,13 +135,7 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task<WriteResult?> Apply(List<(int Index, RecordWrite Write, StoredRecord? Current)> accepted, WriteResult[] results)
     {
-        if (!Redundancy.Mirrored && State.Replicas is { Primary.Length: > 0 })
-        {
-            // One copy from now on (the genome changed): the replicas stop following, so none may count as in sync.
-            DropPrimary();
-            await SaveReplicas(Forgotten()!);
-        }
-
+        await ForgetMirror();
         var records = accepted.Select(a => (a.Write.Key, a.Write.Value)).ToList();
         var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records) : (WriteOutcome.Acknowledged, WriteHere(records), null);
         if (outcome == WriteOutcome.Refused)

@@ -250,6 +250,27 @@ public sealed partial class KblGrain
         }
     }
 
+    /// <summary>
+    /// One copy from now on (the genome changed) for a leaf that was mirrored: the replicas stop following, so none
+    /// may count as in sync (saved before the leaf writes alone), and their copies are dropped (best effort; a silo
+    /// that misses it drops its copy at its next start, as the stored state no longer names it) — not while this
+    /// silo's copy is still kept as a replica's (a hand-over not yet taken up here): the others may be all there is.
+    /// </summary>
+    private async Task ForgetMirror()
+    {
+        if (Redundancy.Mirrored || State.Replicas is not { Primary.Length: > 0 } mirrored)
+        {
+            return;
+        }
+
+        DropPrimary();
+        await SaveReplicas(Forgotten()!);
+        if (!store.IsReplicaCopy(_id))
+        {
+            DropCopies(mirrored);
+        }
+    }
+
     /// <summary>The replica configuration with no copy but the one here, its epoch kept (null when there is none).</summary>
     private ShardConfig? Forgotten() => State.Replicas is { } config ? config with { Primary = "", PrimaryDisk = "", Members = [] } : null;
 
@@ -427,6 +448,11 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task MaintainReplicas()
     {
+        if (!Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && _presence == Presence.AtHome)
+        {
+            await ForgetMirror(); // a leaf that takes no writes drops its copies too
+        }
+
         if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || State.Transition is not null || _presence != Presence.AtHome || await EnsurePrimary() is not null)
         {
             return;

@@ -787,6 +787,23 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_colony_switched_to_one_copy_drops_its_other_copies_without_waiting_for_a_write()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        var member = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
+        var copy = fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id));
+        Assert.Equal(50, (await copy.Digest(Kbl.Keys.KeyRange.All)).Records);
+
+        await fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(id).Configure(Genome.Default with { Redundancy = Redundancy.None });
+
+        // No write comes: the leaf's tick forgets its copy and has it dropped on the member's silo.
+        await Eventually.Until(() => copy.Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the member's copy dropped");
+        await model.Check();
+        await model.Put("k50", "one copy");
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_silo_that_starts_again_keeps_the_copy_an_idle_leaf_names_without_waking_that_leaf()
     {
         var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);

@@ -3,6 +3,7 @@ using Kbl.Replication;
 namespace Kbl.Tests.Replication;
 
 /// <summary>A silo streams a few rebuilds at a time; the others wait for a turn, first come first served.</summary>
+[Trait("Category", Category.Unit)]
 public sealed class RebuildTurnTests
 {
     private readonly RebuildThrottle _throttle = new(1 << 20, maxStreams: 2, TimeProvider.System);
