@@ -53,6 +53,13 @@ public sealed class KblOptions
     public TimeSpan StrayCopySweepDelay { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
+    /// How long after one sweep of stray copies the next begins (zero: only when the silo starts): a copy whose drop
+    /// was lost while its silo stayed up goes at the next sweep. A sweep reads each replica copy's KBL state and wakes
+    /// only the KBLs whose state does not name the copy in sync.
+    /// </summary>
+    public TimeSpan StrayCopySweepPeriod { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// The most colonies the cluster holds (those being deleted count until they are gone); creating one more is
     /// refused (HTTP 409). Read by the colony registry, on whichever silo it runs: set it alike on every silo.
     /// </summary>

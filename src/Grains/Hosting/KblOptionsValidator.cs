@@ -37,6 +37,11 @@ public sealed partial class KblOptionsValidator : IValidateOptions<KblOptions>
             return ValidateOptionsResult.Fail($"Kbl:StrayCopySweepDelay {options.StrayCopySweepDelay} must be between 00:00:00 and 1.00:00:00");
         }
 
+        if (options.StrayCopySweepPeriod != TimeSpan.Zero && (options.StrayCopySweepPeriod < TimeSpan.FromSeconds(1) || options.StrayCopySweepPeriod > TimeSpan.FromDays(1)))
+        {
+            return ValidateOptionsResult.Fail($"Kbl:StrayCopySweepPeriod {options.StrayCopySweepPeriod} must be 00:00:00 (only at start) or between 00:00:01 and 1.00:00:00");
+        }
+
         if (options.RebuildBytesPerSecond < 65_536)
         {
             return ValidateOptionsResult.Fail($"Kbl:RebuildBytesPerSecond {options.RebuildBytesPerSecond} must be at least 65536 (64 KiB/s)");

@@ -3,7 +3,8 @@ namespace Kbl.Placement;
 /// <summary>
 /// A pass a silo makes once it has started over things its disk names (KBLs to wake, copies to ask about): in the
 /// background (the silo does not wait for it), four at a time, each on its own (one that fails is logged and the
-/// others go on), after <see cref="Delay"/>; it stops when the silo stops.
+/// others go on), after <see cref="Delay"/>, and again every <see cref="Every"/> when that is set; it stops when the
+/// silo stops.
 /// </summary>
 public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, IDisposable
 {
@@ -11,6 +12,9 @@ public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, 
 
     /// <summary>How long after the silo starts the pass begins.</summary>
     protected virtual TimeSpan Delay => TimeSpan.Zero;
+
+    /// <summary>How long after a pass ends the next begins (zero: one pass only).</summary>
+    protected virtual TimeSpan Every => TimeSpan.Zero;
 
     public void Participate(ISiloLifecycle lifecycle) => lifecycle.Subscribe(GetType().Name, ServiceLifecycleStage.Active + 2, Start, _ => _stopping.CancelAsync());
 
@@ -40,32 +44,46 @@ public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, 
 
     private async Task Run()
     {
-        var counted = 0;
-        IReadOnlyList<T> items;
         try
         {
             await Task.Delay(Delay, _stopping.Token);
-            items = Items();
-            await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = _stopping.Token }, async (item, _) =>
+            while (true)
             {
-                try
+                var (counted, items) = await Pass(_stopping.Token);
+                Ended(counted, items);
+                if (Every <= TimeSpan.Zero)
                 {
-                    if (await Visit(item))
-                    {
-                        Interlocked.Increment(ref counted);
-                    }
+                    return;
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    Failed(item, e);
-                }
-            });
+
+                await Task.Delay(Every, _stopping.Token);
+            }
         }
         catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
         {
-            return; // the silo is stopping
+            // the silo is stopping
         }
+    }
 
-        Ended(counted, items.Count);
+    /// <summary>One pass over the items read now: how many counted, of how many.</summary>
+    protected async Task<(int Counted, int Items)> Pass(CancellationToken cancellationToken)
+    {
+        var counted = 0;
+        var items = Items();
+        await Parallel.ForEachAsync(items, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellationToken }, async (item, _) =>
+        {
+            try
+            {
+                if (await Visit(item))
+                {
+                    Interlocked.Increment(ref counted);
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Failed(item, e);
+            }
+        });
+        return (counted, items.Count);
     }
 }

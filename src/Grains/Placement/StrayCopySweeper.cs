@@ -21,7 +21,9 @@ namespace Kbl.Placement;
 /// brings a member out of sync (this silo, down while the leaf ran) back. The state read is the newest the KBL
 /// wrote; a change in flight that takes this silo out of the set drops the copy itself, or the next start asks.
 /// It starts <see cref="KblOptions.StrayCopySweepDelay"/> after the silo: a KBL activated while its home silo is
-/// still starting would be placed on a silo holding its copy and take its shard over there.
+/// still starting would be placed on a silo holding its copy and take its shard over there. It runs again every
+/// <see cref="KblOptions.StrayCopySweepPeriod"/>, for copies whose drop was lost while this silo stayed up (a KBL
+/// whose primary stopped before its drop got an answer does not ask again).
 /// </summary>
 public sealed partial class StrayCopySweeper(
     IGrainFactory grains,
@@ -33,6 +35,11 @@ public sealed partial class StrayCopySweeper(
     : SiloStartPass<(string KblId, long Sealed)>
 {
     protected override TimeSpan Delay => options.Value.StrayCopySweepDelay;
+
+    protected override TimeSpan Every => options.Value.StrayCopySweepPeriod;
+
+    /// <summary>Sweeps now, beside the schedule: the number of stray copies dropped.</summary>
+    public async Task<int> SweepNow(CancellationToken cancellationToken) => (await Pass(cancellationToken)).Counted;
 
     protected override IReadOnlyList<(string KblId, long Sealed)> Items() => store.ReplicaCopies();
 
@@ -48,7 +55,7 @@ public sealed partial class StrayCopySweeper(
         sealedEpoch <= config.Epoch &&
         config.Members.Any(m => m.Silo == silo && m.InSync);
 
-    protected override void Failed((string KblId, long Sealed) copy, Exception error) => LogSweepFailed(logger, me.Name, copy.KblId, error.Message); // it stays until the next start
+    protected override void Failed((string KblId, long Sealed) copy, Exception error) => LogSweepFailed(logger, me.Name, copy.KblId, error.Message); // it stays until the next sweep
 
     protected override void Ended(int counted, int items) => LogSwept(logger, me.Name, counted, items);
 

@@ -25,6 +25,7 @@ public sealed class GatewayBoundsSettingsTests
         Assert.Equal(4096, settings.Kbl.AggregatePageRecords);
         Assert.Equal(32L << 20, settings.Kbl.RebuildBytesPerSecond);
         Assert.Equal(2, settings.Kbl.RebuildStreams);
+        Assert.Equal(TimeSpan.FromMinutes(10), settings.Kbl.StrayCopySweepPeriod);
 
         using var quotas = new ColonyQuotas(Options.Create(settings.Gateway));
         for (var i = 0; i < 10_000; i++)
@@ -84,6 +85,7 @@ public sealed class GatewayBoundsSettingsTests
     [InlineData("AggregatePageRecords", "0", "Kbl:AggregatePageRecords 0 must be between 1 and 1000000")]
     [InlineData("RebuildBytesPerSecond", "1000", "Kbl:RebuildBytesPerSecond 1000 must be at least 65536 (64 KiB/s)")]
     [InlineData("RebuildStreams", "0", "Kbl:RebuildStreams 0 must be between 1 and 64")]
+    [InlineData("StrayCopySweepPeriod", "00:00:00.5", "Kbl:StrayCopySweepPeriod 00:00:00.5000000 must be 00:00:00 (only at start) or between 00:00:01 and 1.00:00:00")]
     public void A_bad_bound_is_refused_in_one_line_naming_it(string key, string value, string message)
     {
         var refused = Assert.Throws<KblConfigurationException>(() => Load((key, value)));

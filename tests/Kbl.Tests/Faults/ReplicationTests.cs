@@ -787,6 +787,35 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_copy_whose_drop_was_lost_while_its_silo_stayed_up_goes_at_that_silos_next_sweep()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        var member = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
+        var copy = fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id));
+
+        // The colony goes to one copy; the drop its leaf sends the member is lost (no silo restarts).
+        var fault = new Fault("IReplicaGrain.Drop", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose) { TargetEndsWith = $"|{id}" };
+        try
+        {
+            fixture.Faults.Arm(fault);
+            await fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(id).Configure(Genome.Default with { Redundancy = Redundancy.None });
+            await fixture.Faults.Fired.WaitAsync(Settle);
+        }
+        finally
+        {
+            fixture.Faults.Disarm();
+        }
+
+        Assert.Equal(50, (await copy.Digest(Kbl.Keys.KeyRange.All)).Records);
+
+        // The member's silo sweeps again while it stays up (every Kbl:StrayCopySweepPeriod): the copy goes.
+        var sweeper = fixture.LiveSilos.Single(s => KblTestCluster.StableName(s.Name) == member).ServiceProvider.GetRequiredService<StrayCopySweeper>();
+        Assert.True(await sweeper.SweepNow(CancellationToken.None) >= 1);
+        Assert.Equal(0, (await copy.Digest(Kbl.Keys.KeyRange.All)).Records);
+        await model.Check();
+    }
+
+    [Fact]
     public async Task A_colony_switched_to_one_copy_drops_its_other_copies_without_waiting_for_a_write()
     {
         var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
