@@ -24,8 +24,13 @@ public sealed partial class KblResumer(IGrainFactory grains, RecordStore store, 
 
     protected override void Ended(int counted, int items) => LogResumed(logger, me.Name, counted, items);
 
+    protected override void PassFailed(Exception error) => LogPassFailed(logger, error, me.Name);
+
     [LoggerMessage(EventId = 1308, Level = LogLevel.Information, Message = "Silo {Silo} activated {Resumed} of the {Shards} leaves on its disk that may hibernate")]
     private static partial void LogResumed(ILogger logger, string silo, int resumed, int shards);
+
+    [LoggerMessage(EventId = 1315, Level = LogLevel.Warning, Message = "Silo {Silo} could not read the leaves on its disk to activate at start")]
+    private static partial void LogPassFailed(ILogger logger, Exception error, string silo);
 
     [LoggerMessage(EventId = 1309, Level = LogLevel.Debug, Message = "Silo {Silo} could not activate KBL {Kbl} at start: {Reason}")]
     private static partial void LogResumeFailed(ILogger logger, string silo, string kbl, string reason);

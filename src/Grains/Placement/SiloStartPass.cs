@@ -36,6 +36,9 @@ public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, 
     /// <summary>The pass ended (not when the silo stopped first): how many of the items counted.</summary>
     protected abstract void Ended(int counted, int items);
 
+    /// <summary>A pass failed as a whole (its items could not be read): the next one, if any, goes on.</summary>
+    protected abstract void PassFailed(Exception error);
+
     private Task Start(CancellationToken cancellationToken)
     {
         _ = Task.Run(Run, CancellationToken.None);
@@ -49,8 +52,16 @@ public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, 
             await Task.Delay(Delay, _stopping.Token);
             while (true)
             {
-                var (counted, items) = await Pass(_stopping.Token);
-                Ended(counted, items);
+                try
+                {
+                    var (counted, items) = await Pass(_stopping.Token);
+                    Ended(counted, items);
+                }
+                catch (Exception e) when (!_stopping.IsCancellationRequested)
+                {
+                    PassFailed(e);
+                }
+
                 if (Every <= TimeSpan.Zero)
                 {
                     return;
@@ -59,7 +70,7 @@ public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, 
                 await Task.Delay(Every, _stopping.Token);
             }
         }
-        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        catch (Exception e) when (_stopping.IsCancellationRequested || e is ObjectDisposedException)
         {
             // the silo is stopping
         }
@@ -79,9 +90,9 @@ public abstract class SiloStartPass<T> : ILifecycleParticipant<ISiloLifecycle>, 
                     Interlocked.Increment(ref counted);
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
             {
-                Failed(item, e);
+                Failed(item, e); // (a timeout's cancellation too: only the silo's stop ends the pass)
             }
         });
         return (counted, items.Count);

@@ -21,7 +21,8 @@ namespace Kbl.Placement;
 /// brings a member out of sync (this silo, down while the leaf ran) back. The state read is the newest the KBL
 /// wrote; a change in flight that takes this silo out of the set drops the copy itself, or the next start asks.
 /// It starts <see cref="KblOptions.StrayCopySweepDelay"/> after the silo: a KBL activated while its home silo is
-/// still starting would be placed on a silo holding its copy and take its shard over there. It runs again every
+/// still starting would be placed on a silo holding its copy and take its shard over there (nor is a KBL whose home
+/// silo is down asked at any sweep). It runs again every
 /// <see cref="KblOptions.StrayCopySweepPeriod"/>, for copies whose drop was lost while this silo stayed up (a KBL
 /// whose primary stopped before its drop got an answer does not ask again).
 /// </summary>
@@ -29,6 +30,7 @@ public sealed partial class StrayCopySweeper(
     IGrainFactory grains,
     [FromKeyedServices(KblStorage.Name)] IGrainStorage storage,
     RecordStore store,
+    ClusterLoad load,
     SiloIdentity me,
     IOptions<KblOptions> options,
     ILogger<StrayCopySweeper> logger)
@@ -46,7 +48,12 @@ public sealed partial class StrayCopySweeper(
     protected override async Task<bool> Visit((string KblId, long Sealed) copy)
     {
         var kbl = grains.GetGrain<IKblPlacementGrain>(copy.KblId);
-        return !Vouches(await storage.ReadKblState(kbl.GetGrainId()), me.Name, copy.Sealed) && await kbl.DropStrayCopy(me.Name, copy.Sealed);
+        var state = await storage.ReadKblState(kbl.GetGrainId());
+
+        // Nor is a KBL whose home silo is down woken (a silo restarting in a rolling upgrade): placed now, it would
+        // take its shard over on a silo holding a copy. A later sweep asks.
+        var homeDown = state.Home is { } home && home != me.Name && load.AddressOf(home) is null;
+        return !Vouches(state, me.Name, copy.Sealed) && !homeDown && await kbl.DropStrayCopy(me.Name, copy.Sealed);
     }
 
     /// <summary>Whether a KBL's stored <paramref name="state"/> names the copy on <paramref name="silo"/> (sealed for <paramref name="sealedEpoch"/>) as an in-sync copy of its shard.</summary>
@@ -59,8 +66,13 @@ public sealed partial class StrayCopySweeper(
 
     protected override void Ended(int counted, int items) => LogSwept(logger, me.Name, counted, items);
 
+    protected override void PassFailed(Exception error) => LogPassFailed(logger, error, me.Name);
+
     [LoggerMessage(EventId = 1310, Level = LogLevel.Information, Message = "Silo {Silo} dropped {Dropped} stray copies of the {Copies} replica copies on its disk")]
     private static partial void LogSwept(ILogger logger, string silo, int dropped, int copies);
+
+    [LoggerMessage(EventId = 1314, Level = LogLevel.Warning, Message = "Silo {Silo} could not sweep the replica copies on its disk; the next sweep tries again")]
+    private static partial void LogPassFailed(ILogger logger, Exception error, string silo);
 
     [LoggerMessage(EventId = 1311, Level = LogLevel.Debug, Message = "Silo {Silo} could not ask KBL {Kbl} about its copy: {Reason}")]
     private static partial void LogSweepFailed(ILogger logger, string silo, string kbl, string reason);

@@ -79,7 +79,7 @@ public sealed partial class KblGrain
         }
 
         // Every KBL keeps its own node group: that changes only by a move. A leaf no longer mirrored forgets its
-        // replicas at its first write with one copy (see Write).
+        // replicas, and drops their copies, at its next write or tick (ForgetMirror).
         State.Genome = genome with { NodeGroup = State.Genome.NodeGroup };
         await Save();
         if (_timer is not null)

@@ -253,22 +253,26 @@ public sealed partial class KblGrain
     /// <summary>
     /// One copy from now on (the genome changed) for a leaf that was mirrored: the replicas stop following, so none
     /// may count as in sync (saved before the leaf writes alone), and their copies are dropped (best effort; a silo
-    /// that misses it drops its copy at its next start, as the stored state no longer names it) — not while this
-    /// silo's copy is still kept as a replica's (a hand-over not yet taken up here): the others may be all there is.
+    /// that misses it drops its copy at its next sweep, as the stored state no longer names it). Only where the copy
+    /// here is complete and is the leaf's records (not a replica's a hand-over has not taken up yet, not an empty one
+    /// on a new disk): the others may be all there is. True when the leaf may write alone.
     /// </summary>
-    private async Task ForgetMirror()
+    private async Task<bool> ForgetMirror()
     {
         if (Redundancy.Mirrored || State.Replicas is not { Primary.Length: > 0 } mirrored)
         {
-            return;
+            return true;
+        }
+
+        if (!mirrored.IsComplete(silo.Name, store.DiskId) || store.IsReplicaCopy(_id))
+        {
+            return false;
         }
 
         DropPrimary();
         await SaveReplicas(Forgotten()!);
-        if (!store.IsReplicaCopy(_id))
-        {
-            DropCopies(mirrored);
-        }
+        DropCopies(mirrored);
+        return true;
     }
 
     /// <summary>The replica configuration with no copy but the one here, its epoch kept (null when there is none).</summary>

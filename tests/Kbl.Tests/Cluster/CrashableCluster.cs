@@ -43,6 +43,7 @@ public abstract class CrashableCluster(int silos, string name) : KblTestCluster(
     {
         options.FeedbackPeriod = TimeSpan.FromMilliseconds(200);
         options.StrayCopySweepDelay = TimeSpan.Zero; // a silo started again sweeps its stray copies at once
+        options.StrayCopySweepPeriod = TimeSpan.Zero; // and only then: a test sweeps again when it says so (StrayCopySweeper.SweepNow)
         options.Zone = ZoneOf(index);
         return (options, new KblPlacementOptions { RebalancePeriod = TimeSpan.Zero, LoadRefresh = TimeSpan.FromMilliseconds(200) });
     }

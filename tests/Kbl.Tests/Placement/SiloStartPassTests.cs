@@ -58,6 +58,8 @@ public sealed class SiloStartPassTests
         protected override void Failed(int item, Exception error) => throw new InvalidOperationException("no visit fails here", error);
 
         protected override void Ended(int counted, int items) => Interlocked.Increment(ref _passes);
+
+        protected override void PassFailed(Exception error) => throw new InvalidOperationException("no pass fails here", error);
     }
 
     /// <summary>A test double of the silo's lifecycle: starts and stops the one observer that subscribes.</summary>
