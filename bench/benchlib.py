@@ -1,5 +1,6 @@
 """What the benchmark scripts (bench/*.py) share: free loopback ports, the processes a run starts (all stopped when it
 ends), HTTP requests, waiting for a condition, and the line naming the machine a run measured."""
+import json
 import os
 import platform
 import random
@@ -95,3 +96,29 @@ def machine(root):
     memory = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")) / 1048576
     commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     return f"{os.cpu_count()} cores, {memory:.1f} GiB, {cpu}; code {commit}"
+
+
+def leaf(urls, colony):
+    """A colony's root as its tree shows it (depth 0), from the first silo of `urls` that answers; None when none does."""
+    for url in urls:
+        status, text = http("GET", f"{url}/v1/colonies/{colony}/tree?depth=0")
+        if status == 200:
+            return json.loads(text)
+    return None
+
+
+def redundant(urls, colony, copies, without=None):
+    """The colony's leaf's redundancy entry once `copies` copies are in sync (none on silo `without`), else None."""
+    r = (leaf(urls, colony) or {}).get("redundancy")
+    if not r or r["status"] != "redundant" or r["inSync"] != copies:
+        return None
+    if without and (r["primary"] == without or any(m["silo"] == without for m in r["replicas"])):
+        return None
+    return r
+
+
+def preload(loadgen, target, colony, keys, value_size):
+    """Writes `keys` records of `value_size` bytes to `colony` through `target` (the load generator's keys; `loadgen`: its dll)."""
+    subprocess.run(["dotnet", loadgen, "--target", target, "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
+                    "--keys", str(keys), "--value-size", str(value_size), "--colony", colony, "--json"],
+                   capture_output=True, text=True, check=True)

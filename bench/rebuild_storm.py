@@ -17,7 +17,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import Run, http, machine  # noqa: E402
+from benchlib import Run, http, machine, preload, redundant  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
@@ -58,23 +58,12 @@ def variant(run, n, streams):
             status, text = http("PUT", f"{urls[0]}/v1/colonies/{colony}", json.dumps(ONE_LEAF))
             if status not in (200, 201):
                 raise SystemExit(f"rebuild_storm.py: creating {colony}: {status} {text}")
-            subprocess.run(["dotnet", LOADGEN, "--target", urls[0], "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
-                            "--keys", str(LEAF_KEYS), "--value-size", str(LEAF_VALUE), "--colony", colony, "--json"],
-                           capture_output=True, text=True, check=True)
+            preload(LOADGEN, urls[0], colony, LEAF_KEYS, LEAF_VALUE)
 
-        def leaf(colony, among):
-            for url in among:
-                status, text = http("GET", f"{url}/v1/colonies/{colony}/tree?depth=0")
-                if status == 200:
-                    return json.loads(text)
-            return None
+        def places(r):
+            return [r["primary"]] + [m["silo"] for m in r["replicas"]]
 
-        def redundant(colony, among, without=None):
-            r = (leaf(colony, among) or {}).get("redundancy") or {}
-            places = [r.get("primary")] + [m["silo"] for m in r.get("replicas", [])]
-            return r.get("status") == "redundant" and r.get("inSync") == 2 and without not in places and places
-
-        placed = {c: run.until(f"{c} with two copies", lambda c=c: redundant(c, urls), 300) for c in colonies}
+        placed = {c: places(run.until(f"{c} with two copies", lambda c=c: redundant(urls, c, 2), 300)) for c in colonies}
         held = {s: sum(s in p for p in placed.values()) for s in silos}
         victim = max(held, key=held.get)
         affected = [c for c, p in placed.items() if victim in p]
@@ -87,7 +76,7 @@ def variant(run, n, streams):
         deadline = struck + 900
         while len(whole) < len(affected) and time.monotonic() < deadline:
             for colony in affected:
-                if colony not in whole and redundant(colony, survivors, without=victim):
+                if colony not in whole and redundant(survivors, colony, 2, without=victim):
                     whole[colony] = time.monotonic() - struck
             time.sleep(0.2)
         if len(whole) < len(affected):

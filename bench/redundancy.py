@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from benchlib import Run, http, machine
+from benchlib import Run, http, leaf, machine, preload, redundant
 
 ROOT = sys.argv[1]
 CONCURRENCY = int(os.environ.get("CONCURRENCY", "32"))
@@ -62,23 +62,8 @@ class Silo:
         self.process.wait()
 
 
-def tree(silos, colony):
-    for silo in silos:
-        status, text = http("GET", f"{silo.url}/v1/colonies/{colony}/tree?depth=0")
-        if status == 200:
-            return json.loads(text)
-    return None
-
-
-def redundant(silos, colony, copies, without=None):
-    """The leaf's redundancy entry once `copies` copies are in sync (none on `without`), else None."""
-    t = tree(silos, colony)
-    r = (t or {}).get("redundancy")
-    if not r or r["status"] != "redundant" or r["inSync"] != copies:
-        return None
-    if without and (r["primary"] == without or any(m["silo"] == without for m in r["replicas"])):
-        return None
-    return r
+def urls(silos):
+    return [s.url for s in silos]
 
 
 def loadgen(target, colony, op, extra=()):
@@ -172,7 +157,7 @@ def failover(silos, colony, copies):
     """Kills the silo holding the primary of `colony` (a leaf with `copies` copies of KEYS keys), then times: the death
     declared (no survivor lists it), the first key served, every key served (a scan), the first write acknowledged and
     `copies` copies in sync again — seconds after the kill; the victim comes back before it returns."""
-    r = until(f"{colony} redundant", lambda: redundant(silos, colony, copies), 120)
+    r = until(f"{colony} redundant", lambda: redundant(urls(silos), colony, copies), 120)
     victim = next(s for s in silos if s.name == r["primary"])
     survivors = [s for s in silos if s is not victim]
     say(f"failover: {'SIGSTOP' if PAUSE else 'kill -9'} of {victim.name}, {colony}'s primary (replicas on {', '.join(m['silo'] for m in r['replicas'])})")
@@ -194,7 +179,7 @@ def failover(silos, colony, copies):
     times["all"] = time.monotonic() - struck
     for w in watchers:
         w.join()
-    until(f"{colony}'s {copies} copies in sync again", lambda: redundant(survivors, colony, copies, without=victim.name), 120)
+    until(f"{colony}'s {copies} copies in sync again", lambda: redundant(urls(survivors), colony, copies, without=victim.name), 120)
     times["healed"] = time.monotonic() - struck
     if PAUSE:
         victim.kill()  # declared dead, it would stop itself once resumed: it is restarted like a killed one
@@ -242,11 +227,11 @@ def main():
             raise SystemExit(f"redundancy.sh: creating colony c{copies}: {status} {text}")
         http("PUT", f"{gateway}/v1/colonies/c{copies}/records/warm", "x")
         if copies > 1:
-            until(f"c{copies}'s {copies} copies in sync", lambda: redundant(silos, f"c{copies}", copies), 60)
+            until(f"c{copies}'s {copies} copies in sync", lambda: redundant(urls(silos), f"c{copies}", copies), 60)
     # Each colony is driven through the gateway of the silo holding its leaf (its primary), so every row pays the same
     # hops: none from gateway to leaf, and one per replica for a write.
     for copies in (1, 2, 3) if "throughput" in PARTS else ():
-        home = until(f"c{copies}'s leaf", lambda: (tree(silos, f"c{copies}") or {}).get("silo"), 60)
+        home = until(f"c{copies}'s leaf", lambda: (leaf(urls(silos), f"c{copies}") or {}).get("silo"), 60)
         homes[copies] = next(s for s in silos if s.name == home)
     for op in ("put", "get") if "throughput" in PARTS else ():
         say(f"{op}: redis")
@@ -260,7 +245,7 @@ def main():
     # 2. Failover: the silo holding c2's primary is killed, FAILOVERS times (it comes back after each).
     if "failover" in PARTS:
         if "throughput" not in PARTS:
-            preload(gateway, "c2", KEYS, VALUE_SIZE)
+            preload(LOADGEN, gateway, "c2", KEYS, VALUE_SIZE)
         for _ in range(FAILOVERS):
             fails.append(failover(silos, "c2", 2))
 
@@ -305,20 +290,13 @@ def main():
     bench.failed = False
 
 
-def preload(gateway, colony, keys, value_size):
-    """Writes `keys` records of `value_size` bytes to `colony` (the load generator's keys)."""
-    subprocess.run(["dotnet", LOADGEN, "--target", gateway, "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
-                    "--keys", str(keys), "--value-size", str(value_size), "--colony", colony, "--json"],
-                   capture_output=True, text=True, check=True)
-
-
 def rebuilt_after(silos, gateway):
     """(bytes installed, seconds until two copies in sync, seconds streaming) after a kill -9 of a larger leaf's replica's silo."""
     genome = dict(ONE_LEAF, redundancy={"mode": "mirror", "copies": 2})
     http("PUT", f"{gateway}/v1/colonies/rb", json.dumps(genome))
     say(f"rebuild: loading {REBUILD_KEYS} records of {REBUILD_VALUE} bytes")
-    preload(gateway, "rb", REBUILD_KEYS, REBUILD_VALUE)
-    r = until("rb redundant", lambda: redundant(silos, "rb", 2), 300)
+    preload(LOADGEN, gateway, "rb", REBUILD_KEYS, REBUILD_VALUE)
+    r = until("rb redundant", lambda: redundant(urls(silos), "rb", 2), 300)
     primary = next(s for s in silos if s.name == r["primary"])
     lost = next(s for s in silos if s.name == r["replicas"][0]["silo"])
     rest = [s for s in silos if s is not lost]
@@ -327,7 +305,7 @@ def rebuilt_after(silos, gateway):
     say(f"rebuild: kill -9 of {lost.name}, rb's replica (primary on {primary.name})")
     struck = time.monotonic()
     lost.kill()
-    until("rb's two copies in sync again", lambda: redundant(rest, "rb", 2, without=lost.name), 600)
+    until("rb's two copies in sync again", lambda: redundant(urls(rest), "rb", 2, without=lost.name), 600)
     rebuilt = time.monotonic() - struck
     return (metric(primary, "kbl_rebuild_bytes_total", "rb") - before, rebuilt,
             metric(primary, "kbl_rebuild_time_seconds_total", "rb") - streamed_before)
