@@ -152,10 +152,6 @@ public sealed partial class KblGrain
 
         LoadShard();
         _primary = copied; // the merged leaf's primary, in sync with the copy it made
-        if (copied is not null)
-        {
-            copied.UrgentRebuilds = false; // its later rebuilds wait their turns as any leaf's
-        }
         _meter.Reset();
         _childFeedback.Clear();
         _coldSince = null;
@@ -243,6 +239,7 @@ public sealed partial class KblGrain
             if (await primary.Activate() && !await primary.Heal(target) &&
                 await primary.AnyRebuildEnds().WaitAsync(timings.InstallTimeout) && await primary.Heal(target))
             {
+                primary.UrgentRebuilds = false; // the merged leaf's primary: its later rebuilds wait their turns as any leaf's
                 return primary;
             }
         }

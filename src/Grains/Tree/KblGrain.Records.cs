@@ -135,19 +135,10 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task<WriteResult?> Apply(List<(int Index, RecordWrite Write, StoredRecord? Current)> accepted, WriteResult[] results)
     {
-        if (!await ForgetMirror())
-        {
-            var lost = new WriteResult(KblStatus.Unavailable, 0, null, $"KBL {_id} does not hold a complete copy of its records on silo '{silo.Name}' yet; retry");
-            foreach (var (index, _, _) in accepted)
-            {
-                results[index] = lost;
-            }
-
-            return lost;
-        }
-
         var records = accepted.Select(a => (a.Write.Key, a.Write.Value)).ToList();
-        var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records) : (WriteOutcome.Acknowledged, WriteHere(records), null);
+        var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records)
+            : !await ForgetMirror() ? (WriteOutcome.Refused, 0L, new Refusal(KblStatus.Unavailable, null, $"KBL {_id} does not hold a complete copy of its records on silo '{silo.Name}' yet; retry"))
+            : (WriteOutcome.Acknowledged, WriteHere(records), null);
         if (outcome == WriteOutcome.Refused)
         {
             var refusal = new WriteResult(refused!.Status, 0, null, refused.Message);

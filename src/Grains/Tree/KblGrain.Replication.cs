@@ -452,12 +452,18 @@ public sealed partial class KblGrain
     /// </summary>
     private async Task MaintainReplicas()
     {
-        if (!Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && _presence == Presence.AtHome)
+        if (State.Role != KblRole.Leaf || State.Transition is not null || _presence != Presence.AtHome)
         {
-            await ForgetMirror(); // a leaf that takes no writes drops its copies too
+            return;
         }
 
-        if (!Redundancy.Mirrored || State.Role != KblRole.Leaf || State.Transition is not null || _presence != Presence.AtHome || await EnsurePrimary() is not null)
+        if (!Redundancy.Mirrored)
+        {
+            await ForgetMirror(); // a leaf that takes no writes drops its copies too
+            return;
+        }
+
+        if (await EnsurePrimary() is not null)
         {
             return;
         }

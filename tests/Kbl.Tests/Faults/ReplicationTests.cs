@@ -789,16 +789,14 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     [Fact]
     public async Task A_copy_whose_drop_was_lost_while_its_silo_stayed_up_goes_at_that_silos_next_sweep()
     {
-        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
-        var member = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
-        var copy = fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id));
+        var (model, id, member, copy) = await FiftyRecordsAndTheirCopy();
 
         // The colony goes to one copy; the drop its leaf sends the member is lost (no silo restarts).
         var fault = new Fault("IReplicaGrain.Drop", FaultSide.Callee, FaultTiming.Before, FaultKind.Lose) { TargetEndsWith = $"|{id}" };
         try
         {
             fixture.Faults.Arm(fault);
-            await fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(id).Configure(Genome.Default with { Redundancy = Redundancy.None });
+            await ToOneCopy(id);
             await fixture.Faults.Fired.WaitAsync(Settle);
         }
         finally
@@ -818,12 +816,10 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     [Fact]
     public async Task A_colony_switched_to_one_copy_drops_its_other_copies_without_waiting_for_a_write()
     {
-        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
-        var member = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
-        var copy = fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id));
+        var (model, id, _, copy) = await FiftyRecordsAndTheirCopy();
         Assert.Equal(50, (await copy.Digest(Kbl.Keys.KeyRange.All)).Records);
 
-        await fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(id).Configure(Genome.Default with { Redundancy = Redundancy.None });
+        await ToOneCopy(id);
 
         // No write comes: the leaf's tick forgets its copy and has it dropped on the member's silo.
         await Eventually.Until(() => copy.Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the member's copy dropped");
@@ -1110,6 +1106,17 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
 
         return (colony, model, ColonyNames.KblId(colony, ColonyNames.RootPath));
     }
+
+    /// <summary>A two-copy colony of one leaf with fifty records (<see cref="FiftyRecordsWithSilo2Up"/>): its model, its KBL, its member's silo and that member's copy.</summary>
+    private async Task<(ColonyModel Model, string Id, string Member, IReplicaGrain Copy)> FiftyRecordsAndTheirCopy()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        var member = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
+        return (model, id, member, fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id)));
+    }
+
+    /// <summary>Switches the colony whose root is KBL <paramref name="id"/> to one copy (through silo-0).</summary>
+    private Task ToOneCopy(string id) => fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(id).Configure(Genome.Default with { Redundancy = Redundancy.None });
 
     /// <summary>The colony's root as the tree shows it; null while it cannot be reached.</summary>
     private Task<KblView?> Tree(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath)).ViewOrNull();
