@@ -122,3 +122,28 @@ def preload(loadgen, target, colony, keys, value_size):
     subprocess.run(["dotnet", loadgen, "--target", target, "--op", "get", "--preload", "--duration", "1", "--warmup", "0",
                     "--keys", str(keys), "--value-size", str(value_size), "--colony", colony, "--json"],
                    capture_output=True, text=True, check=True)
+
+
+# Where a perf sample's CPU went, by its innermost frame: the first area with a pattern in that frame's line.
+PERF_AREAS = [
+    ("kernel: scheduling", ["finish_task_switch", "_raw_spin_unlock_irqrestore", "do_sched_yield", "futex", "try_to_wake_up", "schedule"]),
+    ("kernel: network and other", ["[kernel.kallsyms]"]), ("runtime (native)", ["libcoreclr.so"]), ("JIT", ["libclrjit"]),
+    ("RocksDB", ["librocksdb"]), ("libc", ["libc.so", "ld-linux"]), ("OpenTelemetry", ["OpenTelemetry"]),
+    ("Kestrel", ["Kestrel"]), ("ASP.NET Core, other", ["Microsoft.AspNetCore", "Microsoft.Extensions"]),
+    ("Orleans", ["Orleans"]), ("Kbl", ["Kbl."]), ("System.Threading", ["System.Threading"]), (".NET libraries, other", ["System."]),
+]
+
+
+def perf_samples(script):
+    """(pid, area, function) of each sample in `perf script -F pid,ip,sym,dso` output (recorded with -g: the pid, then the stack)."""
+    import re
+    for block in script.split("\n\n"):
+        lines = block.strip().split("\n")
+        if len(lines) < 2:
+            continue
+        header = re.match(r"\s*(\d+)", lines[0])  # `perf script -F pid,ip,sym,dso`: the pid first
+        top = lines[1]
+        area = next((name for name, patterns in PERF_AREAS if any(p in top for p in patterns)), "other")
+        function = re.search(r"\] (.{0,100})", top) or re.search(r"\s[0-9a-f]+ (\S{0,100})", top)
+        yield int(header.group(1)) if header else 0, area, function.group(1) if function else top.strip()[:100]
+

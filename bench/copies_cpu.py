@@ -9,6 +9,11 @@ leaf is on s1, and so on: the home silo is printed. Run from the repository root
   python3 bench/copies_cpu.py                     # ORDER=1,2,1,2 (c1 put, c2 put, twice)
   ORDER=1,2,1g,2g DURATION=10 CONCURRENCY=32 python3 bench/copies_cpu.py   # 'g': gets
   SILO_ARGS="--Kbl:SyncWrites=true" python3 bench/copies_cpu.py   # extra settings for both silos
+  PERF=1 python3 bench/copies_cpu.py              # also samples every process with `perf record -a -g` in each
+                                                  # round and prints where each one's CPU per op went, by area
+
+With PERF the silos run with perf maps on (JIT-compiled frames named) and the measured window is perf's; perf's own
+sampling costs some CPU, so compare rounds of one run with each other, not with a run without it.
 """
 import json
 import os
@@ -17,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import Run, http, machine  # noqa: E402
+from benchlib import Run, http, machine, perf_samples  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SILO = f"{ROOT}/src/Silo/bin/Release/net10.0/Kbl.Silo.dll"
@@ -26,6 +31,7 @@ DURATION = int(os.environ.get("DURATION", "10"))
 CONCURRENCY = os.environ.get("CONCURRENCY", "32")
 ORDER = os.environ.get("ORDER", "1,2,1,2").split(",")
 SILO_ARGS = os.environ.get("SILO_ARGS", "").split()
+PERF = os.environ.get("PERF", "") not in ("", "0")
 ONE_LEAF = {"splitKeys": 10**12, "splitBytes": 10**15, "splitOpsPerSecond": 1e12}
 
 
@@ -33,6 +39,9 @@ def main():
     if not (os.path.exists(SILO) and os.path.exists(LOADGEN)):
         sys.exit("copies_cpu.py: build Release first (bench/redundancy.sh does)")
     run = Run("copies_cpu")
+    if PERF:
+        os.environ.update(DOTNET_PerfMapEnabled="1", DOTNET_EnableWriteXorExecute="0")  # the silos' and load generator's JIT frames named
+    profiles = []
     try:
         membership = run.port()
         run.start("membership", ["redis-server", "--port", str(membership), "--save", "", "--bind", "127.0.0.1", "--dir", run.tmp])
@@ -88,7 +97,11 @@ def main():
 
             processes = [p for _, _, p in silos] + [loadgen]
             before, cpu_before, idle_before, started = locality(), [cpu_seconds(p) for p in processes], idle_seconds(), time.time()
-            time.sleep(DURATION - 2)
+            if PERF:
+                subprocess.run(["perf", "record", "-F", "499", "-g", "-a", "-o", f"{run.tmp}/perf{n}.data", "--", "sleep", str(DURATION - 2)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            else:
+                time.sleep(DURATION - 2)
             after, cpu_after, idle_after, took = locality(), [cpu_seconds(p) for p in processes], idle_seconds(), time.time() - started
             batch = (after["gatewayRequests"] - before["gatewayRequests"]) / max(1, after["gatewayGrainCalls"] - before["gatewayGrainCalls"])
             result = json.loads(loadgen.communicate()[0].strip().splitlines()[-1])
@@ -96,9 +109,33 @@ def main():
             used = [(b - a) / took for a, b in zip(cpu_before, cpu_after)]
             print(f"| {n} | c{copies} | {op} | {home} | {ops:,.0f} | {result['p50Ms']:.2f} | {result['p99Ms']:.2f} | "
                   f"{', '.join(f'{100 * u:.0f}' for u in used)} | {', '.join(f'{1e6 * u / ops:.0f}' for u in used)} | {100 * (idle_after - idle_before) / took / os.cpu_count():.0f} | {batch:.1f} |", flush=True)
+            if PERF:
+                names = {p.pid: name for name, _, p in silos} | {loadgen.pid: "load generator"}
+                profiles.append((n, spec, ops * took, names, f"{run.tmp}/perf{n}.data"))
+        for n, spec, operations, names, data in profiles:
+            print_profile(n, spec, operations, names, data)
         run.failed = False
     finally:
         run.stop()
+
+
+def print_profile(n, spec, operations, names, data):
+    """Round n's samples (perf at 499 Hz on every core) as µs of CPU per op, by process and area, and each process's heaviest functions."""
+    import collections
+    script = subprocess.run(["perf", "script", "-F", "pid,ip,sym,dso", "-i", data], capture_output=True, text=True).stdout
+    areas, functions = collections.Counter(), collections.Counter()
+    for pid, area, function in perf_samples(script):
+        process = names.get(pid, "other")
+        areas[(process, area)] += 1
+        functions[(process, function)] += 1
+    per_op = 1e6 / 499 / operations  # µs of CPU per op that one sample stands for
+    print(f"\nround {n} ({spec}): µs CPU per op by area (perf, innermost frame)")
+    for process in [*sorted(set(names.values())), "other"]:
+        mine = sorted(((count, area) for (p, area), count in areas.items() if p == process), reverse=True)
+        if mine:
+            print(f"  {process}: {sum(c for c, _ in mine) * per_op:.1f} — " + ", ".join(f"{area} {count * per_op:.1f}" for count, area in mine if count * per_op >= 0.3))
+            heaviest = sorted(((count, f) for (p, f), count in functions.items() if p == process), reverse=True)[:8]
+            print("    " + "; ".join(f"{f} {count * per_op:.1f}" for count, f in heaviest))
 
 
 if __name__ == "__main__":

@@ -54,25 +54,17 @@ sleep "$warm"
 perf record -F 999 -g -p "${pids[0]}" -o "$tmp/perf.data" -- sleep "$SECONDS_SAMPLED" >/dev/null 2>&1
 wait "${pids[1]}" || true
 tail -n 3 "$tmp/load.txt"
-perf script -i "$tmp/perf.data" 2>/dev/null >"$tmp/script.txt"
+perf script -F pid,ip,sym,dso -i "$tmp/perf.data" 2>/dev/null >"$tmp/script.txt"
 echo
-python3 - "$tmp/script.txt" <<'PY'
-import collections, re, sys
-areas = [("kernel: scheduling", ["finish_task_switch", "_raw_spin_unlock_irqrestore", "do_sched_yield", "futex", "try_to_wake_up", "schedule"]),
-         ("kernel: network and other", ["[kernel.kallsyms]"]), ("runtime (native)", ["libcoreclr.so"]), ("JIT", ["libclrjit"]),
-         ("RocksDB", ["librocksdb"]), ("libc", ["libc.so", "ld-linux"]), ("OpenTelemetry", ["OpenTelemetry"]),
-         ("Kestrel", ["Kestrel"]), ("ASP.NET Core, other", ["Microsoft.AspNetCore", "Microsoft.Extensions"]),
-         ("Orleans", ["Orleans"]), ("Kbl", ["Kbl."]), ("System.Threading", ["System.Threading"]), (".NET libraries, other", ["System."])]
+python3 - "$tmp/script.txt" "$root/bench" <<'PY'
+import collections, sys
+sys.path.insert(0, sys.argv[2])
+from benchlib import perf_samples
 by_area, by_function, total = collections.Counter(), collections.Counter(), 0
-for block in open(sys.argv[1]).read().split("\n\n"):
-    lines = block.strip().split("\n")
-    if len(lines) < 2:
-        continue
+for _, area, function in perf_samples(open(sys.argv[1]).read()):
     total += 1
-    top = lines[1]
-    by_area[next((name for name, patterns in areas if any(p in top for p in patterns)), "other")] += 1
-    m = re.search(r"\] (.{0,100})", top) or re.search(r"\s[0-9a-f]+ (\S{0,100})", top)
-    by_function[m.group(1) if m else top.strip()[:100]] += 1
+    by_area[area] += 1
+    by_function[function] += 1
 print(f"{total} samples; share by area (innermost frame):")
 for name, n in by_area.most_common():
     print(f"  {100 * n / total:5.1f} %  {name}")
