@@ -89,6 +89,12 @@ public sealed record ShardConfig(
 {
     public IEnumerable<ReplicaMember> InSync => Members.Where(m => m.InSync);
 
+    /// <summary>
+    /// Whether it names copies that may hold every acknowledged write: a primary, or a member in sync (a hand-over
+    /// clears the primary and keeps those). False once a KBL switched to one copy has forgotten its mirror.
+    /// </summary>
+    public bool NamesCopies => Primary.Length > 0 || Members.Any(m => m.InSync);
+
     /// <summary>Whether <paramref name="silo"/> with <paramref name="disk"/> holds every acknowledged write: the primary's, or an in-sync member's.</summary>
     public bool IsComplete(string silo, string disk) =>
         (Primary == silo && PrimaryDisk == disk) || Members.Any(m => m.Silo == silo && m.Disk == disk && m.InSync);

@@ -196,9 +196,19 @@ public sealed partial class KblGrain
             return -1; // its copy there is in sync, but this primary cannot bring it up to date now
         }
 
-        if (handOver == false && Redundancy.Mirrored && State.Role == KblRole.Leaf && await ReadFence() is not null)
+        if (handOver == false && HasMirror && State.Role == KblRole.Leaf && await ReadFence() is not null)
         {
-            return -1; // not (or no longer) the shard's primary: its copy may be stale, and the target's may be the live one
+            // Not (or no longer) the shard's primary: its copy may be stale, and the target's may be the live one. (A
+            // leaf switched to one copy forgets its mirror first: the copy it moves is then its only one.)
+            return -1;
+        }
+
+        // A leaf of one copy that was mirrored: a copy of it the target may still hold as a replica (a member's whose
+        // drop is on its way, or was lost) goes first, or the target would keep a replica's position beside the
+        // leaf's records (a drain skips a KBL whose copy there is a replica's).
+        if (handOver == false && !Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Replicas is { } forgotten && !await DropCopy(to, forgotten.Epoch))
+        {
+            return -1;
         }
 
         long moved = 0;
@@ -219,6 +229,7 @@ public sealed partial class KblGrain
         State.Home = to;
         State.Epoch++;
         State.Replicas = State.Replicas is not { } replicas ? null
+            : !Redundancy.Mirrored && State.Role == KblRole.Leaf ? replicas // its mirror forgotten above: no copy but the one moved
             : handOver == true
                 // The copy there becomes the primary's when the KBL activates there (it takes a new epoch and seals the
                 // other copies in sync); the copy here is dropped, so this silo is no longer named.
@@ -291,7 +302,7 @@ public sealed partial class KblGrain
     /// such silo is up.
     /// </summary>
     private bool MigrateToCopy() =>
-        Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home && load.AddressOf(home) is null &&
+        HasMirror && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home && load.AddressOf(home) is null &&
         State.Replicas is { } config && config.InSync.All(m => m.Silo != silo.Name) && // a holder here whose takeover failed deactivates and tries again
         config.InSync.Select(m => m.Silo).Where(s => load.AddressOf(s) is not null).ToList() is { Count: > 0 } holders &&
         MigrateTo(load.PickLeastLoaded(holders));

@@ -137,7 +137,7 @@ public sealed partial class KblGrain
     {
         var records = accepted.Select(a => (a.Write.Key, a.Write.Value)).ToList();
         var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records)
-            : !await ForgetMirror() ? (WriteOutcome.Refused, 0L, new Refusal(KblStatus.Unavailable, null, $"KBL {_id} does not hold a complete copy of its records on silo '{silo.Name}' yet; retry"))
+            : !await ForgetMirror() ? (WriteOutcome.Refused, 0L, NotComplete())
             : (WriteOutcome.Acknowledged, WriteHere(records), null);
         if (outcome == WriteOutcome.Refused)
         {

@@ -32,6 +32,13 @@ public sealed partial class KblGrain
 
     private Redundancy Redundancy => State.Genome.Redundancy;
 
+    /// <summary>
+    /// Whether this KBL's copies are mirrored, or were and its configuration still names them (its genome went to one
+    /// copy, and it has not forgotten them yet, <see cref="ForgetMirror"/>): either way a copy elsewhere may hold
+    /// writes this silo's lacks, and it is handed over, promoted and taken over as a mirrored KBL is.
+    /// </summary>
+    private bool HasMirror => Redundancy.Mirrored || State.Replicas?.NamesCopies == true;
+
     /// <summary>How long a member added to spread copies is kept while it is built (then it goes, as any extra, and may be tried again).</summary>
     private TimeSpan RespreadTimeout => timings.InstallTimeout * 4;
 
@@ -40,7 +47,7 @@ public sealed partial class KblGrain
     /// this silo holds a copy with every acknowledged write (an in-sync replica, or one promoted already).
     /// </summary>
     private bool CanTakeOver() =>
-        Redundancy.Mirrored && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home &&
+        HasMirror && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home &&
         load.AddressOf(home) is null && State.Replicas?.IsComplete(silo.Name, store.DiskId) == true;
 
     /// <summary>
@@ -253,18 +260,19 @@ public sealed partial class KblGrain
     /// <summary>
     /// One copy from now on (the genome changed) for a leaf that was mirrored: the replicas stop following, so none
     /// may count as in sync (saved before the leaf writes alone), and their copies are dropped (best effort; a silo
-    /// that misses it drops its copy at its next sweep, as the stored state no longer names it). Only where the copy
-    /// here is complete and is the leaf's records (not a replica's a hand-over has not taken up yet, not an empty one
-    /// on a new disk): the others may be all there is. True when the leaf may write alone.
+    /// that misses it drops its copy at its next sweep, as the stored state no longer names it). Only where no other
+    /// silo holds a copy more complete than this one (<see cref="LostCopy"/>: this one is complete, or is the copy a
+    /// move brought here) and the copy here is the leaf's records (not a replica's a hand-over has not taken up yet):
+    /// the others may be all there is. True when the leaf may write alone.
     /// </summary>
     private async Task<bool> ForgetMirror()
     {
-        if (Redundancy.Mirrored || State.Replicas is not { Primary.Length: > 0 } mirrored)
+        if (Redundancy.Mirrored || State.Replicas is not { NamesCopies: true } mirrored)
         {
             return true;
         }
 
-        if (!mirrored.IsComplete(silo.Name, store.DiskId) || store.IsReplicaCopy(_id))
+        if (LostCopy() is not null || store.IsReplicaCopy(_id))
         {
             return false;
         }
@@ -294,6 +302,9 @@ public sealed partial class KblGrain
             throw;
         }
     }
+
+    /// <summary>A refusal of a leaf switched to one copy that may not serve alone yet: its copy here is not known complete.</summary>
+    private Refusal NotComplete() => new(KblStatus.Unavailable, null, $"KBL {_id} does not hold a complete copy of its records on silo '{silo.Name}' yet; retry");
 
     /// <summary>A refusal of this activation for good: a newer one took the shard over (it deactivates).</summary>
     private Refusal Fenced()
@@ -423,12 +434,16 @@ public sealed partial class KblGrain
         }
     }
 
-    /// <summary>Why this mirrored leaf may not serve a read now (it cannot confirm it is still the primary), or null.</summary>
+    /// <summary>
+    /// Why this leaf may not serve a read now, or null: a mirrored one cannot confirm it is still the primary; one
+    /// switched to one copy has not forgotten its mirror yet and cannot now (that save fails once a copy's silo took
+    /// over, so an old home paused past its failover reads alone no more than it writes alone).
+    /// </summary>
     private async Task<Refusal?> ReadFence()
     {
         if (!Redundancy.Mirrored)
         {
-            return null;
+            return await ForgetMirror() ? null : NotComplete();
         }
 
         if (await EnsurePrimary() is { } refusal)

@@ -126,9 +126,7 @@ public sealed partial class KblGrain(
         State.Home = silo.Name;
         State.Epoch++;
         await Save();
-        // (A leaf whose genome went to one copy keeps its mirror's configuration until it forgets it at home, with a
-        // complete copy: until then it is handed over and promoted as a mirrored leaf is.)
-        var mirroredCopy = (Redundancy.Mirrored || State.Replicas is { Primary.Length: > 0 }) && State.Role is KblRole.Leaf or KblRole.Retired;
+        var mirroredCopy = HasMirror && State.Role is KblRole.Leaf or KblRole.Retired;
         if (mirroredCopy && LostCopy() is { } holders)
         {
             await HandOver(holders); // before anything reads this store for the KBL: it holds none of its records

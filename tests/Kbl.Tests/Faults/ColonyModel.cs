@@ -25,6 +25,14 @@ public sealed class ColonyModel(ColonyRouter router, string colony)
 
     public Task Delete(string key) => Write(key, null);
 
+    /// <summary>A put that must be acknowledged (refusals are retried until <see cref="GiveUp"/>, as <see cref="Put"/> does).</summary>
+    public async Task PutAcknowledged(string key, string value)
+    {
+        var before = Acknowledged;
+        await Put(key, value);
+        Assert.True(Acknowledged == before + 1, $"put {key} was not acknowledged within {GiveUp.TotalSeconds} s");
+    }
+
     /// <summary>
     /// Reads the whole colony and forgets the answer, as a client that keeps using it does: a read that reaches a KBL
     /// of an unfinished change (a retired child, a parent whose silo was lost) wakes the KBLs that finish it.

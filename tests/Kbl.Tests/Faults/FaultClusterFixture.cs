@@ -40,6 +40,16 @@ public sealed class FaultClusterFixture() : CrashableCluster(3, "faults")
         await UntilActive(LiveSilos.Count);
     }
 
+    /// <summary>
+    /// Starts silo <paramref name="name"/> again after it was killed, on a new, empty disk (its record store's folder
+    /// deleted), as a machine replaced under the same name would.
+    /// </summary>
+    public async Task RestartOnNewDisk(string name)
+    {
+        Directory.Delete(Path.Combine(Root, name), recursive: true);
+        await Restart(name);
+    }
+
     /// <summary>Starts silo <paramref name="name"/> again (see <see cref="Restart"/>) unless it is up.</summary>
     public async Task EnsureUp(string name)
     {

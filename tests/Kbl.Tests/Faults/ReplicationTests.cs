@@ -824,8 +824,70 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         // No write comes: the leaf's tick forgets its copy and has it dropped on the member's silo.
         await Eventually.Until(() => copy.Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the member's copy dropped");
         await model.Check();
-        await model.Put("k50", "one copy");
+        await model.PutAcknowledged("k50", "one copy");
         await model.Check();
+    }
+
+    [Fact]
+    public async Task A_colony_switched_to_one_copy_takes_writes_after_its_leaf_moves()
+    {
+        var (model, id, member, copy) = await FiftyRecordsAndTheirCopy();
+        await ToOneCopy(id);
+        await Eventually.Until(() => copy.Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the member's copy dropped");
+
+        // The leaf moves, with its one copy, to the silo that held the other (as a drain or the rebalancer moves it).
+        var home = (await fixture.Grains.GetGrain<IKblGrain>(id).ViewOrNull())!.Silo;
+        Assert.True(await fixture.Grains.GetGrain<IKblPlacementGrain>(id).Relocate(home, member) >= 0);
+        await model.PutAcknowledged("k50", "moved");
+        await model.Check();
+    }
+
+    [Fact]
+    public async Task A_leaf_switched_to_one_copy_whose_home_comes_back_on_a_new_disk_before_it_forgot_its_copy_loses_nothing()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        await OnSilo1WithCopyOnSilo2(colony);
+
+        await SwitchedToOneCopyAsItsHomeDies(id, "silo-1");
+
+        // silo-1 comes back on an empty disk, still the leaf's home: the copy on silo-2 holds every record, and the
+        // leaf, now of one copy, must take it up rather than start afresh on the empty disk and drop it.
+        await fixture.RestartOnNewDisk("silo-1");
+        await model.UntilServed();
+        await model.Check();
+        await model.PutAcknowledged("k50", "one copy");
+        await model.Check();
+
+        // It lives where the copy was, as a leaf of one copy: no replica copy left there beside its records.
+        Assert.Equal("silo-2", (await Tree(colony))?.Silo);
+        await Eventually.Until(() => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-2", id)).Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "no replica copy on silo-2");
+    }
+
+    [Fact]
+    public async Task A_leaf_switched_to_one_copy_whose_home_is_lost_before_it_forgot_its_copy_is_served_from_that_copy()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        await OnSilo1WithCopyOnSilo2(colony);
+        await SwitchedToOneCopyAsItsHomeDies(id, "silo-1");
+
+        // silo-1 stays down: the copy on silo-2 holds every record, and the leaf takes over there as a mirrored one
+        // would, rather than wait for a silo that may never come back.
+        try
+        {
+            await model.UntilServed();
+            await model.Check();
+            await model.PutAcknowledged("k50", "one copy");
+            await model.Check();
+            Assert.Equal("silo-2", (await Tree(colony))?.Silo);
+        }
+        finally
+        {
+            await fixture.Restart("silo-1");
+        }
+
+        // silo-1 back with its disk, and its copy from before: the leaf stays where it took over, with every write.
+        await model.Check();
+        Assert.Equal("silo-2", (await Tree(colony))?.Silo);
     }
 
     [Fact]
@@ -1113,6 +1175,21 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
         var member = (await Redundant(colony, 2)).Replicas!.Members.Single().Silo;
         return (model, id, member, fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(member, id)));
+    }
+
+    /// <summary>
+    /// Switches the one-leaf colony of KBL <paramref name="id"/> to one copy and kills its home silo
+    /// <paramref name="home"/> right after the switch is saved there, before the leaf forgot its copies (the call's turn
+    /// hangs until the kill: no tick or write comes in between).
+    /// </summary>
+    private async Task SwitchedToOneCopyAsItsHomeDies(string id, string home)
+    {
+        fixture.Faults.Arm(new Fault("IKblGrain.Configure", FaultSide.Callee, FaultTiming.After, FaultKind.Crash) { TargetEndsWith = id });
+        var switching = ToOneCopy(id);
+        var (_, struck) = await fixture.Faults.Fired.WaitAsync(Settle);
+        Assert.Equal(home, struck);
+        await fixture.Kill(home);
+        await Assert.ThrowsAnyAsync<Exception>(() => switching);
     }
 
     /// <summary>Switches the colony whose root is KBL <paramref name="id"/> to one copy (through silo-0).</summary>
