@@ -260,10 +260,10 @@ public sealed partial class KblGrain
     /// <summary>
     /// One copy from now on (the genome changed) for a leaf that was mirrored: the replicas stop following, so none
     /// may count as in sync (saved before the leaf writes alone), and their copies are dropped (best effort; a silo
-    /// that misses it drops its copy at its next sweep, as the stored state no longer names it). Only where no other
-    /// silo holds a copy more complete than this one (<see cref="LostCopy"/>: this one is complete, or is the copy a
-    /// move brought here) and the copy here is the leaf's records (not a replica's a hand-over has not taken up yet):
-    /// the others may be all there is. True when the leaf may write alone.
+    /// that misses it drops its copy at its next sweep, as the stored state no longer names it). Only where no copy
+    /// its configuration names complete is on another silo (<see cref="LostCopy"/>: the one here is, or it is the one
+    /// a move brought here) and the copy here is the leaf's records, not an in-sync replica's a hand-over has not
+    /// taken up yet: the others may be all there is. True when the leaf may write alone.
     /// </summary>
     private async Task<bool> ForgetMirror()
     {
@@ -272,9 +272,16 @@ public sealed partial class KblGrain
             return true;
         }
 
-        if (LostCopy() is not null || store.IsReplicaCopy(_id))
+        if (LostCopy() is not null || (store.IsReplicaCopy(_id) && mirrored.IsComplete(silo.Name, store.DiskId)))
         {
             return false;
+        }
+
+        if (store.IsReplicaCopy(_id))
+        {
+            // A replica's copy here that is not in sync, beside the records a move brought (the genome went to one copy
+            // before the moved leaf started its primary, which would have reset it): not the leaf's, so it goes.
+            store.ResetShard(_id, _clock, mirrored.Epoch);
         }
 
         DropPrimary();
