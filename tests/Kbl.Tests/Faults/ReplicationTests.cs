@@ -843,6 +843,25 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_colony_switched_to_one_copy_while_its_leaf_moves_keeps_every_record_and_takes_writes()
+    {
+        var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
+        await OnSilo1WithCopyOnSilo2(colony);
+
+        // The switch and a move to silo-0 (no copy there) sent together: the move finds the mirror not forgotten yet,
+        // or moves it as a mirrored leaf and the switch reaches the moved leaf before it started its primary there.
+        var switching = ToOneCopy(id);
+        var moving = fixture.Grains.GetGrain<IKblPlacementGrain>(id).Relocate("silo-1", "silo-0");
+        await switching;
+        output.WriteLine($"the move answered {await moving}");
+
+        await model.Check();
+        await model.PutAcknowledged("k50", "one copy");
+        await model.Check();
+        await Eventually.Until(() => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-2", id)).Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the copy on silo-2 dropped");
+    }
+
+    [Fact]
     public async Task A_leaf_switched_to_one_copy_whose_home_comes_back_on_a_new_disk_before_it_forgot_its_copy_loses_nothing()
     {
         var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
