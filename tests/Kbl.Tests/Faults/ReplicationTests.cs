@@ -823,9 +823,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
 
         // No write comes: the leaf's tick forgets its copy and has it dropped on the member's silo.
         await Eventually.Until(() => copy.Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the member's copy dropped");
-        await model.Check();
-        await model.PutAcknowledged("k50", "one copy");
-        await model.Check();
+        await WholeAndWritable(model);
     }
 
     [Fact]
@@ -855,10 +853,8 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await switching;
         output.WriteLine($"the move answered {await moving}");
 
-        await model.Check();
-        await model.PutAcknowledged("k50", "one copy");
-        await model.Check();
-        await Eventually.Until(() => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-2", id)).Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "the copy on silo-2 dropped");
+        await WholeAndWritable(model);
+        await NoReplicaCopy("silo-2", id);
     }
 
     [Fact]
@@ -873,13 +869,11 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         // leaf, now of one copy, must take it up rather than start afresh on the empty disk and drop it.
         await fixture.RestartOnNewDisk("silo-1");
         await model.UntilServed();
-        await model.Check();
-        await model.PutAcknowledged("k50", "one copy");
-        await model.Check();
+        await WholeAndWritable(model);
 
         // It lives where the copy was, as a leaf of one copy: no replica copy left there beside its records.
         Assert.Equal("silo-2", (await Tree(colony))?.Silo);
-        await Eventually.Until(() => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-2", id)).Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, "no replica copy on silo-2");
+        await NoReplicaCopy("silo-2", id);
     }
 
     [Fact]
@@ -894,9 +888,7 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         try
         {
             await model.UntilServed();
-            await model.Check();
-            await model.PutAcknowledged("k50", "one copy");
-            await model.Check();
+            await WholeAndWritable(model);
             Assert.Equal("silo-2", (await Tree(colony))?.Silo);
         }
         finally
@@ -1210,6 +1202,18 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         await fixture.Kill(home);
         await Assert.ThrowsAnyAsync<Exception>(() => switching);
     }
+
+    /// <summary>Every record the client may expect reads back, and a put is acknowledged (and reads back too).</summary>
+    private static async Task WholeAndWritable(ColonyModel model)
+    {
+        await model.Check();
+        await model.PutAcknowledged("k50", "one copy");
+        await model.Check();
+    }
+
+    /// <summary>Waits until the replica copy of KBL <paramref name="id"/> on <paramref name="silo"/> holds nothing.</summary>
+    private Task NoReplicaCopy(string silo, string id) => Eventually.Until(
+        () => fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key(silo, id)).Digest(Kbl.Keys.KeyRange.All), digest => digest.Records == 0, Settle, $"no replica copy on {silo}");
 
     /// <summary>Switches the colony whose root is KBL <paramref name="id"/> to one copy (through silo-0).</summary>
     private Task ToOneCopy(string id) => fixture.GrainsOn("silo-0").GetGrain<IKblGrain>(id).Configure(Genome.Default with { Redundancy = Redundancy.None });
