@@ -77,7 +77,8 @@ public sealed partial class KblGrain
         var refusals = writes.Select(w => Refuse(w.Key)).ToList();
 
         // A hibernated leaf wakes first; a mirrored leaf answers a failed condition or a delete of nothing from its
-        // copy: only while it is surely the primary.
+        // copy: only while it is surely the primary. (A leaf switched to one copy passes the fence only once it has
+        // forgotten its mirror: then it writes alone.)
         if (refusals.Any(r => r is null) && await Ready() is { } fence)
         {
             refusals = [.. refusals.Select(r => r ?? fence)];
@@ -136,9 +137,7 @@ public sealed partial class KblGrain
     private async Task<WriteResult?> Apply(List<(int Index, RecordWrite Write, StoredRecord? Current)> accepted, WriteResult[] results)
     {
         var records = accepted.Select(a => (a.Write.Key, a.Write.Value)).ToList();
-        var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records)
-            : !await ForgetMirror() ? (WriteOutcome.Refused, 0L, NotComplete())
-            : (WriteOutcome.Acknowledged, WriteHere(records), null);
+        var (outcome, first, refused) = Redundancy.Mirrored ? await WriteCopies(records) : (WriteOutcome.Acknowledged, WriteHere(records), null);
         if (outcome == WriteOutcome.Refused)
         {
             var refusal = new WriteResult(refused!.Status, 0, null, refused.Message);

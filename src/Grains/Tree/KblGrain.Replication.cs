@@ -310,9 +310,6 @@ public sealed partial class KblGrain
         }
     }
 
-    /// <summary>A refusal of a leaf switched to one copy that may not serve alone yet: its copy here is not known complete.</summary>
-    private Refusal NotComplete() => new(KblStatus.Unavailable, null, $"KBL {_id} does not hold a complete copy of its records on silo '{silo.Name}' yet; retry");
-
     /// <summary>A refusal of this activation for good: a newer one took the shard over (it deactivates).</summary>
     private Refusal Fenced()
     {
@@ -450,7 +447,7 @@ public sealed partial class KblGrain
     {
         if (!Redundancy.Mirrored)
         {
-            return await ForgetMirror() ? null : NotComplete();
+            return await ForgetMirror() ? null : new Refusal(KblStatus.Unavailable, null, $"KBL {_id} does not hold a complete copy of its records on silo '{silo.Name}' yet; retry");
         }
 
         if (await EnsurePrimary() is { } refusal)
