@@ -43,7 +43,7 @@ public sealed partial class KblPlacementDirector(
 
         // Its home is down: a mirrored leaf takes over where a copy holds every acknowledged write (so does a leaf
         // switched to one copy that has not forgotten its mirror yet: its configuration still names those copies).
-        if (state is { Role: KblRole.Leaf, Transition: null, Replicas: { } replicas } && (state.Genome.Redundancy.Mirrored || replicas.NamesCopies) &&
+        if (state is { Role: KblRole.Leaf, Transition: null, HasMirror: true, Replicas: { } replicas } &&
             silos.Where(s => replicas.InSync.Any(m => m.Silo == s.Identity.Name)).ToList() is { Count: > 0 } holders)
         {
             // A migration names the holder it goes to (an activation that cannot take over where it is).

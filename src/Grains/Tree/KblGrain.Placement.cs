@@ -196,7 +196,7 @@ public sealed partial class KblGrain
             return -1; // its copy there is in sync, but this primary cannot bring it up to date now
         }
 
-        if (handOver == false && HasMirror && State.Role == KblRole.Leaf && await ReadFence() is not null)
+        if (handOver == false && State.HasMirror && State.Role == KblRole.Leaf && await ReadFence() is not null)
         {
             // Not (or no longer) the shard's primary: its copy may be stale, and the target's may be the live one. (A
             // leaf switched to one copy forgets its mirror first: the copy it moves is then its only one.)
@@ -302,7 +302,7 @@ public sealed partial class KblGrain
     /// such silo is up.
     /// </summary>
     private bool MigrateToCopy() =>
-        HasMirror && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home && load.AddressOf(home) is null &&
+        State.HasMirror && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home && load.AddressOf(home) is null &&
         State.Replicas is { } config && config.InSync.All(m => m.Silo != silo.Name) && // a holder here whose takeover failed deactivates and tries again
         config.InSync.Select(m => m.Silo).Where(s => load.AddressOf(s) is not null).ToList() is { Count: > 0 } holders &&
         MigrateTo(load.PickLeastLoaded(holders));

@@ -32,13 +32,6 @@ public sealed partial class KblGrain
 
     private Redundancy Redundancy => State.Genome.Redundancy;
 
-    /// <summary>
-    /// Whether this KBL's copies are mirrored, or were and its configuration still names them (its genome went to one
-    /// copy, and it has not forgotten them yet, <see cref="ForgetMirror"/>): either way a copy elsewhere may hold
-    /// writes this silo's lacks, and it is handed over, promoted and taken over as a mirrored KBL is.
-    /// </summary>
-    private bool HasMirror => Redundancy.Mirrored || State.Replicas?.NamesCopies == true;
-
     /// <summary>How long a member added to spread copies is kept while it is built (then it goes, as any extra, and may be tried again).</summary>
     private TimeSpan RespreadTimeout => timings.InstallTimeout * 4;
 
@@ -47,7 +40,7 @@ public sealed partial class KblGrain
     /// this silo holds a copy with every acknowledged write (an in-sync replica, or one promoted already).
     /// </summary>
     private bool CanTakeOver() =>
-        HasMirror && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home &&
+        State.HasMirror && State.Role == KblRole.Leaf && State.Transition is null && State.Home is { } home &&
         load.AddressOf(home) is null && State.Replicas?.IsComplete(silo.Name, store.DiskId) == true;
 
     /// <summary>

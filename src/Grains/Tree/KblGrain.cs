@@ -126,7 +126,7 @@ public sealed partial class KblGrain(
         State.Home = silo.Name;
         State.Epoch++;
         await Save();
-        var mirroredCopy = HasMirror && State.Role is KblRole.Leaf or KblRole.Retired;
+        var mirroredCopy = State.HasMirror && State.Role is KblRole.Leaf or KblRole.Retired;
         if (mirroredCopy && LostCopy() is { } holders)
         {
             await HandOver(holders); // before anything reads this store for the KBL: it holds none of its records

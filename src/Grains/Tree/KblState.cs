@@ -82,6 +82,13 @@ public sealed class KblState
     /// </summary>
     [Id(18)] public long EpochBase { get; set; }
 
+    /// <summary>
+    /// Whether this KBL's copies are mirrored, or were and its configuration still names them (its genome went to one
+    /// copy, and it has not forgotten them yet, KblGrain.ForgetMirror): either way a copy elsewhere may hold writes
+    /// its home's lacks, and it is placed, handed over, promoted and taken over as a mirrored KBL is.
+    /// </summary>
+    public bool HasMirror => Genome.Redundancy.Mirrored || Replicas?.NamesCopies == true;
+
     /// <summary>The index for this KBL's next child path: <see cref="NextChild"/>, or past every child of <paramref name="path"/> for KBLs of earlier versions.</summary>
     public int NextChildIndex(string path) => NextChild > 0 ? NextChild : Children
         .Select(c => c.Path.StartsWith(path + ".", StringComparison.Ordinal) && int.TryParse(c.Path.AsSpan(path.Length + 1), out var i) ? i : -1)
