@@ -97,6 +97,22 @@ public sealed partial class KblGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            await Activate();
+        }
+        catch
+        {
+            // Orleans calls OnDeactivateAsync only for an activation that started: one that failed here (its storage
+            // or a seal it waited for) must not stay listed as active on this silo, reported, drained and rebalanced.
+            DropPrimary();
+            local.Remove(this);
+            throw;
+        }
+    }
+
+    private async Task Activate()
+    {
         _id = this.GetPrimaryKeyString();
         (_colony, _path) = ColonyNames.Parse(_id);
         _activeSince = time.GetUtcNow();
