@@ -947,11 +947,12 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
         // The leaf goes idle (not active anywhere); silo-2 dies and starts again with its disk, and its sweep asks
         // about the copies on it.
         await Idle(id);
+        fixture.Faults.Watch(id);
         await fixture.Kill("silo-2");
         await RestartAndSweep("silo-2");
 
         // Its stored state names silo-2's copy: the sweep left it and did not wake the leaf.
-        Assert.False(ActiveAnywhere(id), "the leaf was woken");
+        Assert.False(ActiveAnywhere(id), $"the leaf was woken; calls to it or its copies since it went idle:\n{fixture.Faults.Watched}\nwhat the silos logged of it:\n{fixture.Log.Lines(id)}");
         Assert.Equal(50, (await fixture.Grains.GetGrain<IReplicaGrain>(IReplicaGrain.Key("silo-2", id)).Digest(Kbl.Keys.KeyRange.All)).Records);
         var after = await Redundant(colony, 2);
         Assert.Equal(["silo-2"], after.Replicas!.Members.Select(m => m.Silo));

@@ -62,7 +62,9 @@ public sealed class TreeFaults : IDisposable
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<SiloAddress, string> _silos = new();
     private readonly ConcurrentDictionary<SiloAddress, TaskCompletionSource> _frozen = new();
+    private readonly ConcurrentQueue<string> _watched = new();
     private Fault? _armed;
+    private string? _watch;
     private int _skipped;
     private TaskCompletionSource<(Fault Fault, string Silo)> _fired = NewFired();
 
@@ -103,6 +105,19 @@ public sealed class TreeFaults : IDisposable
         }
     }
 
+    /// <summary>
+    /// From now on, records every call served to a grain whose id contains <paramref name="grain"/> (the silo, the
+    /// method, its caller), for <see cref="Watched"/>: what woke a KBL that should have stayed idle.
+    /// </summary>
+    public void Watch(string grain)
+    {
+        _watched.Clear();
+        _watch = grain;
+    }
+
+    /// <summary>The calls recorded since <see cref="Watch"/>, one per line, oldest first.</summary>
+    public string Watched => string.Join('\n', _watched);
+
     /// <summary>Calls of <paramref name="method"/> (<c>Interface.Method</c>) served so far, cluster-wide.</summary>
     public int Calls(string method) => _calls.GetValueOrDefault(method);
 
@@ -131,6 +146,10 @@ public sealed class TreeFaults : IDisposable
         if (side == FaultSide.Callee)
         {
             _calls.AddOrUpdate(method, 1, (_, n) => n + 1);
+            if (_watch is { } watch && grains.Contains(watch, StringComparison.Ordinal))
+            {
+                _watched.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {silo} {method} (caller and callee: {grains})");
+            }
         }
 
         await Strike(Take(method, side, FaultTiming.Before, silo, grains), silo, address);
