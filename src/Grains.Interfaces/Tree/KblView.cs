@@ -5,7 +5,9 @@ namespace Kbl.Tree;
 /// <summary>
 /// One KBL as the tree view shows it, with its children. A <see cref="Collapsed"/> interior KBL stands for its
 /// whole subtree (its feedback is the roll-up; its children were left out to keep the answer small). A hibernated
-/// leaf (<see cref="Hibernation"/> set) holds its records in the cold tier, on no silo.
+/// leaf (<see cref="Hibernation"/> set) holds its records in the cold tier, on no silo. <see cref="Silo"/> is where
+/// it runs, or for a leaf activated away from its records (which it serves from nowhere else), its home: the silo
+/// holding them.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("kbl.KblView")]
 public sealed record KblView(

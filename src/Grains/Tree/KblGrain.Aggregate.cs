@@ -80,6 +80,13 @@ public sealed partial class KblGrain
             {
                 DeactivateOnIdle(); // read from its stored state: reading the tree wakes nothing
             }
+            else if (_presence == Presence.Displaced && State.Role != KblRole.Retired)
+            {
+                // Made away from its records (a caller's stale route, its home and copies down): it goes where it can
+                // serve once it can — home, or where a copy takes over — as a request for a record would make it
+                // (where neither is up it stays, as before: a tree read does not make it churn); this answer is its stored state.
+                _ = (State.Home != silo.Name && MigrateHome()) || MigrateToCopy();
+            }
 
             return View(OwnFeedback(), []);
         }
@@ -101,7 +108,7 @@ public sealed partial class KblGrain
     }
 
     private KblView View(Feedback feedback, IReadOnlyList<KblView> children, bool collapsed = false) =>
-        new(_id, _path, State.Range, State.Role, State.Epoch, Hibernating ? "" : silo.Name, State.Genome.NodeGroup, feedback, children, collapsed, ReplicasView(),
+        new(_id, _path, State.Range, State.Role, State.Epoch, Hibernating ? "" : _presence == Presence.Displaced ? State.Home ?? "" : silo.Name, State.Genome.NodeGroup, feedback, children, collapsed, ReplicasView(),
             State.Hibernation is { } sleep ? new HibernationView(sleep.Since, sleep.Records, sleep.Bytes) : null);
 
     /// <summary>A child not visited, from its last report: a leaf, or a collapsed interior KBL.</summary>

@@ -939,6 +939,31 @@ public sealed class ReplicationTests(FaultClusterFixture fixture, ITestOutputHel
     }
 
     [Fact]
+    public async Task A_leaf_whose_home_and_copy_are_down_shows_its_home_and_goes_to_its_copy_when_only_the_tree_is_read()
+    {
+        var (colony, _, _) = await FiftyRecordsWithSilo2Up(copies: 2);
+        await OnSilo1WithCopyOnSilo2(colony);
+        await fixture.Kill("silo-1");
+        await fixture.Kill("silo-2");
+        try
+        {
+            // Its home and its copy down, a tree read makes it on silo-0, where it holds nothing and serves nothing:
+            // the tree shows where its records are.
+            Assert.Equal("silo-1", (await Tree(colony))?.Silo);
+
+            // Its copy's silo comes back; nobody asks for a record, the tree alone is read: the leaf goes there and
+            // takes over (before, it stayed on silo-0 until a request for a record came).
+            await fixture.Restart("silo-2");
+            await Eventually.Until(() => Tree(colony), t => t is { Silo: "silo-2", Replicas.Primary: "silo-2" }, Settle, "the leaf taken over on silo-2");
+        }
+        finally
+        {
+            await fixture.EnsureUp("silo-2");
+            await fixture.Restart("silo-1");
+        }
+    }
+
+    [Fact]
     public async Task A_silo_that_starts_again_keeps_the_copy_an_idle_leaf_names_without_waking_that_leaf()
     {
         var (colony, model, id) = await FiftyRecordsWithSilo2Up(copies: 2);
