@@ -85,7 +85,7 @@ public sealed partial class KblGrain
                 // Made away from its records (a caller's stale route, its home and copies down): it goes where it can
                 // serve once it can — home, or where a copy takes over — as a request for a record would make it
                 // (where neither is up it stays, as before: a tree read does not make it churn); this answer is its stored state.
-                _ = (State.Home != silo.Name && MigrateHome()) || MigrateToCopy();
+                _ = MigrateWhereItServes();
             }
 
             return View(OwnFeedback(), []);

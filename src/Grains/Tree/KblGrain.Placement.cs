@@ -290,6 +290,12 @@ public sealed partial class KblGrain
     }
 
     /// <summary>
+    /// Moves an activation made away from its records to where it can serve: its home silo when that is up, else a
+    /// silo holding an in-sync copy (<see cref="MigrateToCopy"/>). False when neither is up.
+    /// </summary>
+    private bool MigrateWhereItServes() => (State.Home != silo.Name && MigrateHome()) || MigrateToCopy();
+
+    /// <summary>
     /// Moves this activation to its home silo through Orleans migration (which also repoints the grain
     /// directory, so no caller's stale route re-creates it here). False when the home silo is not up.
     /// </summary>

@@ -201,7 +201,7 @@ public sealed partial class KblGrain(
             // Activated away from the records (a caller's stale route to an old activation does that): go home
             // if it is up, or where a copy can take over if it is not, and have the caller retry; otherwise refuse
             // rather than answer from an empty shard.
-            if ((State.Home != silo.Name && MigrateHome()) || MigrateToCopy())
+            if (MigrateWhereItServes())
             {
                 return new Refusal(KblStatus.Moved, Moved.WalkFromRoot(State.Epoch), null);
             }
