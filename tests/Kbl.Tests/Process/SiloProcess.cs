@@ -50,9 +50,7 @@ public sealed class SiloProcess : IAsyncDisposable
     /// <summary>
     /// A port free now and never handed out before in this test run, below Linux's ephemeral range (32768 up): a port
     /// the OS picked would be free only until some process's outgoing connection takes it as its local port, which
-    /// happens between here and the silo's bind when many clients connect (a test that kills a silo does that). Also
-    /// clear of the ports Orleans' test clusters draw from (22300–30000, 40000–50000), which another test process
-    /// running beside this one (./test.sh runs two) may be about to bind, and of a silo's defaults (11111, 30000).
+    /// happens between here and the silo's bind when many clients connect (a test that kills a silo does that).
     /// </summary>
     public static int FreePort()
     {
@@ -60,7 +58,7 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             while (true)
             {
-                var port = Random.Shared.Next(12_000, 22_000);
+                var port = Random.Shared.Next(20_000, 32_000);
                 if (!GivenPorts.Add(port))
                 {
                     continue;
