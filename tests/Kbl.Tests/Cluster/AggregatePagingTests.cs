@@ -30,7 +30,7 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
     public async Task A_write_to_a_leaf_goes_in_while_a_long_aggregate_over_it_runs()
     {
         const string colony = "paged-aggregate";
-        var leaf = await GrowLargeLeaf(colony);
+        var leaf = await LargeRootLeaf(colony);
         using var pages = new PageCounter(colony);
         var written = new TaskCompletionSource<(WriteResult Result, long Pages)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var key = KeyOrder.Encode("z0007");
@@ -38,10 +38,13 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
         {
             if (n == 3)
             {
-                // Sent from inside the leaf's third page, so it reaches the leaf before the aggregate's fourth page
-                // is asked for: a leaf that finishes a whole aggregate in one turn serves it only after the last page.
-                // The pages counted when it completes say how long it waited.
-                _ = fixture.GrainsOn(leaf.Silo).GetGrain<IKblGrain>(leaf.Id).Put(key, Encoding.UTF8.GetBytes("{\"v\":7}"), Precondition.None).ContinueWith(
+                // Sent from inside the leaf's third page by the client that asks for the pages (the router asks a
+                // colony whose root is a leaf page by page), through the same gateway: it reaches the leaf before the
+                // fourth page is asked for. A leaf that finishes a whole aggregate in one turn serves it only after
+                // the last page. The pages counted when it completes say how long it waited. (Sent from the leaf's
+                // silo instead, the write once reached the leaf only after all 500 pages, in a suite run beside
+                // another test process.)
+                _ = fixture.Grains.GetGrain<IKblGrain>(leaf.Id).Put(key, Encoding.UTF8.GetBytes("{\"v\":7}"), Precondition.None).ContinueWith(
                     w => _ = w.IsCompletedSuccessfully ? written.TrySetResult((w.Result, pages.Count)) : written.TrySetException(w.Exception!),
                     CancellationToken.None,
                     TaskContinuationOptions.ExecuteSynchronously,
@@ -129,6 +132,17 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
         Assert.Equal(1, sum.Leaves);
         Assert.Equal(KblRole.Leaf, (await Root(colony).GetTree(0, false)).Role);
         Assert.True(pages.Count >= 100 / ClusterFixture.AggregatePageRecords, $"{pages.Count} pages");
+    }
+
+    /// <summary>A colony whose root is one large leaf, every key from <c>z</c> on.</summary>
+    private async Task<KblView> LargeRootLeaf(string colony)
+    {
+        await Root(colony).Configure(Genome.Default with { SplitKeys = 1_000_000, MergeKeys = 1, SplitOpsPerSecond = 1_000_000, Hysteresis = TimeSpan.FromHours(1) });
+        await Parallel.ForEachAsync(Enumerable.Range(0, LargeLeafRecords), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
+            await Put(colony, $"z{i:d4}", $"{{\"v\":{i}}}"));
+        var root = await Root(colony).GetTree();
+        Assert.Equal(KblRole.Leaf, root.Role);
+        return root;
     }
 
     /// <summary>A colony whose root has divided, with one large leaf: the keys from <c>z</c> on, all in the last leaf.</summary>
