@@ -379,6 +379,10 @@ public sealed class ColonyGateway(ColonyRouter router, IGrainFactory grains, IOp
     {
         Grains.NodeGroupUnavailableException g => g.Message,
         { InnerException: Grains.NodeGroupUnavailableException g } => g.Message,
+
+        // A stale activation (an old home paused past its failover, a duplicate) whose conditional write of its state
+        // lost to a newer one: Orleans' own wording names storage etags, which say nothing to a client.
+        Orleans.Storage.InconsistentStateException => "the cluster could not serve this request now: it reached a KBL's stale activation (a newer one took over its shard on another silo); retry",
         TimeoutException or OrleansException or KblRoutingException => $"the cluster could not serve this request now: {e.Message}",
         _ => null,
     };
