@@ -39,7 +39,8 @@ public sealed class WindowProvisioningTests : IAsyncLifetime
         (await http.PutAsync("/v1/colonies/sleepy", JsonContent.Create(genome))).EnsureSuccessStatusCode();
         for (var i = 0; i < 50; i++)
         {
-            (await http.PutAsync($"/v1/colonies/sleepy/records/k{i:D2}", new StringContent($"v{i}"))).EnsureSuccessStatusCode();
+            using var put = await http.PutAsync($"/v1/colonies/sleepy/records/k{i:D2}", new StringContent($"v{i}"));
+            Assert.True(put.IsSuccessStatusCode, $"PUT k{i:D2}: {(int)put.StatusCode} {await put.Content.ReadAsStringAsync()}\nhost log: {_host.Output[^Math.Min(6000, _host.Output.Length)..]}");
         }
 
         Assert.Contains("host-cold-", ColdSilos(await http.GetFromJsonAsync<JsonElement>("/v1/cluster/silos")).Single(), StringComparison.Ordinal);
