@@ -15,7 +15,7 @@ status=0
 # servers, the browser, unit tests); each runs one test collection at a time (tests/Kbl.Tests/AssemblyInfo.cs). They
 # mostly wait on timers and failure detection, so side by side each takes about as long as alone (README, Tests).
 # Then, alone, the tests whose silos start silo processes of their own (the local provider) and the Provisioner's:
-# beside the other stream a write of WindowProvisioningTests once got a 504 while its group's first silo started.
+# the product's deadlines there include a silo process starting on a busy machine.
 # --blame-hang-timeout: a test that hangs is stopped and named instead of holding CI until its hard limit.
 provisioning="FullyQualifiedName~ProvisioningTests|FullyQualifiedName~ProvisionerProcessTests"
 stream() {
