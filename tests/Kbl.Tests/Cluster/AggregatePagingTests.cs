@@ -138,8 +138,7 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
     private async Task<KblView> LargeRootLeaf(string colony)
     {
         await Root(colony).Configure(Genome.Default with { SplitKeys = 1_000_000, MergeKeys = 1, SplitOpsPerSecond = 1_000_000, Hysteresis = TimeSpan.FromHours(1) });
-        await Parallel.ForEachAsync(Enumerable.Range(0, LargeLeafRecords), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
-            await Put(colony, $"z{i:d4}", $"{{\"v\":{i}}}"));
+        await PutLargeLeafRecords(colony);
         var root = await Root(colony).GetTree();
         Assert.Equal(KblRole.Leaf, root.Role);
         return root;
@@ -160,14 +159,18 @@ public sealed class AggregatePagingTests(ClusterFixture fixture)
 
         // Now large leaves stay whole: the last one takes every key from z on.
         await Root(colony).Configure(small with { SplitKeys = 1_000_000 });
-        await Parallel.ForEachAsync(Enumerable.Range(0, LargeLeafRecords), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
-            await Put(colony, $"z{i:d4}", $"{{\"v\":{i}}}"));
+        await PutLargeLeafRecords(colony);
         var tree = await Root(colony).GetTree();
         var large = Assert.Single(TreeWalk.Leaves(tree), l => l.Range.Contains(KeyOrder.Encode("z")));
         Assert.Equal(LargeLeafRecords, (await fixture.Router.Scan(colony, KeyOrder.Encode("z"), false, null, int.MaxValue).CountAsync()));
         Assert.Equal(KblRole.Leaf, large.Role);
         return large;
     }
+
+    /// <summary>Writes the large leaf's records: every key from <c>z0000</c>, 16 at a time.</summary>
+    private Task PutLargeLeafRecords(string colony) =>
+        Parallel.ForEachAsync(Enumerable.Range(0, LargeLeafRecords), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
+            await Put(colony, $"z{i:d4}", $"{{\"v\":{i}}}"));
 
     private IKblGrain Root(string colony) => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
 

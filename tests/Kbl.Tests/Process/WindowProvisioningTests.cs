@@ -57,9 +57,9 @@ public sealed class WindowProvisioningTests : IAsyncLifetime
             async () =>
             {
                 using var read = await http.GetAsync("/v1/colonies/sleepy/tree");
-                return ((int)read.StatusCode, await read.Content.ReadAsStringAsync());
+                return (Status: (int)read.StatusCode, Body: await read.Content.ReadAsStringAsync());
             },
-            r => r.Item1 != 503,
+            r => r.Status != 503,
             TimeSpan.FromSeconds(30),
             "a tree read answered other than 503");
         Assert.True(status == 200, $"tree read: {status} {body}");
