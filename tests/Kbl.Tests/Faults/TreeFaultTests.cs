@@ -203,6 +203,13 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         var grown = await Eventually.Until(Tree, t => t is not null && TreeWalk.Leaves(t).All(l => l.Feedback.Keys <= Small.SplitKeys) && TreeWalk.Height(t) >= 2, Settle, "the colony's divisions");
         await Spread(grown!);
 
+        // A merge fuses only copies in sync on a silo holding one of each leaf: for the fuse's faults the merge starts
+        // once the copies the moves left behind are rebuilt (on a slow machine it had merged before, with no fuse).
+        if (fault.Method == "IReplicaGrain.Fuse")
+        {
+            await Eventually.Until(Tree, t => t is not null && TreeWalk.Leaves(t).All(l => l.Replicas is { Status: "redundant" }), Settle, "every leaf's copies in sync");
+        }
+
         // Most keys are overwritten or deleted; it merges back into one leaf.
         foreach (var (key, i) in keys.Select((k, i) => (k, i)))
         {
