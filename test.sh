@@ -11,14 +11,29 @@ dotnet build Kbl.sln -m:1 -c Debug --nologo -v quiet
 log=$(mktemp)
 results=$(mktemp -d)
 status=0
+# Two streams at once, one per core: the in-process clusters (Category=Cluster) and everything else (real processes,
+# servers, the browser, unit tests); each runs one test collection at a time (tests/Kbl.Tests/AssemblyInfo.cs). They
+# mostly wait on timers and failure detection, so side by side each takes about as long as alone (README, Tests).
+# Then, alone, the tests whose silos start silo processes of their own (the local provider) and the Provisioner's:
+# the product's deadlines there include a silo process starting on a busy machine.
 # --blame-hang-timeout: a test that hangs is stopped and named instead of holding CI until its hard limit.
-dotnet test Kbl.sln --no-build -m:1 -c Debug --nologo --blame-hang-timeout 10m --blame-hang-dump-type none \
-  --logger "trx" --results-directory "$results" 2>&1 | tee "$log" || status=$?
+provisioning="FullyQualifiedName~ProvisioningTests|FullyQualifiedName~ProvisionerProcessTests"
+stream() {
+  local name=$1 target=$2 filter=$3
+  dotnet test "$target" --no-build -m:1 -c Debug --nologo --filter "$filter" \
+    --blame-hang-timeout 10m --blame-hang-dump-type none --logger "trx" --results-directory "$results/$name" 2>&1 |
+    sed -u "s/^/[$name] /" | tee -a "$log"
+}
+stream clusters tests/Kbl.Tests/Kbl.Tests.csproj "Category=Cluster" & clusters=$!
+stream others Kbl.sln "Category!=Cluster&FullyQualifiedName!~ProvisioningTests&FullyQualifiedName!~ProvisionerProcessTests" & others=$!
+wait "$clusters" || status=$?
+wait "$others" || status=$?
+stream provisioning tests/Kbl.Tests/Kbl.Tests.csproj "$provisioning" || status=$?
 
 # The slowest tests, so the suite's time (CI keeps it under 20 minutes) has names attached.
 python3 scripts/slowest-tests.py "$results" 12 || true
 # A test host that crashed: the blame collector's sequence names the tests it had started last (with their cases).
-for sequence in "$results"/*/Sequence_*.xml; do
+for sequence in "$results"/*/*/Sequence_*.xml; do
   if [[ -f $sequence ]] && grep -q "aborted" "$log"; then
     echo "a test host crashed; the last tests it started:"
     { grep -oE 'Name="[^"]*"' "$sequence" || true; } | tail -n 5 | sed 's/^/  /'
