@@ -9,12 +9,18 @@ namespace Kbl.Tests.Faults;
 /// write since whose outcome it could not know (the call failed in transit). A write that failed in transit or that
 /// the colony refused (it answered Unavailable, so it did not happen) is sent again for a while, then given up. <see cref="Check"/> compares the colony with
 /// that: every key holds one of its possible values, and no key the client never wrote (or deleted for sure) is there.
+/// Versions (the leaf's clock) never go backwards: each acknowledged write of a key gets a higher one than the last,
+/// and the record a key holds at the end is at least the version of its last acknowledged write — whatever divided,
+/// merged, moved or failed over in between.
 /// </summary>
 public sealed class ColonyModel(ColonyRouter router, string colony)
 {
     private static readonly TimeSpan GiveUp = TimeSpan.FromSeconds(60);
 
     private readonly Dictionary<string, HashSet<string?>> _possible = new(StringComparer.Ordinal);
+
+    /// <summary>Each key's last acknowledged version (a put, or a delete of a record that was there).</summary>
+    private readonly Dictionary<string, long> _versions = new(StringComparer.Ordinal);
 
     /// <summary>Calls that failed in transit (their outcome unknown to the client): what a user sees as an error.</summary>
     public List<string> Errors { get; } = [];
@@ -76,12 +82,17 @@ public sealed class ColonyModel(ColonyRouter router, string colony)
     public async Task Check()
     {
         var stored = new Dictionary<string, string>(StringComparer.Ordinal);
+        var wrong = new List<string>();
         await foreach (var record in router.Scan(colony, [], exclusive: false, to: null, limit: long.MaxValue))
         {
-            stored[KeyOrder.Display(record.Key)] = System.Text.Encoding.UTF8.GetString(record.Value);
+            var key = KeyOrder.Display(record.Key);
+            stored[key] = System.Text.Encoding.UTF8.GetString(record.Value);
+            if (record.Version < _versions.GetValueOrDefault(key))
+            {
+                wrong.Add($"{key}: holds version {record.Version}, older than its last acknowledged write's {_versions[key]}");
+            }
         }
 
-        var wrong = new List<string>();
         foreach (var (key, possible) in _possible)
         {
             var value = stored.GetValueOrDefault(key);
@@ -124,6 +135,13 @@ public sealed class ColonyModel(ColonyRouter router, string colony)
             switch (reply.Status)
             {
                 case KblStatus.Ok or KblStatus.NotFound:
+                    if (reply.Status == KblStatus.Ok)
+                    {
+                        var last = _versions.GetValueOrDefault(key);
+                        Assert.True(reply.Version > last, $"{key}: a write acknowledged at version {reply.Version} after one at {last}: its leaf's clock went backwards");
+                        _versions[key] = reply.Version;
+                    }
+
                     _possible[key] = [value];
                     Acknowledged++;
                     return;
