@@ -19,7 +19,7 @@ public sealed class SiloAgentGrain(RecordStore store, ClusterLoad load, LocalKbl
             throw new SiloDrainingException(me.Name);
         }
 
-        store.DeleteRange(colony, range);
+        store.ClearForArrival(colony, range);
         return Task.CompletedTask;
     }
 

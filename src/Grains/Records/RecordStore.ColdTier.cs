@@ -91,6 +91,7 @@ public sealed partial class RecordStore
         using var inside = Enter();
         lock (_shardLock)
         {
+            Arriving(colony, range);
             using (var batch = new WriteBatch())
             {
                 EmptyCopy(batch, kblId, ReadPosition(kblId));

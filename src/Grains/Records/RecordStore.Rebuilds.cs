@@ -177,6 +177,7 @@ public sealed partial class RecordStore
                     store.ClearCopy(batch, kblId);
                     if (!replica)
                     {
+                        store.Arriving(colony, range);
                         store.DeleteRecords(batch, colony, range);
                     }
 

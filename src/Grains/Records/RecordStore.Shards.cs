@@ -231,6 +231,7 @@ public sealed partial class RecordStore
                 return;
             }
 
+            Arriving(colony, range);
             using var batch = new WriteBatch();
             DeleteRecords(batch, colony, range);
             var (from, to) = ReplicaBounds(kblId);

@@ -191,7 +191,7 @@ public sealed partial class KblGrain
             if (birth.Children.Count == 0 && birth.ParentSilo != silo.Name)
             {
                 // Records arrive from the dividing KBL's silo: clear whatever an earlier, unfinished life left here.
-                store.DeleteRange(_colony, birth.Range);
+                store.ClearForArrival(_colony, birth.Range);
             }
         }
         else

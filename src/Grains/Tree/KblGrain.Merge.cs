@@ -87,7 +87,7 @@ public sealed partial class KblGrain
             {
                 // This disk may hold leftovers of the range (an unfinished move or split cleanup): they must not
                 // come back as records the child deleted.
-                store.DeleteRange(_colony, child.Range);
+                store.ClearForArrival(_colony, child.Range);
                 var from = child.Range.Lo;
                 var exclusive = false;
                 while (true)

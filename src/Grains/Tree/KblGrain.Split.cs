@@ -239,6 +239,7 @@ public sealed partial class KblGrain
         var transition = State.Transition!;
         var pieces = transition.Children;
         var interior = transition.Groups.Count > 0;
+        var arrivals = store.ArrivalMark(); // before any new sibling serves (and could be moved here)
         var born = await GiveBirth(transition, pieces.Skip(1).ToList(), ParentPath, interior ? transition.Groups.Skip(1).ToList() : null);
         if (interior)
         {
@@ -272,7 +273,10 @@ public sealed partial class KblGrain
             store.WriteClock(_id, _clock);
             foreach (var (piece, _) in born.Where(b => b.Silo != silo.Name))
             {
-                store.DeleteRange(_colony, piece.Range);
+                if (!store.DeleteRangeUnlessArrived(_colony, piece.Range, arrivals)) // moved here since it served
+                {
+                    KblLog.DropSkipped(logger, _id, piece.Range.ToString());
+                }
             }
 
             LoadShard();
@@ -310,6 +314,7 @@ public sealed partial class KblGrain
     private async Task CompleteSplit()
     {
         var transition = State.Transition!;
+        var arrivals = store.ArrivalMark(); // before any child serves (and could be moved here)
         var born = await GiveBirth(transition, transition.Children, _path, groups: null);
         foreach (var (child, _) in born)
         {
@@ -327,7 +332,10 @@ public sealed partial class KblGrain
         store.WriteClock(_id, _clock);
         foreach (var (child, _) in born.Where(b => b.Silo != silo.Name))
         {
-            store.DeleteRange(_colony, child.Range);
+            if (!store.DeleteRangeUnlessArrived(_colony, child.Range, arrivals)) // moved here since it served
+            {
+                KblLog.DropSkipped(logger, _id, child.Range.ToString());
+            }
         }
 
         _keys = _bytes = 0;

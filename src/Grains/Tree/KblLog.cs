@@ -10,6 +10,9 @@ internal static partial class KblLog
     [LoggerMessage(EventId = 1001, Level = LogLevel.Information, Message = "KBL {Kbl} divides into {Children} pieces ({Reason}; {Keys} keys, {Bytes} bytes)")]
     public static partial void Splitting(ILogger logger, string kbl, int children, string reason, long keys, long bytes);
 
+    [LoggerMessage(EventId = 1023, Level = LogLevel.Information, Message = "KBL {Kbl} keeps what this silo holds of {Range}: a KBL took that range over here since its division (or too many did to tell); at worst a leftover, cleared by the next KBL to take it")]
+    public static partial void DropSkipped(ILogger logger, string kbl, string range);
+
     [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "KBL {Kbl} is interior at epoch {Epoch}: {Children}")]
     public static partial void Split(ILogger logger, string kbl, long epoch, string children);
 

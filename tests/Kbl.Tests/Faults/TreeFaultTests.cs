@@ -164,25 +164,7 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
     public async Task A_load_division_whose_records_fail_to_reach_a_new_leaf_elsewhere_loses_nothing(FaultSide side, FaultTiming timing, FaultKind kind)
     {
         var fault = new Fault("IKblTreeGrain.Import", side, timing, kind) { Spared = kind == FaultKind.Crash ? "silo-0" : null };
-        var colony = $"f{Guid.NewGuid():N}"[..12];
-        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
-        await root.Configure(Genome.Default with
-        {
-            Redundancy = Redundancy.None,
-            FanOut = 3,
-            SplitKeys = 100_000,
-            SplitOpsPerSecond = 100,
-            MergeKeys = 0, // no merges: the divisions are what this tests
-        });
-        var model = new ColonyModel(fixture.Router, colony);
-        var keys = Enumerable.Range(0, 100).Select(i => $"k{i:d3}").ToList();
-        await model.PutAcknowledged(keys[0], "start");
-        var leaf = await root.GetTree();
-        if (leaf.Silo != "silo-1")
-        {
-            await fixture.Grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(leaf.Silo, "silo-1");
-        }
-
+        var (colony, root, model, keys) = await LeafOnSilo1ThatDividesByLoad();
         using var lived = new CancellationTokenSource();
         fixture.Faults.Arm(fault);
         var crash = Crash(fault, lived.Token);
@@ -207,24 +189,8 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
                 await (i % 10 == 0 ? model.Put(key, $"{key}-after") : model.Delete(key));
             }
 
-            // The divisions done: no KBL still pending, its leaves on more than one silo.
-            var done = await Eventually.Until(
-                async () =>
-                {
-                    await model.Touch();
-                    try
-                    {
-                        return await root.GetTree();
-                    }
-                    catch (Exception e) when (e is TimeoutException or OrleansException)
-                    {
-                        return null; // its silo was just killed
-                    }
-                },
-                t => t is not null && t.Role == KblRole.Interior && TreeWalk.All(t).All(k => k.Role is KblRole.Leaf or KblRole.Interior),
-                Settle,
-                "the divisions done");
-            Assert.True(TreeWalk.Leaves(done!).Select(l => l.Silo).Distinct().Count() > 1, "the new leaves stayed on one silo");
+            var done = await DivisionsDone(root, model);
+            Assert.True(TreeWalk.Leaves(done).Select(l => l.Silo).Distinct().Count() > 1, "the new leaves stayed on one silo");
             await model.UntilServed();
             await model.Check();
             if (kind == FaultKind.Lose)
@@ -243,6 +209,107 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
             await crash;
         }
     }
+
+    /// <summary>
+    /// A division's new leaf that serves is moved onto the silo of the KBL that divided before that KBL drops its own
+    /// copy of the leaf's range (it does so once its new KBLs serve, on the same key layout the moved records now
+    /// take): the drop must not take the moved leaf's records, its only copy. The division's last commit is held
+    /// while the move runs.
+    /// </summary>
+    [Fact]
+    public async Task A_new_leaf_moved_onto_the_dividing_silo_before_the_old_copy_is_dropped_keeps_its_records()
+    {
+        var (colony, root, model, keys) = await LeafOnSilo1ThatDividesByLoad();
+        fixture.Faults.Arm(new Fault("IKblTreeGrain.Commit", FaultSide.Caller, FaultTiming.After, FaultKind.Pause) { Grain = colony, Skip = 2 });
+        using var cool = new CancellationTokenSource();
+        var hot = Task.Run(async () =>
+        {
+            for (var round = 1; !cool.IsCancellationRequested; round++)
+            {
+                foreach (var key in keys.TakeWhile(_ => !cool.IsCancellationRequested))
+                {
+                    await model.Put(key, $"{key}-{round}");
+                }
+            }
+        });
+        try
+        {
+            var (_, dividing) = await fixture.Faults.Fired.WaitAsync(Settle);
+            Assert.Equal("silo-1", dividing);
+            await cool.CancelAsync();
+
+            // Its three new leaves serve (the last commit answered); one elsewhere comes to silo-1.
+            var leaves = await Task.WhenAll(Enumerable.Range(0, 3).Select(i =>
+                fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, $"{ColonyNames.RootPath}.{i}")).GetTree(0, hotPath: false)));
+            var elsewhere = leaves.First(l => l.Role == KblRole.Leaf && l.Silo != "silo-1");
+            Assert.True(elsewhere.Feedback.Keys > 0, $"{elsewhere.Id} holds no record to lose");
+            await fixture.Grains.GetGrain<IKblPlacementGrain>(elsewhere.Id).Relocate(elsewhere.Silo, "silo-1");
+            fixture.Faults.Release();
+            await hot;
+
+            var done = await DivisionsDone(root, model);
+            Assert.Equal("silo-1", TreeWalk.Leaves(done).Single(l => l.Id == elsewhere.Id).Silo);
+            await model.UntilServed();
+            await model.Check();
+        }
+        catch
+        {
+            output.WriteLine($"Kbl's log for colony {colony}:\n{fixture.Log.Lines(colony)}");
+            throw;
+        }
+        finally
+        {
+            fixture.Faults.Release();
+            await cool.CancelAsync();
+            await hot;
+        }
+    }
+
+    /// <summary>
+    /// A one-copy colony whose one leaf runs on silo-1 (silo-0, which holds the in-process membership, is never
+    /// killed) and divides by load into three new leaves, one per silo, once written to hard; no merges.
+    /// </summary>
+    private async Task<(string Colony, IKblGrain Root, ColonyModel Model, List<string> Keys)> LeafOnSilo1ThatDividesByLoad()
+    {
+        var colony = $"f{Guid.NewGuid():N}"[..12];
+        var root = fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, ColonyNames.RootPath));
+        await root.Configure(Genome.Default with
+        {
+            Redundancy = Redundancy.None,
+            FanOut = 3,
+            SplitKeys = 100_000,
+            SplitOpsPerSecond = 100,
+            MergeKeys = 0,
+        });
+        var model = new ColonyModel(fixture.Router, colony);
+        var keys = Enumerable.Range(0, 100).Select(i => $"k{i:d3}").ToList();
+        await model.PutAcknowledged(keys[0], "start");
+        var leaf = await root.GetTree();
+        if (leaf.Silo != "silo-1")
+        {
+            await fixture.Grains.GetGrain<IKblPlacementGrain>(leaf.Id).Relocate(leaf.Silo, "silo-1");
+        }
+
+        return (colony, root, model, keys);
+    }
+
+    /// <summary>Waits until the colony's divisions are done (its root interior, no KBL still pending), reading it as a client meanwhile.</summary>
+    private async Task<KblView> DivisionsDone(IKblGrain root, ColonyModel model) => (await Eventually.Until(
+        async () =>
+        {
+            await model.Touch();
+            try
+            {
+                return await root.GetTree();
+            }
+            catch (Exception e) when (e is TimeoutException or OrleansException)
+            {
+                return null; // its silo was just killed
+            }
+        },
+        t => t is not null && t.Role == KblRole.Interior && TreeWalk.All(t).All(k => k.Role is KblRole.Leaf or KblRole.Interior),
+        Settle,
+        "the divisions done"))!;
 
     public void Dispose() => fixture.Faults.Disarm();
 

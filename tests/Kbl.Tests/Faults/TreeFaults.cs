@@ -29,6 +29,12 @@ public enum FaultKind
     /// <see cref="TreeFaults.Fired"/>): a crash between two steps of a protocol.
     /// </summary>
     Crash,
+
+    /// <summary>
+    /// The call waits at that point until the test calls <see cref="TreeFaults.Release"/>, then goes on unchanged: a
+    /// slow step, during which the test does something else (moves a KBL, say).
+    /// </summary>
+    Pause,
 }
 
 /// <summary>
@@ -67,6 +73,7 @@ public sealed class TreeFaults : IDisposable
     private string? _watch;
     private int _skipped;
     private TaskCompletionSource<(Fault Fault, string Silo)> _fired = NewFired();
+    private TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>The fault that struck and the silo it struck on (for a crash: the silo to kill).</summary>
     public Task<(Fault Fault, string Silo)> Fired => _fired.Task;
@@ -76,7 +83,8 @@ public sealed class TreeFaults : IDisposable
     {
         lock (_gate)
         {
-            (_armed, _skipped, _fired) = (fault, 0, NewFired());
+            _released.TrySetResult();
+            (_armed, _skipped, _fired, _released) = (fault, 0, NewFired(), new(TaskCreationOptions.RunContinuationsAsynchronously));
         }
     }
 
@@ -85,6 +93,16 @@ public sealed class TreeFaults : IDisposable
         lock (_gate)
         {
             _armed = null;
+            _released.TrySetResult();
+        }
+    }
+
+    /// <summary>Lets a call a <see cref="FaultKind.Pause"/> holds go on.</summary>
+    public void Release()
+    {
+        lock (_gate)
+        {
+            _released.TrySetResult();
         }
     }
 
@@ -157,7 +175,8 @@ public sealed class TreeFaults : IDisposable
         await Strike(Take(method, side, FaultTiming.After, silo, grains), silo, address);
     }
 
-    private Fault? Take(string method, FaultSide side, FaultTiming timing, string silo, string grains)
+    /// <summary>The armed fault, when this call strikes it, with what releases a pause of it.</summary>
+    private (Fault Fault, Task Released)? Take(string method, FaultSide side, FaultTiming timing, string silo, string grains)
     {
         lock (_gate)
         {
@@ -174,18 +193,24 @@ public sealed class TreeFaults : IDisposable
             }
 
             _armed = null;
-            return fault;
+            return (fault, _released.Task);
         }
     }
 
-    private async Task Strike(Fault? fault, string silo, SiloAddress address)
+    private async Task Strike((Fault Fault, Task Released)? struck, string silo, SiloAddress address)
     {
-        if (fault is null)
+        if (struck is not var (fault, released))
         {
             return;
         }
 
         _fired.TrySetResult((fault, silo));
+        if (fault.Kind == FaultKind.Pause)
+        {
+            await released.WaitAsync(_disposed.Token);
+            return;
+        }
+
         if (fault.Kind == FaultKind.Crash)
         {
             // Hang until the test freezes the silo to kill it (or the cluster is gone); the turn then fails.
