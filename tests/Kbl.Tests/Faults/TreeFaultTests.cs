@@ -1,5 +1,6 @@
 using Kbl.Colonies;
 using Kbl.Grains;
+using Kbl.Keys;
 using Kbl.Tests.Cluster;
 using Kbl.Tree;
 using Xunit.Abstractions;
@@ -214,19 +215,39 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
     /// A division's new leaf that serves is moved onto the silo of the KBL that divided before that KBL drops its own
     /// copy of the leaf's range (it does so once its new KBLs serve, on the same key layout the moved records now
     /// take): the drop must not take the moved leaf's records, its only copy. The division's last commit is held
-    /// while the move runs.
+    /// while the move runs: the root's, a leaf dividing into children under it; or, once it is interior, that of its
+    /// leaf on silo-1 dividing into siblings.
     /// </summary>
-    [Fact]
-    public async Task A_new_leaf_moved_onto_the_dividing_silo_before_the_old_copy_is_dropped_keeps_its_records()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_new_leaf_moved_onto_the_dividing_silo_before_the_old_copy_is_dropped_keeps_its_records(bool rootDivides)
     {
         var (colony, root, model, keys) = await LeafOnSilo1ThatDividesByLoad();
-        fixture.Faults.Arm(new Fault("IKblTreeGrain.Commit", FaultSide.Caller, FaultTiming.After, FaultKind.Pause) { Grain = colony, Skip = 2 });
-        using var cool = new CancellationTokenSource();
-        var hot = Task.Run(async () =>
+        var (dividing, hot) = (root.GetPrimaryKeyString(), keys);
+        if (!rootDivides)
         {
-            for (var round = 1; !cool.IsCancellationRequested; round++)
+            // Hot everywhere until the root has divided, then only in its new leaf on silo-1.
+            for (var round = 1; (await root.GetTree(0, hotPath: false)).Role != KblRole.Interior; round++)
             {
-                foreach (var key in keys.TakeWhile(_ => !cool.IsCancellationRequested))
+                foreach (var key in keys)
+                {
+                    await model.Put(key, $"{key}-{round}");
+                }
+            }
+
+            var leaf = TreeWalk.Leaves(await DivisionsDone(root, model)).Single(l => l.Silo == "silo-1");
+            (dividing, hot) = (leaf.Id, keys.Where(k => leaf.Range.Contains(KeyOrder.Encode(k))).ToList());
+        }
+
+        // Held after the commit of its last new KBL (three pieces: the root's three children, or two new siblings).
+        fixture.Faults.Arm(new Fault("IKblTreeGrain.Commit", FaultSide.Caller, FaultTiming.After, FaultKind.Pause) { Grain = dividing, Skip = rootDivides ? 2 : 1 });
+        using var cool = new CancellationTokenSource();
+        var writes = Task.Run(async () =>
+        {
+            for (var round = 10; !cool.IsCancellationRequested; round++)
+            {
+                foreach (var key in hot.TakeWhile(_ => !cool.IsCancellationRequested))
                 {
                     await model.Put(key, $"{key}-{round}");
                 }
@@ -234,21 +255,24 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         });
         try
         {
-            var (_, dividing) = await fixture.Faults.Fired.WaitAsync(Settle);
-            Assert.Equal("silo-1", dividing);
+            var (_, silo) = await fixture.Faults.Fired.WaitAsync(Settle);
+            Assert.Equal("silo-1", silo);
             await cool.CancelAsync();
 
-            // Its three new leaves serve (the last commit answered); one elsewhere comes to silo-1.
-            var leaves = await Task.WhenAll(Enumerable.Range(0, 3).Select(i =>
-                fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, $"{ColonyNames.RootPath}.{i}")).GetTree(0, hotPath: false)));
-            var elsewhere = leaves.First(l => l.Role == KblRole.Leaf && l.Silo != "silo-1");
-            Assert.True(elsewhere.Feedback.Keys > 0, $"{elsewhere.Id} holds no record to lose");
-            await fixture.Grains.GetGrain<IKblPlacementGrain>(elsewhere.Id).Relocate(elsewhere.Silo, "silo-1");
+            // Its new leaves serve (the last commit answered); one elsewhere comes to silo-1.
+            var born = rootDivides
+                ? Enumerable.Range(0, 3).Select(i => fixture.Grains.GetGrain<IKblGrain>(ColonyNames.KblId(colony, $"{ColonyNames.RootPath}.{i}")))
+                : [fixture.Grains.GetGrain<IKblGrain>(fixture.Faults.StruckTarget)]; // the sibling committed last; the other may have stayed here
+            var views = await Task.WhenAll(born.Select(k => k.GetTree(0, hotPath: false)));
+            var moved = views.FirstOrDefault(v => v.Role == KblRole.Leaf && v.Silo != "silo-1");
+            Assert.True(moved is not null, $"no new leaf elsewhere to move: {string.Join(", ", views.Select(v => $"{v.Id} {v.Role} on {v.Silo}"))}");
+            Assert.True(moved.Feedback.Keys > 0, $"{moved.Id} holds no record to lose");
+            await fixture.Grains.GetGrain<IKblPlacementGrain>(moved.Id).Relocate(moved.Silo, "silo-1");
             fixture.Faults.Release();
-            await hot;
+            await writes;
 
             var done = await DivisionsDone(root, model);
-            Assert.Equal("silo-1", TreeWalk.Leaves(done).Single(l => l.Id == elsewhere.Id).Silo);
+            Assert.Equal("silo-1", TreeWalk.Leaves(done).Single(l => l.Id == moved.Id).Silo);
             await model.UntilServed();
             await model.Check();
         }
@@ -261,7 +285,7 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         {
             fixture.Faults.Release();
             await cool.CancelAsync();
-            await hot;
+            await writes;
         }
     }
 

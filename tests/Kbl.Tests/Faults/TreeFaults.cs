@@ -78,6 +78,9 @@ public sealed class TreeFaults : IDisposable
     /// <summary>The fault that struck and the silo it struck on (for a crash: the silo to kill).</summary>
     public Task<(Fault Fault, string Silo)> Fired => _fired.Task;
 
+    /// <summary>The grain the call a fault struck was made to (once <see cref="Fired"/>).</summary>
+    public GrainId StruckTarget { get; private set; }
+
     /// <summary>Arms <paramref name="fault"/>: the next matching call strikes it, once.</summary>
     public void Arm(Fault fault)
     {
@@ -148,13 +151,13 @@ public sealed class TreeFaults : IDisposable
     internal void Register(SiloAddress address, string name) => _silos[address] = name;
 
     internal Task Around(IGrainCallContext context, FaultSide side, string silo, SiloAddress address) =>
-        Around($"{context.InterfaceMethod.DeclaringType?.Name}.{context.MethodName}", side, silo, address, $"{context.SourceId} {context.TargetId}", context.Invoke);
+        Around($"{context.InterfaceMethod.DeclaringType?.Name}.{context.MethodName}", side, silo, address, $"{context.SourceId} {context.TargetId}", context.Invoke, context.TargetId);
 
     /// <summary>
     /// A call of <paramref name="method"/> made on silo <paramref name="silo"/> (a grain call, or a call to a service
     /// outside Orleans such as the cold tier), about <paramref name="grains"/>: a fault armed for it strikes before or after it.
     /// </summary>
-    internal async Task Around(string method, FaultSide side, string silo, SiloAddress address, string grains, Func<Task> invoke)
+    internal async Task Around(string method, FaultSide side, string silo, SiloAddress address, string grains, Func<Task> invoke, GrainId target = default)
     {
         if (Frozen(address).Task.IsCompleted)
         {
@@ -170,13 +173,13 @@ public sealed class TreeFaults : IDisposable
             }
         }
 
-        await Strike(Take(method, side, FaultTiming.Before, silo, grains), silo, address);
+        await Strike(Take(method, side, FaultTiming.Before, silo, grains, target), silo, address);
         await invoke();
-        await Strike(Take(method, side, FaultTiming.After, silo, grains), silo, address);
+        await Strike(Take(method, side, FaultTiming.After, silo, grains, target), silo, address);
     }
 
     /// <summary>The armed fault, when this call strikes it, with what releases a pause of it.</summary>
-    private (Fault Fault, Task Released)? Take(string method, FaultSide side, FaultTiming timing, string silo, string grains)
+    private (Fault Fault, Task Released)? Take(string method, FaultSide side, FaultTiming timing, string silo, string grains, GrainId target)
     {
         lock (_gate)
         {
@@ -193,6 +196,7 @@ public sealed class TreeFaults : IDisposable
             }
 
             _armed = null;
+            StruckTarget = target;
             return (fault, _released.Task);
         }
     }
