@@ -271,13 +271,7 @@ public sealed partial class KblGrain
         if (!interior)
         {
             store.WriteClock(_id, _clock);
-            foreach (var (piece, _) in born.Where(b => b.Silo != silo.Name))
-            {
-                if (!store.DeleteRangeUnlessArrived(_colony, piece.Range, arrivals)) // moved here since it served
-                {
-                    KblLog.DropSkipped(logger, _id, piece.Range.ToString());
-                }
-            }
+            DropRangesBornElsewhere(born, arrivals);
 
             LoadShard();
             _meter.Reset();
@@ -330,19 +324,28 @@ public sealed partial class KblGrain
         await Save();
         DropCopies(copies); // its leaves forked theirs from them already
         store.WriteClock(_id, _clock);
-        foreach (var (child, _) in born.Where(b => b.Silo != silo.Name))
-        {
-            if (!store.DeleteRangeUnlessArrived(_colony, child.Range, arrivals)) // moved here since it served
-            {
-                KblLog.DropSkipped(logger, _id, child.Range.ToString());
-            }
-        }
+        DropRangesBornElsewhere(born, arrivals);
 
         _keys = _bytes = 0;
         _meter.Reset();
         _childFeedback.Clear();
         _coldSince = null;
         KblLog.Split(logger, _id, State.Epoch, string.Join(", ", State.Children.Select(c => $"{c.Path} {c.Range}")));
+    }
+
+    /// <summary>
+    /// Once a division's new KBLs serve, drops this disk's copy of the ranges those born on other silos took over —
+    /// unless one was taken over here since <paramref name="arrivals"/> (a new KBL moved here after it served).
+    /// </summary>
+    private void DropRangesBornElsewhere(IEnumerable<(ChildRef Kbl, string Silo)> born, long arrivals)
+    {
+        foreach (var (kbl, _) in born.Where(b => b.Silo != silo.Name))
+        {
+            if (!store.DeleteRangeUnlessArrived(_colony, kbl.Range, arrivals))
+            {
+                KblLog.DropSkipped(logger, _id, kbl.Range.ToString());
+            }
+        }
     }
 
     /// <summary>The root, an interior KBL over its maximum fan-out, hands its children in two halves to two new children.</summary>

@@ -175,10 +175,7 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
             var deadline = DateTime.UtcNow + Settle;
             for (var round = 1; !fixture.Faults.Fired.IsCompleted && DateTime.UtcNow < deadline; round++)
             {
-                foreach (var key in keys)
-                {
-                    await model.Put(key, $"{key}-{round}");
-                }
+                await WriteRound(model, keys, round);
             }
 
             Assert.True(fixture.Faults.Fired.IsCompleted, $"the fault ({fault}) never struck: the leaf did not divide by load onto another silo");
@@ -230,10 +227,7 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
             // Hot everywhere until the root has divided, then only in its new leaf on silo-1.
             for (var round = 1; (await root.GetTree(0, hotPath: false)).Role != KblRole.Interior; round++)
             {
-                foreach (var key in keys)
-                {
-                    await model.Put(key, $"{key}-{round}");
-                }
+                await WriteRound(model, keys, round);
             }
 
             var leaf = TreeWalk.Leaves(await DivisionsDone(root, model)).Single(l => l.Silo == "silo-1");
@@ -247,10 +241,7 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         {
             for (var round = 10; !cool.IsCancellationRequested; round++)
             {
-                foreach (var key in hot.TakeWhile(_ => !cool.IsCancellationRequested))
-                {
-                    await model.Put(key, $"{key}-{round}");
-                }
+                await WriteRound(model, hot.TakeWhile(_ => !cool.IsCancellationRequested), round);
             }
         });
         try
@@ -315,6 +306,15 @@ public sealed class TreeFaultTests(FaultClusterFixture fixture, ITestOutputHelpe
         }
 
         return (colony, root, model, keys);
+    }
+
+    /// <summary>Writes every one of <paramref name="keys"/> once more, its value naming the round.</summary>
+    private static async Task WriteRound(ColonyModel model, IEnumerable<string> keys, int round)
+    {
+        foreach (var key in keys)
+        {
+            await model.Put(key, $"{key}-{round}");
+        }
     }
 
     /// <summary>Waits until the colony's divisions are done (its root interior, no KBL still pending), reading it as a client meanwhile.</summary>

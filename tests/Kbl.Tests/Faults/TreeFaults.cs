@@ -203,10 +203,12 @@ public sealed class TreeFaults : IDisposable
 
     private async Task Strike((Fault Fault, Task Released)? struck, string silo, SiloAddress address)
     {
-        if (struck is not var (fault, released))
+        if (struck is null)
         {
             return;
         }
+
+        var (fault, released) = struck.Value;
 
         _fired.TrySetResult((fault, silo));
         if (fault.Kind == FaultKind.Pause)
